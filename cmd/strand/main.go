@@ -1,0 +1,100 @@
+// Command strand is a self-hosted, Amazon QLDB-compatible ledger database.
+//
+//	strand serve [flags]   run the server (strand serve -h lists the flags)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/strand-db/strand/internal/config"
+	"github.com/strand-db/strand/internal/server"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, `strand: a self-hosted, Amazon QLDB-compatible ledger database
+
+Usage:
+  strand serve [flags]    run the server; every flag can also be set as STRAND_<FLAG>
+                          (upper case, dashes as underscores), e.g. STRAND_DATA_DIR
+  strand help             this text
+`)
+}
+
+func run(args []string) int {
+	if len(args) == 0 {
+		usage()
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:])
+	case "help", "-h", "--help":
+		usage()
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "strand: unknown command %q\n", args[0])
+		usage()
+		return 2
+	}
+}
+
+func serve(args []string) int {
+	cfg := config.Default()
+	fs := flag.NewFlagSet("strand serve", flag.ContinueOnError)
+	if err := cfg.Parse(fs, args, os.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "strand:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	node, err := server.Open(cfg, log)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "strand:", err)
+		return 1
+	}
+	if err := node.Listen(); err != nil {
+		node.Close()
+		fmt.Fprintln(os.Stderr, "strand:", err)
+		return 1
+	}
+	fmt.Printf("strand listening on %s\n  data directory: %s\n  authentication: %s\n", node.URL(), cfg.DataDir, node.AuthMode())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- node.Serve() }()
+	select {
+	case err := <-done:
+		node.Close()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "strand:", err)
+			return 1
+		}
+		return 0
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := node.Shutdown(sctx); err != nil {
+		fmt.Fprintln(os.Stderr, "strand: shutdown:", err)
+		return 1
+	}
+	<-done
+	log.Info("stopped cleanly")
+	return 0
+}

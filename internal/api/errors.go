@@ -1,0 +1,64 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/strand-db/strand/internal/qldberr"
+)
+
+// Errors of the HTTP front itself (routing, decoding, limits).
+const (
+	errUnknownOperation = "UnknownOperationException"
+	errMethodNotAllowed = "MethodNotAllowedException"
+	errSerialization    = "SerializationException"
+	errUnsupportedMedia = "UnsupportedMediaTypeException"
+	errTooLarge         = "RequestEntityTooLargeException"
+)
+
+// statusOf is the HTTP status QLDB (or the AWS front end) used for each
+// error type; types not listed are client errors (400).
+var statusOf = map[string]int{
+	qldberr.ResourceNotFound:      http.StatusNotFound,
+	qldberr.ResourceAlreadyExists: http.StatusConflict,
+	qldberr.ResourceInUse:         http.StatusConflict,
+	qldberr.PreconditionNotMet:    http.StatusPreconditionFailed,
+	qldberr.CapacityExceeded:      http.StatusServiceUnavailable,
+	qldberr.InternalFailure:       http.StatusInternalServerError,
+	errMissingToken:               http.StatusForbidden,
+	errUnrecognizedClient:         http.StatusForbidden,
+	errInvalidSignature:           http.StatusForbidden,
+	errUnknownOperation:           http.StatusNotFound,
+	errMethodNotAllowed:           http.StatusMethodNotAllowed,
+	errUnsupportedMedia:           http.StatusUnsupportedMediaType,
+	errTooLarge:                   http.StatusRequestEntityTooLarge,
+}
+
+// errorBody is the JSON error document: __type names the exception, Message
+// (capital M, as the QLDB drivers read it) explains it, and the modelled
+// members follow when set.
+type errorBody struct {
+	Type          string `json:"__type"`
+	Message       string `json:"Message"`
+	Code          string `json:"Code,omitempty"`
+	ResourceType  string `json:"ResourceType,omitempty"`
+	ResourceName  string `json:"ResourceName,omitempty"`
+	ParameterName string `json:"ParameterName,omitempty"`
+}
+
+// writeError sends e with its status, the X-Amzn-ErrorType header and the
+// JSON body. contentType is the protocol's media type.
+func writeError(w http.ResponseWriter, contentType string, e *qldberr.Error) {
+	status, ok := statusOf[e.Type]
+	if !ok {
+		status = http.StatusBadRequest
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("X-Amzn-ErrorType", e.Type)
+	w.WriteHeader(status)
+	b, _ := json.Marshal(errorBody{
+		Type: e.Type, Message: e.Message, Code: e.Code,
+		ResourceType: e.ResourceType, ResourceName: e.ResourceName, ParameterName: e.ParameterName,
+	})
+	_, _ = w.Write(b)
+}

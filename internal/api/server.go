@@ -1,0 +1,166 @@
+// Package api is Strand's HTTP front: it authenticates requests (SigV4),
+// decodes QLDB's rest-json control plane and awsJson1_0 session API, calls
+// one engine method per request, and encodes the answer or an AWS-typed
+// error. It holds no business logic.
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/qldberr"
+	"github.com/strand-db/strand/internal/qldbid"
+)
+
+// MaxBodyBytes bounds a request body. The largest legitimate request is an
+// ExecuteStatement with a 100,000-character statement and parameters of up
+// to 128 KB each (base64 in JSON) inside a 4 MB transaction.
+const MaxBodyBytes = 8 << 20
+
+// Options configure a Server.
+type Options struct {
+	Region       string
+	AccountID    string
+	Credentials  map[string]string // empty: accept any well-formed signature
+	MaxClockSkew time.Duration
+	Ledgers      *ledger.Catalog
+	Logger       *slog.Logger
+	Now          func() time.Time // nil: time.Now
+}
+
+// Server serves both QLDB APIs on one handler.
+type Server struct {
+	opts   Options
+	auth   *verifier
+	log    *slog.Logger
+	routes []route
+}
+
+// New returns a Server for opts.
+func New(opts Options) *Server {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{
+		opts: opts,
+		log:  opts.Logger,
+		auth: &verifier{creds: opts.Credentials, region: opts.Region, skew: opts.MaxClockSkew, now: opts.Now, signer: v4.NewSigner()},
+	}
+	s.routes = s.controlRoutes()
+	return s
+}
+
+const (
+	restJSON   = "application/json"
+	awsJSON10  = "application/x-amz-json-1.0"
+	targetHdr  = "X-Amz-Target"
+	sessionTgt = "QLDBSession."
+)
+
+// ServeHTTP implements http.Handler. No panic escapes it: a handler that
+// panics answers 500 InternalFailure and the stack goes to the log.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Amzn-RequestId", qldbid.New())
+	session := r.Header.Get(targetHdr) != ""
+	contentType := restJSON
+	if session {
+		contentType = awsJSON10
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			writeError(w, contentType, qldberr.New(qldberr.InternalFailure, "The request processing has failed because of an unknown error."))
+		}
+	}()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, contentType, qldberr.New(errTooLarge, "Request body is larger than %d bytes", MaxBodyBytes))
+			return
+		}
+		writeError(w, contentType, qldberr.New(errSerialization, "Could not read the request body"))
+		return
+	}
+	if aerr := s.auth.verify(r, body); aerr != nil {
+		writeError(w, contentType, aerr)
+		return
+	}
+	if session {
+		s.serveSession(w, r, body)
+		return
+	}
+	s.serveControl(w, r, body)
+}
+
+// serveSession handles the awsJson1_0 session API (POST / with X-Amz-Target).
+func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, body []byte) {
+	target := r.Header.Get(targetHdr)
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		writeError(w, awsJSON10, qldberr.New(errUnknownOperation, "The session API is served by POST /"))
+		return
+	}
+	if !strings.HasPrefix(target, sessionTgt) {
+		writeError(w, awsJSON10, qldberr.New(errUnknownOperation, "Unknown target %q", target))
+		return
+	}
+	writeError(w, awsJSON10, qldberr.New(errUnknownOperation, "Operation %s is not supported yet", strings.TrimPrefix(target, sessionTgt)))
+}
+
+// decodeJSON strictly decodes a JSON request body into v. An empty body
+// decodes as {}.
+func decodeJSON(body []byte, v any) *qldberr.Error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return qldberr.New(errSerialization, "Member %s has the wrong type: expected %s, got JSON %s", te.Field, te.Type, te.Value)
+		}
+		return qldberr.New(errSerialization, "The request body is not valid JSON")
+	}
+	if dec.More() {
+		return qldberr.New(errSerialization, "The request body holds more than one JSON value")
+	}
+	return nil
+}
+
+// writeJSON sends a 200 response with v as its JSON body.
+func writeJSON(w http.ResponseWriter, contentType string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, contentType, qldberr.New(qldberr.InternalFailure, "could not encode the response"))
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// toAWSError converts an engine error into a client-visible one. Errors
+// that are not *qldberr.Error are internal: they are logged, and the client
+// gets a generic InternalFailure without details.
+func (s *Server) toAWSError(err error) *qldberr.Error {
+	if e := qldberr.As(err); e != nil {
+		return e
+	}
+	s.log.Error("internal error", "err", err)
+	return qldberr.New(qldberr.InternalFailure, "The request processing has failed because of an unknown error.")
+}

@@ -1,0 +1,192 @@
+// Package config holds Strand's one Config struct: its defaults, the
+// command-line flags and STRAND_* environment variables that set it, and
+// Validate, which every entry point calls before using it.
+package config
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a Strand server.
+type Config struct {
+	Listen    string // host:port to serve on
+	DataDir   string // directory of the embedded store
+	Region    string // region in ARNs and the SigV4 scope
+	AccountID string // 12-digit account id in ARNs
+
+	AccessKeyID     string // one credential pair, or
+	SecretAccessKey string
+	CredentialsFile string // a file of "access-key-id secret-access-key" lines
+	TLSCert         string // PEM certificate: serve HTTPS when set with TLSKey
+	TLSKey          string
+
+	MaxLedgers           int           // quota of active ledgers
+	MaxSessionsPerLedger int           // quota of open sessions per ledger
+	MaxClockSkew         time.Duration // accepted SigV4 clock skew
+
+	// Credentials maps access key ids to secrets, filled by Validate from
+	// AccessKeyID/SecretAccessKey and CredentialsFile. Empty means no
+	// authentication: any well-formed signature is accepted.
+	Credentials map[string]string
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Listen:               "127.0.0.1:8410",
+		DataDir:              "./strand-data",
+		Region:               "us-east-1",
+		AccountID:            "000000000000",
+		MaxLedgers:           100,
+		MaxSessionsPerLedger: 1500,
+		MaxClockSkew:         15 * time.Minute,
+	}
+}
+
+// EnvName is the environment variable that sets the flag with the given name:
+// STRAND_ followed by the name in upper case with dashes as underscores.
+func EnvName(flagName string) string {
+	return "STRAND_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// RegisterFlags defines c's flags on fs, each defaulting to c's current value.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (host:port)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded store")
+	fs.StringVar(&c.Region, "region", c.Region, "AWS region the server answers as")
+	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "12-digit account id used in ARNs")
+	fs.StringVar(&c.AccessKeyID, "access-key-id", c.AccessKeyID, "access key id clients must sign with")
+	fs.StringVar(&c.SecretAccessKey, "secret-access-key", c.SecretAccessKey, "secret access key of --access-key-id")
+	fs.StringVar(&c.CredentialsFile, "credentials-file", c.CredentialsFile, "file with one 'access-key-id secret-access-key' pair per line")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate file; serve HTTPS with --tls-key")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
+	fs.IntVar(&c.MaxLedgers, "max-ledgers", c.MaxLedgers, "quota of active ledgers")
+	fs.IntVar(&c.MaxSessionsPerLedger, "max-sessions-per-ledger", c.MaxSessionsPerLedger, "quota of open sessions per ledger")
+	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", c.MaxClockSkew, "largest accepted difference between a request's signing time and the server clock")
+}
+
+// Parse sets c from environment variables (via getenv) and then from args;
+// a flag on the command line wins over its environment variable.
+func (c *Config) Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	c.RegisterFlags(fs)
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(EnvName(f.Name)); v != "" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("config: %s=%q: %w", EnvName(f.Name), v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	return fs.Parse(args)
+}
+
+var (
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	accountPattern = regexp.MustCompile(`^\d{12}$`)
+)
+
+// Validate checks c and loads the credentials it names into c.Credentials.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: %w", c.Listen, err))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if !regionPattern.MatchString(c.Region) {
+		errs = append(errs, fmt.Errorf("--region %q is not a region name like us-east-1", c.Region))
+	}
+	if !accountPattern.MatchString(c.AccountID) {
+		errs = append(errs, fmt.Errorf("--account-id %q must be 12 digits", c.AccountID))
+	}
+	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		errs = append(errs, errors.New("--access-key-id and --secret-access-key must be given together"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key must be given together"))
+	}
+	if c.MaxLedgers < 1 {
+		errs = append(errs, errors.New("--max-ledgers must be at least 1"))
+	}
+	if c.MaxSessionsPerLedger < 1 {
+		errs = append(errs, errors.New("--max-sessions-per-ledger must be at least 1"))
+	}
+	if c.MaxClockSkew <= 0 {
+		errs = append(errs, errors.New("--max-clock-skew must be positive"))
+	}
+	creds := map[string]string{}
+	if c.AccessKeyID != "" {
+		creds[c.AccessKeyID] = c.SecretAccessKey
+	}
+	if c.CredentialsFile != "" {
+		if err := readCredentials(c.CredentialsFile, creds); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.Credentials = creds
+	if len(creds) == 0 && !c.IsLoopback() {
+		errs = append(errs, fmt.Errorf("refusing to listen on %s without credentials: anyone who can reach it could use every ledger; set --access-key-id/--secret-access-key or --credentials-file, or listen on a loopback address", c.Listen))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// readCredentials adds the key pairs of a credentials file to creds. Blank
+// lines and lines starting with # are skipped; every other line is an access
+// key id and its secret separated by white space or a colon.
+func readCredentials(path string, creds map[string]string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("--credentials-file: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		parts := strings.Fields(strings.Replace(text, ":", " ", 1))
+		if len(parts) != 2 {
+			return fmt.Errorf("--credentials-file %s:%d: want 'access-key-id secret-access-key'", path, line)
+		}
+		creds[parts[0]] = parts[1]
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("--credentials-file: %w", err)
+	}
+	if len(creds) == 0 {
+		return fmt.Errorf("--credentials-file %s holds no key pairs", path)
+	}
+	return nil
+}
+
+// IsLoopback reports whether the listen address only accepts connections
+// from this machine.
+func (c *Config) IsLoopback() bool {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,472 @@
+// Package ledger is the ledger catalogue: creating, describing, listing,
+// updating, tagging and deleting ledgers, with QLDB's validation rules and
+// error types. It persists through package store and knows nothing of HTTP.
+package ledger
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/strand-db/strand/internal/pagetoken"
+	"github.com/strand-db/strand/internal/qldberr"
+	"github.com/strand-db/strand/internal/qldbid"
+	"github.com/strand-db/strand/internal/store"
+)
+
+// Ledger states, permission modes and the AWS-owned key marker, as QLDB spells them.
+const (
+	StateActive   = "ACTIVE"
+	StateCreating = "CREATING"
+	StateDeleting = "DELETING"
+
+	PermissionsAllowAll = "ALLOW_ALL"
+	PermissionsStandard = "STANDARD"
+
+	AWSOwnedKey = "AWS_OWNED_KMS_KEY"
+)
+
+// Ledger is one ledger's catalogue entry.
+type Ledger struct {
+	ID                 string            `json:"id"` // internal id prefixing the ledger's data; a re-created name gets a new one
+	Name               string            `json:"name"`
+	ARN                string            `json:"arn"`
+	State              string            `json:"state"`
+	CreationTime       time.Time         `json:"creationTime"`
+	PermissionsMode    string            `json:"permissionsMode"`
+	DeletionProtection bool              `json:"deletionProtection"`
+	KmsKeyARN          string            `json:"kmsKeyArn"` // AWSOwnedKey or a KMS key/alias ARN
+	Tags               map[string]string `json:"tags,omitempty"`
+}
+
+// CustomerKey reports whether the ledger is encrypted with a customer managed key.
+func (l Ledger) CustomerKey() bool { return l.KmsKeyARN != AWSOwnedKey }
+
+// CreateInput is a CreateLedger request.
+type CreateInput struct {
+	Name               string
+	PermissionsMode    string
+	DeletionProtection *bool // nil means true
+	KmsKey             *string
+	Tags               map[string]*string
+}
+
+// Options configure a Catalog.
+type Options struct {
+	Region     string
+	AccountID  string
+	MaxLedgers int // quota of active ledgers
+	// OnDelete, if set, is called (with the catalogue unlocked) after a
+	// ledger is removed, so that its sessions, streams and data can go.
+	OnDelete func(Ledger)
+}
+
+// Catalog holds every ledger. It is safe for concurrent use.
+type Catalog struct {
+	st   *store.Store
+	opts Options
+
+	mu      sync.RWMutex
+	ledgers map[string]*Ledger
+}
+
+var catalogPrefix = []byte("c/ledger/")
+
+func catalogKey(name string) []byte { return append([]byte("c/ledger/"), name...) }
+
+// Open loads the catalogue from st.
+func Open(st *store.Store, opts Options) (*Catalog, error) {
+	c := &Catalog{st: st, opts: opts, ledgers: map[string]*Ledger{}}
+	var decodeErr error
+	err := st.Scan(catalogPrefix, store.PrefixEnd(catalogPrefix), func(_, v []byte) bool {
+		l := new(Ledger)
+		if err := json.Unmarshal(v, l); err != nil {
+			decodeErr = fmt.Errorf("ledger: corrupt catalogue entry: %w", err)
+			return false
+		}
+		c.ledgers[l.Name] = l
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if decodeErr != nil {
+		return nil, decodeErr
+	}
+	return c, nil
+}
+
+func (c *Catalog) put(l *Ledger) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	batch := c.st.NewBatch()
+	defer batch.Close()
+	if err := batch.Set(catalogKey(l.Name), b, nil); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return c.st.Apply(batch)
+}
+
+func notFound(name string) error {
+	return qldberr.NotFound("LEDGER", name, "Ledger %s does not exist", name)
+}
+
+// Create adds a ledger. It is ACTIVE at once.
+func (c *Catalog) Create(in CreateInput, now time.Time) (Ledger, error) {
+	if err := ValidateName("Name", in.Name); err != nil {
+		return Ledger{}, err
+	}
+	switch in.PermissionsMode {
+	case PermissionsAllowAll, PermissionsStandard:
+	case "":
+		return Ledger{}, qldberr.Invalid("PermissionsMode", "PermissionsMode is required: ALLOW_ALL or STANDARD")
+	default:
+		return Ledger{}, qldberr.Invalid("PermissionsMode", "PermissionsMode %q is not ALLOW_ALL or STANDARD", in.PermissionsMode)
+	}
+	if err := ValidateTags(in.Tags); err != nil {
+		return Ledger{}, err
+	}
+	key := AWSOwnedKey
+	if in.KmsKey != nil {
+		k, err := c.resolveKey(*in.KmsKey)
+		if err != nil {
+			return Ledger{}, err
+		}
+		key = k
+	}
+	l := &Ledger{
+		ID:                 qldbid.New(),
+		Name:               in.Name,
+		ARN:                LedgerARN(c.opts.Region, c.opts.AccountID, in.Name),
+		State:              StateActive,
+		CreationTime:       now.UTC().Truncate(time.Millisecond),
+		PermissionsMode:    in.PermissionsMode,
+		DeletionProtection: in.DeletionProtection == nil || *in.DeletionProtection,
+		KmsKeyARN:          key,
+		Tags:               tagMap(in.Tags),
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.ledgers[in.Name]; ok {
+		return Ledger{}, &qldberr.Error{Type: qldberr.ResourceAlreadyExists, ResourceType: "LEDGER", ResourceName: in.Name,
+			Message: fmt.Sprintf("Ledger with name %s already exists", in.Name)}
+	}
+	if len(c.ledgers) >= c.opts.MaxLedgers {
+		return Ledger{}, &qldberr.Error{Type: qldberr.LimitExceeded, ResourceType: "LEDGER",
+			Message: fmt.Sprintf("Exceeded the limit of %d active ledgers", c.opts.MaxLedgers)}
+	}
+	if err := c.put(l); err != nil {
+		return Ledger{}, err
+	}
+	c.ledgers[l.Name] = l
+	return l.clone(), nil
+}
+
+var (
+	kmsARNPattern   = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_+=,.@-]+$`)
+	kmsKeyIDPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,256}$`)
+	kmsAliasPattern = regexp.MustCompile(`^alias/[A-Za-z0-9/_-]{1,250}$`)
+)
+
+// resolveKey turns a KmsKey request value into the ARN reported back: the
+// AWS-owned marker, an ARN as given, or an ARN built from a key id or alias
+// name in the server's region and account.
+func (c *Catalog) resolveKey(k string) (string, error) {
+	switch {
+	case k == AWSOwnedKey:
+		return k, nil
+	case len(k) > 1600:
+		return "", qldberr.Invalid("KmsKey", "KmsKey is longer than 1600 characters")
+	case kmsARNPattern.MatchString(k):
+		return k, nil
+	case kmsAliasPattern.MatchString(k):
+		return fmt.Sprintf("arn:aws:kms:%s:%s:%s", c.opts.Region, c.opts.AccountID, k), nil
+	case kmsKeyIDPattern.MatchString(k):
+		return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", c.opts.Region, c.opts.AccountID, k), nil
+	}
+	return "", qldberr.Invalid("KmsKey", "KmsKey %q is not AWS_OWNED_KMS_KEY, a KMS key id, alias or ARN", k)
+}
+
+func tagMap(in map[string]*string) map[string]string {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		if v != nil {
+			out[k] = *v
+		} else {
+			out[k] = ""
+		}
+	}
+	return out
+}
+
+func (l *Ledger) clone() Ledger {
+	out := *l
+	if l.Tags != nil {
+		out.Tags = make(map[string]string, len(l.Tags))
+		for k, v := range l.Tags {
+			out.Tags[k] = v
+		}
+	}
+	return out
+}
+
+func validateLookupName(name string) error {
+	if err := ValidateName("Name", name); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Describe returns a ledger by name.
+func (c *Catalog) Describe(name string) (Ledger, error) {
+	if err := validateLookupName(name); err != nil {
+		return Ledger{}, err
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	l, ok := c.ledgers[name]
+	if !ok {
+		return Ledger{}, notFound(name)
+	}
+	return l.clone(), nil
+}
+
+// Active returns the ledger by name when it exists and is ACTIVE: a missing
+// ledger is a ResourceNotFoundException, one in another state a
+// ResourcePreconditionNotMetException.
+func (c *Catalog) Active(name string) (Ledger, error) {
+	l, err := c.Describe(name)
+	if err != nil {
+		return Ledger{}, err
+	}
+	if l.State != StateActive {
+		return Ledger{}, qldberr.Precondition("LEDGER", name, "Ledger %s is %s, not ACTIVE", name, l.State)
+	}
+	return l, nil
+}
+
+// DefaultPageSize is the page size of List when none is asked for.
+const DefaultPageSize = 100
+
+// List returns up to max ledgers in name order after the page token, and
+// the token of the next page ("" on the last).
+func (c *Catalog) List(max int, token string) ([]Ledger, string, error) {
+	if max == 0 {
+		max = DefaultPageSize
+	}
+	if max < 1 || max > 100 {
+		return nil, "", qldberr.Invalid("MaxResults", "MaxResults must be between 1 and 100, got %d", max)
+	}
+	after := ""
+	if token != "" {
+		k, err := pagetoken.Decode("ledgers", token)
+		if err != nil {
+			return nil, "", qldberr.Invalid("NextToken", "NextToken is not a token this server issued")
+		}
+		after = k
+	}
+	c.mu.RLock()
+	names := make([]string, 0, len(c.ledgers))
+	for n := range c.ledgers {
+		if n > after {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	next := ""
+	if len(names) > max {
+		names = names[:max]
+		next = pagetoken.Encode("ledgers", names[max-1])
+	}
+	out := make([]Ledger, len(names))
+	for i, n := range names {
+		out[i] = c.ledgers[n].clone()
+	}
+	c.mu.RUnlock()
+	return out, next, nil
+}
+
+// Update changes a ledger's deletion protection and/or encryption key.
+func (c *Catalog) Update(name string, deletionProtection *bool, kmsKey *string) (Ledger, error) {
+	if err := validateLookupName(name); err != nil {
+		return Ledger{}, err
+	}
+	key := ""
+	if kmsKey != nil {
+		k, err := c.resolveKey(*kmsKey)
+		if err != nil {
+			return Ledger{}, err
+		}
+		key = k
+	}
+	return c.modify(name, func(l *Ledger) error {
+		if deletionProtection != nil {
+			l.DeletionProtection = *deletionProtection
+		}
+		if key != "" {
+			l.KmsKeyARN = key
+		}
+		return nil
+	})
+}
+
+// UpdatePermissionsMode sets a ledger's permissions mode.
+func (c *Catalog) UpdatePermissionsMode(name, mode string) (Ledger, error) {
+	if err := validateLookupName(name); err != nil {
+		return Ledger{}, err
+	}
+	if mode != PermissionsAllowAll && mode != PermissionsStandard {
+		return Ledger{}, qldberr.Invalid("PermissionsMode", "PermissionsMode %q is not ALLOW_ALL or STANDARD", mode)
+	}
+	return c.modify(name, func(l *Ledger) error {
+		l.PermissionsMode = mode
+		return nil
+	})
+}
+
+// modify applies fn to a copy of the named ledger and stores it; on any
+// error nothing changes.
+func (c *Catalog) modify(name string, fn func(*Ledger) error) (Ledger, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cur, ok := c.ledgers[name]
+	if !ok {
+		return Ledger{}, notFound(name)
+	}
+	next := cur.clone()
+	if err := fn(&next); err != nil {
+		return Ledger{}, err
+	}
+	if err := c.put(&next); err != nil {
+		return Ledger{}, err
+	}
+	c.ledgers[name] = &next
+	return next.clone(), nil
+}
+
+// Delete removes a ledger. It is refused while deletion protection is on.
+// The name can be used again at once.
+func (c *Catalog) Delete(name string) error {
+	if err := validateLookupName(name); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	l, ok := c.ledgers[name]
+	if !ok {
+		c.mu.Unlock()
+		return notFound(name)
+	}
+	if l.DeletionProtection {
+		c.mu.Unlock()
+		return qldberr.Precondition("LEDGER", name,
+			"Ledger %s has deletion protection enabled; disable it with UpdateLedger before deleting the ledger", name)
+	}
+	batch := c.st.NewBatch()
+	defer batch.Close()
+	if err := batch.Delete(catalogKey(name), nil); err != nil {
+		c.mu.Unlock()
+		return fmt.Errorf("ledger: %w", err)
+	}
+	if err := c.st.Apply(batch); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	delete(c.ledgers, name)
+	gone := l.clone()
+	c.mu.Unlock()
+	if c.opts.OnDelete != nil {
+		c.opts.OnDelete(gone)
+	}
+	return nil
+}
+
+// resolveARN checks that an ARN names a ledger of this server and returns its name.
+func (c *Catalog) ledgerFromARN(a ARN, raw string) (string, error) {
+	if a.Region != c.opts.Region || a.AccountID != c.opts.AccountID || a.StreamID != "" {
+		return "", qldberr.NotFound("LEDGER", raw, "Resource %s does not exist", raw)
+	}
+	return a.Ledger, nil
+}
+
+// Tag adds or replaces tags on the ledger named by a parsed ledger ARN.
+func (c *Catalog) Tag(a ARN, raw string, tags map[string]*string) error {
+	name, err := c.ledgerFromARN(a, raw)
+	if err != nil {
+		return err
+	}
+	if len(tags) == 0 {
+		return qldberr.Invalid("Tags", "Tags must hold at least one tag")
+	}
+	if err := ValidateTags(tags); err != nil {
+		return err
+	}
+	_, err = c.modify(name, func(l *Ledger) error {
+		if l.Tags == nil {
+			l.Tags = map[string]string{}
+		}
+		for k, v := range tagMap(tags) {
+			l.Tags[k] = v
+		}
+		if len(l.Tags) > maxTags {
+			return qldberr.Invalid("Tags", "a resource can have at most %d tags", maxTags)
+		}
+		return nil
+	})
+	return err
+}
+
+// Untag removes tag keys from the ledger named by a parsed ledger ARN;
+// absent keys are ignored.
+func (c *Catalog) Untag(a ARN, raw string, keys []string) error {
+	name, err := c.ledgerFromARN(a, raw)
+	if err != nil {
+		return err
+	}
+	if err := ValidateTagKeys(keys); err != nil {
+		return err
+	}
+	_, err = c.modify(name, func(l *Ledger) error {
+		for _, k := range keys {
+			delete(l.Tags, k)
+		}
+		if len(l.Tags) == 0 {
+			l.Tags = nil
+		}
+		return nil
+	})
+	return err
+}
+
+// Tags returns the tags of the ledger named by a parsed ledger ARN.
+func (c *Catalog) Tags(a ARN, raw string) (map[string]string, error) {
+	name, err := c.ledgerFromARN(a, raw)
+	if err != nil {
+		return nil, err
+	}
+	l, err := c.Describe(name)
+	if err != nil {
+		return nil, qldberr.NotFound("LEDGER", raw, "Resource %s does not exist", raw)
+	}
+	return l.Tags, nil
+}
+
+// Names returns every ledger name, sorted.
+func (c *Catalog) Names() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]string, 0, len(c.ledgers))
+	for n := range c.ledgers {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+

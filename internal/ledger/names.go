@@ -1,0 +1,132 @@
+package ledger
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/strand-db/strand/internal/qldberr"
+)
+
+// Go's regexp has no lookahead, so the model's name pattern
+// (?!^.*--)(?!^[0-9]+$)(?!^-)(?!.*-$)^[A-Za-z0-9-]+$ is checked in parts.
+var (
+	nameChars  = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+	digitsOnly = regexp.MustCompile(`^[0-9]+$`)
+)
+
+// ValidateName checks a ledger or stream name against the QLDB model: 1–32
+// letters, digits and single hyphens, not all digits, no leading or trailing
+// hyphen. param names the request member in the error.
+func ValidateName(param, name string) error {
+	switch {
+	case name == "":
+		return qldberr.Invalid(param, "%s must not be empty", param)
+	case len(name) > 32:
+		return qldberr.Invalid(param, "%s %q is longer than 32 characters", param, name)
+	case !nameChars.MatchString(name):
+		return qldberr.Invalid(param, "%s %q may contain only letters, digits and hyphens", param, name)
+	case digitsOnly.MatchString(name):
+		return qldberr.Invalid(param, "%s %q must not consist of digits only", param, name)
+	case strings.HasPrefix(name, "-") || strings.HasSuffix(name, "-"):
+		return qldberr.Invalid(param, "%s %q must not start or end with a hyphen", param, name)
+	case strings.Contains(name, "--"):
+		return qldberr.Invalid(param, "%s %q must not contain two consecutive hyphens", param, name)
+	}
+	return nil
+}
+
+// Tag limits from the QLDB model.
+const (
+	maxTags        = 200
+	maxTagKeyLen   = 128
+	maxTagValueLen = 256
+)
+
+// ValidateTags checks a tag map against the model's limits. AWS reserves the
+// "aws:" key prefix for itself.
+func ValidateTags(tags map[string]*string) error {
+	if len(tags) > maxTags {
+		return qldberr.Invalid("Tags", "at most %d tags are allowed, got %d", maxTags, len(tags))
+	}
+	for k, v := range tags {
+		if err := validateTagKey(k); err != nil {
+			return err
+		}
+		if v != nil && len([]rune(*v)) > maxTagValueLen {
+			return qldberr.Invalid("Tags", "the value of tag %q is longer than %d characters", k, maxTagValueLen)
+		}
+	}
+	return nil
+}
+
+func validateTagKey(k string) error {
+	n := len([]rune(k))
+	if n < 1 || n > maxTagKeyLen {
+		return qldberr.Invalid("Tags", "tag key %q must be 1 to %d characters", k, maxTagKeyLen)
+	}
+	if strings.HasPrefix(strings.ToLower(k), "aws:") {
+		return qldberr.Invalid("Tags", "tag key %q uses the reserved prefix aws:", k)
+	}
+	return nil
+}
+
+// ValidateTagKeys checks the keys of an UntagResource request.
+func ValidateTagKeys(keys []string) error {
+	if len(keys) > maxTags {
+		return qldberr.Invalid("TagKeys", "at most %d tag keys are allowed, got %d", maxTags, len(keys))
+	}
+	for _, k := range keys {
+		if n := len([]rune(k)); n < 1 || n > maxTagKeyLen {
+			return qldberr.Invalid("TagKeys", "tag key %q must be 1 to %d characters", k, maxTagKeyLen)
+		}
+	}
+	return nil
+}
+
+// ARN is a parsed QLDB resource ARN.
+type ARN struct {
+	Region    string
+	AccountID string
+	Ledger    string // the ledger name
+	StreamID  string // set for stream ARNs
+}
+
+var arnPattern = regexp.MustCompile(`^arn:aws:qldb:([a-z0-9-]+):(\d{12}):(ledger|stream)/(.+)$`)
+
+// ParseARN parses arn:aws:qldb:<region>:<account>:ledger/<name> and
+// arn:aws:qldb:<region>:<account>:stream/<ledger>/<streamId>.
+func ParseARN(s string) (ARN, error) {
+	if len(s) < 20 || len(s) > 1600 {
+		return ARN{}, qldberr.Invalid("ResourceArn", "ResourceArn must be 20 to 1600 characters")
+	}
+	m := arnPattern.FindStringSubmatch(s)
+	if m == nil {
+		return ARN{}, qldberr.Invalid("ResourceArn", "%q is not a QLDB ledger or stream ARN", s)
+	}
+	a := ARN{Region: m[1], AccountID: m[2]}
+	switch m[3] {
+	case "ledger":
+		a.Ledger = m[4]
+	case "stream":
+		ledgerName, id, ok := strings.Cut(m[4], "/")
+		if !ok || id == "" || strings.Contains(id, "/") {
+			return ARN{}, qldberr.Invalid("ResourceArn", "%q is not a QLDB stream ARN", s)
+		}
+		a.Ledger, a.StreamID = ledgerName, id
+	}
+	if err := ValidateName("ResourceArn", a.Ledger); err != nil {
+		return ARN{}, qldberr.Invalid("ResourceArn", "%q names an invalid ledger", s)
+	}
+	return a, nil
+}
+
+// LedgerARN formats a ledger's ARN.
+func LedgerARN(region, account, name string) string {
+	return fmt.Sprintf("arn:aws:qldb:%s:%s:ledger/%s", region, account, name)
+}
+
+// StreamARN formats a journal stream's ARN.
+func StreamARN(region, account, ledgerName, streamID string) string {
+	return fmt.Sprintf("arn:aws:qldb:%s:%s:stream/%s/%s", region, account, ledgerName, streamID)
+}
