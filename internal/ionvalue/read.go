@@ -1,0 +1,190 @@
+package ionvalue
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/amzn/ion-go/ion"
+)
+
+// Read returns the value r is positioned on (after a successful r.Next()),
+// including its annotations and, for containers, everything inside it. The
+// reader is left on that value, so the caller continues with r.Next(). A
+// symbol, field name or annotation whose text is unknown (only a symbol id) is
+// read as the text "$<sid>".
+func Read(r ion.Reader) (*Value, error) {
+	v, err := read(r)
+	if err != nil {
+		return nil, fmt.Errorf("ionvalue: read: %w", err)
+	}
+	return v, nil
+}
+
+func read(r ion.Reader) (*Value, error) {
+	t := r.Type()
+	if t == ion.NoType {
+		return nil, errors.New("reader is not positioned on a value")
+	}
+	anns, err := r.Annotations()
+	if err != nil {
+		return nil, err
+	}
+	v := &Value{Type: t}
+	for _, a := range anns {
+		v.Annotations = append(v.Annotations, tokenText(a))
+	}
+	if t == ion.NullType {
+		v.IsNull = true
+		return v, nil
+	}
+	if r.IsNull() {
+		v.IsNull = true
+		return v, nil
+	}
+	switch t {
+	case ion.BoolType:
+		b, err := r.BoolValue()
+		if err != nil {
+			return nil, err
+		}
+		v.Bool = *b
+	case ion.IntType:
+		size, err := r.IntSize()
+		if err != nil {
+			return nil, err
+		}
+		if size == ion.BigInt {
+			bi, err := r.BigIntValue()
+			if err != nil {
+				return nil, err
+			}
+			setBigInt(v, bi)
+		} else {
+			n, err := r.Int64Value()
+			if err != nil {
+				return nil, err
+			}
+			v.Int = *n
+		}
+	case ion.FloatType:
+		f, err := r.FloatValue()
+		if err != nil {
+			return nil, err
+		}
+		v.Float = *f
+	case ion.DecimalType:
+		d, err := r.DecimalValue()
+		if err != nil {
+			return nil, err
+		}
+		v.Decimal = d
+	case ion.TimestampType:
+		ts, err := r.TimestampValue()
+		if err != nil {
+			return nil, err
+		}
+		v.Time = *ts
+	case ion.SymbolType:
+		s, err := r.SymbolValue()
+		if err != nil {
+			return nil, err
+		}
+		v.Text = tokenText(*s)
+	case ion.StringType:
+		s, err := r.StringValue()
+		if err != nil {
+			return nil, err
+		}
+		v.Text = *s
+	case ion.ClobType, ion.BlobType:
+		b, err := r.ByteValue()
+		if err != nil {
+			return nil, err
+		}
+		v.Bytes = append([]byte{}, b...)
+	case ion.ListType, ion.SexpType, ion.StructType:
+		if err := readContainer(r, v); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("unknown Ion type %v", t)
+	}
+	return v, nil
+}
+
+// readContainer steps into the container r is on and reads its children into v.
+func readContainer(r ion.Reader, v *Value) error {
+	if err := r.StepIn(); err != nil {
+		return err
+	}
+	for r.Next() {
+		var name string
+		if v.Type == ion.StructType {
+			tok, err := r.FieldName()
+			if err != nil {
+				return err
+			}
+			if tok == nil {
+				return errors.New("struct field without a name")
+			}
+			name = tokenText(*tok)
+		}
+		child, err := read(r)
+		if err != nil {
+			if v.Type == ion.StructType {
+				return fmt.Errorf("field %q: %w", name, err)
+			}
+			return fmt.Errorf("element %d: %w", len(v.Elems), err)
+		}
+		if v.Type == ion.StructType {
+			v.Fields = append(v.Fields, Field{Name: name, Value: child})
+		} else {
+			v.Elems = append(v.Elems, child)
+		}
+	}
+	if err := r.Err(); err != nil {
+		return err
+	}
+	return r.StepOut()
+}
+
+// tokenText is the text of a symbol token, or "$<sid>" when it has none.
+func tokenText(t ion.SymbolToken) string {
+	if t.Text != nil {
+		return *t.Text
+	}
+	return "$" + strconv.FormatInt(t.LocalSID, 10)
+}
+
+// Decode reads every top-level value of an Ion stream: binary when b starts
+// with the Ion 1.0 version marker E0 01 00 EA, text otherwise. An empty or
+// all-whitespace input gives no values and no error.
+func Decode(b []byte) ([]*Value, error) {
+	r := ion.NewReaderBytes(b)
+	var out []*Value
+	for r.Next() {
+		v, err := read(r)
+		if err != nil {
+			return nil, fmt.Errorf("ionvalue: decode value %d: %w", len(out), err)
+		}
+		out = append(out, v)
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("ionvalue: decode value %d: %w", len(out), err)
+	}
+	return out, nil
+}
+
+// DecodeOne decodes an Ion stream (binary or text, as for Decode) that must
+// hold exactly one top-level value, and returns it.
+func DecodeOne(b []byte) (*Value, error) {
+	vs, err := Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	if len(vs) != 1 {
+		return nil, fmt.Errorf("ionvalue: decode: want exactly one value, got %d", len(vs))
+	}
+	return vs[0], nil
+}

@@ -1,0 +1,236 @@
+// Package qldbhash computes QLDB's hashes: the Ion hash (SHA-256) of values,
+// QLDB's non-associative "dot" combination of two hashes, Merkle roots and
+// audit paths over lists of hashes, statement hashes and the commit digest
+// that the QLDB drivers send with CommitTransaction.
+//
+// Ion hashes are computed with github.com/amzn/ion-hash-go, the library the
+// QLDB Go driver uses, so they agree with the driver by construction.
+package qldbhash
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/amzn/ion-go/ion"
+	ionhash "github.com/amzn/ion-hash-go"
+
+	"github.com/strand-db/strand/internal/ionvalue"
+)
+
+// Size is the length in bytes of every QLDB hash (SHA-256).
+const Size = sha256.Size
+
+// HashValue returns the 32-byte Ion hash (ion-hash spec, SHA-256) of v,
+// annotations included. Struct field order does not change the hash. It fails
+// only for values ionvalue cannot write (nil children, a decimal without a
+// Decimal, field names or annotations of the form $<digits>).
+func HashValue(v *ionvalue.Value) ([]byte, error) {
+	hw, err := ionhash.NewHashWriter(&nopWriter{}, ionhash.NewCryptoHasherProvider(ionhash.SHA256))
+	if err != nil {
+		return nil, fmt.Errorf("qldbhash: %w", err)
+	}
+	if err := v.WriteTo(hw); err != nil {
+		return nil, fmt.Errorf("qldbhash: hash: %w", err)
+	}
+	sum, err := hw.Sum(nil)
+	if err != nil {
+		return nil, fmt.Errorf("qldbhash: hash: %w", err)
+	}
+	return sum, nil
+}
+
+// Hash returns the 32-byte Ion hash of v, like HashValue. It panics when v
+// cannot be hashed (see HashValue); callers holding untrusted values should
+// validate them first (ionvalue.MarshalBinary fails for the same values) or
+// use HashValue.
+func Hash(v *ionvalue.Value) []byte {
+	h, err := HashValue(v)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
+
+// HashString returns the Ion hash of the Ion string s: H(ion_string(s)).
+func HashString(s string) []byte {
+	return Hash(ionvalue.String(s))
+}
+
+// HashIon returns the Ion hash of the single value held by the Ion stream b
+// (binary when it starts with the Ion version marker, text otherwise), read
+// with ion-hash-go's HashReader exactly as the QLDB driver hashes statement
+// parameters. Local symbol tables and the version marker do not change the
+// hash. It is an error for b to hold no value or more than one.
+func HashIon(b []byte) ([]byte, error) {
+	hr, err := ionhash.NewHashReader(ion.NewReaderBytes(b), ionhash.NewCryptoHasherProvider(ionhash.SHA256))
+	if err != nil {
+		return nil, fmt.Errorf("qldbhash: %w", err)
+	}
+	n := 0
+	for hr.Next() {
+		n++
+	}
+	if err := hr.Err(); err != nil {
+		return nil, fmt.Errorf("qldbhash: hash Ion: %w", err)
+	}
+	if n != 1 {
+		return nil, fmt.Errorf("qldbhash: hash Ion: want exactly one value, got %d", n)
+	}
+	sum, err := hr.Sum(nil)
+	if err != nil {
+		return nil, fmt.Errorf("qldbhash: hash Ion: %w", err)
+	}
+	return sum, nil
+}
+
+// Dot combines two hashes the way QLDB does (the driver's and the Java
+// verifier's dot): an empty operand is the identity (Dot(nil, b) = b,
+// Dot(a, nil) = a); otherwise the two are compared as signed bytes starting
+// from the last byte, and the result is SHA-256(a||b) when a sorts first and
+// SHA-256(b||a) otherwise. Dot is commutative but not associative. QLDB hashes
+// are always 32 bytes; for other lengths Dot still returns a deterministic
+// hash (comparing the trailing bytes they share) but matches nothing QLDB
+// computes. The result never aliases a or b unless one operand is empty.
+func Dot(a, b []byte) []byte {
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
+	h := sha256.New()
+	if compareSigned(a, b) < 0 {
+		h.Write(a)
+		h.Write(b)
+	} else {
+		h.Write(b)
+		h.Write(a)
+	}
+	return h.Sum(nil)
+}
+
+// compareSigned compares a and b as int8 values from their last bytes
+// backwards, over the bytes they share at the end.
+func compareSigned(a, b []byte) int {
+	for i, j := len(a)-1, len(b)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
+		if d := int(int8(a[i])) - int(int8(b[j])); d != 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// MerkleRoot returns the root of QLDB's Merkle tree over hashes, in list
+// order: adjacent pairs are combined with Dot level by level, and an odd last
+// node is promoted unchanged to the next level. The root of one hash is that
+// hash; the root of none is nil (which Dot treats as the identity).
+func MerkleRoot(hashes [][]byte) []byte {
+	if len(hashes) == 0 {
+		return nil
+	}
+	level := hashes
+	for len(level) > 1 {
+		level = nextLevel(level)
+	}
+	return level[0]
+}
+
+// nextLevel combines adjacent pairs of level with Dot, promoting an odd last
+// node; it never modifies level.
+func nextLevel(level [][]byte) [][]byte {
+	next := make([][]byte, 0, (len(level)+1)/2)
+	for i := 0; i < len(level); i += 2 {
+		if i+1 < len(level) {
+			next = append(next, Dot(level[i], level[i+1]))
+		} else {
+			next = append(next, level[i])
+		}
+	}
+	return next
+}
+
+// AuditPath returns the proof for leaf idx of the tree MerkleRoot builds over
+// nodes: the sibling hashes from the bottom up, skipping levels where the node
+// is promoted without a sibling. Fold(nodes[idx], AuditPath(nodes, idx)) equals
+// MerkleRoot(nodes). It returns nil for a single node and for an idx out of
+// range.
+func AuditPath(nodes [][]byte, idx int) [][]byte {
+	if idx < 0 || idx >= len(nodes) {
+		return nil
+	}
+	var path [][]byte
+	level := nodes
+	for len(level) > 1 {
+		if idx%2 == 0 {
+			if idx+1 < len(level) {
+				path = append(path, level[idx+1])
+			}
+		} else {
+			path = append(path, level[idx-1])
+		}
+		level = nextLevel(level)
+		idx /= 2
+	}
+	return path
+}
+
+// Fold recomputes a root from a leaf and its proof the way QLDB's verifiers
+// do: candidate = leaf, then candidate = Dot(candidate, p) for each p in order.
+func Fold(leaf []byte, proof [][]byte) []byte {
+	c := leaf
+	for _, p := range proof {
+		c = Dot(c, p)
+	}
+	return c
+}
+
+// StatementHash returns the QLDB driver's per-statement hash, which is also
+// what QLDB records as statementDigest: H(ion_string(statement)) dotted with
+// the Ion hash of each parameter, in order. statement must be the text
+// exactly as sent (with its ? placeholders). It panics like Hash when a
+// parameter cannot be hashed.
+func StatementHash(statement string, params []*ionvalue.Value) []byte {
+	h := HashString(statement)
+	for _, p := range params {
+		h = Dot(h, Hash(p))
+	}
+	return h
+}
+
+// CommitDigest accumulates a transaction's commit digest exactly as the QLDB
+// driver does: it starts as H(ion_string(transactionId)) and every executed
+// statement's StatementHash is dotted into it in execution order. A
+// CommitDigest is not safe for concurrent use.
+type CommitDigest struct {
+	sum []byte
+}
+
+// NewCommitDigest starts the commit digest of transaction txID.
+func NewCommitDigest(txID string) *CommitDigest {
+	return &CommitDigest{sum: HashString(txID)}
+}
+
+// Add folds one statement hash (see StatementHash) into the digest.
+func (d *CommitDigest) Add(statementHash []byte) {
+	d.sum = Dot(d.sum, statementHash)
+}
+
+// Sum returns a copy of the current digest (32 bytes).
+func (d *CommitDigest) Sum() []byte {
+	return bytes.Clone(d.sum)
+}
+
+// ErrLength is returned (wrapped) by CheckHash for a hash that is not Size
+// bytes long.
+var ErrLength = errors.New("qldbhash: hash is not 32 bytes")
+
+// CheckHash returns nil when h is a well-formed QLDB hash (Size bytes) and an
+// error wrapping ErrLength otherwise.
+func CheckHash(h []byte) error {
+	if len(h) != Size {
+		return fmt.Errorf("%w: got %d bytes", ErrLength, len(h))
+	}
+	return nil
+}
