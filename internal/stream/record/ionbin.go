@@ -1,0 +1,479 @@
+package record
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"time"
+	"unicode/utf8"
+
+	"github.com/amzn/ion-go/ion"
+
+	"github.com/strand-db/strand/internal/ionvalue"
+)
+
+// This file is a minimal Ion 1.0 binary writer that produces exactly the
+// bytes of ion-java's managed binary writer (which QLDB used for its stream
+// records):
+//
+//   - the output is the Ion version marker, one local symbol table
+//     $ion_symbol_table::{symbols:[...]} without imports, then the value;
+//   - the local symbols are every field name, annotation and symbol value that
+//     is not an Ion 1.0 system symbol, in order of first use (depth-first
+//     write order, a field name before the annotations of its value);
+//   - every length is the shortest encoding (type-descriptor nibble when the
+//     body has at most 13 bytes, otherwise the minimal VarUInt);
+//   - floats are always 8-byte binary64 (ion-java's default; ion-go would
+//     write 4 bytes when lossless and a 1-byte positive zero);
+//   - ints beyond int64 carry the magnitude as Java's BigInteger.toByteArray
+//     gives it (a leading 0x00 byte when the top bit is set);
+//   - timestamps store UTC fields plus the offset in minutes (-00:00, i.e.
+//     0xC0, for an unknown offset); a zero fraction coefficient is omitted,
+//     so .000 is just the exponent byte 0xC3.
+//
+// Containers are written body-first and their header is inserted once the
+// body length is known, which costs one memmove of the body per nesting level.
+
+// ivm is the Ion 1.0 binary version marker.
+var ivm = []byte{0xE0, 0x01, 0x00, 0xEA}
+
+// systemSIDs are the symbol ids of the Ion 1.0 system symbol table.
+var systemSIDs = map[string]uint64{
+	"$ion": 1, "$ion_1_0": 2, "$ion_symbol_table": 3, "name": 4, "version": 5,
+	"imports": 6, "symbols": 7, "max_id": 8, "$ion_shared_symbol_table": 9,
+}
+
+const (
+	sidSymbolTable = 3
+	sidSymbols     = 7
+	firstLocalSID  = 10
+)
+
+// Ion binary type codes (high nibble of the type descriptor).
+const (
+	tcNull      = 0x00
+	tcBool      = 0x10
+	tcPosInt    = 0x20
+	tcNegInt    = 0x30
+	tcFloat     = 0x40
+	tcDecimal   = 0x50
+	tcTimestamp = 0x60
+	tcSymbol    = 0x70
+	tcString    = 0x80
+	tcClob      = 0x90
+	tcBlob      = 0xA0
+	tcList      = 0xB0
+	tcSexp      = 0xC0
+	tcStruct    = 0xD0
+	tcAnnot     = 0xE0
+)
+
+// binWriter accumulates one top-level value and its local symbol table.
+type binWriter struct {
+	body  []byte
+	syms  []string
+	local map[string]uint64
+	open  []openContainer
+}
+
+// openContainer is a container whose header is not written yet: its body
+// starts at body[start:].
+type openContainer struct {
+	code  byte
+	start int
+}
+
+func newBinWriter() *binWriter {
+	return &binWriter{body: make([]byte, 0, 1024), local: make(map[string]uint64)}
+}
+
+// sid interns s and returns its symbol id.
+func (w *binWriter) sid(s string) uint64 {
+	if id, ok := systemSIDs[s]; ok {
+		return id
+	}
+	if id, ok := w.local[s]; ok {
+		return id
+	}
+	id := uint64(firstLocalSID + len(w.syms))
+	w.syms = append(w.syms, s)
+	w.local[s] = id
+	return id
+}
+
+// field writes a field name; the value must follow.
+func (w *binWriter) field(name string) { w.body = appendVarUint(w.body, w.sid(name)) }
+
+func (w *binWriter) begin(code byte) {
+	w.open = append(w.open, openContainer{code: code, start: len(w.body)})
+}
+
+// end closes the innermost container, inserting its header before its body.
+func (w *binWriter) end() {
+	c := w.open[len(w.open)-1]
+	w.open = w.open[:len(w.open)-1]
+	n := len(w.body) - c.start
+	var hdr [11]byte
+	h := appendHeader(hdr[:0], c.code, uint64(n))
+	w.body = append(w.body, h...) // grow by len(h)
+	copy(w.body[c.start+len(h):], w.body[c.start:c.start+n])
+	copy(w.body[c.start:], h)
+}
+
+func (w *binWriter) beginStruct() { w.begin(tcStruct) }
+func (w *binWriter) beginList()   { w.begin(tcList) }
+
+func (w *binWriter) writeString(s string) {
+	w.body = appendHeader(w.body, tcString, uint64(len(s)))
+	w.body = append(w.body, s...)
+}
+
+func (w *binWriter) writeLob(code byte, b []byte) {
+	w.body = appendHeader(w.body, code, uint64(len(b)))
+	w.body = append(w.body, b...)
+}
+
+func (w *binWriter) writeInt(n int64) {
+	if n == 0 {
+		w.body = append(w.body, tcPosInt)
+		return
+	}
+	code, mag := byte(tcPosInt), uint64(n)
+	if n < 0 {
+		code, mag = tcNegInt, uint64(-n) // -MinInt64 wraps to 1<<63, the right magnitude
+	}
+	w.writeUint(code, mag)
+}
+
+func (w *binWriter) writeUint(code byte, mag uint64) {
+	if mag == 0 {
+		w.body = append(w.body, code&0xF0)
+		return
+	}
+	n := uintLen(mag)
+	w.body = append(w.body, code|byte(n))
+	w.body = appendUintN(w.body, mag, n)
+}
+
+// writeTime writes t as a UTC timestamp with millisecond precision, as QLDB
+// writes blockTimestamp, startTime and txTime (Java Timestamp.forMillis(ms, 0)).
+func (w *binWriter) writeTime(t time.Time) error {
+	t = t.UTC()
+	if t.Year() < 1 || t.Year() > 9999 {
+		return fmt.Errorf("timestamp %v: year out of range", t)
+	}
+	var b [16]byte
+	p := append(b[:0], 0x80) // offset +00:00
+	p = appendVarUint(p, uint64(t.Year()))
+	p = append(p, 0x80|byte(t.Month()), 0x80|byte(t.Day()), 0x80|byte(t.Hour()),
+		0x80|byte(t.Minute()), 0x80|byte(t.Second()), 0xC3) // fraction exponent -3
+	p = appendSignedMagnitude(p, uint64(t.Nanosecond()/int(time.Millisecond)), false)
+	w.body = appendHeader(w.body, tcTimestamp, uint64(len(p)))
+	w.body = append(w.body, p...)
+	return nil
+}
+
+// writeValue writes v (annotations included). Field names of v's children are
+// interned as they are written, which fixes the local symbol order.
+func (w *binWriter) writeValue(v *ionvalue.Value) error {
+	if v == nil {
+		return errors.New("nil Ion value")
+	}
+	if len(v.Annotations) > 0 {
+		w.begin(tcAnnot)
+		var ids []byte
+		for _, a := range v.Annotations {
+			ids = appendVarUint(ids, w.sid(a))
+		}
+		w.body = appendVarUint(w.body, uint64(len(ids)))
+		w.body = append(w.body, ids...)
+		if err := w.writeBare(v); err != nil {
+			return err
+		}
+		w.end()
+		return nil
+	}
+	return w.writeBare(v)
+}
+
+// writeBare writes v without its annotations.
+func (w *binWriter) writeBare(v *ionvalue.Value) error {
+	if v.Type == ion.NullType || v.Type == ion.NoType {
+		w.body = append(w.body, 0x0F)
+		return nil
+	}
+	code, ok := typeCodes[v.Type]
+	if !ok {
+		return fmt.Errorf("unknown Ion type %v", v.Type)
+	}
+	if v.IsNull {
+		w.body = append(w.body, code|0x0F)
+		return nil
+	}
+	switch v.Type {
+	case ion.BoolType:
+		if v.Bool {
+			w.body = append(w.body, tcBool|1)
+		} else {
+			w.body = append(w.body, tcBool)
+		}
+	case ion.IntType:
+		w.writeBigOrInt(v)
+	case ion.FloatType:
+		bits := math.Float64bits(v.Float)
+		w.body = append(w.body, tcFloat|8)
+		w.body = appendUintN(w.body, bits, 8)
+	case ion.DecimalType:
+		if v.Decimal == nil {
+			return errors.New("decimal value without a Decimal")
+		}
+		w.writeDecimal(v.Decimal)
+	case ion.TimestampType:
+		return w.writeTimestamp(v.Time)
+	case ion.SymbolType:
+		w.writeUint(tcSymbol, w.sid(v.Text))
+	case ion.StringType:
+		if !utf8.ValidString(v.Text) {
+			return errors.New("string is not valid UTF-8")
+		}
+		w.writeString(v.Text)
+	case ion.ClobType, ion.BlobType:
+		w.writeLob(code, v.Bytes)
+	case ion.ListType, ion.SexpType:
+		w.begin(code)
+		for i, e := range v.Elems {
+			if err := w.writeValue(e); err != nil {
+				return fmt.Errorf("element %d: %w", i, err)
+			}
+		}
+		w.end()
+	case ion.StructType:
+		w.begin(tcStruct)
+		for _, f := range v.Fields {
+			w.field(f.Name)
+			if err := w.writeValue(f.Value); err != nil {
+				return fmt.Errorf("field %q: %w", f.Name, err)
+			}
+		}
+		w.end()
+	}
+	return nil
+}
+
+var typeCodes = map[ion.Type]byte{
+	ion.BoolType: tcBool, ion.IntType: tcPosInt, ion.FloatType: tcFloat,
+	ion.DecimalType: tcDecimal, ion.TimestampType: tcTimestamp,
+	ion.SymbolType: tcSymbol, ion.StringType: tcString, ion.ClobType: tcClob,
+	ion.BlobType: tcBlob, ion.ListType: tcList, ion.SexpType: tcSexp,
+	ion.StructType: tcStruct,
+}
+
+// writeBigOrInt writes an int the way ion-java does: int64 range as a
+// minimal magnitude, beyond it as BigInteger.toByteArray of the magnitude.
+func (w *binWriter) writeBigOrInt(v *ionvalue.Value) {
+	if v.BigInt == nil || v.BigInt.IsInt64() {
+		n := v.Int
+		if v.BigInt != nil {
+			n = v.BigInt.Int64()
+		}
+		w.writeInt(n)
+		return
+	}
+	code := byte(tcPosInt)
+	if v.BigInt.Sign() < 0 {
+		code = tcNegInt
+	}
+	mag := new(big.Int).Abs(v.BigInt).Bytes()
+	if mag[0]&0x80 != 0 {
+		mag = append([]byte{0}, mag...)
+	}
+	w.writeLob(code, mag)
+}
+
+func (w *binWriter) writeDecimal(d *ion.Decimal) {
+	coef, exp := d.CoEx()
+	negZero := ionvalue.IsNegativeZero(d)
+	if coef.Sign() == 0 && exp == 0 && !negZero {
+		w.body = append(w.body, tcDecimal)
+		return
+	}
+	p := appendVarInt(nil, int64(exp))
+	switch {
+	case negZero:
+		p = append(p, 0x80)
+	case coef.Sign() != 0:
+		p = appendBigSignedMagnitude(p, coef)
+	}
+	w.body = appendHeader(w.body, tcDecimal, uint64(len(p)))
+	w.body = append(w.body, p...)
+}
+
+// writeTimestamp writes an arbitrary Ion timestamp at its own precision.
+func (w *binWriter) writeTimestamp(ts ion.Timestamp) error {
+	dt := ts.GetDateTime()
+	prec := ts.GetPrecision()
+	var p []byte
+	if ts.GetTimezoneKind() == ion.TimezoneUnspecified || prec < ion.TimestampPrecisionMinute {
+		p = append(p, 0xC0)
+	} else {
+		_, off := dt.Zone()
+		p = appendVarInt(p, int64(off/60))
+	}
+	u := dt.UTC()
+	if u.Year() < 1 || u.Year() > 9999 {
+		return fmt.Errorf("timestamp %v: year out of range", u)
+	}
+	p = appendVarUint(p, uint64(u.Year()))
+	if prec >= ion.TimestampPrecisionMonth {
+		p = append(p, 0x80|byte(u.Month()))
+	}
+	if prec >= ion.TimestampPrecisionDay {
+		p = append(p, 0x80|byte(u.Day()))
+	}
+	if prec >= ion.TimestampPrecisionMinute {
+		p = append(p, 0x80|byte(u.Hour()), 0x80|byte(u.Minute()))
+	}
+	if prec >= ion.TimestampPrecisionSecond {
+		p = append(p, 0x80|byte(u.Second()))
+	}
+	if n := ts.GetNumberOfFractionalSeconds(); prec == ion.TimestampPrecisionNanosecond && n > 0 {
+		p = appendVarInt(p, -int64(n))
+		p = appendSignedMagnitude(p, uint64(ts.TruncatedNanoseconds()), false)
+	}
+	w.body = appendHeader(w.body, tcTimestamp, uint64(len(p)))
+	w.body = append(w.body, p...)
+	return nil
+}
+
+// bytes returns IVM + local symbol table + the written value.
+func (w *binWriter) bytes() []byte {
+	var list []byte
+	for _, s := range w.syms {
+		list = appendHeader(list, tcString, uint64(len(s)))
+		list = append(list, s...)
+	}
+	var st []byte
+	st = append(st, sidSymbols|0x80) // field "symbols" (VarUInt 7)
+	st = appendHeader(st, tcList, uint64(len(list)))
+	st = append(st, list...)
+	var wrapped []byte
+	wrapped = append(wrapped, 0x81, 0x80|sidSymbolTable) // annot_length 1, $ion_symbol_table
+	wrapped = appendHeader(wrapped, tcStruct, uint64(len(st)))
+	wrapped = append(wrapped, st...)
+
+	out := make([]byte, 0, len(ivm)+len(wrapped)+3+len(w.body))
+	out = append(out, ivm...)
+	if len(w.syms) > 0 {
+		out = appendHeader(out, tcAnnot, uint64(len(wrapped)))
+		out = append(out, wrapped...)
+	}
+	return append(out, w.body...)
+}
+
+// appendHeader appends a type descriptor (and VarUInt length when needed).
+func appendHeader(b []byte, code byte, n uint64) []byte {
+	if n < 14 {
+		return append(b, code|byte(n))
+	}
+	return appendVarUint(append(b, code|0x0E), n)
+}
+
+// appendVarUint appends n as an Ion VarUInt (7 bits a byte, end bit 0x80).
+func appendVarUint(b []byte, n uint64) []byte {
+	var tmp [10]byte
+	i := len(tmp) - 1
+	tmp[i] = 0x80 | byte(n&0x7F)
+	for n >>= 7; n > 0; n >>= 7 {
+		i--
+		tmp[i] = byte(n & 0x7F)
+	}
+	return append(b, tmp[i:]...)
+}
+
+// appendVarInt appends n as an Ion VarInt (sign bit 0x40 in the first byte).
+func appendVarInt(b []byte, n int64) []byte {
+	neg := n < 0
+	mag := uint64(n)
+	if neg {
+		mag = uint64(-n)
+	}
+	var tmp [11]byte
+	i := len(tmp) - 1
+	tmp[i] = 0x80 | byte(mag&0x7F)
+	mag >>= 7
+	for mag > 0 {
+		i--
+		tmp[i] = byte(mag & 0x7F)
+		mag >>= 7
+	}
+	if tmp[i]&0x40 != 0 { // no room for the sign bit
+		i--
+		tmp[i] = 0
+	}
+	if neg {
+		tmp[i] |= 0x40
+	}
+	return append(b, tmp[i:]...)
+}
+
+// appendSignedMagnitude appends an Ion Int (sign-magnitude, big-endian,
+// minimal); zero is the empty encoding unless neg is set.
+func appendSignedMagnitude(b []byte, mag uint64, neg bool) []byte {
+	if mag == 0 {
+		if neg {
+			return append(b, 0x80)
+		}
+		return b
+	}
+	n := uintLen(mag)
+	start := len(b)
+	b = appendUintN(b, mag, n)
+	if b[start]&0x80 != 0 {
+		b = append(b[:start+1], b[start:]...)
+		b[start] = 0
+	}
+	if neg {
+		b[start] |= 0x80
+	}
+	return b
+}
+
+func appendBigSignedMagnitude(b []byte, n *big.Int) []byte {
+	if n.IsInt64() || n.IsUint64() {
+		neg := n.Sign() < 0
+		var mag uint64
+		if neg {
+			mag = uint64(-n.Int64()) // MinInt64 wraps to its magnitude
+		} else {
+			mag = n.Uint64()
+		}
+		return appendSignedMagnitude(b, mag, neg)
+	}
+	mag := new(big.Int).Abs(n).Bytes()
+	start := len(b)
+	if mag[0]&0x80 != 0 {
+		b = append(b, 0)
+	}
+	b = append(b, mag...)
+	if n.Sign() < 0 {
+		b[start] |= 0x80
+	}
+	return b
+}
+
+// uintLen is the number of bytes of the minimal big-endian form of n > 0.
+func uintLen(n uint64) int {
+	l := 0
+	for ; n > 0; n >>= 8 {
+		l++
+	}
+	return l
+}
+
+func appendUintN(b []byte, n uint64, l int) []byte {
+	for i := l - 1; i >= 0; i-- {
+		b = append(b, byte(n>>(8*uint(i))))
+	}
+	return b
+}
