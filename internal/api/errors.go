@@ -49,6 +49,11 @@ type errorBody struct {
 // writeError sends e with its status, the X-Amzn-ErrorType header and the
 // JSON body. contentType is the protocol's media type.
 func writeError(w http.ResponseWriter, contentType string, e *qldberr.Error) {
+	writeErrorTyped(w, contentType, e, e.Type)
+}
+
+// writeErrorTyped is writeError with the body's __type given explicitly.
+func writeErrorTyped(w http.ResponseWriter, contentType string, e *qldberr.Error, bodyType string) {
 	status, ok := statusOf[e.Type]
 	if !ok {
 		status = http.StatusBadRequest
@@ -57,7 +62,7 @@ func writeError(w http.ResponseWriter, contentType string, e *qldberr.Error) {
 	w.Header().Set("X-Amzn-ErrorType", e.Type)
 	w.WriteHeader(status)
 	b, _ := json.Marshal(errorBody{
-		Type: e.Type, Message: e.Message, Code: e.Code,
+		Type: bodyType, Message: e.Message, Code: e.Code,
 		ResourceType: e.ResourceType, ResourceName: e.ResourceName, ParameterName: e.ParameterName,
 	})
 	_, _ = w.Write(b)

@@ -21,6 +21,7 @@ import (
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/qldberr"
 	"github.com/strand-db/strand/internal/qldbid"
+	"github.com/strand-db/strand/internal/txn"
 )
 
 // MaxBodyBytes bounds a request body. The largest legitimate request is an
@@ -35,6 +36,7 @@ type Options struct {
 	Credentials  map[string]string // empty: accept any well-formed signature
 	MaxClockSkew time.Duration
 	Ledgers      *ledger.Catalog
+	Sessions     *txn.Engine
 	Logger       *slog.Logger
 	Now          func() time.Time // nil: time.Now
 }
@@ -118,7 +120,15 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, body []byt
 		writeError(w, awsJSON10, qldberr.New(errUnknownOperation, "Unknown target %q", target))
 		return
 	}
-	writeError(w, awsJSON10, qldberr.New(errUnknownOperation, "Operation %s is not supported yet", strings.TrimPrefix(target, sessionTgt)))
+	if op := strings.TrimPrefix(target, sessionTgt); op != "SendCommand" {
+		writeError(w, awsJSON10, qldberr.New(errUnknownOperation, "Unknown operation %s: the session API has only SendCommand", op))
+		return
+	}
+	if mt := r.Header.Get("Content-Type"); !strings.HasPrefix(mt, awsJSON10) && !strings.HasPrefix(mt, "application/x-amz-json-1.1") {
+		writeError(w, awsJSON10, qldberr.New(errUnsupportedMedia, "Content-Type must be %s, got %q", awsJSON10, mt))
+		return
+	}
+	s.sendCommand(w, body)
 }
 
 // decodeJSON strictly decodes a JSON request body into v. An empty body

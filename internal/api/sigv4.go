@@ -175,4 +175,3 @@ func (v *verifier) expectedSignature(r *http.Request, body []byte, a sigV4Auth, 
 	}
 	return got.signature, nil
 }
-

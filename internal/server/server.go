@@ -17,16 +17,18 @@ import (
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/store"
+	"github.com/strand-db/strand/internal/txn"
 )
 
 // Node is an open Strand node.
 type Node struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   *store.Store
-	ledgers *ledger.Catalog
-	http    *http.Server
-	ln      net.Listener
+	cfg      config.Config
+	log      *slog.Logger
+	store    *store.Store
+	ledgers  *ledger.Catalog
+	sessions *txn.Engine
+	http     *http.Server
+	ln       net.Listener
 }
 
 // Open validates cfg, opens the data directory (failing at once if another
@@ -42,15 +44,18 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, err := ledger.Open(st, ledger.Options{Region: cfg.Region, AccountID: cfg.AccountID, MaxLedgers: cfg.MaxLedgers})
+	n := &Node{cfg: cfg, log: log, store: st}
+	cat, err := ledger.Open(st, ledger.Options{Region: cfg.Region, AccountID: cfg.AccountID, MaxLedgers: cfg.MaxLedgers,
+		OnDelete: n.ledgerDeleted})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: log, store: st, ledgers: cat}
+	n.ledgers = cat
+	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger})
 	handler := api.New(api.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials,
-		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Logger: log,
+		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Logger: log,
 	})
 	n.http = &http.Server{
 		Handler:           handler,
@@ -114,11 +119,20 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close closes the store without waiting for requests (use Shutdown when serving).
+// ledgerDeleted drops a deleted ledger's sessions and data.
+func (n *Node) ledgerDeleted(l ledger.Ledger) {
+	if err := n.sessions.DropLedger(l); err != nil {
+		n.log.Error("removing a deleted ledger's data failed", "ledger", l.Name, "err", err)
+	}
+}
+
+// Close closes the engines and the store without waiting for requests (use
+// Shutdown when serving).
 func (n *Node) Close() error {
 	if n.store == nil {
 		return nil
 	}
+	n.sessions.Close()
 	err := n.store.Close()
 	n.store = nil
 	return err

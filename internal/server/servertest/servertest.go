@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/qldb"
 	"github.com/aws/aws-sdk-go-v2/service/qldbsession"
+	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/server"
@@ -115,4 +116,32 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// CreateLedger creates an ALLOW_ALL ledger without deletion protection and
+// fails the test on error.
+func (n *Node) CreateLedger(name string) {
+	n.t.Helper()
+	_, err := n.QLDB(AccessKeyID, SecretAccessKey).CreateLedger(context.Background(), &qldb.CreateLedgerInput{
+		Name: aws.String(name), PermissionsMode: "ALLOW_ALL", DeletionProtection: aws.Bool(false)})
+	if err != nil {
+		n.t.Fatalf("servertest: create ledger %s: %v", name, err)
+	}
+}
+
+// Driver returns the official QLDB Go driver on a ledger of this node,
+// shut down when the test ends.
+func (n *Node) Driver(ledgerName string, opts ...func(*qldbdriver.DriverOptions)) *qldbdriver.QLDBDriver {
+	n.t.Helper()
+	drv, err := qldbdriver.New(ledgerName, n.Session(AccessKeyID, SecretAccessKey), func(o *qldbdriver.DriverOptions) {
+		o.LoggerVerbosity = qldbdriver.LogOff
+		for _, f := range opts {
+			f(o)
+		}
+	})
+	if err != nil {
+		n.t.Fatalf("servertest: driver: %v", err)
+	}
+	n.t.Cleanup(func() { drv.Shutdown(context.Background()) })
+	return drv
 }

@@ -1,0 +1,228 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/strand-db/strand/internal/qldberr"
+	"github.com/strand-db/strand/internal/txn"
+)
+
+// Session API shapes (awsJson1_0, QLDBSession.SendCommand). Blobs travel as
+// base64 strings, which encoding/json does for []byte.
+
+type valueHolder struct {
+	IonBinary []byte  `json:"IonBinary,omitempty"`
+	IonText   *string `json:"IonText,omitempty"`
+}
+
+type sendCommandRequest struct {
+	SessionToken *string `json:"SessionToken"`
+	StartSession *struct {
+		LedgerName string `json:"LedgerName"`
+	} `json:"StartSession"`
+	StartTransaction *struct{} `json:"StartTransaction"`
+	ExecuteStatement *struct {
+		TransactionId string        `json:"TransactionId"`
+		Statement     string        `json:"Statement"`
+		Parameters    []valueHolder `json:"Parameters"`
+	} `json:"ExecuteStatement"`
+	FetchPage *struct {
+		TransactionId string `json:"TransactionId"`
+		NextPageToken string `json:"NextPageToken"`
+	} `json:"FetchPage"`
+	CommitTransaction *struct {
+		TransactionId string `json:"TransactionId"`
+		CommitDigest  []byte `json:"CommitDigest"`
+	} `json:"CommitTransaction"`
+	AbortTransaction *struct{} `json:"AbortTransaction"`
+	EndSession       *struct{} `json:"EndSession"`
+}
+
+type timingInformation struct {
+	ProcessingTimeMilliseconds int64 `json:"ProcessingTimeMilliseconds"`
+}
+
+type ioUsage struct {
+	ReadIOs  int64 `json:"ReadIOs"`
+	WriteIOs int64 `json:"WriteIOs"`
+}
+
+type page struct {
+	Values        []valueHolder `json:"Values"`
+	NextPageToken *string       `json:"NextPageToken,omitempty"`
+}
+
+type timed struct {
+	TimingInformation timingInformation `json:"TimingInformation"`
+}
+
+type sendCommandResponse struct {
+	StartSession *struct {
+		SessionToken string `json:"SessionToken"`
+		timed
+	} `json:"StartSession,omitempty"`
+	StartTransaction *struct {
+		TransactionId string `json:"TransactionId"`
+		timed
+	} `json:"StartTransaction,omitempty"`
+	ExecuteStatement *struct {
+		FirstPage   page    `json:"FirstPage"`
+		ConsumedIOs ioUsage `json:"ConsumedIOs"`
+		timed
+	} `json:"ExecuteStatement,omitempty"`
+	FetchPage *struct {
+		Page        page    `json:"Page"`
+		ConsumedIOs ioUsage `json:"ConsumedIOs"`
+		timed
+	} `json:"FetchPage,omitempty"`
+	CommitTransaction *struct {
+		TransactionId string  `json:"TransactionId"`
+		CommitDigest  []byte  `json:"CommitDigest"`
+		ConsumedIOs   ioUsage `json:"ConsumedIOs"`
+		timed
+	} `json:"CommitTransaction,omitempty"`
+	AbortTransaction *timed `json:"AbortTransaction,omitempty"`
+	EndSession       *timed `json:"EndSession,omitempty"`
+}
+
+func toPage(p txn.Page) page {
+	out := page{Values: make([]valueHolder, len(p.Values))}
+	for i, v := range p.Values {
+		out.Values[i] = valueHolder{IonBinary: v}
+	}
+	if p.NextPageToken != "" {
+		tok := p.NextPageToken
+		out.NextPageToken = &tok
+	}
+	return out
+}
+
+// sessionErrorPrefix namespaces __type the way the session service did.
+const sessionErrorPrefix = "com.amazonaws.qldbsession#"
+
+func (s *Server) writeSessionError(w http.ResponseWriter, err error) {
+	e := *s.toAWSError(err)
+	w.Header().Set("X-Amzn-ErrorType", e.Type)
+	writeErrorTyped(w, awsJSON10, &e, sessionErrorPrefix+e.Type)
+}
+
+// sendCommand serves QLDBSession.SendCommand.
+func (s *Server) sendCommand(w http.ResponseWriter, body []byte) {
+	started := time.Now()
+	var in sendCommandRequest
+	if err := decodeJSON(body, &in); err != nil {
+		s.writeSessionError(w, err)
+		return
+	}
+	n := 0
+	for _, set := range []bool{in.StartSession != nil, in.StartTransaction != nil, in.ExecuteStatement != nil,
+		in.FetchPage != nil, in.CommitTransaction != nil, in.AbortTransaction != nil, in.EndSession != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		s.writeSessionError(w, qldberr.New(qldberr.BadRequest, "Exactly one command must be set in a SendCommand request, got %d", n))
+		return
+	}
+	token := ""
+	if in.SessionToken != nil {
+		token = *in.SessionToken
+	}
+	if in.StartSession == nil && token == "" {
+		s.writeSessionError(w, qldberr.New(qldberr.BadRequest, "The parameter SessionToken is required for this command"))
+		return
+	}
+	if in.StartSession == nil && !validToken(token) {
+		s.writeSessionError(w, qldberr.New(qldberr.BadRequest, "The parameter SessionToken is not valid"))
+		return
+	}
+	e := s.opts.Sessions
+	elapsed := func() timed {
+		return timed{timingInformation{ProcessingTimeMilliseconds: time.Since(started).Milliseconds()}}
+	}
+	var out sendCommandResponse
+	var err error
+	switch {
+	case in.StartSession != nil:
+		var tok string
+		tok, err = e.StartSession(in.StartSession.LedgerName)
+		out.StartSession = &struct {
+			SessionToken string `json:"SessionToken"`
+			timed
+		}{tok, elapsed()}
+	case in.StartTransaction != nil:
+		var id string
+		id, err = e.StartTransaction(token)
+		out.StartTransaction = &struct {
+			TransactionId string `json:"TransactionId"`
+			timed
+		}{id, elapsed()}
+	case in.ExecuteStatement != nil:
+		x := in.ExecuteStatement
+		params := make([]txn.Param, len(x.Parameters))
+		for i, p := range x.Parameters {
+			switch {
+			case p.IonBinary != nil && p.IonText == nil:
+				params[i] = txn.Param{IonBinary: p.IonBinary}
+			case p.IonText != nil && p.IonBinary == nil:
+				params[i] = txn.Param{IonText: *p.IonText}
+			default:
+				err = qldberr.New(qldberr.BadRequest, "Parameter %d must set exactly one of IonBinary and IonText", i+1)
+			}
+		}
+		if err == nil {
+			var pg txn.Page
+			var io txn.IOUsage
+			pg, io, err = e.ExecuteStatement(token, x.TransactionId, x.Statement, params)
+			out.ExecuteStatement = &struct {
+				FirstPage   page    `json:"FirstPage"`
+				ConsumedIOs ioUsage `json:"ConsumedIOs"`
+				timed
+			}{toPage(pg), ioUsage(io), elapsed()}
+		}
+	case in.FetchPage != nil:
+		var pg txn.Page
+		var io txn.IOUsage
+		pg, io, err = e.FetchPage(token, in.FetchPage.TransactionId, in.FetchPage.NextPageToken)
+		out.FetchPage = &struct {
+			Page        page    `json:"Page"`
+			ConsumedIOs ioUsage `json:"ConsumedIOs"`
+			timed
+		}{toPage(pg), ioUsage(io), elapsed()}
+	case in.CommitTransaction != nil:
+		var digest []byte
+		var io txn.IOUsage
+		digest, io, err = e.CommitTransaction(token, in.CommitTransaction.TransactionId, in.CommitTransaction.CommitDigest)
+		out.CommitTransaction = &struct {
+			TransactionId string  `json:"TransactionId"`
+			CommitDigest  []byte  `json:"CommitDigest"`
+			ConsumedIOs   ioUsage `json:"ConsumedIOs"`
+			timed
+		}{in.CommitTransaction.TransactionId, digest, ioUsage(io), elapsed()}
+	case in.AbortTransaction != nil:
+		err = e.AbortTransaction(token)
+		t := elapsed()
+		out.AbortTransaction = &t
+	case in.EndSession != nil:
+		err = e.EndSession(token)
+		t := elapsed()
+		out.EndSession = &t
+	}
+	if err != nil {
+		s.writeSessionError(w, err)
+		return
+	}
+	writeJSON(w, awsJSON10, out)
+}
+
+// validToken checks the model's SessionToken shape: 4–1024 characters of
+// ^[A-Za-z-0-9+/=]+$.
+func validToken(t string) bool {
+	if len(t) < 4 || len(t) > 1024 {
+		return false
+	}
+	return strings.Trim(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-") == ""
+}

@@ -1,0 +1,25 @@
+// Package partiql parses and evaluates the PartiQL dialect of Amazon QLDB.
+//
+// Parse turns a statement into an immutable *Statement (cache it by text);
+// Execute runs it against a Tx, the transaction layer's view of the ledger,
+// and returns a *Result. The package knows nothing of storage, sessions or
+// HTTP.
+//
+// Supported now: CREATE TABLE, DROP TABLE, UNDROP TABLE, CREATE INDEX,
+// DROP INDEX; INSERT INTO t VALUE v | << ... >> | ?; SELECT [VALUE] ... FROM
+// with comma and [INNER|CROSS] JOIN ... ON, AS/AT/BY, WHERE; sources that are
+// user tables, _ql_committed_<table>, history(t | 'id' [, start [, end]]),
+// information_schema.user_tables, paths into earlier rows (unnesting) and
+// subqueries; UPDATE ... SET/REMOVE, DELETE, FROM ... INSERT INTO/SET/REMOVE;
+// the operators = <> != < <= > >= AND OR NOT IN BETWEEN LIKE IS [NOT]
+// NULL/MISSING + - * / % ||; the aggregates COUNT SUM MIN MAX AVG (no GROUP
+// BY, as in QLDB) and the functions TXID UPPER LOWER CHAR_LENGTH SIZE
+// COALESCE NULLIF.
+//
+// Semantics follow PartiQL as QLDB runs it: names (tables, fields,
+// variables) are case-sensitive and keywords are not; an unknown field is
+// MISSING; comparisons with NULL or MISSING are not true; numbers compare by
+// value across int, decimal and float; timestamps by instant; = on
+// containers is deep equality. Equality filters on indexed fields and on
+// document ids become index reads (see plan.go).
+package partiql

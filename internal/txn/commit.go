@@ -1,0 +1,328 @@
+package txn
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/partiql"
+	"github.com/strand-db/strand/internal/qldberr"
+	"github.com/strand-db/strand/internal/store"
+)
+
+// maxGroup bounds how many transactions share one synced write.
+const maxGroup = 256
+
+// commitRequest asks the committer to commit one transaction.
+type commitRequest struct {
+	tx   *Transaction
+	done chan commitResult // buffered, receives exactly once
+}
+
+type commitResult struct {
+	block *journal.Block
+	err   error
+}
+
+// errOCC is the error a conflicting commit gets.
+func errOCC() error {
+	return qldberr.New(qldberr.OccConflict, "Optimistic concurrency control (OCC) failure encountered while committing the transaction")
+}
+
+// commit hands t to the committer and waits until its block is durable (or
+// the commit failed). Commits are serialized into the hash chain by one
+// goroutine per ledger, and concurrent ones share an fsync (group commit).
+func (l *Ledger) commit(t *Transaction) (*journal.Block, error) {
+	req := &commitRequest{tx: t, done: make(chan commitResult, 1)}
+	select {
+	case l.commitCh <- req:
+	case <-l.stop:
+		return nil, qldberr.New(qldberr.CapacityExceeded, "Ledger %s is shutting down", l.Name)
+	}
+	res := <-req.done
+	return res.block, res.err
+}
+
+func (l *Ledger) commitLoop() {
+	defer close(l.stopped)
+	for {
+		select {
+		case req := <-l.commitCh:
+			group := []*commitRequest{req}
+		drain:
+			for len(group) < maxGroup {
+				select {
+				case r := <-l.commitCh:
+					group = append(group, r)
+				default:
+					break drain
+				}
+			}
+			l.commitGroup(group)
+		case <-l.stop:
+			for {
+				select {
+				case r := <-l.commitCh:
+					r.done <- commitResult{err: qldberr.New(qldberr.CapacityExceeded, "Ledger %s is shutting down", l.Name)}
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// groupState is the committer's view while it accepts a group: the tables
+// as changed by earlier transactions of the group, the next sequence number
+// and the chain head.
+type groupState struct {
+	tables map[string]*tableMeta
+	seq    uint64
+	prev   []byte
+	now    time.Time
+}
+
+func (g *groupState) table(l *Ledger, id string) (*tableMeta, bool) {
+	if t, ok := g.tables[id]; ok {
+		return t, true
+	}
+	return l.table(id)
+}
+
+func (l *Ledger) commitGroup(group []*commitRequest) {
+	if l.failed != nil {
+		for _, r := range group {
+			r.done <- commitResult{err: fmt.Errorf("txn: ledger %s refuses commits after a storage failure: %w", l.Name, l.failed)}
+		}
+		return
+	}
+	l.mu.RLock()
+	g := &groupState{tables: map[string]*tableMeta{}, seq: l.next.Load(), prev: l.lastHash}
+	l.mu.RUnlock()
+	g.now = l.now().UTC().Truncate(time.Millisecond)
+
+	batch := l.st.NewIndexedBatch()
+	defer batch.Close()
+	type accepted struct {
+		req   *commitRequest
+		block *journal.Block
+	}
+	var ok []accepted
+	for _, r := range group {
+		if l.occ.conflicts(r.tx.reads, r.tx.snapshot) {
+			r.done <- commitResult{err: errOCC()}
+			continue
+		}
+		b, ws, err := l.buildBlock(r.tx, g, batch)
+		if err != nil {
+			r.done <- commitResult{err: err}
+			continue
+		}
+		l.occ.record(ws, g.seq)
+		g.seq++
+		g.prev = b.BlockHash
+		ok = append(ok, accepted{r, b})
+	}
+	if len(ok) == 0 {
+		return
+	}
+	if err := l.st.Apply(batch); err != nil {
+		l.failed = err
+		for _, a := range ok {
+			a.req.done <- commitResult{err: fmt.Errorf("txn: commit: %w", err)}
+		}
+		return
+	}
+	l.mu.Lock()
+	for id, t := range g.tables {
+		l.tables[id] = t
+	}
+	l.lastHash = g.prev
+	l.next.Store(g.seq)
+	l.mu.Unlock()
+	l.notify.broadcast()
+	for _, a := range ok {
+		a.req.done <- commitResult{block: a.block}
+	}
+	if l.occ.size() > 100000 {
+		l.occ.prune(l.open.min(l.next.Load()))
+	}
+}
+
+// buildBlock turns a transaction into the next block of g and adds the
+// block and every derived record to batch. Nothing is added when it fails.
+func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch *pebble.Batch) (*journal.Block, *writeSet, error) {
+	addr := journal.BlockAddress{StrandID: l.StrandID, SequenceNo: g.seq}
+	meta := func(id string, version uint64) journal.RevisionMetadata {
+		return journal.RevisionMetadata{ID: id, Version: version, TxTime: g.now, TxID: t.ID}
+	}
+	ws := &writeSet{}
+	var revs []journal.Revision
+	var ops []func() error
+	set := func(k, v []byte) { ops = append(ops, func() error { return batch.Set(k, v, nil) }) }
+	del := func(k []byte) { ops = append(ops, func() error { return batch.Delete(k, nil) }) }
+
+	// Catalogue changes first: later document writes see new indexes.
+	newTables := map[string]*tableMeta{}
+	for _, id := range t.tableOrder {
+		tm := t.tables[id].clone()
+		old, existed := g.table(l, id)
+		if existed {
+			tm.Version = old.Version + 1
+		}
+		for i := range tm.Indexes {
+			if tm.Indexes[i].Status == partiql.IndexBuilding {
+				tm.Indexes[i].Status = partiql.IndexOnline
+				if err := l.buildIndex(batch, id, tm.Indexes[i].Field, set); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+		if existed {
+			for _, ix := range old.Indexes {
+				if !hasIndex(tm, ix.Field) {
+					lo := l.keys.indexField(id, ix.Field)
+					ops = append(ops, func() error { return batch.DeleteRange(lo, store.PrefixEnd(lo), nil) })
+				}
+			}
+		}
+		raw, err := json.Marshal(tm)
+		if err != nil {
+			return nil, nil, fmt.Errorf("txn: %w", err)
+		}
+		set(l.keys.table(id), raw)
+		revs = append(revs, journal.Revision{Hash: journal.RevisionHash(tm.ion(), meta(id, tm.Version))})
+		newTables[id] = tm
+		ws.tables = append(ws.tables, id)
+		ws.names = append(ws.names, tm.Name)
+		if old != nil && old.Name != tm.Name {
+			ws.names = append(ws.names, old.Name)
+		}
+	}
+	tableOf := func(id string) (*tableMeta, bool) {
+		if tm, ok := newTables[id]; ok {
+			return tm, true
+		}
+		return g.table(l, id)
+	}
+
+	// Document revisions, in the order the transaction first touched them.
+	type docWrite struct {
+		id string
+		p  *pendingDoc
+	}
+	var docs []docWrite
+	info := journal.TransactionInfo{Statements: t.statements}
+	for _, id := range t.writeOrder {
+		p, ok := t.writes[id]
+		if !ok {
+			continue
+		}
+		tm, ok := tableOf(p.tableID)
+		if !ok {
+			return nil, nil, fmt.Errorf("txn: document %s in unknown table %s", id, p.tableID)
+		}
+		version := uint64(0)
+		if p.base != nil {
+			version = p.base.version + 1
+		}
+		revs = append(revs, journal.Revision{Data: p.data, Metadata: meta(id, version), TableName: tm.Name, TableID: tm.ID})
+		info.Documents = append(info.Documents, journal.DocumentInfo{DocumentID: id, TableName: tm.Name, TableID: tm.ID, Statements: p.stmts})
+		docs = append(docs, docWrite{id, p})
+	}
+
+	b := &journal.Block{Address: addr, TransactionID: t.ID, Timestamp: g.now, TransactionInfo: info, Revisions: revs}
+	b.Seal(g.prev)
+	raw, err := encodeBlock(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("txn: encode block: %w", err)
+	}
+	set(l.keys.block(addr.SequenceNo), raw)
+
+	docRevs := b.Revisions[len(b.Revisions)-len(docs):]
+	for i, d := range docs {
+		rev := docRevs[i]
+		committed, err := ionvalue.MarshalBinary(rev.Ion(addr))
+		if err != nil {
+			return nil, nil, fmt.Errorf("txn: encode revision: %w", err)
+		}
+		tm, _ := tableOf(d.p.tableID)
+		if d.p.data != nil {
+			set(l.keys.doc(tm.ID, d.id), committed)
+		} else {
+			del(l.keys.doc(tm.ID, d.id))
+		}
+		set(l.keys.revision(tm.ID, d.id, rev.Metadata.Version), committed)
+		set(l.keys.revisionBlock(d.id, rev.Metadata.Version), u64(addr.SequenceNo))
+		for _, ix := range tm.Indexes {
+			var oldKey, newKey []byte
+			if d.p.base != nil {
+				oldKey = partiql.IndexKey(d.p.base.data.Get(ix.Field))
+			}
+			if d.p.data != nil {
+				newKey = partiql.IndexKey(d.p.data.Get(ix.Field))
+			}
+			if string(oldKey) == string(newKey) && d.p.base != nil && d.p.data != nil {
+				continue
+			}
+			if d.p.base != nil && oldKey != nil {
+				del(l.keys.indexEntry(tm.ID, ix.Field, oldKey, d.id))
+				ws.keys = append(ws.keys, indexKeyID(tm.ID, ix.Field, oldKey))
+			}
+			if d.p.data != nil && newKey != nil {
+				set(l.keys.indexEntry(tm.ID, ix.Field, newKey, d.id), nil)
+				ws.keys = append(ws.keys, indexKeyID(tm.ID, ix.Field, newKey))
+			}
+		}
+		ws.docs = append(ws.docs, d.id)
+		ws.scans = append(ws.scans, tm.ID)
+	}
+	for _, op := range ops {
+		if err := op(); err != nil {
+			return nil, nil, fmt.Errorf("txn: batch: %w", err)
+		}
+	}
+	for id, tm := range newTables {
+		g.tables[id] = tm
+	}
+	return b, ws, nil
+}
+
+func hasIndex(tm *tableMeta, field string) bool {
+	for _, ix := range tm.Indexes {
+		if ix.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// buildIndex queues an entry for every live document of a table (as seen
+// through the group's batch) under a new index.
+func (l *Ledger) buildIndex(batch *pebble.Batch, tableID, field string, set func(k, v []byte)) error {
+	prefix := l.keys.docs(tableID)
+	it, err := batch.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: store.PrefixEnd(prefix)})
+	if err != nil {
+		return fmt.Errorf("txn: build index: %w", err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		id := string(it.Key()[len(prefix):])
+		cd, err := decodeCommitted(it.Value())
+		if err != nil {
+			return err
+		}
+		if k := partiql.IndexKey(cd.data.Get(field)); k != nil {
+			set(l.keys.indexEntry(tableID, field, k, id), nil)
+		}
+	}
+	return it.Error()
+}
+
+// blockSeq decodes a stored r/ value.
+func blockSeq(v []byte) uint64 { return binary.BigEndian.Uint64(v) }

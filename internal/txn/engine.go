@@ -1,0 +1,255 @@
+// Package txn owns QLDB sessions and transactions: session tokens and
+// expiry, the 30-second transaction timeout, statement execution through
+// package partiql, read sets for optimistic concurrency control, the commit
+// digest computed exactly as the QLDB drivers do, and the per-ledger commit
+// pipeline that turns transactions into journal blocks (group commit: a
+// transaction is acknowledged only once its block is synced).
+package txn
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"math/big"
+	"sync"
+	"time"
+
+	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/qldberr"
+	"github.com/strand-db/strand/internal/store"
+)
+
+// Options configure an Engine. Zero values take the defaults noted.
+type Options struct {
+	MaxSessionsPerLedger int           // default 1500
+	TxTimeout            time.Duration // default 30 s
+	SessionIdle          time.Duration // default 60 s
+	SessionLifetimeMin   time.Duration // default 13 min; each session lives a random time in [min, max]
+	SessionLifetimeMax   time.Duration // default 17 min
+	PageSize             int           // rows per result page; default 200
+	Now                  func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxSessionsPerLedger == 0 {
+		o.MaxSessionsPerLedger = 1500
+	}
+	if o.TxTimeout == 0 {
+		o.TxTimeout = 30 * time.Second
+	}
+	if o.SessionIdle == 0 {
+		o.SessionIdle = 60 * time.Second
+	}
+	if o.SessionLifetimeMin == 0 {
+		o.SessionLifetimeMin = 13 * time.Minute
+	}
+	if o.SessionLifetimeMax < o.SessionLifetimeMin {
+		o.SessionLifetimeMax = o.SessionLifetimeMin + 4*time.Minute
+	}
+	if o.PageSize == 0 {
+		o.PageSize = 200
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Engine serves the session API for every ledger of a catalogue.
+type Engine struct {
+	st      *store.Store
+	catalog *ledger.Catalog
+	opts    Options
+
+	mu       sync.Mutex
+	ledgers  map[string]*Ledger  // open ledger engines by catalogue id
+	sessions map[string]*Session // by token
+	counts   map[string]int      // open sessions per ledger id
+	done     chan struct{}
+	janitor  sync.WaitGroup
+}
+
+// NewEngine returns an engine over the catalogue's ledgers.
+func NewEngine(st *store.Store, catalog *ledger.Catalog, opts Options) *Engine {
+	opts.setDefaults()
+	e := &Engine{st: st, catalog: catalog, opts: opts, ledgers: map[string]*Ledger{},
+		sessions: map[string]*Session{}, counts: map[string]int{}, done: make(chan struct{})}
+	e.janitor.Add(1)
+	go e.expireLoop()
+	return e
+}
+
+// Ledger returns the engine of an ACTIVE ledger, opening it on first use.
+func (e *Engine) Ledger(name string) (*Ledger, error) {
+	meta, err := e.catalog.Active(name)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if l, ok := e.ledgers[meta.ID]; ok {
+		return l, nil
+	}
+	l, err := openLedger(e.st, meta.ID, meta.Name, e.opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	e.ledgers[meta.ID] = l
+	return l, nil
+}
+
+// DropLedger ends the sessions of a deleted ledger, stops its engine and
+// removes its data.
+func (e *Engine) DropLedger(meta ledger.Ledger) error {
+	e.mu.Lock()
+	for tok, s := range e.sessions {
+		if s.ledger.ID == meta.ID {
+			delete(e.sessions, tok)
+		}
+	}
+	delete(e.counts, meta.ID)
+	l := e.ledgers[meta.ID]
+	delete(e.ledgers, meta.ID)
+	e.mu.Unlock()
+	if l != nil {
+		l.close()
+	}
+	k := newKeys(meta.ID)
+	batch := e.st.NewBatch()
+	defer batch.Close()
+	if err := batch.DeleteRange(k.all(), store.PrefixEnd(k.all()), nil); err != nil {
+		return err
+	}
+	return e.st.Apply(batch)
+}
+
+// Close stops the engine: every ledger's committer finishes what is queued.
+func (e *Engine) Close() {
+	close(e.done)
+	e.janitor.Wait()
+	e.mu.Lock()
+	ls := e.ledgers
+	e.ledgers = map[string]*Ledger{}
+	e.sessions = map[string]*Session{}
+	e.mu.Unlock()
+	for _, l := range ls {
+		l.close()
+	}
+}
+
+// expireLoop frees the quota slots of expired sessions.
+func (e *Engine) expireLoop() {
+	defer e.janitor.Done()
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.done:
+			return
+		case <-t.C:
+			now := e.opts.Now()
+			e.mu.Lock()
+			var stale []*Session
+			for tok, s := range e.sessions {
+				if s.expiredAt(now, e.opts) != "" {
+					delete(e.sessions, tok)
+					e.counts[s.ledger.ID]--
+					stale = append(stale, s)
+				}
+			}
+			e.mu.Unlock()
+			for _, s := range stale {
+				s.close()
+			}
+		}
+	}
+}
+
+func newToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("txn: random source failed: " + err.Error())
+	}
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+func randomDuration(lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(hi-lo)))
+	if err != nil {
+		return lo
+	}
+	return lo + time.Duration(n.Int64())
+}
+
+// StartSession opens a session on an ACTIVE ledger and returns its token.
+func (e *Engine) StartSession(ledgerName string) (string, error) {
+	if err := ledger.ValidateName("LedgerName", ledgerName); err != nil {
+		return "", qldberr.New(qldberr.BadRequest, "%s", err.(*qldberr.Error).Message)
+	}
+	l, err := e.Ledger(ledgerName)
+	if err != nil {
+		if qe := qldberr.As(err); qe != nil && qe.Type == qldberr.ResourceNotFound {
+			return "", qldberr.New(qldberr.BadRequest, "Ledger %s does not exist", ledgerName)
+		}
+		if qe := qldberr.As(err); qe != nil && qe.Type == qldberr.PreconditionNotMet {
+			return "", qldberr.New(qldberr.BadRequest, "%s", qe.Message)
+		}
+		return "", err
+	}
+	now := e.opts.Now()
+	s := newSession(l, now, now.Add(randomDuration(e.opts.SessionLifetimeMin, e.opts.SessionLifetimeMax)))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.counts[l.ID] >= e.opts.MaxSessionsPerLedger {
+		return "", qldberr.New(qldberr.LimitExceeded, "Exceeded the limit of %d active sessions for ledger %s", e.opts.MaxSessionsPerLedger, ledgerName)
+	}
+	tok := newToken()
+	e.sessions[tok] = s
+	e.counts[l.ID]++
+	return tok, nil
+}
+
+// session finds a live session, expiring it when its time is up.
+func (e *Engine) session(token string) (*Session, error) {
+	if token == "" {
+		return nil, qldberr.New(qldberr.BadRequest, "SessionToken is required for this command")
+	}
+	now := e.opts.Now()
+	e.mu.Lock()
+	s, ok := e.sessions[token]
+	if !ok {
+		e.mu.Unlock()
+		return nil, qldberr.New(qldberr.InvalidSession, "Session does not exist or has expired; start a new session")
+	}
+	if why := s.expiredAt(now, e.opts); why != "" {
+		delete(e.sessions, token)
+		e.counts[s.ledger.ID]--
+		e.mu.Unlock()
+		s.close()
+		return nil, qldberr.New(qldberr.InvalidSession, "%s", why)
+	}
+	e.mu.Unlock()
+	return s, nil
+}
+
+// discard removes a session after an error that ends it.
+func (e *Engine) discard(token string, s *Session) {
+	e.mu.Lock()
+	if cur, ok := e.sessions[token]; ok && cur == s {
+		delete(e.sessions, token)
+		e.counts[s.ledger.ID]--
+	}
+	e.mu.Unlock()
+	s.close()
+}
+
+// EndSession closes a session (aborting its open transaction).
+func (e *Engine) EndSession(token string) error {
+	s, err := e.session(token)
+	if err != nil {
+		return err
+	}
+	e.discard(token, s)
+	return nil
+}

@@ -1,0 +1,252 @@
+package txn
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/partiql"
+	"github.com/strand-db/strand/internal/qldbid"
+	"github.com/strand-db/strand/internal/store"
+)
+
+// tableMeta is a table's catalogue entry.
+type tableMeta struct {
+	ID      string      `json:"id"`
+	Name    string      `json:"name"`
+	Active  bool        `json:"active"`
+	Indexes []indexMeta `json:"indexes,omitempty"`
+	Version uint64      `json:"version"` // revision number of the catalogue entry
+}
+
+type indexMeta struct {
+	ID     string `json:"id"`
+	Field  string `json:"field"`
+	Status string `json:"status"`
+}
+
+func (t *tableMeta) clone() *tableMeta {
+	c := *t
+	c.Indexes = append([]indexMeta(nil), t.Indexes...)
+	return &c
+}
+
+func (t *tableMeta) info() partiql.TableInfo {
+	ti := partiql.TableInfo{ID: t.ID, Name: t.Name, Active: t.Active}
+	for _, ix := range t.Indexes {
+		ti.Indexes = append(ti.Indexes, partiql.IndexInfo{ID: ix.ID, Field: ix.Field, Status: ix.Status})
+	}
+	return ti
+}
+
+// ion is the catalogue entry as an Ion struct: the data of the table's
+// system revision.
+func (t *tableMeta) ion() *ionvalue.Value {
+	idx := make([]*ionvalue.Value, len(t.Indexes))
+	for i, ix := range t.Indexes {
+		idx[i] = ionvalue.Struct(
+			ionvalue.Field{Name: "indexId", Value: ionvalue.String(ix.ID)},
+			ionvalue.Field{Name: "expr", Value: ionvalue.String("[" + ix.Field + "]")},
+			ionvalue.Field{Name: "status", Value: ionvalue.String(ix.Status)},
+		)
+	}
+	status := "ACTIVE"
+	if !t.Active {
+		status = "INACTIVE"
+	}
+	return ionvalue.Struct(
+		ionvalue.Field{Name: "tableId", Value: ionvalue.String(t.ID)},
+		ionvalue.Field{Name: "name", Value: ionvalue.String(t.Name)},
+		ionvalue.Field{Name: "status", Value: ionvalue.String(status)},
+		ionvalue.Field{Name: "indexes", Value: ionvalue.List(idx...)},
+	)
+}
+
+// ledgerMeta is stored once per ledger.
+type ledgerMeta struct {
+	StrandID string `json:"strandId"`
+}
+
+// Ledger is one ledger's journal and derived state: its tables, documents
+// and indexes, the OCC bookkeeping and the commit pipeline. Blocks are
+// appended only by its committer goroutine.
+type Ledger struct {
+	ID       string
+	Name     string
+	StrandID string
+
+	st   *store.Store
+	keys keys
+
+	// next is the number of durable blocks: the sequence number the next
+	// block gets. Transactions take it as their snapshot.
+	next atomic.Uint64
+
+	mu       sync.RWMutex
+	tables   map[string]*tableMeta // durable catalogue by table id
+	lastHash []byte                // blockHash of the newest durable block
+
+	occ      *occState
+	open     snapshots // snapshots of open transactions, for pruning occ
+	failed   error     // set when a durable write failed: the ledger refuses commits
+	commitCh chan *commitRequest
+	stop     chan struct{}
+	stopped  chan struct{}
+	now      func() time.Time
+
+	// Blocks is notified (non-blocking) after every durable commit group;
+	// stream workers wait on it.
+	notify *notifier
+}
+
+// openLedger loads (or initialises) the ledger with the given catalogue id.
+func openLedger(st *store.Store, id, name string, clock func() time.Time) (*Ledger, error) {
+	l := &Ledger{
+		ID: id, Name: name, st: st, keys: newKeys(id),
+		tables: map[string]*tableMeta{}, occ: newOCCState(),
+		commitCh: make(chan *commitRequest, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
+		now: clock, notify: newNotifier(),
+	}
+	raw, ok, err := st.Get(l.keys.meta())
+	if err != nil {
+		return nil, err
+	}
+	var meta ledgerMeta
+	if ok {
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return nil, fmt.Errorf("txn: ledger %s meta: %w", name, err)
+		}
+	} else {
+		meta.StrandID = qldbid.New()
+		b, _ := json.Marshal(meta)
+		batch := st.NewBatch()
+		_ = batch.Set(l.keys.meta(), b, nil)
+		err := st.Apply(batch)
+		batch.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	l.StrandID = meta.StrandID
+	var decodeErr error
+	err = st.Scan(l.keys.tables(), store.PrefixEnd(l.keys.tables()), func(_, v []byte) bool {
+		t := new(tableMeta)
+		if decodeErr = json.Unmarshal(v, t); decodeErr != nil {
+			return false
+		}
+		l.tables[t.ID] = t
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("txn: ledger %s tables: %w", name, err)
+	}
+	// The tip is the newest block.
+	err = st.ScanReverse(l.keys.blocks(), store.PrefixEnd(l.keys.blocks()), func(_, v []byte) bool {
+		var b *journal.Block
+		b, decodeErr = decodeBlock(v)
+		if decodeErr == nil {
+			l.next.Store(b.Address.SequenceNo + 1)
+			l.lastHash = b.BlockHash
+		}
+		return false
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("txn: ledger %s tip: %w", name, err)
+	}
+	go l.commitLoop()
+	return l, nil
+}
+
+// close stops the committer after the requests already queued.
+func (l *Ledger) close() {
+	close(l.stop)
+	<-l.stopped
+}
+
+// Tip returns the address and hash of the newest durable block; ok is false
+// for an empty journal.
+func (l *Ledger) Tip() (addr journal.BlockAddress, hash []byte, ok bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	n := l.next.Load()
+	if n == 0 {
+		return journal.BlockAddress{StrandID: l.StrandID}, nil, false
+	}
+	return journal.BlockAddress{StrandID: l.StrandID, SequenceNo: n - 1}, append([]byte(nil), l.lastHash...), true
+}
+
+// Block reads the durable block with the given sequence number.
+func (l *Ledger) Block(seq uint64) (*journal.Block, bool, error) {
+	raw, ok, err := l.st.Get(l.keys.block(seq))
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	b, err := decodeBlock(raw)
+	if err != nil {
+		return nil, false, err
+	}
+	return b, true, nil
+}
+
+// Next returns the number of durable blocks.
+func (l *Ledger) Next() uint64 { return l.next.Load() }
+
+// Notifier returns the channel source signalled after each durable commit.
+func (l *Ledger) Notifier() *notifier { return l.notify }
+
+// table returns a durable table by id.
+func (l *Ledger) table(id string) (*tableMeta, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	t, ok := l.tables[id]
+	return t, ok
+}
+
+// tableList returns the durable tables.
+func (l *Ledger) tableList() []*tableMeta {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]*tableMeta, 0, len(l.tables))
+	for _, t := range l.tables {
+		out = append(out, t)
+	}
+	return out
+}
+
+// encodeBlock stores a block as the Ion binary of its GetBlock shape.
+func encodeBlock(b *journal.Block) ([]byte, error) {
+	return ionvalue.MarshalBinary(b.Ion())
+}
+
+// decodeBlock reverses encodeBlock and fills each document revision's table
+// from transactionInfo.documents.
+func decodeBlock(raw []byte) (*journal.Block, error) {
+	v, err := ionvalue.DecodeOne(raw)
+	if err != nil {
+		return nil, fmt.Errorf("txn: block: %w", err)
+	}
+	b, err := journal.BlockFromIon(v)
+	if err != nil {
+		return nil, fmt.Errorf("txn: block: %w", err)
+	}
+	tables := make(map[string]journal.DocumentInfo, len(b.TransactionInfo.Documents))
+	for _, d := range b.TransactionInfo.Documents {
+		tables[d.DocumentID] = d
+	}
+	for i := range b.Revisions {
+		if d, ok := tables[b.Revisions[i].Metadata.ID]; ok {
+			b.Revisions[i].TableName, b.Revisions[i].TableID = d.TableName, d.TableID
+		}
+	}
+	return b, nil
+}

@@ -1,0 +1,307 @@
+package txn
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/partiql"
+	"github.com/strand-db/strand/internal/qldberr"
+	"github.com/strand-db/strand/internal/qldbhash"
+	"github.com/strand-db/strand/internal/qldbid"
+)
+
+// Session is one QLDB session: at most one open transaction at a time.
+type Session struct {
+	ID      string
+	ledger  *Ledger
+	created time.Time
+	expires time.Time
+
+	lastUsed atomic.Int64 // unix nanos of the last command
+	mu       sync.Mutex   // serializes commands
+	tx       *Transaction
+}
+
+func newSession(l *Ledger, now, expires time.Time) *Session {
+	s := &Session{ID: qldbid.New(), ledger: l, created: now, expires: expires}
+	s.lastUsed.Store(now.UnixNano())
+	return s
+}
+
+// expiredAt returns why the session is no longer usable at now, or "".
+func (s *Session) expiredAt(now time.Time, o Options) string {
+	if !now.Before(s.expires) {
+		return fmt.Sprintf("Session %s has expired", s.ID)
+	}
+	if now.Sub(time.Unix(0, s.lastUsed.Load())) > o.SessionIdle {
+		return fmt.Sprintf("Exceeded the session idle time limit: Session %s", s.ID)
+	}
+	return ""
+}
+
+// close ends the open transaction, if any.
+func (s *Session) close() {
+	s.mu.Lock()
+	if s.tx != nil {
+		s.tx.end()
+		s.tx = nil
+	}
+	s.mu.Unlock()
+}
+
+// Page is one page of statement results: each value a self-contained Ion
+// binary stream. NextPageToken is empty on the last page.
+type Page struct {
+	Values        [][]byte
+	NextPageToken string
+}
+
+// IOUsage is what a command read and wrote (ConsumedIOs).
+type IOUsage struct {
+	ReadIOs  int64
+	WriteIOs int64
+}
+
+// Param is one statement parameter as sent: Ion binary or Ion text.
+type Param struct {
+	IonBinary []byte
+	IonText   string
+}
+
+// cursor holds the rows of a statement not yet fetched.
+type cursor struct {
+	rows [][]byte
+}
+
+// withSession runs fn with the session locked. If fn returns an error
+// that ends the session, the session is discarded.
+func (e *Engine) withSession(token string, fn func(s *Session) error) error {
+	s, err := e.session(token)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	err = fn(s)
+	s.lastUsed.Store(e.opts.Now().UnixNano())
+	s.mu.Unlock()
+	if qe := qldberr.As(err); qe != nil && qe.Type == qldberr.InvalidSession {
+		e.discard(token, s)
+	}
+	return err
+}
+
+// openTx returns the session's open transaction with the given id.
+func (e *Engine) openTx(s *Session, txID string) (*Transaction, error) {
+	if s.tx == nil {
+		return nil, qldberr.New(qldberr.BadRequest, "No open transaction")
+	}
+	if s.tx.ID != txID {
+		return nil, qldberr.New(qldberr.BadRequest, "Transaction %s is not the open transaction of this session", txID)
+	}
+	if e.opts.Now().Sub(s.tx.started) > e.opts.TxTimeout {
+		id := s.tx.ID
+		s.tx.end()
+		s.tx = nil
+		return nil, qldberr.New(qldberr.InvalidSession, "Transaction %s has expired", id)
+	}
+	return s.tx, nil
+}
+
+// StartTransaction opens a transaction in the session.
+func (e *Engine) StartTransaction(token string) (string, error) {
+	var id string
+	err := e.withSession(token, func(s *Session) error {
+		now := e.opts.Now()
+		if s.tx != nil {
+			if now.Sub(s.tx.started) <= e.opts.TxTimeout {
+				return qldberr.New(qldberr.BadRequest, "Transaction already open")
+			}
+			s.tx.end()
+			s.tx = nil
+		}
+		s.tx = newTransaction(s.ledger, now)
+		id = s.tx.ID
+		return nil
+	})
+	return id, err
+}
+
+// AbortTransaction ends the open transaction, if any, writing nothing.
+func (e *Engine) AbortTransaction(token string) error {
+	return e.withSession(token, func(s *Session) error {
+		if s.tx != nil {
+			s.tx.end()
+			s.tx = nil
+		}
+		return nil
+	})
+}
+
+// parseCache keeps parsed statements; drivers send the same texts again
+// and again. It is bounded by clearing when full.
+var parseCache = struct {
+	sync.Mutex
+	m map[string]*partiql.Statement
+}{m: map[string]*partiql.Statement{}}
+
+func parseStatement(text string) (*partiql.Statement, error) {
+	parseCache.Lock()
+	st, ok := parseCache.m[text]
+	parseCache.Unlock()
+	if ok {
+		return st, nil
+	}
+	st, err := partiql.Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	parseCache.Lock()
+	if len(parseCache.m) >= 4096 {
+		parseCache.m = map[string]*partiql.Statement{}
+	}
+	parseCache.m[text] = st
+	parseCache.Unlock()
+	return st, nil
+}
+
+// statementError turns an evaluation error into what the client sees.
+func statementError(err error) error {
+	var pe *partiql.Error
+	if errors.As(err, &pe) {
+		return &qldberr.Error{Type: qldberr.BadRequest, Code: pe.Code, Message: pe.Message}
+	}
+	return err
+}
+
+// ExecuteStatement runs one statement in the open transaction and returns
+// the first page of its results.
+func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param) (Page, IOUsage, error) {
+	var page Page
+	var io IOUsage
+	err := e.withSession(token, func(s *Session) error {
+		t, err := e.openTx(s, txID)
+		if err != nil {
+			return err
+		}
+		if n := len([]rune(statement)); n == 0 || n > MaxStatementChars {
+			return qldberr.New(qldberr.BadRequest, "Statement must be 1 to %d characters, got %d", MaxStatementChars, n)
+		}
+		start := e.opts.Now()
+		// The statement enters the commit digest as soon as it is received,
+		// as the drivers fold it before sending.
+		sh := qldbhash.HashString(statement)
+		values := make([]*ionvalue.Value, len(params))
+		for i, p := range params {
+			raw := p.IonBinary
+			if raw == nil {
+				raw = []byte(p.IonText)
+			}
+			h, herr := qldbhash.HashIon(raw)
+			v, derr := ionvalue.DecodeOne(raw)
+			if herr != nil || derr != nil {
+				t.digest.Add(sh)
+				return qldberr.New(qldberr.BadRequest, "Parameter %d is not a single valid Ion value", i+1)
+			}
+			sh = qldbhash.Dot(sh, h)
+			values[i] = v
+		}
+		t.digest.Add(sh)
+		parsed, err := parseStatement(statement)
+		if err != nil {
+			return statementError(err)
+		}
+		mark := len(t.undo)
+		t.current = len(t.statements)
+		t.statements = append(t.statements, journal.StatementInfo{Statement: statement, StartTime: start.UTC().Truncate(time.Millisecond), StatementDigest: sh})
+		readsBefore := t.docsRead
+		res, err := partiql.Execute(t, parsed, values)
+		if err != nil {
+			t.rollbackTo(mark)
+			t.statements = t.statements[:len(t.statements)-1]
+			return statementError(err)
+		}
+		t.undo = t.undo[:0]
+		rows := make([][]byte, len(res.Rows))
+		for i, r := range res.Rows {
+			b, err := ionvalue.MarshalBinary(r)
+			if err != nil {
+				return fmt.Errorf("txn: encode row: %w", err)
+			}
+			rows[i] = b
+		}
+		reads := res.DocumentsRead
+		if reads == 0 {
+			reads = t.docsRead - readsBefore
+		}
+		io = IOUsage{ReadIOs: reads, WriteIOs: int64(res.DocumentsWritten)}
+		page = e.pageOf(t, rows)
+		return nil
+	})
+	return page, io, err
+}
+
+// pageOf returns the first page of rows, keeping the rest behind a token.
+func (e *Engine) pageOf(t *Transaction, rows [][]byte) Page {
+	if len(rows) <= e.opts.PageSize {
+		return Page{Values: rows}
+	}
+	var b [18]byte
+	_, _ = rand.Read(b[:])
+	tok := base64.StdEncoding.EncodeToString(b[:])
+	t.cursors[tok] = &cursor{rows: rows[e.opts.PageSize:]}
+	return Page{Values: rows[:e.opts.PageSize], NextPageToken: tok}
+}
+
+// FetchPage returns the next page of an earlier statement's results.
+func (e *Engine) FetchPage(token, txID, pageToken string) (Page, IOUsage, error) {
+	var page Page
+	err := e.withSession(token, func(s *Session) error {
+		t, err := e.openTx(s, txID)
+		if err != nil {
+			return err
+		}
+		c, ok := t.cursors[pageToken]
+		if !ok {
+			return qldberr.New(qldberr.BadRequest, "NextPageToken is not valid for transaction %s", txID)
+		}
+		delete(t.cursors, pageToken)
+		page = e.pageOf(t, c.rows)
+		return nil
+	})
+	return page, IOUsage{}, err
+}
+
+// CommitTransaction commits the open transaction if the client's digest
+// equals the server's, and returns the digest. On OccConflictException
+// nothing is written and the session stays usable.
+func (e *Engine) CommitTransaction(token, txID string, digest []byte) ([]byte, IOUsage, error) {
+	var out []byte
+	var io IOUsage
+	err := e.withSession(token, func(s *Session) error {
+		t, err := e.openTx(s, txID)
+		if err != nil {
+			return err
+		}
+		s.tx = nil
+		defer t.end()
+		want := t.digest.Sum()
+		if !bytes.Equal(digest, want) {
+			return qldberr.New(qldberr.BadRequest, "Digests don't match")
+		}
+		if _, err := s.ledger.commit(t); err != nil {
+			return err
+		}
+		out = want
+		io = IOUsage{WriteIOs: int64(len(t.writes))}
+		return nil
+	})
+	return out, io, err
+}
