@@ -137,3 +137,10 @@ func (n *Node) Close() error {
 	n.store = nil
 	return err
 }
+
+// Sessions returns the session and transaction engine (tests and tools
+// read ledgers' journals through it).
+func (n *Node) Sessions() *txn.Engine { return n.sessions }
+
+// Ledgers returns the ledger catalogue.
+func (n *Node) Ledgers() *ledger.Catalog { return n.ledgers }
