@@ -1,8 +1,10 @@
 package partiql
 
 import (
+	"errors"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/strand-db/strand/internal/ionvalue"
@@ -96,15 +98,12 @@ func TestCommittedViewAndHistory(t *testing.T) {
 	tx := newMemTx()
 	ids := seed(t, tx, "Person", `{GovId:"g1",Name:"n1"}`, `{GovId:"g2",Name:"n2"}`)
 	tbl, _ := tx.Table("Person")
-	// Give the first document a committed revision; the second has none.
-	tx.byID(tbl.ID).docs[ids[0]] = iv(t, `{GovId:"g1",Name:"n1"}`)
+	// The first document has a committed revision; the second has none.
 	committed := iv(t, `{blockAddress:{strandId:"s",sequenceNo:4},hash:{{AAAA}},data:{GovId:"g1",Name:"n1"},metadata:{id:"`+ids[0]+`",version:0,txTime:2020-01-01T00:00:00.000Z,txId:"tx1"}}`)
-	mt := tx.byID(tbl.ID)
-	var rows []string
-	// Patch Scan output through a wrapper Tx that adds Committed.
+	// A wrapper Tx adds the committed view to what memTx reads.
 	wrapped := &committedTx{memTx: tx, committed: map[string]*ionvalue.Value{ids[0]: committed}}
 	res := exec(t, wrapped, "SELECT c.metadata.id, c.data.Name FROM _ql_committed_Person AS c")
-	rows = strings.Split(rowsText(res.Rows), "\n")
+	rows := strings.Split(rowsText(res.Rows), "\n")
 	want := []string{`{id:"` + ids[0] + `",Name:"n1"}`, `{id:"` + ids[1] + `",Name:"n2"}`}
 	if !reflect.DeepEqual(rows, want) {
 		t.Fatalf("committed view = %v", rows)
@@ -119,7 +118,6 @@ func TestCommittedViewAndHistory(t *testing.T) {
 	if got := rowsText(res.Rows); got != "4" || len(tx.callsWith("Lookup")) != 1 || len(tx.callsWith("Scan")) != 0 {
 		t.Fatalf("committed lookup rows %s calls %v", got, tx.calls)
 	}
-	_ = mt
 
 	// History: by table name and by id, with times, and the metadata.id
 	// filter pushed down.
@@ -165,4 +163,55 @@ func (c *committedTx) Scan(tableID string, fn func(Document) bool) error {
 
 func (c *committedTx) Lookup(tableID, field string, key *ionvalue.Value, fn func(Document) bool) error {
 	return c.memTx.Lookup(tableID, field, key, c.add(fn))
+}
+
+// failingTx fails every Scan with err.
+type failingTx struct {
+	*memTx
+	err error
+}
+
+func (f *failingTx) Scan(string, func(Document) bool) error { return f.err }
+
+func TestTxErrorsPassThrough(t *testing.T) {
+	tx := newMemTx()
+	seed(t, tx, "T", `{a:1}`)
+	sentinel := errors.New("boom")
+	_, err := tryExec(&failingTx{memTx: tx, err: sentinel}, "SELECT * FROM T")
+	if !errors.Is(err, sentinel) || !strings.HasPrefix(err.Error(), "partiql: scan: ") {
+		t.Fatalf("wrapped error = %v", err)
+	}
+	own := &Error{Code: "999", Message: "Transaction x has expired"}
+	_, err = tryExec(&failingTx{memTx: tx, err: own}, "SELECT * FROM T")
+	if err != own {
+		t.Fatalf("*Error from Tx = %v, want it unchanged", err)
+	}
+}
+
+func TestStatementReuseConcurrently(t *testing.T) {
+	st, err := Parse("SELECT VALUE t.v FROM T AS t WHERE t.k = ? AND t.v IN (SELECT VALUE u.v FROM T AS u)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		tx := newMemTx()
+		seed(t, tx, "T", `{k:"a",v:1}`, `{k:"b",v:2}`)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				res, err := Execute(tx, st, []*ionvalue.Value{ionvalue.String([]string{"a", "b"}[g%2])})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got, want := rowsText(res.Rows), itoa(g%2+1); got != want {
+					t.Errorf("got %s want %s", got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

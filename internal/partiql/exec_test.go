@@ -186,6 +186,7 @@ func TestSelectProjection(t *testing.T) {
 		{"SELECT COUNT(*) AS n, SUM(a) AS s, MIN(s) AS lo, MAX(a) AS hi, AVG(a) AS av FROM T", `{n:2,s:3,lo:"s1",hi:2,av:1.5}`},
 		{"SELECT COUNT(b) FROM T", `{_1:1}`},
 		{"SELECT COUNT(*) FROM T WHERE a > 5", `{_1:0}`},
+		{"SELECT COUNT(*) FROM T, T", `{_1:4}`}, // a self-join, not an unnesting of T
 		{"SELECT SUM(a) FROM T WHERE a > 5", `{_1:null}`},
 		{"SELECT x.*, y.s FROM T AS x, T AS y WHERE x.a = 2 AND y.a = 1", `{a:2,l:[30],s:"s2",s:"s1"}`},
 		{"SELECT VALUE {'k': t.a, 'm': t.nope} FROM T AS t WHERE t.a = 2", `{k:2}`},

@@ -65,11 +65,13 @@ type fromPlan struct {
 func (c *execCtx) planFrom(items []*FromItem, where Expr, outer []string) ([]*fromPlan, error) {
 	levels := make([]*fromPlan, len(items))
 	levelOf := map[string]int{}
+	explicit := map[string]bool{} // names a bare FROM source may refer to
 	for _, n := range outer {
 		levelOf[n] = -1
+		explicit[n] = true
 	}
 	for i, it := range items {
-		lv, err := c.resolveSource(it, levelOf)
+		lv, err := c.resolveSource(it, levelOf, explicit)
 		if err != nil {
 			return nil, err
 		}
@@ -80,6 +82,11 @@ func (c *execCtx) planFrom(items []*FromItem, where Expr, outer []string) ([]*fr
 			if n != "" {
 				lv.names = append(lv.names, n)
 				levelOf[n] = i
+			}
+		}
+		for _, n := range []string{it.As, it.At, it.By} {
+			if n != "" {
+				explicit[n] = true
 			}
 		}
 		levels[i] = lv
@@ -102,15 +109,17 @@ func (c *execCtx) planFrom(items []*FromItem, where Expr, outer []string) ([]*fr
 	return levels, nil
 }
 
-// resolveSource classifies a FROM source and resolves table names.
-func (c *execCtx) resolveSource(it *FromItem, levelOf map[string]int) (*fromPlan, error) {
+// resolveSource classifies a FROM source and resolves table names. A bare
+// name is a variable (unnesting) only when an earlier item or an enclosing
+// query bound it explicitly (AS, AT, BY): FROM T, T is a self-join.
+func (c *execCtx) resolveSource(it *FromItem, levelOf map[string]int, explicit map[string]bool) (*fromPlan, error) {
 	lv := &fromPlan{item: it, kind: srcExpr, alias: it.As}
 	switch src := it.Source.(type) {
 	case *VarRef:
 		if lv.alias == "" {
 			lv.alias = src.Name
 		}
-		if _, bound := levelOf[src.Name]; bound {
+		if explicit[src.Name] {
 			return lv, nil
 		}
 		name, kind := src.Name, srcTable

@@ -303,7 +303,7 @@ func (c *execCtx) fetch(lv *fromPlan, s *scope) ([]Document, error) {
 			c.res.FullScans = append(c.res.FullScans, tid)
 		}
 		if err := c.tx.Scan(tid, collect); err != nil {
-			return nil, err
+			return nil, txErr("scan", err)
 		}
 	default:
 		keys, err := c.keyValues(lv.access, s)
@@ -324,7 +324,7 @@ func (c *execCtx) fetch(lv *fromPlan, s *scope) ([]Document, error) {
 				}
 				d, ok, err := c.tx.Get(tid, k.Text)
 				if err != nil {
-					return nil, err
+					return nil, txErr("get", err)
 				}
 				if ok {
 					docs = append(docs, d)
@@ -333,7 +333,7 @@ func (c *execCtx) fetch(lv *fromPlan, s *scope) ([]Document, error) {
 			}
 			before := len(docs)
 			if err := c.tx.Lookup(tid, lv.access.field, k, collect); err != nil {
-				return nil, err
+				return nil, txErr("lookup", err)
 			}
 			// Drop documents already found under another key.
 			kept := docs[:before]
@@ -393,7 +393,7 @@ func (c *execCtx) history(lv *fromPlan, s *scope) ([]*ionvalue.Value, error) {
 			return true
 		})
 		if err != nil {
-			return nil, err
+			return nil, txErr("history", err)
 		}
 	}
 	c.res.DocumentsRead += int64(len(revs))

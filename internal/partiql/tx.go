@@ -93,10 +93,10 @@ type Document struct {
 
 // TableInfo describes a user table.
 type TableInfo struct {
-	ID      string
-	Name    string
-	Active  bool
-	Indexes []IndexInfo
+	ID      string      // table id (tableId)
+	Name    string      // case-sensitive table name
+	Active  bool        // false once dropped (status INACTIVE)
+	Indexes []IndexInfo // in creation order
 }
 
 // Index statuses, as information_schema.user_tables reports them. Only an

@@ -101,10 +101,15 @@ func (l *Ledger) commitGroup(group []*commitRequest) {
 		}
 		return
 	}
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
 	l.mu.RLock()
 	g := &groupState{tables: map[string]*tableMeta{}, seq: l.next.Load(), prev: l.lastHash}
 	l.mu.RUnlock()
 	g.now = l.now().UTC().Truncate(time.Millisecond)
+	if g.now.Before(l.lastTime) {
+		g.now = l.lastTime
+	}
 
 	batch := l.st.NewIndexedBatch()
 	defer batch.Close()
@@ -143,6 +148,7 @@ func (l *Ledger) commitGroup(group []*commitRequest) {
 		l.tables[id] = t
 	}
 	l.lastHash = g.prev
+	l.lastTime = g.now
 	l.next.Store(g.seq)
 	l.mu.Unlock()
 	l.notify.broadcast()

@@ -98,9 +98,13 @@ type Ledger struct {
 	stopped  chan struct{}
 	now      func() time.Time
 
-	// Blocks is notified (non-blocking) after every durable commit group;
-	// stream workers wait on it.
+	// notify is broadcast after every durable commit group; stream workers
+	// wait on it.
 	notify *notifier
+	// commitMu is held by the committer from choosing a group's timestamp
+	// until the group is durable (see Barrier).
+	commitMu sync.Mutex
+	lastTime time.Time // timestamp of the newest block: block times never go backwards
 }
 
 // openLedger loads (or initialises) the ledger with the given catalogue id.
@@ -154,6 +158,7 @@ func openLedger(st *store.Store, id, name string, clock func() time.Time) (*Ledg
 		if decodeErr == nil {
 			l.next.Store(b.Address.SequenceNo + 1)
 			l.lastHash = b.BlockHash
+			l.lastTime = b.Timestamp
 		}
 		return false
 	})
@@ -201,8 +206,19 @@ func (l *Ledger) Block(seq uint64) (*journal.Block, bool, error) {
 // Next returns the number of durable blocks.
 func (l *Ledger) Next() uint64 { return l.next.Load() }
 
-// Notifier returns the channel source signalled after each durable commit.
-func (l *Ledger) Notifier() *notifier { return l.notify }
+// Changed returns a channel that is closed when the next commit group is
+// durable (Next has grown).
+func (l *Ledger) Changed() <-chan struct{} { return l.notify.Wait() }
+
+// Barrier waits for any commit group in flight and returns Next. Every block
+// committed after Barrier returns has a timestamp no earlier than the moment
+// Barrier was called, so a reader that has seen blocks [0, Barrier()) has
+// seen every block stamped before that moment.
+func (l *Ledger) Barrier() uint64 {
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
+	return l.next.Load()
+}
 
 // table returns a durable table by id.
 func (l *Ledger) table(id string) (*tableMeta, bool) {
