@@ -39,6 +39,8 @@ func (s *Server) controlRoutes() []route {
 		{[]string{"ledgers"}, map[string]controlHandler{http.MethodPost: s.createLedger, http.MethodGet: s.listLedgers}},
 		{[]string{"ledgers", "*"}, map[string]controlHandler{http.MethodGet: s.describeLedger, http.MethodPatch: s.updateLedger, http.MethodDelete: s.deleteLedger}},
 		{[]string{"ledgers", "*", "permissions-mode"}, map[string]controlHandler{http.MethodPatch: s.updatePermissionsMode}},
+		{[]string{"ledgers", "*", "journal-kinesis-streams"}, map[string]controlHandler{http.MethodPost: s.streamJournalToKinesis, http.MethodGet: s.listJournalKinesisStreams}},
+		{[]string{"ledgers", "*", "journal-kinesis-streams", "*"}, map[string]controlHandler{http.MethodGet: s.describeJournalKinesisStream, http.MethodDelete: s.cancelJournalKinesisStream}},
 		{[]string{"tags", "*"}, map[string]controlHandler{http.MethodGet: s.listTags, http.MethodPost: s.tagResource, http.MethodDelete: s.untagResource}},
 	}
 }
@@ -296,23 +298,31 @@ type tagsResponse struct {
 	Tags map[string]string `json:"Tags"`
 }
 
-func (s *Server) resourceARN(raw string) (ledger.ARN, error) {
+// taggable is what TagResource and friends act on: the ledger catalogue for
+// ledger ARNs, the stream manager for stream ARNs.
+type taggable interface {
+	Tag(a ledger.ARN, raw string, tags map[string]*string) error
+	Untag(a ledger.ARN, raw string, keys []string) error
+	Tags(a ledger.ARN, raw string) (map[string]string, error)
+}
+
+func (s *Server) resourceARN(raw string) (ledger.ARN, taggable, error) {
 	a, err := ledger.ParseARN(raw)
 	if err != nil {
-		return ledger.ARN{}, err
+		return ledger.ARN{}, nil, err
 	}
 	if a.StreamID != "" {
-		return ledger.ARN{}, qldberr.NotFound("STREAM", raw, "Resource %s does not exist", raw)
+		return a, s.opts.Streams, nil
 	}
-	return a, nil
+	return a, s.opts.Ledgers, nil
 }
 
 func (s *Server) listTags(_ *http.Request, p []string, _ []byte) (any, error) {
-	a, err := s.resourceARN(p[0])
+	a, res, err := s.resourceARN(p[0])
 	if err != nil {
 		return nil, err
 	}
-	tags, err := s.opts.Ledgers.Tags(a, p[0])
+	tags, err := res.Tags(a, p[0])
 	if err != nil {
 		return nil, err
 	}
@@ -327,26 +337,26 @@ func (s *Server) tagResource(_ *http.Request, p []string, body []byte) (any, err
 	if err := decodeJSON(body, &in); err != nil {
 		return nil, err
 	}
-	a, err := s.resourceARN(p[0])
+	a, res, err := s.resourceARN(p[0])
 	if err != nil {
 		return nil, err
 	}
 	if in.Tags == nil {
 		return nil, qldberr.Invalid("Tags", "Tags is required")
 	}
-	if err := s.opts.Ledgers.Tag(a, p[0], in.Tags); err != nil {
+	if err := res.Tag(a, p[0], in.Tags); err != nil {
 		return nil, err
 	}
 	return empty{}, nil
 }
 
 func (s *Server) untagResource(r *http.Request, p []string, _ []byte) (any, error) {
-	a, err := s.resourceARN(p[0])
+	a, res, err := s.resourceARN(p[0])
 	if err != nil {
 		return nil, err
 	}
 	keys := r.URL.Query()["tagKeys"]
-	if err := s.opts.Ledgers.Untag(a, p[0], keys); err != nil {
+	if err := res.Untag(a, p[0], keys); err != nil {
 		return nil, err
 	}
 	return empty{}, nil

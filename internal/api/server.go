@@ -21,6 +21,7 @@ import (
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/qldberr"
 	"github.com/strand-db/strand/internal/qldbid"
+	"github.com/strand-db/strand/internal/stream"
 	"github.com/strand-db/strand/internal/txn"
 )
 
@@ -37,6 +38,7 @@ type Options struct {
 	MaxClockSkew time.Duration
 	Ledgers      *ledger.Catalog
 	Sessions     *txn.Engine
+	Streams      *stream.Manager
 	Logger       *slog.Logger
 	Now          func() time.Time // nil: time.Now
 }

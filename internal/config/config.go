@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Config is the whole configuration of a Strand server.
@@ -32,6 +34,23 @@ type Config struct {
 	MaxSessionsPerLedger int           // quota of open sessions per ledger
 	MaxClockSkew         time.Duration // accepted SigV4 clock skew
 
+	// TxTimeout is how long a transaction may stay open; zero means QLDB's
+	// 30 seconds. It has no flag: tests shorten it to exercise expiry.
+	TxTimeout time.Duration
+
+	KinesisEndpoint       string        // send every Kinesis call here (an emulator); "" for AWS
+	AssumeRole            bool          // assume the stream's RoleArn even with KinesisEndpoint
+	MaxStreamsPerLedger   int           // quota of active journal streams per ledger
+	StreamRetention       time.Duration // how long terminal streams stay listed
+	StreamImpairedTimeout time.Duration // IMPAIRED this long becomes FAILED
+	AggregationMaxSize    int           // largest KPL aggregate, bytes
+	StreamBufferDelay     time.Duration // wait this long after a commit for more before putting
+	MetricsListen         string        // serve Prometheus /metrics here; "" disables
+
+	// KinesisCredentials, when set, replaces the standard credential chain
+	// for Kinesis calls (used by tests and embedders; no flag).
+	KinesisCredentials aws.CredentialsProvider
+
 	// Credentials maps access key ids to secrets, filled by Validate from
 	// AccessKeyID/SecretAccessKey and CredentialsFile. Empty means no
 	// authentication: any well-formed signature is accepted.
@@ -48,6 +67,11 @@ func Default() Config {
 		MaxLedgers:           100,
 		MaxSessionsPerLedger: 1500,
 		MaxClockSkew:         15 * time.Minute,
+
+		MaxStreamsPerLedger:   5,
+		StreamRetention:       7 * 24 * time.Hour,
+		StreamImpairedTimeout: time.Hour,
+		AggregationMaxSize:    51200,
 	}
 }
 
@@ -71,6 +95,14 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxLedgers, "max-ledgers", c.MaxLedgers, "quota of active ledgers")
 	fs.IntVar(&c.MaxSessionsPerLedger, "max-sessions-per-ledger", c.MaxSessionsPerLedger, "quota of open sessions per ledger")
 	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", c.MaxClockSkew, "largest accepted difference between a request's signing time and the server clock")
+	fs.StringVar(&c.KinesisEndpoint, "kinesis-endpoint", c.KinesisEndpoint, "send every Kinesis call to this URL (a local emulator); credentials from the standard chain, no role assumption unless --assume-role")
+	fs.BoolVar(&c.AssumeRole, "assume-role", c.AssumeRole, "assume each stream's RoleArn through STS even when --kinesis-endpoint is set")
+	fs.IntVar(&c.MaxStreamsPerLedger, "max-streams-per-ledger", c.MaxStreamsPerLedger, "quota of active journal streams per ledger")
+	fs.DurationVar(&c.StreamRetention, "stream-retention", c.StreamRetention, "how long COMPLETED, CANCELED and FAILED streams stay listed")
+	fs.DurationVar(&c.StreamImpairedTimeout, "stream-impaired-timeout", c.StreamImpairedTimeout, "how long a stream may stay IMPAIRED before it becomes FAILED")
+	fs.IntVar(&c.AggregationMaxSize, "aggregation-max-size", c.AggregationMaxSize, "largest KPL-aggregated Kinesis record, in bytes")
+	fs.DurationVar(&c.StreamBufferDelay, "stream-buffer-delay", c.StreamBufferDelay, "after a commit, wait this long for more blocks before putting to Kinesis")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address to serve Prometheus metrics on (/metrics); empty disables")
 }
 
 // Parse sets c from environment variables (via getenv) and then from args;
@@ -122,6 +154,20 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSessionsPerLedger < 1 {
 		errs = append(errs, errors.New("--max-sessions-per-ledger must be at least 1"))
+	}
+	if c.MaxStreamsPerLedger < 1 {
+		errs = append(errs, errors.New("--max-streams-per-ledger must be at least 1"))
+	}
+	if c.AggregationMaxSize < 200 || c.AggregationMaxSize > 1<<20 {
+		errs = append(errs, errors.New("--aggregation-max-size must be between 200 bytes and 1 MiB"))
+	}
+	if c.StreamRetention <= 0 || c.StreamImpairedTimeout <= 0 || c.StreamBufferDelay < 0 {
+		errs = append(errs, errors.New("--stream-retention and --stream-impaired-timeout must be positive, --stream-buffer-delay not negative"))
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-listen %q: %w", c.MetricsListen, err))
+		}
 	}
 	if c.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("--max-clock-skew must be positive"))

@@ -13,10 +13,16 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/strand-db/strand/internal/api"
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/store"
+	"github.com/strand-db/strand/internal/stream"
+	"github.com/strand-db/strand/internal/stream/kpl"
 	"github.com/strand-db/strand/internal/txn"
 )
 
@@ -27,8 +33,13 @@ type Node struct {
 	store    *store.Store
 	ledgers  *ledger.Catalog
 	sessions *txn.Engine
-	http     *http.Server
-	ln       net.Listener
+	streams  *stream.Manager
+	metrics  *prometheus.Registry
+	mhttp    *http.Server
+
+	metricsAddr string
+	http        *http.Server
+	ln          net.Listener
 }
 
 // Open validates cfg, opens the data directory (failing at once if another
@@ -52,10 +63,24 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.ledgers = cat
-	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger})
+	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout})
+	n.metrics = prometheus.NewRegistry()
+	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.streams, err = stream.Open(stream.Options{
+		Region: cfg.Region, AccountID: cfg.AccountID,
+		MaxActivePerLedger: cfg.MaxStreamsPerLedger, Retention: cfg.StreamRetention, ImpairedTimeout: cfg.StreamImpairedTimeout,
+		Aggregation: kpl.Config{MaxAggregateSize: cfg.AggregationMaxSize}, BufferDelay: cfg.StreamBufferDelay,
+		Clients:  &stream.SDKClients{Endpoint: cfg.KinesisEndpoint, AssumeRole: cfg.AssumeRole, Credentials: cfg.KinesisCredentials},
+		Journals: journals{n.sessions}, Ledgers: cat, Store: st, Logger: log, Metrics: stream.NewMetrics(n.metrics),
+	})
+	if err != nil {
+		n.sessions.Close()
+		st.Close()
+		return nil, err
+	}
 	handler := api.New(api.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials,
-		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Logger: log,
+		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Logger: log,
 	})
 	n.http = &http.Server{
 		Handler:           handler,
@@ -81,7 +106,27 @@ func (n *Node) Listen() error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	n.ln = ln
+	if n.cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", n.cfg.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("server: metrics listen: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
+		n.mhttp = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		n.metricsAddr = mln.Addr().String()
+		go func() { _ = n.mhttp.Serve(mln) }()
+	}
 	return nil
+}
+
+// MetricsURL is the Prometheus endpoint ("" when disabled).
+func (n *Node) MetricsURL() string {
+	if n.metricsAddr == "" {
+		return ""
+	}
+	return "http://" + n.metricsAddr + "/metrics"
 }
 
 // URL is the endpoint clients use (valid after Listen).
@@ -121,6 +166,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 
 // ledgerDeleted drops a deleted ledger's sessions and data.
 func (n *Node) ledgerDeleted(l ledger.Ledger) {
+	n.streams.DropLedger(l.ID)
 	if err := n.sessions.DropLedger(l); err != nil {
 		n.log.Error("removing a deleted ledger's data failed", "ledger", l.Name, "err", err)
 	}
@@ -132,6 +178,10 @@ func (n *Node) Close() error {
 	if n.store == nil {
 		return nil
 	}
+	if n.mhttp != nil {
+		n.mhttp.Close()
+	}
+	n.streams.Close()
 	n.sessions.Close()
 	err := n.store.Close()
 	n.store = nil
@@ -144,3 +194,14 @@ func (n *Node) Sessions() *txn.Engine { return n.sessions }
 
 // Ledgers returns the ledger catalogue.
 func (n *Node) Ledgers() *ledger.Catalog { return n.ledgers }
+
+// journals lets stream workers read ledgers' journals through the
+// transaction engine, which owns them.
+type journals struct{ e *txn.Engine }
+
+func (j journals) Journal(ledgerName string) (stream.Journal, error) {
+	return j.e.Ledger(ledgerName)
+}
+
+// Streams returns the journal stream manager.
+func (n *Node) Streams() *stream.Manager { return n.streams }

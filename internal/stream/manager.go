@@ -1,0 +1,636 @@
+// Package stream implements QLDB journal streams to Amazon Kinesis:
+// StreamJournalToKinesis and its Describe, List and Cancel companions, and
+// one worker per stream that turns committed journal blocks into QLDB's
+// CONTROL, BLOCK_SUMMARY and REVISION_DETAILS records, aggregates them per
+// destination shard (KPL format), puts them with PutRecords and durably
+// checkpoints what Kinesis acknowledged. Delivery is at least once: after a
+// crash a stream resumes from its checkpoint, repeating at most the
+// unacknowledged tail and never skipping a block.
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/pagetoken"
+	"github.com/strand-db/strand/internal/qldberr"
+	"github.com/strand-db/strand/internal/qldbid"
+	"github.com/strand-db/strand/internal/store"
+	"github.com/strand-db/strand/internal/stream/kpl"
+)
+
+// Stream statuses, as QLDB spells them (CANCELED with one L).
+const (
+	StatusActive    = "ACTIVE"
+	StatusImpaired  = "IMPAIRED"
+	StatusCompleted = "COMPLETED"
+	StatusCanceled  = "CANCELED"
+	StatusFailed    = "FAILED"
+)
+
+func terminal(status string) bool {
+	return status == StatusCompleted || status == StatusCanceled || status == StatusFailed
+}
+
+// Journal is the read side of one ledger's journal that a stream tails.
+type Journal interface {
+	// Next is the number of durable blocks.
+	Next() uint64
+	// Block reads a durable block.
+	Block(seq uint64) (*journal.Block, bool, error)
+	// Changed is closed when more blocks are durable.
+	Changed() <-chan struct{}
+	// Barrier waits for an in-flight commit and returns Next; blocks
+	// committed later are stamped no earlier than the call.
+	Barrier() uint64
+}
+
+// Journals opens ledgers' journals by ledger name.
+type Journals interface {
+	Journal(ledgerName string) (Journal, error)
+}
+
+// Options configure a Manager. Zero values take the defaults noted.
+type Options struct {
+	Region             string
+	AccountID          string
+	MaxActivePerLedger int           // default 5
+	Retention          time.Duration // how long terminal streams stay listed; default 7 days
+	ImpairedTimeout    time.Duration // IMPAIRED this long becomes FAILED; default 1 hour
+	Aggregation        kpl.Config    // aggregate limits; zero: KPL defaults
+	BufferDelay        time.Duration // wait this long for more blocks before a small put; default 0
+	RetryBase          time.Duration // first retry backoff; default 100 ms
+	RetryMax           time.Duration // backoff cap; default 5 s
+	Clients            ClientFactory
+	Journals           Journals
+	Ledgers            *ledger.Catalog
+	Store              *store.Store
+	Logger             *slog.Logger
+	Metrics            *Metrics
+	Now                func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxActivePerLedger == 0 {
+		o.MaxActivePerLedger = 5
+	}
+	if o.Retention == 0 {
+		o.Retention = 7 * 24 * time.Hour
+	}
+	if o.ImpairedTimeout == 0 {
+		o.ImpairedTimeout = time.Hour
+	}
+	if o.RetryBase == 0 {
+		o.RetryBase = 100 * time.Millisecond
+	}
+	if o.RetryMax == 0 {
+		o.RetryMax = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Definition is a stream as stored and described.
+type Definition struct {
+	ID            string            `json:"id"`
+	LedgerID      string            `json:"ledgerId"`
+	LedgerName    string            `json:"ledgerName"`
+	StreamName    string            `json:"streamName"`
+	RoleARN       string            `json:"roleArn"`
+	Destination   string            `json:"destination"` // Kinesis stream ARN
+	Aggregation   bool              `json:"aggregation"`
+	Start         time.Time         `json:"start"` // clamped to the ledger's creation time
+	End           *time.Time        `json:"end,omitempty"`
+	Created       time.Time         `json:"created"`
+	Status        string            `json:"status"`
+	ErrorCause    string            `json:"errorCause,omitempty"`
+	ImpairedSince *time.Time        `json:"impairedSince,omitempty"`
+	EndedAt       *time.Time        `json:"endedAt,omitempty"`
+	Tags          map[string]string `json:"tags,omitempty"`
+}
+
+// ARN is the stream's QLDB ARN.
+func (d *Definition) ARN(region, account string) string {
+	return ledger.StreamARN(region, account, d.LedgerName, d.ID)
+}
+
+// checkpoint is the durable delivery position of a stream: every record of
+// blocks before Next has been acknowledged by Kinesis.
+type checkpoint struct {
+	Positioned bool   `json:"positioned"` // Next has been set from the start time
+	Next       uint64 `json:"next"`
+	Created    bool   `json:"created"` // the CREATED control record was acknowledged
+}
+
+func defKey(id string) []byte { return []byte("sd/" + id) }
+func cpKey(id string) []byte  { return []byte("sc/" + id) }
+
+// Manager owns every journal stream.
+type Manager struct {
+	opts Options
+
+	mu      sync.Mutex
+	streams map[string]*running // by stream id
+	wg      sync.WaitGroup
+	done    chan struct{}
+}
+
+// running is a stream definition and its worker, if one runs.
+type running struct {
+	def    Definition
+	cancel context.CancelFunc
+	exited chan struct{}
+}
+
+// Open loads every stream and starts the workers of live ones.
+func Open(opts Options) (*Manager, error) {
+	opts.setDefaults()
+	m := &Manager{opts: opts, streams: map[string]*running{}, done: make(chan struct{})}
+	var decodeErr error
+	err := opts.Store.Scan([]byte("sd/"), store.PrefixEnd([]byte("sd/")), func(_, v []byte) bool {
+		var d Definition
+		if decodeErr = json.Unmarshal(v, &d); decodeErr != nil {
+			return false
+		}
+		m.streams[d.ID] = &running{def: d}
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream: load: %w", err)
+	}
+	m.mu.Lock()
+	for _, r := range m.streams {
+		if !terminal(r.def.Status) {
+			m.startLocked(r)
+		}
+		m.opts.Metrics.setStatus(r.def.LedgerName, r.def.ID, r.def.Status)
+	}
+	m.mu.Unlock()
+	m.wg.Add(1)
+	go m.expireLoop()
+	return m, nil
+}
+
+// Close stops every worker; their checkpoints stay for the next start.
+func (m *Manager) Close() {
+	close(m.done)
+	m.mu.Lock()
+	var waits []chan struct{}
+	for _, r := range m.streams {
+		if r.cancel != nil {
+			r.cancel()
+			waits = append(waits, r.exited)
+		}
+	}
+	m.mu.Unlock()
+	for _, w := range waits {
+		<-w
+	}
+	m.wg.Wait()
+}
+
+func (m *Manager) persistLocked(d *Definition) error {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	batch := m.opts.Store.NewBatch()
+	defer batch.Close()
+	if err := batch.Set(defKey(d.ID), b, nil); err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
+	return m.opts.Store.Apply(batch)
+}
+
+func (m *Manager) startLocked(r *running) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.exited = make(chan struct{})
+	w := &worker{m: m, id: r.def.ID, def: r.def}
+	go func(exited chan struct{}) {
+		defer close(exited)
+		w.run(ctx)
+	}(r.exited)
+}
+
+// setStatus records a status change made by a worker (or Cancel) and logs
+// it. A terminal status is never left.
+func (m *Manager) setStatus(id, status, cause string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.streams[id]
+	if !ok || terminal(r.def.Status) || (r.def.Status == status && r.def.ErrorCause == cause) {
+		return
+	}
+	now := m.opts.Now().UTC()
+	from := r.def.Status
+	r.def.Status, r.def.ErrorCause = status, cause
+	switch {
+	case status == StatusImpaired && r.def.ImpairedSince == nil:
+		r.def.ImpairedSince = &now
+	case status == StatusActive:
+		r.def.ImpairedSince = nil
+	}
+	if terminal(status) {
+		r.def.EndedAt = &now
+	}
+	if err := m.persistLocked(&r.def); err != nil {
+		m.opts.Logger.Error("stream status not persisted", "stream_id", id, "err", err)
+	}
+	m.opts.Metrics.setStatus(r.def.LedgerName, id, status)
+	m.opts.Logger.Info("journal stream status changed", "ledger", r.def.LedgerName, "stream_id", id,
+		"stream_name", r.def.StreamName, "from", from, "to", status, "error_cause", cause)
+}
+
+// definition returns the current definition of a stream.
+func (m *Manager) definition(id string) (Definition, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.streams[id]
+	if !ok {
+		return Definition{}, false
+	}
+	return r.def, true
+}
+
+// CreateInput is a StreamJournalToKinesis request.
+type CreateInput struct {
+	LedgerName  string
+	RoleARN     string
+	StreamName  string
+	Start       *time.Time
+	End         *time.Time
+	StreamARN   string // Kinesis destination
+	Aggregation *bool  // nil: true
+	Tags        map[string]*string
+}
+
+// Create validates a request, checks the destination with Kinesis as QLDB
+// did, and starts the stream. It returns the new stream id.
+func (m *Manager) Create(ctx context.Context, in CreateInput) (string, error) {
+	if err := ledger.ValidateName("LedgerName", in.LedgerName); err != nil {
+		return "", err
+	}
+	l, err := m.opts.Ledgers.Active(in.LedgerName)
+	if err != nil {
+		return "", err
+	}
+	if !ValidRoleARN(in.RoleARN) {
+		return "", qldberr.Invalid("RoleArn", "RoleArn %q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", in.RoleARN)
+	}
+	if in.StreamARN == "" {
+		return "", qldberr.Invalid("KinesisConfiguration", "KinesisConfiguration.StreamArn is required")
+	}
+	dest, err := ParseDestination(in.StreamARN)
+	if err != nil {
+		return "", qldberr.Invalid("KinesisConfiguration", "KinesisConfiguration.StreamArn: %v", err)
+	}
+	if err := ledger.ValidateName("StreamName", in.StreamName); err != nil {
+		return "", err
+	}
+	if err := ledger.ValidateTags(in.Tags); err != nil {
+		return "", err
+	}
+	now := m.opts.Now().UTC()
+	if in.Start == nil {
+		return "", qldberr.Invalid("InclusiveStartTime", "InclusiveStartTime is required")
+	}
+	start := in.Start.UTC()
+	if start.After(now) {
+		return "", qldberr.Invalid("InclusiveStartTime", "Start date can't be in the future.")
+	}
+	var end *time.Time
+	if in.End != nil {
+		e := in.End.UTC()
+		if !start.Before(e) {
+			return "", qldberr.Invalid("ExclusiveEndTime", "Start date must not be later than the end date.")
+		}
+		end = &e
+	}
+	if start.Before(l.CreationTime) {
+		start = l.CreationTime
+	}
+	aggregation := in.Aggregation == nil || *in.Aggregation
+
+	m.mu.Lock()
+	active := 0
+	for _, r := range m.streams {
+		if r.def.LedgerID != l.ID || terminal(r.def.Status) {
+			continue
+		}
+		active++
+		if r.def.StreamName == in.StreamName {
+			m.mu.Unlock()
+			return "", qldberr.Invalid("StreamName", "Ledger %s already has an active journal stream named %s", in.LedgerName, in.StreamName)
+		}
+	}
+	m.mu.Unlock()
+	if active >= m.opts.MaxActivePerLedger {
+		return "", &qldberr.Error{Type: qldberr.LimitExceeded, ResourceType: "STREAM",
+			Message: fmt.Sprintf("Ledger %s already has the maximum of %d active journal streams", in.LedgerName, m.opts.MaxActivePerLedger)}
+	}
+
+	client, err := m.opts.Clients.Client(ctx, dest.Region, in.RoleARN)
+	if err != nil {
+		return "", qldberr.Invalid("RoleArn", "Unexpected response from Kinesis Data Streams while validating Kinesis configuration. Response from Kinesis: %v", err)
+	}
+	vctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := listShards(vctx, client, dest); err != nil {
+		return "", qldberr.Invalid("KinesisConfiguration", "QLDB encountered an error validating Kinesis Data Streams: Response from Kinesis: %s", describeError(err))
+	}
+
+	d := Definition{
+		ID: qldbid.New(), LedgerID: l.ID, LedgerName: l.Name, StreamName: in.StreamName, RoleARN: in.RoleARN,
+		Destination: dest.ARN, Aggregation: aggregation, Start: start, End: end, Created: now, Status: StatusActive,
+	}
+	for k, v := range in.Tags {
+		if d.Tags == nil {
+			d.Tags = map[string]string{}
+		}
+		if v != nil {
+			d.Tags[k] = *v
+		} else {
+			d.Tags[k] = ""
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Re-check under the lock: a concurrent Create may have won the name or the last slot.
+	active = 0
+	for _, r := range m.streams {
+		if r.def.LedgerID == l.ID && !terminal(r.def.Status) {
+			active++
+			if r.def.StreamName == in.StreamName {
+				return "", qldberr.Invalid("StreamName", "Ledger %s already has an active journal stream named %s", in.LedgerName, in.StreamName)
+			}
+		}
+	}
+	if active >= m.opts.MaxActivePerLedger {
+		return "", &qldberr.Error{Type: qldberr.LimitExceeded, ResourceType: "STREAM",
+			Message: fmt.Sprintf("Ledger %s already has the maximum of %d active journal streams", in.LedgerName, m.opts.MaxActivePerLedger)}
+	}
+	if err := m.persistLocked(&d); err != nil {
+		return "", err
+	}
+	r := &running{def: d}
+	m.streams[d.ID] = r
+	m.opts.Metrics.setStatus(d.LedgerName, d.ID, d.Status)
+	m.opts.Logger.Info("journal stream created", "ledger", d.LedgerName, "stream_id", d.ID, "stream_name", d.StreamName,
+		"destination", d.Destination, "aggregation", d.Aggregation, "status", d.Status)
+	m.startLocked(r)
+	return d.ID, nil
+}
+
+// visible reports whether a stream is still listed: terminal streams
+// expire after the retention period.
+func (m *Manager) visible(d *Definition, now time.Time) bool {
+	return !terminal(d.Status) || d.EndedAt == nil || now.Sub(*d.EndedAt) < m.opts.Retention
+}
+
+// Describe returns one stream of a ledger.
+func (m *Manager) Describe(ledgerName, id string) (Definition, error) {
+	l, err := m.ledgerFor(ledgerName)
+	if err != nil {
+		return Definition{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.streams[id]
+	if !ok || r.def.LedgerID != l.ID || !m.visible(&r.def, m.opts.Now()) {
+		return Definition{}, qldberr.NotFound("STREAM", id, "No journal stream %s exists for ledger %s", id, ledgerName)
+	}
+	return r.def, nil
+}
+
+func (m *Manager) ledgerFor(name string) (ledger.Ledger, error) {
+	if err := ledger.ValidateName("LedgerName", name); err != nil {
+		return ledger.Ledger{}, err
+	}
+	return m.opts.Ledgers.Describe(name)
+}
+
+// List returns a ledger's streams, oldest first, a page at a time.
+func (m *Manager) List(ledgerName string, max int, token string) ([]Definition, string, error) {
+	l, err := m.ledgerFor(ledgerName)
+	if err != nil {
+		return nil, "", err
+	}
+	if max == 0 {
+		max = 100
+	}
+	if max < 1 || max > 100 {
+		return nil, "", qldberr.Invalid("MaxResults", "MaxResults must be between 1 and 100, got %d", max)
+	}
+	after := ""
+	if token != "" {
+		k, err := pagetoken.Decode("streams/"+ledgerName, token)
+		if err != nil {
+			return nil, "", qldberr.Invalid("NextToken", "NextToken is not a token this server issued for ledger %s", ledgerName)
+		}
+		after = k
+	}
+	now := m.opts.Now()
+	m.mu.Lock()
+	var all []Definition
+	for _, r := range m.streams {
+		if r.def.LedgerID == l.ID && m.visible(&r.def, now) {
+			all = append(all, r.def)
+		}
+	}
+	m.mu.Unlock()
+	sortKey := func(d Definition) string { return d.Created.Format(time.RFC3339Nano) + "|" + d.ID }
+	sort.Slice(all, func(i, j int) bool { return sortKey(all[i]) < sortKey(all[j]) })
+	var out []Definition
+	for _, d := range all {
+		if after != "" && sortKey(d) <= after {
+			continue
+		}
+		out = append(out, d)
+	}
+	next := ""
+	if len(out) > max {
+		out = out[:max]
+		next = pagetoken.Encode("streams/"+ledgerName, sortKey(out[max-1]))
+	}
+	return out, next, nil
+}
+
+// Cancel stops an ACTIVE or IMPAIRED stream; it becomes CANCELED and no
+// control record is written.
+func (m *Manager) Cancel(ledgerName, id string) error {
+	d, err := m.Describe(ledgerName, id)
+	if err != nil {
+		return err
+	}
+	if d.Status != StatusActive && d.Status != StatusImpaired {
+		return qldberr.Precondition("STREAM", id, "Journal stream %s is %s; only an ACTIVE or IMPAIRED stream can be canceled", id, d.Status)
+	}
+	m.mu.Lock()
+	r := m.streams[id]
+	cancel, exited := r.cancel, r.exited
+	m.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-exited
+	}
+	m.setStatus(id, StatusCanceled, "")
+	return nil
+}
+
+// DropLedger stops and forgets every stream of a deleted ledger.
+func (m *Manager) DropLedger(ledgerID string) {
+	m.mu.Lock()
+	var victims []*running
+	for id, r := range m.streams {
+		if r.def.LedgerID == ledgerID {
+			victims = append(victims, r)
+			delete(m.streams, id)
+		}
+	}
+	m.mu.Unlock()
+	batch := m.opts.Store.NewBatch()
+	defer batch.Close()
+	for _, r := range victims {
+		if r.cancel != nil {
+			r.cancel()
+			<-r.exited
+		}
+		_ = batch.Delete(defKey(r.def.ID), nil)
+		_ = batch.Delete(cpKey(r.def.ID), nil)
+	}
+	if err := m.opts.Store.Apply(batch); err != nil {
+		m.opts.Logger.Error("removing a deleted ledger's streams failed", "err", err)
+	}
+}
+
+// expireLoop deletes terminal streams past the retention period.
+func (m *Manager) expireLoop() {
+	defer m.wg.Done()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.done:
+			return
+		case <-t.C:
+			now := m.opts.Now()
+			m.mu.Lock()
+			batch := m.opts.Store.NewBatch()
+			for id, r := range m.streams {
+				if !m.visible(&r.def, now) {
+					delete(m.streams, id)
+					_ = batch.Delete(defKey(id), nil)
+					_ = batch.Delete(cpKey(id), nil)
+				}
+			}
+			if err := m.opts.Store.Apply(batch); err != nil {
+				m.opts.Logger.Error("expiring terminal streams failed", "err", err)
+			}
+			batch.Close()
+			m.mu.Unlock()
+		}
+	}
+}
+
+// Tag, Untag and Tags serve TagResource and friends for stream ARNs.
+func (m *Manager) lookupARN(a ledger.ARN, raw string) (string, error) {
+	if a.Region != m.opts.Region || a.AccountID != m.opts.AccountID {
+		return "", qldberr.NotFound("STREAM", raw, "Resource %s does not exist", raw)
+	}
+	if _, err := m.Describe(a.Ledger, a.StreamID); err != nil {
+		return "", qldberr.NotFound("STREAM", raw, "Resource %s does not exist", raw)
+	}
+	return a.StreamID, nil
+}
+
+// Tag adds or replaces tags on the stream named by a parsed stream ARN.
+func (m *Manager) Tag(a ledger.ARN, raw string, tags map[string]*string) error {
+	id, err := m.lookupARN(a, raw)
+	if err != nil {
+		return err
+	}
+	if len(tags) == 0 {
+		return qldberr.Invalid("Tags", "Tags must hold at least one tag")
+	}
+	if err := ledger.ValidateTags(tags); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.streams[id]
+	next := r.def
+	next.Tags = map[string]string{}
+	for k, v := range r.def.Tags {
+		next.Tags[k] = v
+	}
+	for k, v := range tags {
+		if v != nil {
+			next.Tags[k] = *v
+		} else {
+			next.Tags[k] = ""
+		}
+	}
+	if len(next.Tags) > 200 {
+		return qldberr.Invalid("Tags", "a resource can have at most 200 tags")
+	}
+	if err := m.persistLocked(&next); err != nil {
+		return err
+	}
+	r.def = next
+	return nil
+}
+
+// Untag removes tag keys from the stream named by a parsed stream ARN.
+func (m *Manager) Untag(a ledger.ARN, raw string, keys []string) error {
+	id, err := m.lookupARN(a, raw)
+	if err != nil {
+		return err
+	}
+	if err := ledger.ValidateTagKeys(keys); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.streams[id]
+	next := r.def
+	next.Tags = map[string]string{}
+	for k, v := range r.def.Tags {
+		next.Tags[k] = v
+	}
+	for _, k := range keys {
+		delete(next.Tags, k)
+	}
+	if err := m.persistLocked(&next); err != nil {
+		return err
+	}
+	r.def = next
+	return nil
+}
+
+// Tags returns the tags of the stream named by a parsed stream ARN.
+func (m *Manager) Tags(a ledger.ARN, raw string) (map[string]string, error) {
+	id, err := m.lookupARN(a, raw)
+	if err != nil {
+		return nil, err
+	}
+	d, _ := m.definition(id)
+	return d.Tags, nil
+}

@@ -1,0 +1,505 @@
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/strand-db/strand/internal/stream/kpl"
+	"github.com/strand-db/strand/internal/stream/record"
+)
+
+// Kinesis PutRecords limits.
+const (
+	maxPutRecords    = 500
+	maxPutBytes      = 5 << 20
+	maxWindowRecords = 10000    // user records gathered per delivery round
+	maxWindowBytes   = 32 << 20 // bytes gathered per delivery round
+	shardMapMaxAge   = 30 * time.Second
+)
+
+// worker delivers one stream. It runs until the stream ends (COMPLETED or
+// FAILED), is canceled, or the manager closes (ctx done).
+type worker struct {
+	m   *Manager
+	id  string
+	def Definition
+
+	arn      string
+	dest     Destination
+	j        Journal
+	client   KinesisAPI
+	shards   *kpl.ShardMap
+	shardsAt time.Time
+	cp       checkpoint
+	backoff  int
+}
+
+func (w *worker) log() []any {
+	return []any{"ledger", w.def.LedgerName, "stream_id", w.id}
+}
+
+func (w *worker) run(ctx context.Context) {
+	o := &w.m.opts
+	w.arn = w.def.ARN(o.Region, o.AccountID)
+	dest, err := ParseDestination(w.def.Destination)
+	if err != nil {
+		o.Logger.Error("journal stream has an invalid destination", append(w.log(), "err", err)...)
+		w.m.setStatus(w.id, StatusFailed, "")
+		return
+	}
+	w.dest = dest
+	for w.j == nil {
+		j, err := o.Journals.Journal(w.def.LedgerName)
+		if err == nil {
+			w.j = j
+			break
+		}
+		o.Logger.Warn("journal stream cannot open its ledger", append(w.log(), "err", err)...)
+		if !w.sleep(ctx) {
+			return
+		}
+	}
+	if err := w.loadCheckpoint(); err != nil {
+		o.Logger.Error("journal stream checkpoint unreadable", append(w.log(), "err", err)...)
+		return
+	}
+	if !w.cp.Positioned {
+		next, err := w.firstBlockAtOrAfter(w.def.Start)
+		if err != nil {
+			o.Logger.Error("journal stream cannot find its start block", append(w.log(), "err", err)...)
+			return
+		}
+		w.cp.Next, w.cp.Positioned = next, true
+		if err := w.saveCheckpoint(); err != nil {
+			o.Logger.Error("journal stream checkpoint not saved", append(w.log(), "err", err)...)
+			return
+		}
+	}
+	for ctx.Err() == nil {
+		changed := w.j.Changed()
+		recs, next, reachedEnd, err := w.collect()
+		if err != nil {
+			o.Logger.Error("journal stream cannot read the journal", append(w.log(), "err", err)...)
+			if !w.sleep(ctx) {
+				return
+			}
+			continue
+		}
+		w.updateLag()
+		ended := reachedEnd
+		if !ended && len(recs) == 0 && w.def.End != nil && !o.Now().Before(*w.def.End) {
+			// Every block stamped before the end time is durable once the
+			// barrier returns; if none is left to send, the stream is done.
+			ended = next >= w.j.Barrier()
+		}
+		if len(recs) == 0 && !ended {
+			var timer <-chan time.Time
+			if w.def.End != nil {
+				timer = time.After(time.Until(*w.def.End) + time.Millisecond)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-changed:
+				if o.BufferDelay > 0 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(o.BufferDelay):
+					}
+				}
+			case <-timer:
+			case <-time.After(time.Second): // refresh lag metrics
+			}
+			continue
+		}
+		if len(recs) > 0 {
+			if !w.deliver(ctx, recs) {
+				return
+			}
+			w.cp.Next, w.cp.Created = next, true
+			if err := w.saveCheckpoint(); err != nil {
+				o.Logger.Error("journal stream checkpoint not saved", append(w.log(), "err", err)...)
+				if !w.sleep(ctx) {
+					return
+				}
+				continue
+			}
+			w.updateLag()
+		}
+		if ended {
+			data, err := record.EncodeControl(w.arn, record.ControlCompleted)
+			if err != nil {
+				o.Logger.Error("journal stream cannot encode COMPLETED", append(w.log(), "err", err)...)
+				return
+			}
+			if !w.deliver(ctx, []kpl.UserRecord{{PartitionKey: record.ControlPartitionKey(w.arn, record.ControlCompleted), Data: data}}) {
+				return
+			}
+			w.m.setStatus(w.id, StatusCompleted, "")
+			return
+		}
+	}
+}
+
+// collect encodes the user records of the blocks after the checkpoint: the
+// CREATED control record first if it was never acknowledged, then for each
+// block its BLOCK_SUMMARY and a REVISION_DETAILS per document revision.
+// next is the first block not included; reachedEnd reports that a block at
+// or after ExclusiveEndTime was met.
+func (w *worker) collect() (recs []kpl.UserRecord, next uint64, reachedEnd bool, err error) {
+	if !w.cp.Created {
+		data, err := record.EncodeControl(w.arn, record.ControlCreated)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		recs = append(recs, kpl.UserRecord{PartitionKey: record.ControlPartitionKey(w.arn, record.ControlCreated), Data: data})
+	}
+	seq, tip := w.cp.Next, w.j.Next()
+	size := 0
+	for seq < tip && len(recs) < maxWindowRecords && size < maxWindowBytes {
+		b, ok, err := w.j.Block(seq)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if !ok {
+			break
+		}
+		if w.def.End != nil && !b.Timestamp.Before(*w.def.End) {
+			reachedEnd = true
+			break
+		}
+		data, err := record.EncodeBlockSummary(w.arn, b)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		recs = append(recs, kpl.UserRecord{PartitionKey: record.BlockSummaryPartitionKey(b), Data: data})
+		size += len(data)
+		for _, rev := range b.Revisions {
+			if rev.IsSystem() {
+				continue
+			}
+			data, err := record.EncodeRevisionDetails(w.arn, b.Address, rev)
+			if err != nil {
+				return nil, 0, false, err
+			}
+			recs = append(recs, kpl.UserRecord{PartitionKey: record.RevisionDetailsPartitionKey(rev), Data: data})
+			size += len(data)
+		}
+		seq++
+	}
+	for i := range recs {
+		recs[i].Seq = uint64(i)
+	}
+	return recs, seq, reachedEnd, nil
+}
+
+// firstBlockAtOrAfter finds the first block stamped at or after t.
+func (w *worker) firstBlockAtOrAfter(t time.Time) (uint64, error) {
+	lo, hi := uint64(0), w.j.Next()
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		b, ok, err := w.j.Block(mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok && b.Timestamp.Before(t) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
+
+func (w *worker) loadCheckpoint() error {
+	raw, ok, err := w.m.opts.Store.Get(cpKey(w.id))
+	if err != nil || !ok {
+		return err
+	}
+	return json.Unmarshal(raw, &w.cp)
+}
+
+func (w *worker) saveCheckpoint() error {
+	b, err := json.Marshal(w.cp)
+	if err != nil {
+		return err
+	}
+	batch := w.m.opts.Store.NewBatch()
+	defer batch.Close()
+	if err := batch.Set(cpKey(w.id), b, nil); err != nil {
+		return err
+	}
+	return w.m.opts.Store.Apply(batch)
+}
+
+func (w *worker) updateLag() {
+	mt := w.m.opts.Metrics
+	tip := w.j.Next()
+	lag := 0.0
+	if w.cp.Next < tip {
+		if b, ok, err := w.j.Block(w.cp.Next); err == nil && ok {
+			lag = w.m.opts.Now().Sub(b.Timestamp).Seconds()
+		}
+	}
+	mt.lagBlocks.WithLabelValues(w.def.LedgerName, w.id).Set(float64(tip - w.cp.Next))
+	mt.lagSeconds.WithLabelValues(w.def.LedgerName, w.id).Set(lag)
+}
+
+// sleep waits an exponentially growing, jittered backoff; false if ctx ended.
+func (w *worker) sleep(ctx context.Context) bool {
+	o := &w.m.opts
+	d := o.RetryBase << min(w.backoff, 16)
+	if d > o.RetryMax || d <= 0 {
+		d = o.RetryMax
+	}
+	w.backoff++
+	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// impaired records a destination problem; it reports false (stop) once the
+// stream has been impaired for longer than the configured period.
+func (w *worker) impaired(cause string) bool {
+	w.m.setStatus(w.id, StatusImpaired, cause)
+	d, _ := w.m.definition(w.id)
+	if d.ImpairedSince != nil && w.m.opts.Now().Sub(*d.ImpairedSince) > w.m.opts.ImpairedTimeout {
+		w.m.setStatus(w.id, StatusFailed, cause)
+		return false
+	}
+	return true
+}
+
+// healthy records that the destination answered normally.
+func (w *worker) healthy() {
+	w.backoff = 0
+	if d, _ := w.m.definition(w.id); d.Status == StatusImpaired {
+		w.m.setStatus(w.id, StatusActive, "")
+	}
+}
+
+// ensureDestination makes sure a client and a fresh shard map exist.
+func (w *worker) ensureDestination(ctx context.Context) bool {
+	for ctx.Err() == nil {
+		if w.client == nil {
+			c, err := w.m.opts.Clients.Client(ctx, w.dest.Region, w.def.RoleARN)
+			if err != nil {
+				w.m.opts.Logger.Warn("journal stream cannot make a Kinesis client", append(w.log(), "err", err)...)
+				if !w.impaired(CausePermission) || !w.sleep(ctx) {
+					return false
+				}
+				continue
+			}
+			w.client = c
+		}
+		if !w.def.Aggregation {
+			return true
+		}
+		if w.shards != nil && time.Since(w.shardsAt) < shardMapMaxAge {
+			return true
+		}
+		shards, err := listShards(ctx, w.client, w.dest)
+		if err == nil {
+			var m *kpl.ShardMap
+			if m, err = kpl.NewShardMap(shards); err == nil {
+				w.shards, w.shardsAt = m, time.Now()
+				return true
+			}
+		}
+		if !w.putFailed(ctx, err) {
+			return false
+		}
+	}
+	return false
+}
+
+// putFailed handles a failed Kinesis call: impairment for a missing stream
+// or a denied call, backoff for anything else. It reports false when the
+// worker must stop.
+func (w *worker) putFailed(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	w.m.opts.Logger.Warn("Kinesis call failed", append(w.log(), "err", describeError(err))...)
+	if cause := classify(err); cause != "" {
+		w.shards = nil
+		if !w.impaired(cause) {
+			return false
+		}
+	} else if isThrottle(err) {
+		w.m.opts.Metrics.throttles.WithLabelValues(w.def.LedgerName, w.id).Inc()
+	}
+	return w.sleep(ctx)
+}
+
+func isThrottle(err error) bool {
+	var pte *types.ProvisionedThroughputExceededException
+	return errors.As(err, &pte)
+}
+
+// pack turns user records into Kinesis records: KPL aggregates per shard
+// when aggregation is on, one raw record each when it is off.
+func (w *worker) pack(recs []kpl.UserRecord) ([]kpl.Record, error) {
+	if !w.def.Aggregation {
+		out := make([]kpl.Record, len(recs))
+		for i, r := range recs {
+			out[i] = kpl.Record{PartitionKey: r.PartitionKey, Data: r.Data, Seqs: []uint64{r.Seq}}
+		}
+		return out, nil
+	}
+	agg, err := kpl.NewAggregator(w.shards, w.m.opts.Aggregation)
+	if err != nil {
+		return nil, err
+	}
+	var out []kpl.Record
+	for _, r := range recs {
+		got, err := agg.Add(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	rest, err := agg.Flush()
+	if err != nil {
+		return nil, err
+	}
+	return append(out, rest...), nil
+}
+
+// deliver puts user records until Kinesis has acknowledged every one of
+// them. It returns false only when the worker must stop (canceled,
+// closing, or FAILED).
+func (w *worker) deliver(ctx context.Context, recs []kpl.UserRecord) bool {
+	o := &w.m.opts
+	sizes := make(map[uint64]int, len(recs))
+	bySeq := make(map[uint64]kpl.UserRecord, len(recs))
+	for _, r := range recs {
+		sizes[r.Seq] = len(r.Data)
+		bySeq[r.Seq] = r
+	}
+	pending := recs
+	for len(pending) > 0 {
+		if !w.ensureDestination(ctx) {
+			return false
+		}
+		kin, err := w.pack(pending)
+		if err != nil {
+			o.Logger.Error("journal stream cannot pack records", append(w.log(), "err", err)...)
+			if !w.sleep(ctx) {
+				return false
+			}
+			continue
+		}
+		var misrouted []kpl.UserRecord
+		for start := 0; start < len(kin); {
+			end, bytes := start, 0
+			for end < len(kin) && end-start < maxPutRecords && bytes+kin[end].Size() <= maxPutBytes {
+				bytes += kin[end].Size()
+				end++
+			}
+			if end == start {
+				end = start + 1
+			}
+			bad, ok := w.putAll(ctx, kin[start:end], sizes)
+			if !ok {
+				return false
+			}
+			for _, k := range bad {
+				for _, s := range k.Seqs {
+					misrouted = append(misrouted, bySeq[s])
+				}
+			}
+			start = end
+		}
+		if len(misrouted) > 0 {
+			// The shard map was stale (the stream was resharded): an
+			// aggregate landed on a shard whose range does not hold all its
+			// user records, and KCL consumers would drop some. Send those
+			// user records again, packed for the current shards.
+			o.Logger.Info("destination resharded: re-sending misrouted aggregates", append(w.log(), "user_records", len(misrouted))...)
+			w.shards = nil
+		}
+		pending = misrouted
+	}
+	return true
+}
+
+// putAll puts one PutRecords-sized batch, retrying only the entries that
+// failed, until all are acknowledged. It returns the aggregates that
+// Kinesis stored on another shard than the map predicted.
+func (w *worker) putAll(ctx context.Context, batch []kpl.Record, sizes map[uint64]int) ([]kpl.Record, bool) {
+	o := &w.m.opts
+	labels := []string{w.def.LedgerName, w.id}
+	var misrouted []kpl.Record
+	todo := batch
+	for len(todo) > 0 {
+		entries := make([]types.PutRecordsRequestEntry, len(todo))
+		for i := range todo {
+			entries[i] = todo[i].PutRecordsEntry()
+		}
+		out, err := w.client.PutRecords(ctx, &kinesis.PutRecordsInput{
+			StreamName: aws.String(w.dest.Name), StreamARN: aws.String(w.dest.ARN), Records: entries,
+		})
+		if err != nil {
+			o.Metrics.retries.WithLabelValues(labels...).Add(float64(len(todo)))
+			if !w.putFailed(ctx, err) {
+				return nil, false
+			}
+			continue
+		}
+		w.healthy()
+		var failed []kpl.Record
+		throttled := false
+		for i, res := range out.Records {
+			if i >= len(todo) {
+				break
+			}
+			k := todo[i]
+			if res.ErrorCode != nil {
+				failed = append(failed, k)
+				if *res.ErrorCode == throttleErrorCode {
+					throttled = true
+					o.Metrics.throttles.WithLabelValues(labels...).Inc()
+				}
+				continue
+			}
+			o.Metrics.kinesisRecords.WithLabelValues(labels...).Inc()
+			o.Metrics.perAggregate.WithLabelValues(labels...).Observe(float64(len(k.Seqs)))
+			o.Metrics.userRecords.WithLabelValues(labels...).Add(float64(len(k.Seqs)))
+			n := 0
+			for _, s := range k.Seqs {
+				n += sizes[s]
+			}
+			o.Metrics.userBytes.WithLabelValues(labels...).Add(float64(n))
+			if k.Aggregated() && k.ShardID != "" && res.ShardId != nil && *res.ShardId != k.ShardID {
+				misrouted = append(misrouted, k)
+			}
+		}
+		if len(out.Records) < len(todo) { // a malformed answer: resend what it did not cover
+			failed = append(failed, todo[len(out.Records):]...)
+		}
+		todo = failed
+		if len(todo) > 0 {
+			o.Metrics.retries.WithLabelValues(labels...).Add(float64(len(todo)))
+			if throttled {
+				w.backoff++ // throttling: back off harder
+			}
+			if !w.sleep(ctx) {
+				return nil, false
+			}
+		}
+	}
+	return misrouted, true
+}
