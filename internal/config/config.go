@@ -45,6 +45,7 @@ type Config struct {
 	StreamImpairedTimeout time.Duration // IMPAIRED this long becomes FAILED
 	AggregationMaxSize    int           // largest KPL aggregate, bytes
 	StreamBufferDelay     time.Duration // wait this long after a commit for more before putting
+	StreamRetryMax        time.Duration // cap of the Kinesis retry backoff
 	MetricsListen         string        // serve Prometheus /metrics here; "" disables
 
 	// KinesisCredentials, when set, replaces the standard credential chain
@@ -72,6 +73,7 @@ func Default() Config {
 		StreamRetention:       7 * 24 * time.Hour,
 		StreamImpairedTimeout: time.Hour,
 		AggregationMaxSize:    51200,
+		StreamRetryMax:        5 * time.Second,
 	}
 }
 
@@ -102,6 +104,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StreamImpairedTimeout, "stream-impaired-timeout", c.StreamImpairedTimeout, "how long a stream may stay IMPAIRED before it becomes FAILED")
 	fs.IntVar(&c.AggregationMaxSize, "aggregation-max-size", c.AggregationMaxSize, "largest KPL-aggregated Kinesis record, in bytes")
 	fs.DurationVar(&c.StreamBufferDelay, "stream-buffer-delay", c.StreamBufferDelay, "after a commit, wait this long for more blocks before putting to Kinesis")
+	fs.DurationVar(&c.StreamRetryMax, "stream-retry-max", c.StreamRetryMax, "longest wait between retries of a failed Kinesis call")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address to serve Prometheus metrics on (/metrics); empty disables")
 }
 
@@ -161,7 +164,7 @@ func (c *Config) Validate() error {
 	if c.AggregationMaxSize < 200 || c.AggregationMaxSize > 1<<20 {
 		errs = append(errs, errors.New("--aggregation-max-size must be between 200 bytes and 1 MiB"))
 	}
-	if c.StreamRetention <= 0 || c.StreamImpairedTimeout <= 0 || c.StreamBufferDelay < 0 {
+	if c.StreamRetention <= 0 || c.StreamImpairedTimeout <= 0 || c.StreamBufferDelay < 0 || c.StreamRetryMax <= 0 {
 		errs = append(errs, errors.New("--stream-retention and --stream-impaired-timeout must be positive, --stream-buffer-delay not negative"))
 	}
 	if c.MetricsListen != "" {

@@ -70,6 +70,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 		Region: cfg.Region, AccountID: cfg.AccountID,
 		MaxActivePerLedger: cfg.MaxStreamsPerLedger, Retention: cfg.StreamRetention, ImpairedTimeout: cfg.StreamImpairedTimeout,
 		Aggregation: kpl.Config{MaxAggregateSize: cfg.AggregationMaxSize}, BufferDelay: cfg.StreamBufferDelay,
+		RetryMax: cfg.StreamRetryMax, RetryBase: min(100*time.Millisecond, cfg.StreamRetryMax),
 		Clients:  &stream.SDKClients{Endpoint: cfg.KinesisEndpoint, AssumeRole: cfg.AssumeRole, Credentials: cfg.KinesisCredentials},
 		Journals: journals{n.sessions}, Ledgers: cat, Store: st, Logger: log, Metrics: stream.NewMetrics(n.metrics),
 	})

@@ -150,12 +150,15 @@ func TestEncodeControl(t *testing.T) {
 
 func TestControlPartitionKey(t *testing.T) {
 	k := ControlPartitionKey(testARN, ControlCreated)
-	sum := sha256.Sum256([]byte(testARN + "/CREATED"))
+	sum := sha256.Sum256([]byte(testARN))
 	if k != hex.EncodeToString(sum[:]) || len(k) != 64 || strings.ToLower(k) != k {
 		t.Errorf("key %s", k)
 	}
-	if k == ControlPartitionKey(testARN, ControlCompleted) {
-		t.Error("CREATED and COMPLETED share a key")
+	if k != ControlPartitionKey(testARN, ControlCompleted) {
+		t.Error("CREATED and COMPLETED must share a key (and so a shard, which keeps them in order)")
+	}
+	if k == ControlPartitionKey(testARN+"x", ControlCreated) {
+		t.Error("two streams share a control key")
 	}
 	rec := &Record{StreamARN: testARN, Type: TypeControl, ControlType: ControlCreated}
 	if rec.PartitionKey() != k {

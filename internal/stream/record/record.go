@@ -82,14 +82,16 @@ func RevisionDetailsPartitionKey(rev journal.Revision) string { return hex.Encod
 // ControlPartitionKey returns the partition key Strand uses for a CONTROL
 // record. QLDB's rule is unknown (no CONTROL record was ever captured), so
 // Strand keeps the shape of the other keys (64 lowercase hex characters, a
-// content hash) and makes it deterministic, so that a retried CONTROL record
-// lands on the same shard: the key is
+// content hash) and derives it from the stream alone, so that every CONTROL
+// record of a stream (and any retry of one) lands on the same shard, where
+// Kinesis keeps them in order: CREATED is always read before COMPLETED. The
+// key is
 //
-//	hex(SHA-256(UTF-8(streamARN + "/" + controlType)))
+//	hex(SHA-256(UTF-8(streamARN)))
 //
-// e.g. SHA-256 of "arn:aws:qldb:us-east-1:123456789012:stream/ledger/ID/CREATED".
+// controlType does not enter it.
 func ControlPartitionKey(streamARN, controlType string) string {
-	sum := sha256.Sum256([]byte(streamARN + "/" + controlType))
+	sum := sha256.Sum256([]byte(streamARN))
 	return hex.EncodeToString(sum[:])
 }
 
