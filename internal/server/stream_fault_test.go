@@ -1,0 +1,187 @@
+package server_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/qldb"
+	"github.com/aws/aws-sdk-go-v2/service/qldb/types"
+
+	"github.com/strand-db/strand/internal/config"
+	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv/faultproxy"
+	"github.com/strand-db/strand/internal/testenv/kinesisemu"
+)
+
+// awaitStatus polls DescribeJournalKinesisStream until the stream has the
+// status (and error cause, when given).
+func awaitStatus(t *testing.T, c *qldb.Client, ledgerName, id string, status types.StreamStatus, cause types.ErrorCause) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := c.DescribeJournalKinesisStream(bg, &qldb.DescribeJournalKinesisStreamInput{LedgerName: aws.String(ledgerName), StreamId: aws.String(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Stream.Status == status && (cause == "" || d.Stream.ErrorCause == cause) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stream %s is %s (%s), want %s (%s)", id, d.Stream.Status, d.Stream.ErrorCause, status, cause)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func fastRetries(c *config.Config) { c.StreamRetryMax = 200 * time.Millisecond }
+
+func TestStreamSurvivesRestart(t *testing.T) {
+	emu := kinesisemu.StartKinesalite(t, kinesisemu.Stream("restart", 2))
+	n := startWithKinesis(t, emu, fastRetries)
+	n.CreateLedger("restart")
+	drv := n.Driver("restart")
+	workload(t, drv, "Before", 10)
+	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	id := startStream(t, c, "restart", "survivor", emu.StreamARN("restart"), time.Now().Add(-time.Hour), nil, nil)
+	for i := 0; i < 20; i++ { // commits racing the worker while we stop
+		commitTx(t, drv, fmt.Sprintf("INSERT INTO Before VALUE {'k': %d}", 1000+i))
+	}
+	drv.Shutdown(bg)
+	n.Stop()
+
+	n2 := servertest.StartConfig(t, n.Config)
+	drv2 := n2.Driver("restart")
+	workload(t, drv2, "After", 5)
+	l, _ := n2.Sessions().Ledger("restart")
+	upTo := l.Next()
+	col := awaitBlocks(t, emu, "restart", upTo, false)
+	verifyStreamedJournal(t, n2, "restart", col, 0, upTo)
+	awaitStatus(t, n2.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey), "restart", id, types.StreamStatusActive, "")
+}
+
+func TestStreamImpairedByMissingDestinationRecovers(t *testing.T) {
+	emu := kinesisemu.StartKinesalite(t, kinesisemu.Stream("fragile", 1))
+	n := startWithKinesis(t, emu, fastRetries)
+	n.CreateLedger("fragile")
+	drv := n.Driver("fragile")
+	workload(t, drv, "T", 3)
+	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	id := startStream(t, c, "fragile", "fragile", emu.StreamARN("fragile"), time.Now().Add(-time.Hour), nil, nil)
+	l, _ := n.Sessions().Ledger("fragile")
+	awaitBlocks(t, emu, "fragile", l.Next(), false)
+
+	if err := emu.DeleteStream(bg, "fragile"); err != nil {
+		t.Fatal(err)
+	}
+	commitTx(t, drv, "INSERT INTO T VALUE {'k': 'during outage'}")
+	awaitStatus(t, c, "fragile", id, types.StreamStatusImpaired, types.ErrorCauseKinesisStreamNotFound)
+	commitTx(t, drv, "INSERT INTO T VALUE {'k': 'still out'}")
+
+	if err := emu.CreateStream(bg, "fragile", 1); err != nil {
+		t.Fatal(err)
+	}
+	awaitStatus(t, c, "fragile", id, types.StreamStatusActive, "")
+	// Nothing was lost: the blocks committed during the outage (and the
+	// unacknowledged tail before it) arrive in the new stream.
+	upTo := l.Next()
+	col := awaitBlocks(t, emu, "fragile", 0, false)
+	seen := map[uint64]bool{}
+	for _, d := range col.Records {
+		if d.Record.Block != nil {
+			seen[d.Record.Block.Address.SequenceNo] = true
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !seen[upTo-1] || !seen[upTo-2] {
+		if time.Now().After(deadline) {
+			t.Fatalf("blocks %d and %d committed during the outage never arrived", upTo-2, upTo-1)
+		}
+		time.Sleep(50 * time.Millisecond)
+		col = awaitBlocks(t, emu, "fragile", 0, false)
+		for _, d := range col.Records {
+			if d.Record.Block != nil {
+				seen[d.Record.Block.Address.SequenceNo] = true
+			}
+		}
+	}
+}
+
+func TestStreamImpairedByDeniedCalls(t *testing.T) {
+	emu := kinesisemu.StartKinesalite(t, kinesisemu.Stream("denied", 1))
+	proxy := faultproxy.Start(t, emu.Endpoint)
+	n := servertest.Start(t, func(c *config.Config) {
+		fastRetries(c)
+		c.KinesisEndpoint = proxy.URL
+		c.KinesisCredentials = startWithKinesisCreds()
+	})
+	n.CreateLedger("denied")
+	drv := n.Driver("denied")
+	workload(t, drv, "T", 2)
+	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	id := startStream(t, c, "denied", "denied", emu.StreamARN("denied"), time.Now().Add(-time.Hour), nil, nil)
+	l, _ := n.Sessions().Ledger("denied")
+	awaitBlocks(t, emu, "denied", l.Next(), false)
+
+	proxy.SetMode(faultproxy.FailAll(400, "AccessDeniedException", "User: arn:aws:sts::000000000000:assumed-role/qldb-stream is not authorized to perform: kinesis:PutRecords"))
+	commitTx(t, drv, "INSERT INTO T VALUE {'k': 'denied'}")
+	awaitStatus(t, c, "denied", id, types.StreamStatusImpaired, types.ErrorCauseIamPermissionRevoked)
+	proxy.SetMode(faultproxy.PassThrough())
+	awaitStatus(t, c, "denied", id, types.StreamStatusActive, "")
+	col := awaitBlocks(t, emu, "denied", l.Next(), false)
+	verifyStreamedJournal(t, n, "denied", col, 0, l.Next())
+}
+
+func TestStreamRetriesThrottlingWithoutLoss(t *testing.T) {
+	emu := kinesisemu.StartKinesalite(t, kinesisemu.Stream("throttled", 2))
+	proxy := faultproxy.Start(t, emu.Endpoint)
+	n := servertest.Start(t, func(c *config.Config) {
+		fastRetries(c)
+		c.KinesisEndpoint = proxy.URL
+		c.KinesisCredentials = startWithKinesisCreds()
+		c.MetricsListen = "127.0.0.1:0"
+	})
+	n.CreateLedger("throttled")
+	drv := n.Driver("throttled")
+	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	// Every 2nd PutRecords is refused whole, and of the others every 3rd
+	// entry fails with ProvisionedThroughputExceededException.
+	proxy.SetMode(faultproxy.ThrottleEvery(2).ForOperations("PutRecords"))
+	startStream(t, c, "throttled", "throttled", emu.StreamARN("throttled"), time.Now().Add(-time.Hour), nil, aws.Bool(false))
+	workload(t, drv, "A", 10)
+	proxy.SetMode(faultproxy.FailEveryNthEntry(3).ForOperations("PutRecords"))
+	workload(t, drv, "B", 10)
+	l, _ := n.Sessions().Ledger("throttled")
+	col := awaitBlocks(t, emu, "throttled", l.Next(), false)
+	verifyStreamedJournal(t, n, "throttled", col, 0, l.Next())
+	st := proxy.Stats()
+	if st.Failed == 0 || st.FailedEntries == 0 {
+		t.Fatalf("the proxy injected nothing: %+v", st)
+	}
+	// Only failed entries are re-sent: user records arrive at most a few
+	// times, never once per request.
+	counts := map[string]int{}
+	for _, d := range col.Records {
+		counts[d.PartitionKey]++
+	}
+	for pk, n := range counts {
+		if n > 1 {
+			t.Errorf("record %s arrived %d times although only failed entries should be retried", pk, n)
+		}
+	}
+	resp, err := http.Get(n.MetricsURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, series := range []string{"strand_stream_throttles_total", "strand_stream_retries_total", "strand_stream_user_records_put_total", "strand_stream_lag_blocks", `status="ACTIVE"`} {
+		if !strings.Contains(string(body), series) {
+			t.Errorf("metrics lack %s", series)
+		}
+	}
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Runs Strand's whole test suite; the single entry point for developers and CI
+# (.ci/run execs it). Works from any directory on a Debian machine with Go and
+# Node.js, installing what the tests need when it is missing:
+#   - Debian's awscli and python3-boto3 (/usr/bin/aws, /usr/bin/python3 with
+#     boto3): the pyenv `aws`/`python3` on PATH are too new to know QLDB.
+#   - the Kinesis emulators kinesalite and kinesis-local, pinned by
+#     tools/kinesis/package-lock.json (npm ci into tools/kinesis/node_modules).
+# Then runs `go vet ./...` and `go test -race ./...`, and exits non-zero if
+# either fails (with go test's status when the tests fail).
+#
+# Environment: GO_TEST_FLAGS adds flags to go test (e.g. GO_TEST_FLAGS=-v,
+# or -run=Kinesis); a package pattern may follow as arguments (default ./...).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+start=$SECONDS
+
+section() { printf '\n==> %s\n' "$*"; }
+elapsed() { printf '    (%ds)\n' $((SECONDS - ${1:-$start})); }
+
+logdir=$(mktemp -d)
+trap 'rm -rf "$logdir"' EXIT
+
+# run_quiet LOGNAME CMD...: runs CMD with its output in a log, shown only on failure.
+run_quiet() {
+	local log="$logdir/$1"
+	shift
+	if ! "$@" >"$log" 2>&1; then
+		echo "FAILED: $*" >&2
+		tail -n 60 "$log" >&2
+		return 1
+	fi
+}
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		echo "need root to run: $*" >&2
+		return 1
+	fi
+}
+
+section "Tools"
+for tool in go node npm; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "error: $tool is not on PATH; this script needs Go and Node.js (with npm)." >&2
+		exit 1
+	fi
+done
+echo "    $(go version)"
+echo "    node $(node --version), npm $(npm --version)"
+
+section "Debian packages: awscli, python3-boto3"
+t=$SECONDS
+if /usr/bin/aws --version >/dev/null 2>&1 && /usr/bin/python3 -c 'import boto3' >/dev/null 2>&1; then
+	echo "    already installed: $(/usr/bin/aws --version 2>&1)"
+elif ! command -v apt-get >/dev/null 2>&1; then
+	echo "    warning: no apt-get; tests that need /usr/bin/aws or boto3 may fail" >&2
+else
+	echo "    installing with apt-get"
+	export DEBIAN_FRONTEND=noninteractive
+	if run_quiet apt-update.log as_root apt-get update -q &&
+		run_quiet apt-install.log as_root env DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends awscli python3-boto3; then
+		echo "    installed: $(/usr/bin/aws --version 2>&1)"
+	else
+		echo "    warning: could not install awscli/python3-boto3; tests that need them may fail" >&2
+	fi
+fi
+elapsed "$t"
+
+section "npm packages: tools/kinesis (kinesalite, kinesis-local)"
+t=$SECONDS
+kdir=$root/tools/kinesis
+stamp=$kdir/node_modules/.strand-lock.sha256
+want=$(sha256sum "$kdir/package-lock.json" | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
+	[ -f "$kdir/node_modules/kinesalite/index.js" ] && [ -f "$kdir/node_modules/kinesis-local/main.js" ]; then
+	echo "    up to date"
+else
+	echo "    npm ci"
+	(cd "$kdir" && run_quiet npm-ci.log npm ci --no-audit --no-fund --loglevel=error)
+	echo "$want" >"$stamp"
+	echo "    installed: $(cd "$kdir" && npm ls --depth=0 2>/dev/null | sed -n 's/.*── //p' | tr '\n' ' ')"
+fi
+elapsed "$t"
+
+# The tests run with no AWS_* settings from the caller's environment (such as
+# AWS_CA_BUNDLE, which breaks config.LoadDefaultConfig with a custom
+# *http.Client, or AWS_PROFILE/AWS_REGION), so results do not depend on the
+# machine. IMDS is disabled so that nothing ever tries the instance metadata
+# address: tests may only reach loopback.
+test_env=(env)
+while IFS= read -r name; do
+	test_env+=(-u "$name")
+done < <(compgen -e | grep '^AWS_' || true)
+test_env+=(AWS_EC2_METADATA_DISABLED=true AWS_PAGER= AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null)
+
+pkgs=("$@")
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
+
+section "go vet ${pkgs[*]}"
+t=$SECONDS
+vet_status=0
+"${test_env[@]}" go vet "${pkgs[@]}" || vet_status=$?
+[ "$vet_status" -eq 0 ] && echo "    ok"
+elapsed "$t"
+
+section "go test -race -count=1 -timeout 15m ${GO_TEST_FLAGS:-}${GO_TEST_FLAGS:+ }${pkgs[*]}"
+t=$SECONDS
+test_status=0
+# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
+"${test_env[@]}" go test -race -count=1 -timeout 15m ${GO_TEST_FLAGS:-} "${pkgs[@]}" || test_status=$?
+elapsed "$t"
+
+section "Summary"
+echo "    go vet: $([ "$vet_status" -eq 0 ] && echo ok || echo "FAILED ($vet_status)")"
+echo "    go test: $([ "$test_status" -eq 0 ] && echo ok || echo "FAILED ($test_status)")"
+echo "    total: $((SECONDS - start))s"
+if [ "$test_status" -ne 0 ]; then
+	exit "$test_status"
+fi
+exit "$vet_status"
