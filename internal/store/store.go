@@ -51,7 +51,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	po := &pebble.Options{Logger: quietLogger{}}
+	cache := pebble.NewCache(256 << 20)
+	defer cache.Unref()
+	po := &pebble.Options{Logger: quietLogger{}, Cache: cache}
 	if opts.FS != nil {
 		po.FS = opts.FS
 	}

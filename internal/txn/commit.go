@@ -113,6 +113,10 @@ func (l *Ledger) commitGroup(group []*commitRequest) {
 
 	batch := l.st.NewIndexedBatch()
 	defer batch.Close()
+	l.mu.RLock()
+	tree := l.tree.Clone()
+	l.mu.RUnlock()
+	nodes := journal.BatchNodes{Batch: batch, Prefix: l.keys.tree()}
 	type accepted struct {
 		req   *commitRequest
 		block *journal.Block
@@ -124,6 +128,9 @@ func (l *Ledger) commitGroup(group []*commitRequest) {
 			continue
 		}
 		b, ws, err := l.buildBlock(r.tx, g, batch)
+		if err == nil {
+			err = tree.Append(nodes, b.BlockHash)
+		}
 		if err != nil {
 			r.done <- commitResult{err: err}
 			continue
@@ -149,6 +156,7 @@ func (l *Ledger) commitGroup(group []*commitRequest) {
 	}
 	l.lastHash = g.prev
 	l.lastTime = g.now
+	l.tree = tree
 	l.next.Store(g.seq)
 	l.mu.Unlock()
 	l.notify.broadcast()

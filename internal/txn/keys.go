@@ -14,6 +14,7 @@ import (
 //	x/<tableID>/<sha256(field)><sha256(key)>/<docID>   index entry (empty value)
 //	h/<tableID>/<docID>/<version:8>       every revision, committed-view Ion binary
 //	r/<docID>/<version:8>                 block sequence number of a revision (GetRevision)
+//	m/<level:1><index:8>                  ledger Merkle tree node over block hashes (digests, proofs)
 //
 // The journal (b/) is the source of truth; everything else is derived from
 // it in the same synced batch as the block.
@@ -41,6 +42,7 @@ func u64(v uint64) []byte {
 }
 
 func (k keys) all() []byte             { return k.prefix }
+func (k keys) tree() []byte            { return k.cat([]byte("m/")) }
 func (k keys) meta() []byte            { return k.cat([]byte("meta")) }
 func (k keys) block(seq uint64) []byte { return k.cat([]byte("b/"), u64(seq)) }
 func (k keys) blocks() []byte          { return k.cat([]byte("b/")) }

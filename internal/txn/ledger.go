@@ -89,6 +89,7 @@ type Ledger struct {
 	mu       sync.RWMutex
 	tables   map[string]*tableMeta // durable catalogue by table id
 	lastHash []byte                // blockHash of the newest durable block
+	tree     *journal.Tree         // ledger Merkle tree of the durable blocks; replaced, never mutated, under mu
 
 	occ      *occState
 	open     snapshots // snapshots of open transactions, for pruning occ
@@ -168,6 +169,9 @@ func openLedger(st *store.Store, id, name string, clock func() time.Time) (*Ledg
 	if err != nil {
 		return nil, fmt.Errorf("txn: ledger %s tip: %w", name, err)
 	}
+	if l.tree, err = journal.LoadTree(l.treeNodes(), l.next.Load()); err != nil {
+		return nil, fmt.Errorf("txn: ledger %s tree: %w", name, err)
+	}
 	go l.commitLoop()
 	return l, nil
 }
@@ -188,6 +192,38 @@ func (l *Ledger) Tip() (addr journal.BlockAddress, hash []byte, ok bool) {
 		return journal.BlockAddress{StrandID: l.StrandID}, nil, false
 	}
 	return journal.BlockAddress{StrandID: l.StrandID, SequenceNo: n - 1}, append([]byte(nil), l.lastHash...), true
+}
+
+func (l *Ledger) treeNodes() journal.StoreNodes {
+	return journal.StoreNodes{Store: l.st, Prefix: l.keys.tree()}
+}
+
+// Digest returns the ledger digest at tip: the Merkle root over the block
+// hashes of blocks 0..tip.
+func (l *Ledger) Digest(tip uint64) ([]byte, error) {
+	l.mu.RLock()
+	t := l.tree
+	l.mu.RUnlock()
+	return t.RootAt(l.treeNodes(), tip+1)
+}
+
+// BlockProof returns the ledger-tree siblings that fold block seq's hash
+// into the digest at tip.
+func (l *Ledger) BlockProof(seq, tip uint64) ([][]byte, error) {
+	l.mu.RLock()
+	t := l.tree
+	l.mu.RUnlock()
+	return t.InclusionProof(l.treeNodes(), seq, tip+1)
+}
+
+// RevisionBlock returns the sequence number of the block that wrote a
+// document's revision.
+func (l *Ledger) RevisionBlock(docID string, version uint64) (uint64, bool, error) {
+	raw, ok, err := l.st.Get(l.keys.revisionBlock(docID, version))
+	if err != nil || !ok || len(raw) != 8 {
+		return 0, false, err
+	}
+	return blockSeq(raw), true, nil
 }
 
 // Block reads the durable block with the given sequence number.
