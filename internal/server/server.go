@@ -206,3 +206,6 @@ func (j journals) Journal(ledgerName string) (stream.Journal, error) {
 
 // Streams returns the journal stream manager.
 func (n *Node) Streams() *stream.Manager { return n.streams }
+
+// Metrics returns the node's Prometheus registry.
+func (n *Node) Metrics() *prometheus.Registry { return n.metrics }

@@ -26,7 +26,7 @@ import (
 const testRole = "arn:aws:iam::000000000000:role/qldb-stream"
 
 // startWithKinesis starts a node whose Kinesis calls go to the emulator.
-func startWithKinesis(t *testing.T, emu *kinesisemu.Emulator, mutate func(*config.Config)) *servertest.Node {
+func startWithKinesis(t testing.TB, emu *kinesisemu.Emulator, mutate func(*config.Config)) *servertest.Node {
 	return servertest.Start(t, func(c *config.Config) {
 		c.KinesisEndpoint = emu.Endpoint
 		c.KinesisCredentials = credentials.NewStaticCredentialsProvider("AKIDKINESIS", "kinesis-secret", "")

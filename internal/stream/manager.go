@@ -634,3 +634,17 @@ func (m *Manager) Tags(a ledger.ARN, raw string) (map[string]string, error) {
 	d, _ := m.definition(id)
 	return d.Tags, nil
 }
+
+// Delivered returns how many blocks of the journal a stream has delivered
+// and durably checkpointed (the first block not yet acknowledged).
+func (m *Manager) Delivered(id string) (uint64, bool) {
+	raw, ok, err := m.opts.Store.Get(cpKey(id))
+	if err != nil || !ok {
+		return 0, false
+	}
+	var cp checkpoint
+	if json.Unmarshal(raw, &cp) != nil {
+		return 0, false
+	}
+	return cp.Next, true
+}
