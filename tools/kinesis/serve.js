@@ -58,6 +58,29 @@ function call(target, body) {
 
 const server = kinesalite(opts);
 
+// kinesalite throws from a request's 'error' handler, so a client that hangs
+// up in the middle of a request (a cancelled context, a stopped server under
+// test) would crash the emulator. Real Kinesis shrugs that off: log instead.
+const [handler] = server.listeners('request');
+server.removeAllListeners('request');
+server.on('request', (req, res) => {
+  const on = req.on;
+  req.on = function (event, fn) {
+    if (event !== 'error') return on.call(this, event, fn);
+    return on.call(this, event, (err) => console.error('serve.js: request aborted: %s', err.message));
+  };
+  try {
+    handler(req, res);
+  } finally {
+    req.on = on;
+  }
+});
+const benign = new Set(['ECONNRESET', 'EPIPE', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END']);
+process.on('uncaughtException', (err) => {
+  if (!benign.has(err && err.code)) throw err;
+  console.error('serve.js: ignored %s: %s', err.code, err.message);
+});
+
 server.on('error', (err) => {
   console.error('serve.js: %s', err.message);
   process.exit(1);

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -291,9 +292,45 @@ func TestCleanupStopsProcess(t *testing.T) {
 	}
 }
 
+// abortRequest sends the start of a PutRecords request to e and hangs up in
+// the middle of its body, as a client whose context is cancelled does; then
+// it checks that the emulator still answers.
+func abortRequest(t *testing.T, e *Emulator) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.Endpoint, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-amz-json-1.1\r\n"+
+		"X-Amz-Target: Kinesis_20131202.PutRecords\r\nX-Amz-Date: 20200101T000000Z\r\n"+
+		"Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20200101/us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00\r\n"+
+		"Content-Length: 1000\r\n\r\n{\"StreamName\":", e.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // let the server start reading the body
+	if err := conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := e.Client.ListStreams(testContext(t), &kinesis.ListStreamsInput{}); err != nil {
+		t.Fatalf("after an aborted request: %v\nemulator output:\n%s", err, e.Log())
+	}
+}
+
+func TestKinesaliteSurvivesAbortedRequest(t *testing.T) {
+	t.Parallel()
+	e := StartKinesalite(t, Stream("journal", 1))
+	for range 3 {
+		abortRequest(t, e)
+	}
+	putOne(t, e, "journal", "still here")
+}
+
 func TestKinesisLocalStreamARNAddressing(t *testing.T) {
 	t.Parallel()
 	e := StartKinesisLocal(t, Stream("journal", 2))
+	abortRequest(t, e)
 	checkARN(t, e, "journal")
 	putAndReadBack(t, e, "journal", true)
 
