@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/pagetoken"
@@ -365,11 +367,7 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (string, error) {
 		if d.Tags == nil {
 			d.Tags = map[string]string{}
 		}
-		if v != nil {
-			d.Tags[k] = *v
-		} else {
-			d.Tags[k] = ""
-		}
+		d.Tags[k] = aws.ToString(v)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -563,60 +561,53 @@ func (m *Manager) lookupARN(a ledger.ARN, raw string) (string, error) {
 
 // Tag adds or replaces tags on the stream named by a parsed stream ARN.
 func (m *Manager) Tag(a ledger.ARN, raw string, tags map[string]*string) error {
-	id, err := m.lookupARN(a, raw)
-	if err != nil {
-		return err
-	}
 	if len(tags) == 0 {
 		return qldberr.Invalid("Tags", "Tags must hold at least one tag")
 	}
 	if err := ledger.ValidateTags(tags); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r := m.streams[id]
-	next := r.def
-	next.Tags = map[string]string{}
-	for k, v := range r.def.Tags {
-		next.Tags[k] = v
-	}
-	for k, v := range tags {
-		if v != nil {
-			next.Tags[k] = *v
-		} else {
-			next.Tags[k] = ""
+	return m.updateTags(a, raw, func(t map[string]string) error {
+		for k, v := range tags {
+			t[k] = aws.ToString(v)
 		}
-	}
-	if len(next.Tags) > 200 {
-		return qldberr.Invalid("Tags", "a resource can have at most 200 tags")
-	}
-	if err := m.persistLocked(&next); err != nil {
-		return err
-	}
-	r.def = next
-	return nil
+		if len(t) > 200 {
+			return qldberr.Invalid("Tags", "a resource can have at most 200 tags")
+		}
+		return nil
+	})
 }
 
 // Untag removes tag keys from the stream named by a parsed stream ARN.
 func (m *Manager) Untag(a ledger.ARN, raw string, keys []string) error {
-	id, err := m.lookupARN(a, raw)
-	if err != nil {
+	if err := ledger.ValidateTagKeys(keys); err != nil {
 		return err
 	}
-	if err := ledger.ValidateTagKeys(keys); err != nil {
+	return m.updateTags(a, raw, func(t map[string]string) error {
+		for _, k := range keys {
+			delete(t, k)
+		}
+		return nil
+	})
+}
+
+// updateTags applies change to a copy of a stream's tags and stores the
+// result; when change fails nothing is stored.
+func (m *Manager) updateTags(a ledger.ARN, raw string, change func(map[string]string) error) error {
+	id, err := m.lookupARN(a, raw)
+	if err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r := m.streams[id]
 	next := r.def
-	next.Tags = map[string]string{}
+	next.Tags = make(map[string]string, len(r.def.Tags))
 	for k, v := range r.def.Tags {
 		next.Tags[k] = v
 	}
-	for _, k := range keys {
-		delete(next.Tags, k)
+	if err := change(next.Tags); err != nil {
+		return err
 	}
 	if err := m.persistLocked(&next); err != nil {
 		return err
