@@ -3,8 +3,11 @@
 // audit paths over lists of hashes, statement hashes and the commit digest
 // that the QLDB drivers send with CommitTransaction.
 //
-// Ion hashes are computed with github.com/amzn/ion-hash-go, the library the
-// QLDB Go driver uses, so they agree with the driver by construction.
+// Ion hashes are computed by an in-house serializer (fasthash.go) that walks
+// the ionvalue tree and feeds SHA-256 directly. It is byte-identical to
+// github.com/amzn/ion-hash-go, the library the QLDB Go driver uses: that
+// library is kept as the reference path (hashReference, hashIonReference) and
+// the differential tests and fuzz targets compare the two.
 package qldbhash
 
 import (
@@ -25,8 +28,20 @@ const Size = sha256.Size
 // HashValue returns the 32-byte Ion hash (ion-hash spec, SHA-256) of v,
 // annotations included. Struct field order does not change the hash. It fails
 // only for values ionvalue cannot write (nil children, a decimal without a
-// Decimal, field names or annotations of the form $<digits>).
+// Decimal, field names or annotations of the form $<digits>, which wrap
+// ionvalue.ErrSymbolIDText, and non-null values of an unknown type). The
+// result is byte-identical to ion-hash-go's HashWriter over v.WriteTo.
 func HashValue(v *ionvalue.Value) ([]byte, error) {
+	sum, err := fastSum(v, false)
+	if err != nil {
+		return nil, fmt.Errorf("qldbhash: hash: %w", err)
+	}
+	return sum[:], nil
+}
+
+// hashReference is HashValue computed by ion-hash-go's HashWriter over
+// v.WriteTo: the reference the fast path is tested against.
+func hashReference(v *ionvalue.Value) ([]byte, error) {
 	hw, err := ionhash.NewHashWriter(&nopWriter{}, ionhash.NewCryptoHasherProvider(ionhash.SHA256))
 	if err != nil {
 		return nil, fmt.Errorf("qldbhash: %w", err)
@@ -53,17 +68,78 @@ func Hash(v *ionvalue.Value) []byte {
 	return h
 }
 
-// HashString returns the Ion hash of the Ion string s: H(ion_string(s)).
+// HashString returns the Ion hash of the Ion string s: H(ion_string(s)),
+// equal to Hash(ionvalue.String(s)). s need not be valid UTF-8: its bytes are
+// hashed as they are.
 func HashString(s string) []byte {
-	return Hash(ionvalue.String(s))
+	sum := fastHashString(s)
+	return sum[:]
 }
 
 // HashIon returns the Ion hash of the single value held by the Ion stream b
-// (binary when it starts with the Ion version marker, text otherwise), read
-// with ion-hash-go's HashReader exactly as the QLDB driver hashes statement
-// parameters. Local symbol tables and the version marker do not change the
-// hash. It is an error for b to hold no value or more than one.
+// (binary when it starts with the Ion version marker, text otherwise), equal
+// to what ion-hash-go's HashReader computes over b, which is how the QLDB
+// driver hashes statement parameters. Local symbol tables and the version
+// marker do not change the hash. It is an error for b to hold no value or
+// more than one.
+//
+// b is decoded with ionvalue and hashed by the fast path. ionvalue spells a
+// symbol whose text is unknown as "$<sid>", which the reference hashes
+// differently (and rejects in field names), so a value with any symbol text
+// of that form, and any input ionvalue cannot decode, goes through the
+// reference reader instead, so all other errors come from the reference.
+//
+// Binary input whose top-level value declares more bytes than b holds is
+// rejected before any Ion reader sees it: ion-go would try to allocate the
+// declared length, and a tiny input can declare terabytes (see
+// checkBinaryLengths). This is the one case where HashIon and ion-hash-go
+// differ: the library accepts a truncated top-level container, or dies.
 func HashIon(b []byte) ([]byte, error) {
+	_, sum, _, err := hashIon(b)
+	return sum, err
+}
+
+// HashIonValue is HashIon that also returns the single value b holds,
+// decoded by ionvalue.DecodeOne, so that a caller needing both decodes b
+// once. It fails when either decoding or hashing fails.
+func HashIonValue(b []byte) (*ionvalue.Value, []byte, error) {
+	v, sum, decodeErr, err := hashIon(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if decodeErr != nil {
+		return nil, nil, fmt.Errorf("qldbhash: hash Ion: %w", decodeErr)
+	}
+	return v, sum, nil
+}
+
+// hashIon computes HashIon(b). v is b's value decoded by ionvalue, or nil
+// with decodeErr set when ionvalue cannot decode it (the hash then comes from
+// the reference, which may still succeed).
+func hashIon(b []byte) (v *ionvalue.Value, sum []byte, decodeErr, err error) {
+	if err := checkBinaryLengths(b); err != nil {
+		err = fmt.Errorf("qldbhash: hash Ion: %w", err)
+		return nil, nil, err, err
+	}
+	v, decodeErr = ionvalue.DecodeOne(b)
+	if decodeErr != nil {
+		sum, err = hashIonReference(b)
+		return nil, sum, decodeErr, err
+	}
+	fast, ferr := fastSum(v, true)
+	if ferr != nil {
+		// Symbol text of the form $<digits>: only the reader knows whether
+		// it is text or a symbol id without text.
+		sum, err = hashIonReference(b)
+		return v, sum, nil, err
+	}
+	return v, fast[:], nil, nil
+}
+
+// hashIonReference is HashIon computed by ion-hash-go's HashReader over b:
+// the reference the fast path is tested against, and the fallback for the
+// inputs the fast path leaves to it.
+func hashIonReference(b []byte) ([]byte, error) {
 	hr, err := ionhash.NewHashReader(ion.NewReaderBytes(b), ionhash.NewCryptoHasherProvider(ionhash.SHA256))
 	if err != nil {
 		return nil, fmt.Errorf("qldbhash: %w", err)
@@ -100,6 +176,10 @@ func Dot(a, b []byte) []byte {
 	if len(b) == 0 {
 		return a
 	}
+	if len(a) == Size && len(b) == Size {
+		sum := dot((*[Size]byte)(a), (*[Size]byte)(b))
+		return sum[:]
+	}
 	h := sha256.New()
 	if compareSigned(a, b) < 0 {
 		h.Write(a)
@@ -109,6 +189,19 @@ func Dot(a, b []byte) []byte {
 		h.Write(a)
 	}
 	return h.Sum(nil)
+}
+
+// dot is Dot for two 32-byte hashes, without allocating.
+func dot(a, b *[Size]byte) [Size]byte {
+	var pair [2 * Size]byte
+	if compareSigned(a[:], b[:]) < 0 {
+		copy(pair[:Size], a[:])
+		copy(pair[Size:], b[:])
+	} else {
+		copy(pair[:Size], b[:])
+		copy(pair[Size:], a[:])
+	}
+	return sha256.Sum256(pair[:])
 }
 
 // compareSigned compares a and b as int8 values from their last bytes
@@ -192,11 +285,15 @@ func Fold(leaf []byte, proof [][]byte) []byte {
 // exactly as sent (with its ? placeholders). It panics like Hash when a
 // parameter cannot be hashed.
 func StatementHash(statement string, params []*ionvalue.Value) []byte {
-	h := HashString(statement)
+	h := fastHashString(statement)
 	for _, p := range params {
-		h = Dot(h, Hash(p))
+		ph, err := fastSum(p, false)
+		if err != nil {
+			panic(fmt.Errorf("qldbhash: hash: %w", err))
+		}
+		h = dot(&h, &ph)
 	}
-	return h
+	return h[:]
 }
 
 // CommitDigest accumulates a transaction's commit digest exactly as the QLDB
