@@ -161,6 +161,9 @@ func tokenText(t ion.SymbolToken) string {
 // with the Ion 1.0 version marker E0 01 00 EA, text otherwise. An empty or
 // all-whitespace input gives no values and no error.
 func Decode(b []byte) ([]*Value, error) {
+	if err := CheckBinaryLengths(b); err != nil {
+		return nil, err
+	}
 	r := ion.NewReaderBytes(b)
 	var out []*Value
 	for r.Next() {

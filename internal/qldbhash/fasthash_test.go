@@ -313,8 +313,8 @@ func checkIon(t testing.TB, name string, b []byte) {
 	t.Helper()
 	got, gerr := HashIon(b)
 	v, vsum, verr := HashIonValue(b)
-	if checkBinaryLengths(b) != nil {
-		if gerr == nil || verr == nil || !errors.Is(gerr, errIonLength) {
+	if ionvalue.CheckBinaryLengths(b) != nil {
+		if gerr == nil || verr == nil || !errors.Is(gerr, ionvalue.ErrLength) {
 			t.Fatalf("%s: HashIon(%x) of an overlong value = %x, %v; HashIonValue err %v", name, b, got, gerr, verr)
 		}
 		return
@@ -348,7 +348,7 @@ func TestFastHashMatchesReference(t *testing.T) {
 		// The same value as the driver sends it (binary, with a local symbol
 		// table when it uses symbols) and as text, through HashIon.
 		if bin, err := ionvalue.MarshalBinary(c.v); err == nil {
-			if err := checkBinaryLengths(bin); err != nil {
+			if err := ionvalue.CheckBinaryLengths(bin); err != nil {
 				t.Fatalf("%s: checkBinaryLengths rejects a valid encoding: %v", c.name, err)
 			}
 			checkIon(t, c.name+" (binary)", bin)
@@ -542,7 +542,7 @@ func TestHashIonMatchesReference(t *testing.T) {
 	rejected := 0
 	for name, b := range ionInputs(t) {
 		checkIon(t, name, b)
-		if checkBinaryLengths(b) != nil {
+		if ionvalue.CheckBinaryLengths(b) != nil {
 			rejected++
 		}
 	}
@@ -850,7 +850,7 @@ func FuzzHashMatchesReference(f *testing.F) {
 			return
 		}
 		if bin, err := ionvalue.MarshalBinary(v); err == nil {
-			if err := checkBinaryLengths(bin); err != nil {
+			if err := ionvalue.CheckBinaryLengths(bin); err != nil {
 				t.Fatalf("checkBinaryLengths rejects a valid encoding %x: %v", bin, err)
 			}
 			checkIon(t, "generated (binary)", bin)

@@ -117,7 +117,7 @@ func HashIonValue(b []byte) (*ionvalue.Value, []byte, error) {
 // with decodeErr set when ionvalue cannot decode it (the hash then comes from
 // the reference, which may still succeed).
 func hashIon(b []byte) (v *ionvalue.Value, sum []byte, decodeErr, err error) {
-	if err := checkBinaryLengths(b); err != nil {
+	if err := ionvalue.CheckBinaryLengths(b); err != nil {
 		err = fmt.Errorf("qldbhash: hash Ion: %w", err)
 		return nil, nil, err, err
 	}

@@ -204,9 +204,8 @@ func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param)
 			if raw == nil {
 				raw = []byte(p.IonText)
 			}
-			h, herr := qldbhash.HashIon(raw)
-			v, derr := ionvalue.DecodeOne(raw)
-			if herr != nil || derr != nil {
+			v, h, herr := qldbhash.HashIonValue(raw)
+			if herr != nil {
 				t.digest.Add(sh)
 				return qldberr.New(qldberr.BadRequest, "Parameter %d is not a single valid Ion value", i+1)
 			}

@@ -1,12 +1,13 @@
-package qldbhash
+package ionvalue
 
 import "errors"
 
-// errIonLength is returned (wrapped) by HashIon for binary Ion whose
-// top-level value declares more bytes than the input holds.
-var errIonLength = errors.New("value length exceeds the input")
+// ErrLength is returned (wrapped) by CheckBinaryLengths, and so by Decode,
+// for binary Ion whose top-level value declares more bytes than the input
+// holds.
+var ErrLength = errors.New("ionvalue: value length exceeds the input")
 
-// checkBinaryLengths guards ion-go's binary reader (v1.1.3), which allocates
+// CheckBinaryLengths guards ion-go's binary reader (v1.1.3), which allocates
 // a buffer of a value's declared length before reading it and checks that
 // length against the enclosing container only: at the top level nothing
 // bounds it, so a 16-byte input declaring a 2 TB int makes the process die
@@ -16,12 +17,12 @@ var errIonLength = errors.New("value length exceeds the input")
 // b. Text input (b not starting with the binary version marker, as ion-go
 // decides) is not checked.
 //
-// It returns an error wrapping errIonLength when a top-level value overruns
+// It returns an error wrapping ErrLength when a top-level value overruns
 // b. It returns nil, leaving the error to the reader, as soon as it meets a
 // byte sequence the reader rejects before allocating anything. ion-go itself
 // would accept a truncated top-level container (it treats the end of input
 // as the end of the container); such input is rejected here.
-func checkBinaryLengths(b []byte) error {
+func CheckBinaryLengths(b []byte) error {
 	if len(b) < 4 || b[0] != 0xE0 || b[3] != 0xEA {
 		return nil
 	}
@@ -55,7 +56,7 @@ func checkBinaryLengths(b []byte) error {
 			continue
 		}
 		if length > n-pos {
-			return errIonLength
+			return ErrLength
 		}
 		if t == 0xE {
 			// Annotation wrapper: the annotation list must leave room for
@@ -63,7 +64,7 @@ func checkBinaryLengths(b []byte) error {
 			// an underflowed remainder as the wrapped value's length.
 			v, k, ok := readVarUint(b[pos : pos+length])
 			if !ok || v >= length-k {
-				return errIonLength
+				return ErrLength
 			}
 		}
 		pos += length
