@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -183,5 +184,70 @@ func TestStreamRetriesThrottlingWithoutLoss(t *testing.T) {
 		if !strings.Contains(string(body), series) {
 			t.Errorf("metrics lack %s", series)
 		}
+	}
+}
+
+func TestStreamFailsAfterImpairedTimeout(t *testing.T) {
+	emu := kinesisemu.StartKinesalite(t, kinesisemu.Stream("doomed", 1))
+	n := startWithKinesis(t, emu, func(c *config.Config) {
+		fastRetries(c)
+		c.StreamImpairedTimeout = time.Second
+	})
+	n.CreateLedger("doomed")
+	drv := n.Driver("doomed")
+	workload(t, drv, "T", 1)
+	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	id := startStream(t, c, "doomed", "doomed", emu.StreamARN("doomed"), time.Now().Add(-time.Hour), nil, nil)
+	l, _ := n.Sessions().Ledger("doomed")
+	awaitBlocks(t, emu, "doomed", l.Next(), false)
+	if err := emu.DeleteStream(bg, "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	commitTx(t, drv, "INSERT INTO T VALUE {'k': 'lost destination'}")
+	awaitStatus(t, c, "doomed", id, types.StreamStatusImpaired, types.ErrorCauseKinesisStreamNotFound)
+	awaitStatus(t, c, "doomed", id, types.StreamStatusFailed, types.ErrorCauseKinesisStreamNotFound)
+	// A FAILED stream cannot be canceled and does not come back.
+	_, err := c.CancelJournalKinesisStream(bg, &qldb.CancelJournalKinesisStreamInput{LedgerName: aws.String("doomed"), StreamId: aws.String(id)})
+	var pre *types.ResourcePreconditionNotMetException
+	if !errors.As(err, &pre) {
+		t.Fatalf("cancel of a FAILED stream: %v", err)
+	}
+	if err := emu.CreateStream(bg, "doomed", 1); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	awaitStatus(t, c, "doomed", id, types.StreamStatusFailed, "")
+}
+
+func TestTerminalStreamsExpire(t *testing.T) {
+	emu := kinesisemu.StartKinesalite(t, kinesisemu.Stream("short", 1))
+	n := startWithKinesis(t, emu, func(c *config.Config) { c.StreamRetention = 300 * time.Millisecond })
+	n.CreateLedger("short")
+	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	id := startStream(t, c, "short", "short", emu.StreamARN("short"), time.Now().Add(-time.Hour), nil, nil)
+	keep := startStream(t, c, "short", "keep", emu.StreamARN("short"), time.Now().Add(-time.Hour), nil, nil)
+	if _, err := c.CancelJournalKinesisStream(bg, &qldb.CancelJournalKinesisStreamInput{LedgerName: aws.String("short"), StreamId: aws.String(id)}); err != nil {
+		t.Fatal(err)
+	}
+	awaitStatus(t, c, "short", id, types.StreamStatusCanceled, "")
+	// The name of a canceled stream is free again at once.
+	startStream(t, c, "short", "short", emu.StreamARN("short"), time.Now().Add(-time.Hour), nil, nil)
+	time.Sleep(400 * time.Millisecond)
+	_, err := c.DescribeJournalKinesisStream(bg, &qldb.DescribeJournalKinesisStreamInput{LedgerName: aws.String("short"), StreamId: aws.String(id)})
+	var nf *types.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Fatalf("an expired canceled stream is still described: %v", err)
+	}
+	list, err := c.ListJournalKinesisStreamsForLedger(bg, &qldb.ListJournalKinesisStreamsForLedgerInput{LedgerName: aws.String("short")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list.Streams {
+		if aws.ToString(s.StreamId) == id {
+			t.Fatal("an expired canceled stream is still listed")
+		}
+	}
+	if len(list.Streams) != 2 {
+		t.Errorf("want the 2 active streams listed (including %s), got %d", keep, len(list.Streams))
 	}
 }
