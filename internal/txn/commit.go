@@ -123,7 +123,7 @@ func (l *Ledger) commitGroup(group []*commitRequest) {
 	}
 	var ok []accepted
 	for _, r := range group {
-		if l.occ.conflicts(r.tx.reads, r.tx.snapshot) {
+		if l.occ.conflicts(r.tx.reads) {
 			r.done <- commitResult{err: errOCC()}
 			continue
 		}
@@ -217,6 +217,9 @@ func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch *pebble.Batch) 
 		if old != nil && old.Name != tm.Name {
 			ws.names = append(ws.names, old.Name)
 		}
+	}
+	if len(t.tableOrder) > 0 {
+		ws.names = append(ws.names, catalogName)
 	}
 	tableOf := func(id string) (*tableMeta, bool) {
 		if tm, ok := newTables[id]; ok {

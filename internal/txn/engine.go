@@ -147,20 +147,27 @@ func (e *Engine) expireLoop() {
 		case <-t.C:
 			now := e.opts.Now()
 			e.mu.Lock()
-			var stale []*Session
-			for tok, s := range e.sessions {
-				if s.expiredAt(now, e.opts) != "" {
-					delete(e.sessions, tok)
-					e.counts[s.ledger.ID]--
-					stale = append(stale, s)
-				}
-			}
+			stale := e.reapLocked(now, "")
 			e.mu.Unlock()
 			for _, s := range stale {
 				s.close()
 			}
 		}
 	}
+}
+
+// reapLocked removes the expired sessions (of ledger ledgerID, or of every
+// ledger when it is empty) and returns them for closing outside e.mu.
+func (e *Engine) reapLocked(now time.Time, ledgerID string) []*Session {
+	var stale []*Session
+	for tok, s := range e.sessions {
+		if (ledgerID == "" || s.ledger.ID == ledgerID) && s.expiredAt(now, e.opts) != "" {
+			delete(e.sessions, tok)
+			e.counts[s.ledger.ID]--
+			stale = append(stale, s)
+		}
+	}
+	return stale
 }
 
 func newToken() string {
@@ -200,13 +207,25 @@ func (e *Engine) StartSession(ledgerName string) (string, error) {
 	now := e.opts.Now()
 	s := newSession(l, now, now.Add(randomDuration(e.opts.SessionLifetimeMin, e.opts.SessionLifetimeMax)))
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	var stale []*Session
 	if e.counts[l.ID] >= e.opts.MaxSessionsPerLedger {
+		// Expired sessions not yet swept by expireLoop do not count.
+		stale = e.reapLocked(now, l.ID)
+	}
+	full := e.counts[l.ID] >= e.opts.MaxSessionsPerLedger
+	tok := ""
+	if !full {
+		tok = newToken()
+		e.sessions[tok] = s
+		e.counts[l.ID]++
+	}
+	e.mu.Unlock()
+	for _, st := range stale {
+		st.close()
+	}
+	if full {
 		return "", qldberr.New(qldberr.LimitExceeded, "Exceeded the limit of %d active sessions for ledger %s", e.opts.MaxSessionsPerLedger, ledgerName)
 	}
-	tok := newToken()
-	e.sessions[tok] = s
-	e.counts[l.ID]++
 	return tok, nil
 }
 

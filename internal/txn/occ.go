@@ -7,19 +7,36 @@ import (
 // readSet is what a transaction read, for optimistic concurrency control at
 // commit: documents by id, whole tables (scans and history), index keys
 // looked up, tables whose definition it relied on, and table names it
-// resolved (found or not).
+// resolved (found or not). Each item maps to the ledger's durable block
+// count (Ledger.next) loaded just before the item was first read: the read
+// saw every block below that number, so only a change by a block at or
+// above it can have made the read stale.
 type readSet struct {
-	docs   map[string]struct{}
-	scans  map[string]struct{}
-	keys   map[string]struct{}
-	tables map[string]struct{}
-	names  map[string]struct{}
+	docs   map[string]uint64
+	scans  map[string]uint64
+	keys   map[string]uint64
+	tables map[string]uint64
+	names  map[string]uint64
 }
 
 func newReadSet() *readSet {
-	return &readSet{docs: map[string]struct{}{}, scans: map[string]struct{}{}, keys: map[string]struct{}{},
-		tables: map[string]struct{}{}, names: map[string]struct{}{}}
+	return &readSet{docs: map[string]uint64{}, scans: map[string]uint64{}, keys: map[string]uint64{},
+		tables: map[string]uint64{}, names: map[string]uint64{}}
 }
+
+// note records a read of item k that saw every block below seq; the first
+// read of an item is the one that counts.
+func note(m map[string]uint64, k string, seq uint64) {
+	if _, ok := m[k]; !ok {
+		m[k] = seq
+	}
+}
+
+// catalogName stands, in the names maps, for the whole table listing:
+// Tables (information_schema.user_tables) reads it and every DDL commit
+// writes it, so a catalogue scan conflicts with any concurrent DDL,
+// including the creation of a table it could not have seen.
+const catalogName = "\x00catalog"
 
 // indexKeyID names one value of one index in the OCC maps.
 func indexKeyID(table, field string, key []byte) string {
@@ -27,10 +44,10 @@ func indexKeyID(table, field string, key []byte) string {
 }
 
 // occState remembers, for everything a transaction can read, the sequence
-// number of the last block that changed it. A transaction whose snapshot is
-// S (it started when S blocks were durable) conflicts when anything it read
-// was changed by a block with sequence number >= S. Only the committer
-// goroutine touches an occState.
+// number of the last block that changed it. A transaction conflicts when
+// anything it read was changed by a block numbered at or above the read's
+// sequence number (see readSet). Only the committer goroutine touches an
+// occState.
 type occState struct {
 	docs   map[string]uint64 // document id
 	scans  map[string]uint64 // table id: any document change in the table
@@ -44,30 +61,32 @@ func newOCCState() *occState {
 		tables: map[string]uint64{}, names: map[string]uint64{}}
 }
 
-func changedSince(m map[string]uint64, set map[string]struct{}, snapshot uint64) bool {
+// changedSince reports whether an item of set was changed (per m) by a block
+// numbered at or above the item's read sequence number.
+func changedSince(m map[string]uint64, set map[string]uint64) bool {
 	if len(m) < len(set) {
 		for k, seq := range m {
-			if _, ok := set[k]; ok && seq >= snapshot {
+			if read, ok := set[k]; ok && seq >= read {
 				return true
 			}
 		}
 		return false
 	}
-	for k := range set {
-		if seq, ok := m[k]; ok && seq >= snapshot {
+	for k, read := range set {
+		if seq, ok := m[k]; ok && seq >= read {
 			return true
 		}
 	}
 	return false
 }
 
-// conflicts reports whether anything in rs changed at or after snapshot.
-func (o *occState) conflicts(rs *readSet, snapshot uint64) bool {
-	return changedSince(o.docs, rs.docs, snapshot) ||
-		changedSince(o.scans, rs.scans, snapshot) ||
-		changedSince(o.keys, rs.keys, snapshot) ||
-		changedSince(o.tables, rs.tables, snapshot) ||
-		changedSince(o.names, rs.names, snapshot)
+// conflicts reports whether anything in rs changed after it was read.
+func (o *occState) conflicts(rs *readSet) bool {
+	return changedSince(o.docs, rs.docs) ||
+		changedSince(o.scans, rs.scans) ||
+		changedSince(o.keys, rs.keys) ||
+		changedSince(o.tables, rs.tables) ||
+		changedSince(o.names, rs.names)
 }
 
 // writeSet is what a committed transaction changed, in the same terms.

@@ -55,7 +55,7 @@ type undoEntry struct {
 type Transaction struct {
 	ID       string
 	ledger   *Ledger
-	snapshot uint64
+	snapshot uint64 // Ledger.next at start: no read's sequence number is lower (OCC pruning)
 	started  time.Time
 
 	digest     *qldbhash.CommitDigest
@@ -84,6 +84,11 @@ func newTransaction(l *Ledger, now time.Time) *Transaction {
 	l.open.add(t, t.snapshot)
 	return t
 }
+
+// readSeq is the number of durable blocks, loaded before a read: the read
+// will see at least every block below it (Ledger.next advances only after a
+// block's batch is applied). Record it with note before reading.
+func (t *Transaction) readSeq() uint64 { return t.ledger.next.Load() }
 
 // end releases the transaction's snapshot.
 func (t *Transaction) end() { t.ledger.open.remove(t) }
@@ -120,10 +125,11 @@ func (t *Transaction) allTables() []*tableMeta {
 
 // Table implements partiql.Tx.
 func (t *Transaction) Table(name string) (partiql.TableInfo, bool) {
-	t.reads.names[name] = struct{}{}
+	seq := t.readSeq()
+	note(t.reads.names, name, seq)
 	for _, tm := range t.allTables() {
 		if tm.Active && tm.Name == name {
-			t.reads.tables[tm.ID] = struct{}{}
+			note(t.reads.tables, tm.ID, seq)
 			return tm.info(), true
 		}
 	}
@@ -132,24 +138,26 @@ func (t *Transaction) Table(name string) (partiql.TableInfo, bool) {
 
 // TableByID implements partiql.Tx.
 func (t *Transaction) TableByID(id string) (partiql.TableInfo, bool) {
+	seq := t.readSeq()
 	tm, ok := t.lookupTable(id)
 	if !ok {
 		return partiql.TableInfo{}, false
 	}
-	t.reads.tables[id] = struct{}{}
+	note(t.reads.tables, id, seq)
 	return tm.info(), true
 }
 
 // Tables implements partiql.Tx.
 func (t *Transaction) Tables() []partiql.TableInfo {
+	seq := t.readSeq()
 	all := t.allTables()
 	out := make([]partiql.TableInfo, len(all))
 	for i, tm := range all {
-		t.reads.tables[tm.ID] = struct{}{}
-		t.reads.names[tm.Name] = struct{}{}
+		note(t.reads.tables, tm.ID, seq)
+		note(t.reads.names, tm.Name, seq)
 		out[i] = tm.info()
 	}
-	t.reads.names["\x00catalog"] = struct{}{}
+	note(t.reads.names, catalogName, seq)
 	return out
 }
 
@@ -187,7 +195,7 @@ func (p *pendingDoc) document(id string) partiql.Document {
 
 // Scan implements partiql.Tx.
 func (t *Transaction) Scan(tableID string, fn func(doc partiql.Document) bool) error {
-	t.reads.scans[tableID] = struct{}{}
+	note(t.reads.scans, tableID, t.readSeq())
 	prefix := t.ledger.keys.docs(tableID)
 	stop := false
 	var decodeErr error
@@ -238,7 +246,7 @@ func (t *Transaction) Scan(tableID string, fn func(doc partiql.Document) bool) e
 
 // Get implements partiql.Tx.
 func (t *Transaction) Get(tableID, docID string) (partiql.Document, bool, error) {
-	t.reads.docs[docID] = struct{}{}
+	note(t.reads.docs, docID, t.readSeq())
 	t.docsRead++
 	if p, ok := t.writes[docID]; ok {
 		if p.tableID != tableID || p.data == nil {
@@ -256,7 +264,7 @@ func (t *Transaction) Get(tableID, docID string) (partiql.Document, bool, error)
 // Lookup implements partiql.Tx.
 func (t *Transaction) Lookup(tableID, field string, key *ionvalue.Value, fn func(doc partiql.Document) bool) error {
 	ik := partiql.IndexKey(key)
-	t.reads.keys[indexKeyID(tableID, field, ik)] = struct{}{}
+	note(t.reads.keys, indexKeyID(tableID, field, ik), t.readSeq())
 	prefix := t.ledger.keys.indexPrefix(tableID, field, ik)
 	var ids []string
 	if err := t.ledger.st.Scan(prefix, store.PrefixEnd(prefix), func(k, _ []byte) bool {
@@ -294,7 +302,7 @@ func (t *Transaction) Lookup(tableID, field string, key *ionvalue.Value, fn func
 
 // History implements partiql.Tx.
 func (t *Transaction) History(tableID string, q partiql.HistoryQuery, fn func(rev *ionvalue.Value) bool) error {
-	t.reads.scans[tableID] = struct{}{}
+	note(t.reads.scans, tableID, t.readSeq())
 	prefix := t.ledger.keys.history(tableID)
 	if q.DocumentID != "" {
 		prefix = t.ledger.keys.docHistory(tableID, q.DocumentID)
@@ -432,7 +440,7 @@ func (t *Transaction) pendingFor(tableID, docID string) (*pendingDoc, error) {
 		c.stmts = append([]int(nil), p.stmts...)
 		return &c, nil
 	}
-	t.reads.docs[docID] = struct{}{}
+	note(t.reads.docs, docID, t.readSeq())
 	cd, ok, err := t.loadCommitted(tableID, docID)
 	if err != nil {
 		return nil, err
@@ -484,18 +492,18 @@ func (t *Transaction) changeTable(tm *tableMeta) {
 	t.tables[tm.ID] = tm
 }
 
-func (t *Transaction) tableForChange(id string) (*tableMeta, error) {
+func (t *Transaction) tableForChange(id string, seq uint64) (*tableMeta, error) {
 	tm, ok := t.lookupTable(id)
 	if !ok {
 		return nil, fmt.Errorf("txn: no table %s", id)
 	}
-	t.reads.tables[id] = struct{}{}
+	note(t.reads.tables, id, seq)
 	return tm.clone(), nil
 }
 
 // CreateTable implements partiql.Tx.
 func (t *Transaction) CreateTable(name string) (string, error) {
-	t.reads.names[name] = struct{}{}
+	note(t.reads.names, name, t.readSeq())
 	tm := &tableMeta{ID: qldbid.New(), Name: name, Active: true}
 	t.changeTable(tm)
 	return tm.ID, nil
@@ -503,7 +511,7 @@ func (t *Transaction) CreateTable(name string) (string, error) {
 
 // DropTable implements partiql.Tx.
 func (t *Transaction) DropTable(tableID string) error {
-	tm, err := t.tableForChange(tableID)
+	tm, err := t.tableForChange(tableID, t.readSeq())
 	if err != nil {
 		return err
 	}
@@ -514,11 +522,12 @@ func (t *Transaction) DropTable(tableID string) error {
 
 // UndropTable implements partiql.Tx.
 func (t *Transaction) UndropTable(tableID string) error {
-	tm, err := t.tableForChange(tableID)
+	seq := t.readSeq()
+	tm, err := t.tableForChange(tableID, seq)
 	if err != nil {
 		return err
 	}
-	t.reads.names[tm.Name] = struct{}{}
+	note(t.reads.names, tm.Name, seq)
 	tm.Active = true
 	t.changeTable(tm)
 	return nil
@@ -526,7 +535,7 @@ func (t *Transaction) UndropTable(tableID string) error {
 
 // CreateIndex implements partiql.Tx.
 func (t *Transaction) CreateIndex(tableID, field string) (string, error) {
-	tm, err := t.tableForChange(tableID)
+	tm, err := t.tableForChange(tableID, t.readSeq())
 	if err != nil {
 		return "", err
 	}
@@ -541,7 +550,7 @@ func (t *Transaction) CreateIndex(tableID, field string) (string, error) {
 
 // DropIndex implements partiql.Tx.
 func (t *Transaction) DropIndex(tableID, indexID string) error {
-	tm, err := t.tableForChange(tableID)
+	tm, err := t.tableForChange(tableID, t.readSeq())
 	if err != nil {
 		return err
 	}
