@@ -1,6 +1,7 @@
 // Command strand is a self-hosted, Amazon QLDB-compatible ledger database.
 //
 //	strand serve [flags]   run the server (strand serve -h lists the flags)
+//	strand verify [flags]  check a data directory offline (strand verify -h)
 package main
 
 import (
@@ -28,6 +29,11 @@ func usage() {
 Usage:
   strand serve [flags]    run the server; every flag can also be set as STRAND_<FLAG>
                           (upper case, dashes as underscores), e.g. STRAND_DATA_DIR
+  strand verify --data-dir DIR [--ledger NAME]
+                          check a stopped server's data offline: every block hash, the
+                          hash chain, the ledger Merkle tree and every stored revision
+                          copy; exit 0 when all hold, 1 naming the first bad block,
+                          2 when the check could not run (strand verify -h for more)
   strand help             this text
 `)
 }
@@ -40,6 +46,8 @@ func run(args []string) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:])
+	case "verify":
+		return verifyCmd(args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return 0

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/store"
+	"github.com/strand-db/strand/internal/verify/verifytest"
+)
+
+func runVerify(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := verifyCmd(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestVerifyCommand(t *testing.T) {
+	dir := t.TempDir()
+	if err := verifytest.Build(dir, "cars", 300, verifytest.Options{Sessions: 8}); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := runVerify("--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "ledger cars: OK: ") || !strings.Contains(out, "verified 1 ledger(s)") {
+		t.Fatalf("clean data: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if code, _, errOut := runVerify("--data-dir", dir, "--ledger", "nope"); code != 2 || !strings.Contains(errOut, "no such ledger") {
+		t.Errorf("unknown ledger: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := runVerify("--data-dir", filepath.Join(dir, "missing")); code != 2 || !strings.Contains(errOut, "holds no Strand data") {
+		t.Errorf("missing directory: exit %d, %s", code, errOut)
+	}
+	if code, _, _ := runVerify("--data-dir", dir, "extra"); code != 2 {
+		t.Errorf("extra argument: exit %d", code)
+	}
+
+	// While something holds the store (a server would), verify refuses.
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runVerify("--data-dir", dir)
+	if code != 2 || !strings.Contains(errOut, "in use by another strand process") || !strings.Contains(errOut, "stop the server first") {
+		t.Errorf("locked store: exit %d, %s", code, errOut)
+	}
+
+	// Flip one byte of block 200's blockHash behind the server's back.
+	cat, err := ledger.Open(st, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := cat.Describe("cars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := append([]byte("l/"+l.ID+"/b/"), 0, 0, 0, 0, 0, 0, 0, 200)
+	v, ok, err := st.Get(key)
+	if err != nil || !ok {
+		t.Fatalf("block 200: %v %v", ok, err)
+	}
+	iv, err := ionvalue.DecodeOne(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, err := journal.BlockFromIon(iv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v[bytes.Index(v, blk.BlockHash)+5] ^= 0x40
+	b := st.NewBatch()
+	if err := b.Set(key, v, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	st.Close()
+	code, out, errOut = runVerify("--data-dir", dir, "--ledger", "cars")
+	if code != 1 || !strings.Contains(out, "ledger cars: FAILED: first bad block 200: block check") {
+		t.Errorf("tampered block: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}

@@ -1,0 +1,62 @@
+package verify_test
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/strand-db/strand/internal/store"
+	"github.com/strand-db/strand/internal/verify"
+	"github.com/strand-db/strand/internal/verify/verifytest"
+)
+
+// BenchmarkVerify measures strand verify's throughput over a ledger of
+// verifytest.BenchBlocks() blocks (default 1,000,000; built once, and kept
+// in $STRAND_BENCH_DIR when set): blocks/s over the whole check, and
+// separately for the journal phase (blocks, chain, tree) and the documents
+// phase (h/, d/, r/ entries), and the CPU time per block (user + system,
+// all goroutines), which tells what the check would reach on idle cores:
+// about GOMAXPROCS / cpu-µs/block million blocks/s.
+//
+//	STRAND_BENCH_DIR=/tmp/strand-bench go test ./internal/verify -run '^$' -bench Verify -benchtime 3x
+func BenchmarkVerify(b *testing.B) {
+	dir := verifytest.BenchDir(b, verifytest.BenchBlocks())
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var blocks, revs uint64
+	var journalTime, docTime time.Duration
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := verify.Run(st, verify.Options{Ledger: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !rep.OK() {
+			b.Fatal(rep.FirstFailure())
+		}
+		l := rep.Ledgers[0]
+		blocks += l.Blocks
+		revs += l.Revisions
+		journalTime += l.JournalTime
+		docTime += l.DocumentsTime
+	}
+	b.ReportMetric(float64(blocks)/b.Elapsed().Seconds(), "blocks/s")
+	b.ReportMetric(float64(blocks)/journalTime.Seconds(), "journal-blocks/s")
+	b.ReportMetric(float64(revs)/docTime.Seconds(), "stored-revisions/s")
+	b.ReportMetric(float64(blocks)/float64(b.N), "blocks")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(blocks), "cpu-µs/block")
+}
+
+// cpuTime is the process's user + system CPU time: on a shared machine it
+// measures the work better than the wall clock.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

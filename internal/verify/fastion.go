@@ -1,0 +1,657 @@
+package verify
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/amzn/ion-go/ion"
+
+	"github.com/strand-db/strand/internal/ionvalue"
+)
+
+// This file is a fast path for decoding the Ion binary Strand stores
+// (journal blocks and committed-view revisions, written by
+// ionvalue.MarshalBinary). Decoding through ion-go's reader costs about
+// 50 µs and 400 allocations for a small block, more than all the hashing
+// verification does; this decoder builds the same ionvalue tree in a few
+// microseconds.
+//
+// It is deliberately partial: it accepts only input it can decode exactly
+// as ionvalue.DecodeOne would (the tests check this value for value, and
+// by fuzzing), and gives up (ok = false) on anything else, such as shared
+// symbol table imports, timestamps with a non-zero offset, big integers,
+// or malformed input; decodeIon then falls back to ionvalue.DecodeOne, so
+// results and errors are always those of the reference decoder.
+
+// decodeIon decodes a stream holding exactly one value, as
+// ionvalue.DecodeOne does.
+func decodeIon(b []byte) (*ionvalue.Value, error) {
+	if v, ok := fastDecodeOne(b); ok {
+		return v, nil
+	}
+	return ionvalue.DecodeOne(b)
+}
+
+// System symbols of Ion 1.0.
+var systemSymbols = []string{"", "$ion", "$ion_1_0", "$ion_symbol_table", "name", "version", "imports", "symbols", "max_id", "$ion_shared_symbol_table"}
+
+const (
+	sidSymbolTable = 3
+	sidSymbols     = 7
+)
+
+type fastDecoder struct {
+	syms []string // symbol id to text; "" for unknown text
+	// str and buf are one string and one byte copy of the whole input:
+	// texts and blobs are slices of them. Values, element lists and field
+	// lists are carved from slabs sized by a first pass over the input, so
+	// a decode allocates a handful of times rather than per value.
+	str    string
+	buf    []byte
+	vals   []ionvalue.Value
+	elems  []*ionvalue.Value
+	fields []ionvalue.Field
+	lst    []string // backing array of syms
+	// keep holds the whole slabs of a reusing decoder (see withDecoded).
+	keep *slabs
+}
+
+type slabs struct {
+	vals   []ionvalue.Value
+	elems  []*ionvalue.Value
+	fields []ionvalue.Field
+}
+
+// reusable decoders keep their slabs from one decode to the next.
+var reusable = sync.Pool{New: func() any { return &fastDecoder{keep: &slabs{}} }}
+
+// withDecoded decodes b as decodeIon does and calls fn with the value, which
+// is valid only during the call: the memory of its values, lists and
+// fields is reused by later decodes, so fn must not keep any of them (the
+// strings and byte slices in it stay valid). It returns fn's error, or the
+// decoding error wrapping errNotIon.
+func withDecoded(b []byte, fn func(*ionvalue.Value) error) error {
+	d := reusable.Get().(*fastDecoder)
+	defer reusable.Put(d)
+	v, ok := d.decode(b)
+	if !ok {
+		var err error
+		if v, err = ionvalue.DecodeOne(b); err != nil {
+			return fmt.Errorf("%w: %w", errNotIon, err)
+		}
+	}
+	return fn(v)
+}
+
+// errNotIon is wrapped by the errors of stored values that do not decode.
+var errNotIon = errors.New("the stored value is not readable Ion")
+
+// fastDecodeOne decodes b when it is binary Ion holding exactly one user
+// value that the fast path supports. The result does not share memory with
+// b or with any other decode.
+func fastDecodeOne(b []byte) (*ionvalue.Value, bool) {
+	return new(fastDecoder).decode(b)
+}
+
+func (d *fastDecoder) decode(b []byte) (*ionvalue.Value, bool) {
+	if len(b) < 4 || b[0] != 0xE0 || b[1] != 0x01 || b[2] != 0x00 || b[3] != 0xEA {
+		return nil, false
+	}
+	d.buf = append([]byte(nil), b...)
+	d.str = string(b)
+	d.syms = systemSymbols
+	defer func() { d.syms, d.str, d.buf, d.vals, d.elems, d.fields = nil, "", nil, nil, nil, nil }()
+	var out *ionvalue.Value
+	for p := d.buf[4:]; len(p) > 0; {
+		if len(p) >= 4 && p[0] == 0xE0 && p[1] == 0x01 && p[2] == 0x00 && p[3] == 0xEA {
+			d.syms = systemSymbols
+			p = p[4:]
+			continue
+		}
+		if lst, rest, ok := d.symbolTable(p); ok {
+			if lst == nil {
+				return nil, false
+			}
+			d.syms = lst
+			p = rest
+			continue
+		}
+		if out != nil {
+			return nil, false
+		}
+		if _, l, off, _, ok := header(p); ok {
+			var c counts
+			c.add(p[:off+l], false)
+			d.prepare(c)
+		}
+		v, rest, ok := d.value(p)
+		if !ok {
+			return nil, false
+		}
+		out, p = v, rest
+	}
+	return out, out != nil
+}
+
+// prepare sets up zeroed slabs of the sizes c counted.
+func (d *fastDecoder) prepare(c counts) {
+	if d.keep == nil {
+		d.vals = make([]ionvalue.Value, c.vals)
+		d.elems = make([]*ionvalue.Value, c.elems)
+		d.fields = make([]ionvalue.Field, c.fields)
+		return
+	}
+	k := d.keep
+	d.vals, k.vals = reuse(k.vals, c.vals)
+	d.elems, k.elems = reuse(k.elems, c.elems)
+	d.fields, k.fields = reuse(k.fields, c.fields)
+}
+
+// reuse returns a zeroed slice of n elements carved from slab (grown when
+// too small) and the slab to keep.
+func reuse[T any](slab []T, n int) ([]T, []T) {
+	if cap(slab) < n {
+		slab = make([]T, 2*n)
+		return slab[:n], slab
+	}
+	s := slab[:n]
+	clear(s)
+	return s, slab
+}
+
+// offset returns where p, a slice of d.buf, starts in it.
+func (d *fastDecoder) offset(p []byte) int { return cap(d.buf) - cap(p) }
+
+// substr returns p, a slice of d.buf, as a string sharing d.str.
+func (d *fastDecoder) substr(p []byte) string {
+	o := d.offset(p)
+	return d.str[o : o+len(p)]
+}
+
+// alloc returns a zero Value from the slab.
+func (d *fastDecoder) alloc() *ionvalue.Value {
+	if len(d.vals) == 0 { // count is exact for what decodes; be safe anyway
+		d.vals = make([]ionvalue.Value, 8)
+	}
+	v := &d.vals[0]
+	d.vals = d.vals[1:]
+	return v
+}
+
+// elemList and fieldList return empty slices with room for n entries.
+func (d *fastDecoder) elemList(n int) []*ionvalue.Value {
+	if len(d.elems) < n {
+		return make([]*ionvalue.Value, 0, n)
+	}
+	s := d.elems[:0:n]
+	d.elems = d.elems[n:]
+	return s
+}
+
+func (d *fastDecoder) fieldList(n int) []ionvalue.Field {
+	if len(d.fields) < n {
+		return make([]ionvalue.Field, 0, n)
+	}
+	s := d.fields[:0:n]
+	d.fields = d.fields[n:]
+	return s
+}
+
+// counts is what a value tree needs: values, list elements, struct fields.
+type counts struct{ vals, elems, fields int }
+
+// add counts the values in p (struct fields when fields is set),
+// containers' contents included.
+func (c *counts) add(p []byte, fields bool) {
+	for len(p) > 0 {
+		if fields {
+			_, k, ok := varUint(p)
+			if !ok {
+				return
+			}
+			p = p[k:]
+		}
+		code, l, off, null, ok := header(p)
+		if !ok {
+			return
+		}
+		c.vals++
+		body := p[off : off+l]
+		switch {
+		case null:
+		case code == 0xB || code == 0xC:
+			c.elems += children(body, false)
+			c.add(body, false)
+		case code == 0xD:
+			c.fields += children(body, true)
+			c.add(body, true)
+		case code == 0xE:
+			if alen, k, ok := varUint(body); ok && k+int(alen) <= l {
+				c.add(body[k+int(alen):], false)
+			}
+		}
+		p = p[off+l:]
+	}
+}
+
+// children counts the values directly in a container body (fields, for a
+// struct).
+func children(p []byte, fields bool) int {
+	n := 0
+	for len(p) > 0 {
+		if fields {
+			_, k, ok := varUint(p)
+			if !ok {
+				return n
+			}
+			p = p[k:]
+		}
+		_, l, off, _, ok := header(p)
+		if !ok {
+			return n
+		}
+		p = p[off+l:]
+		n++
+	}
+	return n
+}
+
+// header splits a type descriptor: the type code, the length of the
+// representation, and the representation's offset in p. A length nibble of
+// 15 (null) gives length 0 and null = true.
+func header(p []byte) (code byte, n int, off int, null bool, ok bool) {
+	if len(p) == 0 {
+		return 0, 0, 0, false, false
+	}
+	code, l := p[0]>>4, int(p[0]&0x0F)
+	off = 1
+	switch {
+	case l == 15:
+		return code, 0, off, true, code != 0xE
+	case code == 0x1: // bool: the nibble is the value
+		return code, 0, off, false, true
+	case code == 0xD && l == 1: // sorted struct: length follows
+		fallthrough
+	case l == 14:
+		v, m, ok := varUint(p[off:])
+		if !ok || v > uint64(len(p)) {
+			return 0, 0, 0, false, false
+		}
+		l, off = int(v), off+m
+	}
+	if off+l > len(p) {
+		return 0, 0, 0, false, false
+	}
+	return code, l, off, false, true
+}
+
+// varUint reads an Ion VarUInt (at most 9 bytes here).
+func varUint(p []byte) (uint64, int, bool) {
+	var v uint64
+	for i := 0; i < len(p) && i < 9; i++ {
+		v = v<<7 | uint64(p[i]&0x7F)
+		if p[i]&0x80 != 0 {
+			return v, i + 1, true
+		}
+	}
+	return 0, 0, false
+}
+
+// varInt reads an Ion VarInt; negZero reports a -0.
+func varInt(p []byte) (v int64, negZero bool, n int, ok bool) {
+	if len(p) == 0 {
+		return 0, false, 0, false
+	}
+	neg := p[0]&0x40 != 0
+	v = int64(p[0] & 0x3F)
+	n = 1
+	for p[n-1]&0x80 == 0 {
+		if n == len(p) || n == 9 {
+			return 0, false, 0, false
+		}
+		v = v<<7 | int64(p[n]&0x7F)
+		n++
+	}
+	if neg {
+		return -v, v == 0, n, true
+	}
+	return v, false, n, true
+}
+
+// symbolTable recognises a local symbol table at the top level:
+// $ion_symbol_table::{symbols:[...]} (no other field). It returns the new
+// table, or nil with ok when p is a symbol table the fast path does not
+// support, or ok = false when p does not start with one.
+func (d *fastDecoder) symbolTable(p []byte) ([]string, []byte, bool) {
+	code, n, off, null, ok := header(p)
+	if !ok || code != 0xE || null {
+		return nil, nil, false
+	}
+	body, rest := p[off:off+n], p[off+n:]
+	alen, m, ok := varUint(body)
+	if !ok || m+int(alen) > len(body) {
+		return nil, nil, false
+	}
+	first, k, ok := varUint(body[m:])
+	if !ok || first != sidSymbolTable {
+		return nil, nil, false
+	}
+	if int(alen) != k { // more annotations than $ion_symbol_table
+		return nil, rest, true
+	}
+	st := body[m+int(alen):]
+	code, n, off, null, ok = header(st)
+	if !ok || code != 0xD || null || off+n != len(st) {
+		return nil, rest, true
+	}
+	syms := append(d.lst[:0], systemSymbols...)
+	seen := false
+	for f := st[off : off+n]; len(f) > 0; {
+		sid, k, ok := varUint(f)
+		if !ok {
+			return nil, rest, true
+		}
+		f = f[k:]
+		code, n, off, null, ok := header(f)
+		if !ok {
+			return nil, rest, true
+		}
+		switch sid {
+		default: // imports, max_id, other fields: leave them to ion-go
+			return nil, rest, true
+		case sidSymbols:
+			if code != 0xB || null || seen {
+				return nil, rest, true
+			}
+			seen = true
+			for l := f[off : off+n]; len(l) > 0; {
+				c, sn, so, snull, ok := header(l)
+				if !ok || c != 0x8 || snull || !utf8.Valid(l[so:so+sn]) {
+					return nil, rest, true // non-string entries have no text
+				}
+				syms = append(syms, d.substr(l[so:so+sn]))
+				l = l[so+sn:]
+			}
+		}
+		f = f[off+n:]
+	}
+	d.lst = syms
+	return syms, rest, true
+}
+
+// text returns the text of a symbol id, or false when it has none.
+func (d *fastDecoder) text(sid uint64) (string, bool) {
+	if sid == 0 || sid >= uint64(len(d.syms)) || d.syms[sid] == "" {
+		return "", false
+	}
+	return d.syms[sid], true
+}
+
+var ionTypes = [...]ion.Type{
+	0x0: ion.NullType, 0x1: ion.BoolType, 0x2: ion.IntType, 0x3: ion.IntType,
+	0x4: ion.FloatType, 0x5: ion.DecimalType, 0x6: ion.TimestampType, 0x7: ion.SymbolType,
+	0x8: ion.StringType, 0x9: ion.ClobType, 0xA: ion.BlobType, 0xB: ion.ListType,
+	0xC: ion.SexpType, 0xD: ion.StructType,
+}
+
+// value decodes the value at the start of p and returns the rest.
+func (d *fastDecoder) value(p []byte) (*ionvalue.Value, []byte, bool) {
+	code, n, off, null, ok := header(p)
+	if !ok {
+		return nil, nil, false
+	}
+	rest := p[off+n:]
+	if code == 0xE {
+		body := p[off : off+n]
+		alen, m, ok := varUint(body)
+		if !ok || alen == 0 || m+int(alen) >= len(body) {
+			return nil, nil, false
+		}
+		var anns []string
+		for a := body[m : m+int(alen)]; len(a) > 0; {
+			sid, k, ok := varUint(a)
+			if !ok {
+				return nil, nil, false
+			}
+			t, ok := d.text(sid)
+			if !ok {
+				return nil, nil, false
+			}
+			anns = append(anns, t)
+			a = a[k:]
+		}
+		inner := body[m+int(alen):]
+		if inner[0] == 0x11 {
+			// ion-go's reader takes a bool's nibble for its length and
+			// rejects an annotated true; so must we.
+			return nil, nil, false
+		}
+		v, r, ok := d.value(inner)
+		if !ok || len(r) != 0 || v.Annotations != nil {
+			return nil, nil, false
+		}
+		v.Annotations = anns
+		return v, rest, true
+	}
+	if code > 0xD || (code == 0 && !null) { // NOP padding, reserved types
+		return nil, nil, false
+	}
+	v := d.alloc()
+	v.Type = ionTypes[code]
+	if null {
+		v.IsNull = true
+		return v, rest, true
+	}
+	repr := p[off : off+n]
+	switch code {
+	case 0x1:
+		if n != 0 {
+			return nil, nil, false
+		}
+		switch p[0] & 0x0F {
+		case 0:
+		case 1:
+			v.Bool = true
+		default:
+			return nil, nil, false
+		}
+	case 0x2, 0x3:
+		if n > 8 || (code == 0x3 && n == 0) {
+			return nil, nil, false
+		}
+		var u uint64
+		for _, c := range repr {
+			u = u<<8 | uint64(c)
+		}
+		switch {
+		case code == 0x2 && u <= math.MaxInt64:
+			v.Int = int64(u)
+		case code == 0x3 && u != 0 && u <= 1<<63:
+			v.Int = int64(-u) // -2^63 wraps to itself
+		default:
+			return nil, nil, false // big, or negative zero
+		}
+	case 0x4:
+		switch n {
+		case 0:
+		case 4:
+			v.Float = float64(math.Float32frombits(binary.BigEndian.Uint32(repr)))
+		case 8:
+			v.Float = math.Float64frombits(binary.BigEndian.Uint64(repr))
+		default:
+			return nil, nil, false
+		}
+	case 0x5:
+		dec, ok := decimal(repr)
+		if !ok {
+			return nil, nil, false
+		}
+		v.Decimal = dec
+	case 0x6:
+		ts, ok := timestamp(repr)
+		if !ok {
+			return nil, nil, false
+		}
+		v.Time = ts
+	case 0x7:
+		if n == 0 || n > 8 {
+			return nil, nil, false
+		}
+		var sid uint64
+		for _, c := range repr {
+			sid = sid<<8 | uint64(c)
+		}
+		t, ok := d.text(sid)
+		if !ok {
+			return nil, nil, false
+		}
+		v.Text = t
+	case 0x8:
+		if !utf8.Valid(repr) {
+			return nil, nil, false
+		}
+		v.Text = d.substr(repr)
+	case 0x9, 0xA:
+		v.Bytes = repr[:len(repr):len(repr)] // a slice of d.buf
+	case 0xB, 0xC:
+		if k := children(repr, false); k > 0 {
+			v.Elems = d.elemList(k)
+		}
+		for e := repr; len(e) > 0; {
+			c, r, ok := d.value(e)
+			if !ok {
+				return nil, nil, false
+			}
+			v.Elems = append(v.Elems, c)
+			e = r
+		}
+	case 0xD:
+		if p[0]&0x0F == 1 && n == 0 { // a sorted struct must not be empty
+			return nil, nil, false
+		}
+		if k := children(repr, true); k > 0 {
+			v.Fields = d.fieldList(k)
+		}
+		for f := repr; len(f) > 0; {
+			sid, k, ok := varUint(f)
+			if !ok {
+				return nil, nil, false
+			}
+			name, ok := d.text(sid)
+			if !ok {
+				return nil, nil, false
+			}
+			c, r, ok := d.value(f[k:])
+			if !ok {
+				return nil, nil, false
+			}
+			v.Fields = append(v.Fields, ionvalue.Field{Name: name, Value: c})
+			f = r
+		}
+	}
+	return v, rest, true
+}
+
+// decimal decodes a decimal representation exactly as ion-go's reader
+// does: exponent VarInt, then a signed-magnitude coefficient; a present
+// coefficient of zero is a negative zero there.
+func decimal(p []byte) (*ion.Decimal, bool) {
+	var exp int64
+	coef := new(big.Int)
+	negZero := false
+	if len(p) > 0 {
+		e, _, n, ok := varInt(p)
+		if !ok || e > math.MaxInt32 || e < math.MinInt32 {
+			return nil, false
+		}
+		exp, p = e, p[n:]
+	}
+	if len(p) > 0 {
+		mag := append([]byte(nil), p...)
+		neg := mag[0]&0x80 != 0
+		mag[0] &= 0x7F
+		if mag[0] == 0 {
+			mag = mag[1:]
+		}
+		coef.SetBytes(mag)
+		if neg {
+			coef.Neg(coef)
+		}
+		negZero = coef.Sign() == 0
+	}
+	return ion.NewDecimal(coef, int32(exp), negZero), true
+}
+
+// timestamp decodes the timestamps the fast path supports exactly as
+// ion-go's reader does: offset +00:00 or unknown (-00:00), any precision,
+// and a fraction of one to nine digits that is exact in nanoseconds.
+func timestamp(p []byte) (ion.Timestamp, bool) {
+	offset, negZero, n, ok := varInt(p)
+	if !ok || offset != 0 {
+		return ion.Timestamp{}, false
+	}
+	p = p[n:]
+	ts := [6]int{1, 1, 1, 0, 0, 0}
+	precision := ion.TimestampNoPrecision
+	for i := 0; len(p) > 0 && i < 6 && precision < ion.TimestampPrecisionSecond; i++ {
+		v, k, ok := varUint(p)
+		if !ok || v > math.MaxInt32 {
+			return ion.Timestamp{}, false
+		}
+		p = p[k:]
+		ts[i] = int(v)
+		if i == 3 {
+			if len(p) == 0 {
+				return ion.Timestamp{}, false
+			}
+		} else {
+			precision++
+		}
+	}
+	nsec, fraction := 0, uint8(0)
+	if len(p) > 0 {
+		e, _, k, ok := varInt(p)
+		if !ok || e < -9 || e > -1 {
+			return ion.Timestamp{}, false
+		}
+		coef := p[k:]
+		if len(coef) > 4 || (len(coef) > 0 && coef[0]&0x80 != 0) {
+			return ion.Timestamp{}, false
+		}
+		var c uint64
+		for _, b := range coef {
+			c = c<<8 | uint64(b)
+		}
+		scale := uint64(1)
+		for j := int64(0); j < -e; j++ {
+			scale *= 10
+		}
+		if c >= scale {
+			return ion.Timestamp{}, false
+		}
+		nsec = int(c * (1_000_000_000 / scale))
+		fraction = uint8(-e)
+		precision = ion.TimestampPrecisionNanosecond
+	}
+	if precision == ion.TimestampNoPrecision {
+		return ion.Timestamp{}, false
+	}
+	date := time.Date(ts[0], time.Month(ts[1]), ts[2], ts[3], ts[4], ts[5], nsec, time.UTC)
+	if ts[0] != date.Year() || time.Month(ts[1]) != date.Month() || ts[2] != date.Day() {
+		return ion.Timestamp{}, false
+	}
+	if precision <= ion.TimestampPrecisionDay {
+		return ion.NewDateTimestamp(date, precision), true
+	}
+	kind := ion.TimezoneUTC
+	if negZero {
+		kind = ion.TimezoneUnspecified
+	}
+	return ion.NewTimestampWithFractionalSeconds(date, precision, kind, fraction), true
+}

@@ -1,0 +1,216 @@
+package verify
+
+import (
+	"bytes"
+	"fmt"
+	"hash/maphash"
+	"math/bits"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/store"
+)
+
+// revIndex remembers every document revision of the journal compactly, so
+// that the stored copies (h/, d/, r/) can be matched against their blocks
+// without reading the blocks again: 48 bytes per revision.
+type revIndex struct {
+	seed  maphash.Seed
+	start []uint64 // start[seq]: index in revs of block seq's first revision
+	revs  []revEntry
+	// seen marks revisions matched by a history (h/) entry, and byBlock
+	// those matched by a revision-block (r/) entry.
+	seen, byBlock bitset
+}
+
+type revEntry struct {
+	doc     uint64 // maphash of the document id
+	table   uint64 // maphash of the table id
+	version uint64
+	hash    [16]byte // the revision hash's first 128 bits
+}
+
+func newRevIndex() *revIndex { return &revIndex{seed: maphash.MakeSeed()} }
+
+func (x *revIndex) fp(s string) uint64 { return maphash.String(x.seed, s) }
+
+// add records the document revisions of the next block, in block order.
+func (x *revIndex) add(revs []revEntry) {
+	x.start = append(x.start, uint64(len(x.revs)))
+	x.revs = append(x.revs, revs...)
+}
+
+// entries returns the revEntries of a block's document revisions (system
+// revisions carry no document and are left out).
+func (x *revIndex) entries(b *journal.Block) []revEntry {
+	var out []revEntry
+	for _, r := range b.Revisions {
+		if r.IsSystem() {
+			continue
+		}
+		e := revEntry{doc: x.fp(r.Metadata.ID), table: x.fp(r.TableID), version: r.Metadata.Version}
+		copy(e.hash[:], r.Hash)
+		out = append(out, e)
+	}
+	return out
+}
+
+// finish closes the index after the last block.
+func (x *revIndex) finish() {
+	x.start = append(x.start, uint64(len(x.revs)))
+	x.seen = newBitset(len(x.revs))
+	x.byBlock = newBitset(len(x.revs))
+}
+
+// blocks returns the number of indexed blocks.
+func (x *revIndex) blocks() uint64 { return uint64(len(x.start) - 1) }
+
+// find returns the position of document doc's revision version in block
+// seq, or false.
+func (x *revIndex) find(seq uint64, doc string, version uint64) (int, bool) {
+	if seq >= x.blocks() {
+		return 0, false
+	}
+	fp := x.fp(doc)
+	for i := x.start[seq]; i < x.start[seq+1]; i++ {
+		if e := &x.revs[i]; e.doc == fp && e.version == version {
+			return int(i), true
+		}
+	}
+	return 0, false
+}
+
+// blockOf returns the block holding revision i.
+func (x *revIndex) blockOf(i int) uint64 {
+	lo, hi := 0, len(x.start)-1 // start[lo] <= i < start[hi]
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if x.start[mid] <= uint64(i) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return uint64(lo)
+}
+
+type bitset []uint64
+
+func newBitset(n int) bitset { return make(bitset, (n+63)/64) }
+
+// set sets bit i and reports whether it was already set.
+func (b bitset) set(i int) bool {
+	w, m := i/64, uint64(1)<<(i%64)
+	was := b[w]&m != 0
+	b[w] |= m
+	return was
+}
+
+// firstClear returns the first clear bit below n, or -1.
+func (b bitset) firstClear(n int) int {
+	for w, v := range b {
+		if v != ^uint64(0) {
+			if j := w*64 + bits.TrailingZeros64(^v); j < n {
+				return j
+			}
+			return -1
+		}
+	}
+	return -1
+}
+
+// treeChecker is a journal.TreeWriter that, instead of writing, compares
+// every node the in-memory tree produces with the stored node, reading each
+// level of the stored tree with its own iterator in index order (appends
+// produce each level's nodes in increasing index order, and storage keeps
+// exactly the complete nodes). Memory is O(levels).
+type treeChecker struct {
+	view   pebble.Reader
+	prefix []byte
+	its    []*pebble.Iterator
+}
+
+// level returns the iterator of a level, positioned on its first node.
+func (c *treeChecker) level(l uint8) (*pebble.Iterator, error) {
+	for len(c.its) <= int(l) {
+		lvl := uint8(len(c.its))
+		lo := journal.NodeKey(c.prefix, lvl, 0)
+		hi := append(bytes.Clone(c.prefix), lvl+1)
+		it, err := c.view.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		if err != nil {
+			return nil, fmt.Errorf("verify: read ledger tree: %w", err)
+		}
+		it.First()
+		c.its = append(c.its, it)
+	}
+	return c.its[l], nil
+}
+
+// errTree marks a mismatch between the stored and the recomputed tree.
+type errTree struct{ msg string }
+
+func (e *errTree) Error() string { return e.msg }
+
+// SetNode implements journal.TreeWriter by comparison.
+func (c *treeChecker) SetNode(level uint8, index uint64, hash []byte) error {
+	it, err := c.level(level)
+	if err != nil {
+		return err
+	}
+	want := journal.NodeKey(c.prefix, level, index)
+	if !it.Valid() {
+		if err := it.Error(); err != nil {
+			return fmt.Errorf("verify: read ledger tree: %w", err)
+		}
+		return &errTree{fmt.Sprintf("ledger tree node (level %d, index %d) is missing", level, index)}
+	}
+	switch k := it.Key(); bytes.Compare(k, want) {
+	case 1:
+		return &errTree{fmt.Sprintf("ledger tree node (level %d, index %d) is missing", level, index)}
+	case -1:
+		return &errTree{fmt.Sprintf("ledger tree holds an unexpected node %x at level %d before index %d", k[len(c.prefix):], level, index)}
+	}
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return fmt.Errorf("verify: read ledger tree: %w", err)
+	}
+	if !bytes.Equal(v, hash) {
+		return &errTree{fmt.Sprintf("ledger tree node (level %d, index %d) is %x, recomputed from the block hashes %x", level, index, v, hash)}
+	}
+	it.Next()
+	return nil
+}
+
+// finish checks that storage holds no node beyond those compared: at any
+// used level past the last compared node, or at a level never used.
+func (c *treeChecker) finish() error {
+	for l, it := range c.its {
+		if it.Valid() {
+			return &errTree{fmt.Sprintf("ledger tree holds node %x at level %d beyond the journal", it.Key()[len(c.prefix):], l)}
+		}
+		if err := it.Error(); err != nil {
+			return fmt.Errorf("verify: read ledger tree: %w", err)
+		}
+	}
+	if len(c.its) > 255 {
+		return nil
+	}
+	lo := append(bytes.Clone(c.prefix), byte(len(c.its)))
+	it, err := c.view.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: store.PrefixEnd(c.prefix)})
+	if err != nil {
+		return fmt.Errorf("verify: read ledger tree: %w", err)
+	}
+	defer it.Close()
+	if it.First() {
+		return &errTree{fmt.Sprintf("ledger tree holds node %x beyond the journal", it.Key()[len(c.prefix):])}
+	}
+	return it.Error()
+}
+
+func (c *treeChecker) close() {
+	for _, it := range c.its {
+		it.Close()
+	}
+	c.its = nil
+}

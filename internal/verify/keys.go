@@ -1,0 +1,92 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/strand-db/strand/internal/store"
+)
+
+// keys is the part of a ledger's key space the verifier reads. It mirrors
+// the layout package txn writes (internal/txn/keys.go), under
+// "l/<ledgerID>/":
+//
+//	meta                          {"strandId": ...}, JSON
+//	b/<seq:8>                     journal block, Ion binary (GetBlock shape)
+//	d/<tableID>/<docID>           latest live revision, committed-view Ion binary
+//	h/<tableID>/<docID>/<ver:8>   every revision, committed-view Ion binary
+//	r/<docID>/<ver:8>             sequence number (8 bytes) of a revision's block
+//	m/<level:1><index:8>          ledger Merkle tree node
+//
+// The tests build ledgers through the real server, so a change of layout in
+// txn that is not made here fails them.
+type keys struct {
+	prefix                                        []byte
+	meta, blocks, latest, history, revBlock, tree []byte
+}
+
+func newKeys(ledgerID string) keys {
+	p := []byte("l/" + ledgerID + "/")
+	sub := func(s string) []byte {
+		b := append(bytes.Clone(p), s...)
+		return b[:len(b):len(b)] // so that appending to it always copies
+	}
+	return keys{prefix: p, meta: sub("meta"), blocks: sub("b/"), latest: sub("d/"), history: sub("h/"), revBlock: sub("r/"), tree: sub("m/")}
+}
+
+// span returns the key range [prefix, PrefixEnd(prefix)).
+func span(prefix []byte) ([]byte, []byte) { return prefix, store.PrefixEnd(prefix) }
+
+// blockSeq parses the sequence number of a b/ key.
+func blockSeq(prefix, key []byte) (uint64, error) {
+	rest := key[len(prefix):]
+	if len(rest) != 8 {
+		return 0, fmt.Errorf("verify: malformed journal key %q", key)
+	}
+	return binary.BigEndian.Uint64(rest), nil
+}
+
+// historyKey parses an h/ key into table, document and version.
+func historyKey(prefix, key []byte) (table, doc string, version uint64, err error) {
+	rest := key[len(prefix):]
+	if len(rest) < 11 || rest[len(rest)-9] != '/' {
+		return "", "", 0, fmt.Errorf("verify: malformed history key %q", key)
+	}
+	version = binary.BigEndian.Uint64(rest[len(rest)-8:])
+	td := rest[:len(rest)-9]
+	i := bytes.IndexByte(td, '/')
+	if i <= 0 || i == len(td)-1 {
+		return "", "", 0, fmt.Errorf("verify: malformed history key %q", key)
+	}
+	return string(td[:i]), string(td[i+1:]), version, nil
+}
+
+// latestKey parses a d/ key into table and document.
+func latestKey(prefix, key []byte) (table, doc string, err error) {
+	rest := key[len(prefix):]
+	i := bytes.IndexByte(rest, '/')
+	if i <= 0 || i == len(rest)-1 {
+		return "", "", fmt.Errorf("verify: malformed latest-revision key %q", key)
+	}
+	return string(rest[:i]), string(rest[i+1:]), nil
+}
+
+// revBlockKey parses an r/ key into document and version.
+func revBlockKey(prefix, key []byte) (doc string, version uint64, err error) {
+	rest := key[len(prefix):]
+	if len(rest) < 10 || rest[len(rest)-9] != '/' {
+		return "", 0, fmt.Errorf("verify: malformed revision-block key %q", key)
+	}
+	return string(rest[:len(rest)-9]), binary.BigEndian.Uint64(rest[len(rest)-8:]), nil
+}
+
+// printable renders a key for messages: its ledger-relative part, with the
+// binary sequence/version suffix shown as a number.
+func printable(prefix, key []byte) string {
+	rest := key[len(prefix):]
+	if len(rest) >= 10 && rest[len(rest)-9] == '/' {
+		return fmt.Sprintf("%s/%d", rest[:len(rest)-9], binary.BigEndian.Uint64(rest[len(rest)-8:]))
+	}
+	return string(rest)
+}

@@ -1,0 +1,275 @@
+// Package verify checks a Strand data directory offline, the way an auditor
+// would: for every ledger it re-reads the journal and recomputes every hash
+// QLDB's verifiers recompute (each revision hash, the transactionInfo hash,
+// the entries hash and the block hash, with journal.VerifyBlock), follows the
+// hash chain from the first block, rebuilds the ledger Merkle tree in memory
+// from the block hashes and compares every stored tree node and the stored
+// root at the tip with it, and finally checks that every stored copy of a
+// revision (the history entries, the latest-revision entries and the
+// revision-to-block index) is the revision its block holds. Tampering with
+// any of them is reported with the sequence number of the block concerned.
+//
+// The package reads a *store.Store and knows nothing of HTTP; the strand
+// verify command opens the store (which fails while a server holds it) and
+// prints the report.
+package verify
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/store"
+)
+
+// Options tune Run. The zero value checks every ledger with one worker per
+// CPU and reports no progress.
+type Options struct {
+	// Ledger restricts the check to the ledger of that name; Run fails
+	// with an error wrapping ErrNoLedger when there is none.
+	Ledger string
+	// Workers is the number of goroutines decoding and hashing blocks;
+	// 0 means runtime.GOMAXPROCS(0).
+	Workers int
+	// Progress, if set, is called about every ProgressEvery (default 1 s)
+	// while a ledger is checked, always from the goroutine that called Run.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+}
+
+// Progress describes a long check under way.
+type Progress struct {
+	Ledger string
+	// Phase is "journal" while blocks are checked, then "documents" while
+	// the stored revision copies are.
+	Phase string
+	// Done counts the blocks (journal) or stored entries (documents)
+	// checked so far; Total is the number expected (blocks in the journal,
+	// or document revisions in it), 0 when unknown.
+	Done, Total uint64
+	// Elapsed is the time spent on the phase so far.
+	Elapsed time.Duration
+}
+
+// ErrNoLedger is returned (wrapped) by Run when Options.Ledger names no
+// ledger of the catalogue.
+var ErrNoLedger = errors.New("verify: no such ledger")
+
+// The checks a Failure can name.
+const (
+	CheckMeta          = "meta"           // the ledger's stored strand id
+	CheckSequence      = "sequence"       // a block missing or stored under another number
+	CheckBlock         = "block"          // a block that does not decode or whose own hashes are wrong
+	CheckChain         = "chain"          // previousBlockHash is not the previous block's hash
+	CheckTree          = "tree"           // a stored ledger tree node or the stored root
+	CheckHistory       = "history"        // an h/ entry (every revision)
+	CheckLatest        = "latest"         // a d/ entry (latest live revision)
+	CheckRevisionBlock = "revision-block" // an r/ entry (revision to block)
+)
+
+// Failure is a failed check. Block is the sequence number of the block
+// concerned when HasBlock is set: the first bad block of the journal, the
+// block that completes a bad tree node, or the block whose revision a bad
+// stored copy should equal.
+type Failure struct {
+	Ledger   string
+	Block    uint64
+	HasBlock bool
+	Check    string // one of the Check constants
+	Key      string // the stored key concerned, relative to the ledger ("" if none)
+	Err      error  // what failed
+}
+
+// Error implements error.
+func (f *Failure) Error() string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "ledger %s", f.Ledger)
+	if f.HasBlock {
+		fmt.Fprintf(&b, ": block %d", f.Block)
+	}
+	fmt.Fprintf(&b, ": %s check failed", f.Check)
+	if f.Key != "" {
+		fmt.Fprintf(&b, " (key %s)", f.Key)
+	}
+	fmt.Fprintf(&b, ": %v", f.Err)
+	return b.String()
+}
+
+// Unwrap returns Err.
+func (f *Failure) Unwrap() error { return f.Err }
+
+// LedgerReport is the outcome for one ledger.
+type LedgerReport struct {
+	Name, ID, StrandID string
+	// Blocks is the number of journal blocks checked; Revisions the
+	// number of document revisions they hold.
+	Blocks, Revisions uint64
+	// History, Latest and RevisionBlocks count the stored h/, d/ and r/
+	// entries checked.
+	History, Latest, RevisionBlocks uint64
+	// Digest is the ledger digest at the tip (block Blocks-1) as
+	// recomputed; nil for an empty journal or when the journal failed.
+	Digest []byte
+	// JournalTime and DocumentsTime are the durations of the two phases.
+	JournalTime, DocumentsTime time.Duration
+	// Failure is the failed check with the lowest block number (nil when
+	// everything holds); Failures counts the failed checks found. The
+	// journal phase stops at its first failure and then skips the
+	// documents phase.
+	Failure  *Failure
+	Failures int
+}
+
+// Report is the outcome of Run, one entry per ledger checked, in name order.
+type Report struct {
+	Ledgers []LedgerReport
+}
+
+// OK reports whether every check of every ledger passed.
+func (r *Report) OK() bool { return r.FirstFailure() == nil }
+
+// FirstFailure returns the failure of the first failing ledger, or nil.
+func (r *Report) FirstFailure() *Failure {
+	for i := range r.Ledgers {
+		if f := r.Ledgers[i].Failure; f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// Run checks the ledgers of st. Verification failures are in the report;
+// the error is for what stopped the check itself (a storage error, an
+// unreadable catalogue, ErrNoLedger). st must not be written meanwhile: open
+// it offline, as strand verify does.
+func Run(st *store.Store, opts Options) (*Report, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = time.Second
+	}
+	cat, err := ledger.Open(st, ledger.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("verify: ledger catalogue: %w", err)
+	}
+	names := cat.Names()
+	if opts.Ledger != "" {
+		names = []string{opts.Ledger}
+	}
+	rep := &Report{}
+	for _, name := range names {
+		l, err := cat.Describe(name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s", ErrNoLedger, name)
+		}
+		lr, err := checkLedger(st, l, opts)
+		if err != nil {
+			return nil, fmt.Errorf("verify: ledger %s: %w", name, err)
+		}
+		rep.Ledgers = append(rep.Ledgers, lr)
+	}
+	return rep, nil
+}
+
+// ledgerRun is the state of one ledger's check.
+type ledgerRun struct {
+	st   *store.Store
+	opts Options
+	keys keys
+	rep  *LedgerReport
+	idx  *revIndex
+}
+
+// fail records a failure, keeping the one with the lowest block.
+func (r *ledgerRun) fail(f *Failure) {
+	f.Ledger = r.rep.Name
+	r.rep.Failures++
+	cur := r.rep.Failure
+	if cur == nil || (f.HasBlock && (!cur.HasBlock || f.Block < cur.Block)) {
+		r.rep.Failure = f
+	}
+}
+
+func (r *ledgerRun) failAt(check string, seq uint64, hasBlock bool, key []byte, format string, args ...any) {
+	f := &Failure{Check: check, Block: seq, HasBlock: hasBlock, Err: fmt.Errorf(format, args...)}
+	if key != nil {
+		f.Key = printable(r.keys.prefix, key)
+	}
+	r.fail(f)
+}
+
+func checkLedger(st *store.Store, l ledger.Ledger, opts Options) (LedgerReport, error) {
+	rep := LedgerReport{Name: l.Name, ID: l.ID}
+	r := &ledgerRun{st: st, opts: opts, keys: newKeys(l.ID), rep: &rep, idx: newRevIndex()}
+	raw, ok, err := st.Get(r.keys.meta)
+	if err != nil {
+		return rep, err
+	}
+	if ok {
+		var meta struct {
+			StrandID string `json:"strandId"`
+		}
+		if err := json.Unmarshal(raw, &meta); err != nil || meta.StrandID == "" {
+			r.failAt(CheckMeta, 0, false, r.keys.meta, "the ledger's meta entry is unreadable: %q", raw)
+			return rep, nil
+		}
+		rep.StrandID = meta.StrandID
+	}
+	start := time.Now()
+	if err := r.journal(); err != nil {
+		return rep, err
+	}
+	rep.JournalTime = time.Since(start)
+	if rep.Failure != nil {
+		return rep, nil
+	}
+	start = time.Now()
+	err = r.documents()
+	rep.DocumentsTime = time.Since(start)
+	return rep, err
+}
+
+// progress calls the Progress callback when one is due.
+type progress struct {
+	r     *ledgerRun
+	phase string
+	total uint64
+	start time.Time
+	last  time.Time
+}
+
+func (r *ledgerRun) newProgress(phase string, total uint64) *progress {
+	now := time.Now()
+	return &progress{r: r, phase: phase, total: total, start: now, last: now}
+}
+
+// tick reports done when a report is due; cheap enough to call per item
+// every few hundred items.
+func (p *progress) tick(done uint64) {
+	if p.r.opts.Progress == nil {
+		return
+	}
+	now := time.Now()
+	if now.Sub(p.last) < p.r.opts.ProgressEvery {
+		return
+	}
+	p.last = now
+	p.r.opts.Progress(Progress{Ledger: p.r.rep.Name, Phase: p.phase, Done: done, Total: p.total, Elapsed: now.Sub(p.start)})
+}
+
+// safeRevisionHash is journal.RevisionHash without its panic on values that
+// cannot be hashed.
+func safeRevisionHash(rev journal.Revision) (h []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("cannot hash the revision: %v", p)
+		}
+	}()
+	return journal.RevisionHash(rev.Data, rev.Metadata), nil
+}

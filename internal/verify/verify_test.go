@@ -1,0 +1,452 @@
+package verify_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/qldb"
+	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
+
+	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/qldbhash"
+	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/store"
+	"github.com/strand-db/strand/internal/verify"
+)
+
+var ctx = context.Background()
+
+// fixture is a data directory with a ledger built through the real server
+// and the facts the tests need about it.
+type fixture struct {
+	dir     string
+	digest  []byte // GetDigest before the server stopped
+	blocks  uint64
+	revs    []revFact // every revision of Car, from history()
+	tableID string
+}
+
+type revFact struct {
+	doc     string
+	version uint64
+	seq     uint64
+	live    bool
+	vin     string
+}
+
+func run(t testing.TB, drv *qldbdriver.QLDBDriver, stmt string, params ...any) []*ionvalue.Value {
+	t.Helper()
+	res, err := drv.Execute(ctx, func(tx qldbdriver.Transaction) (any, error) {
+		r, err := tx.Execute(stmt, params...)
+		if err != nil {
+			return nil, err
+		}
+		var out []*ionvalue.Value
+		for r.Next(tx) {
+			v, err := ionvalue.DecodeOne(r.GetCurrentData())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, r.Err()
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+	return res.([]*ionvalue.Value)
+}
+
+// build starts a server on a fresh directory, runs a workload covering
+// inserts, multi-document transactions, updates, deletes, DDL with DML,
+// read-only transactions and a second and an empty ledger, then stops it.
+func build(t *testing.T) *fixture {
+	t.Helper()
+	n := servertest.Start(t, nil)
+	for _, name := range []string{"cars", "other", "empty"} {
+		n.CreateLedger(name)
+	}
+	drv := n.Driver("cars")
+	if _, err := drv.Execute(ctx, func(tx qldbdriver.Transaction) (any, error) {
+		for _, s := range []string{"CREATE TABLE Car", "CREATE INDEX ON Car (VIN)"} {
+			if _, err := tx.Execute(s); err != nil {
+				return nil, err
+			}
+		}
+		return tx.Execute("INSERT INTO Car ?", map[string]any{"VIN": "V-first", "n": 0})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 40; i++ {
+		switch {
+		case i%7 == 0:
+			run(t, drv, "INSERT INTO Car << ?, ? >>", map[string]any{"VIN": fmt.Sprintf("V-%d-a", i)}, map[string]any{"VIN": fmt.Sprintf("V-%d-b", i)})
+		case i%5 == 0:
+			run(t, drv, "UPDATE Car SET n = ? WHERE VIN = ?", i, fmt.Sprintf("V-%d", i-1))
+		case i%11 == 0:
+			run(t, drv, "DELETE FROM Car WHERE VIN = ?", fmt.Sprintf("V-%d", i-2))
+		case i%13 == 0:
+			run(t, drv, "SELECT * FROM Car WHERE VIN = 'V-first'") // a read-only block
+		default:
+			run(t, drv, "INSERT INTO Car ?", map[string]any{"VIN": fmt.Sprintf("V-%d", i), "n": i, "tags": []any{"x", i}})
+		}
+	}
+	run(t, drv, "UPDATE Car SET n = 99 WHERE VIN = 'V-first'")
+	run(t, drv, "UPDATE Car SET n = 100 WHERE VIN = 'V-first'")
+	odrv := n.Driver("other")
+	run(t, odrv, "CREATE TABLE T")
+	run(t, odrv, "INSERT INTO T ?", map[string]any{"a": 1})
+
+	f := &fixture{dir: n.Config.DataDir}
+	for _, v := range run(t, drv, "SELECT * FROM history(Car)") {
+		rev, addr, err := journal.RevisionFromIon(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fact := revFact{doc: rev.Metadata.ID, version: rev.Metadata.Version, seq: addr.SequenceNo, live: rev.Data != nil}
+		if rev.Data != nil {
+			fact.vin = rev.Data.Get("VIN").Text
+		}
+		f.revs = append(f.revs, fact)
+	}
+	rows := run(t, drv, "SELECT tableId FROM information_schema.user_tables WHERE name = 'Car'")
+	f.tableID = rows[0].Get("tableId").Text
+	out, err := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey).GetDigest(ctx, &qldb.GetDigestInput{Name: aws.String("cars")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.digest = out.Digest
+	l, err := n.Sessions().Ledger("cars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.blocks = l.Next()
+	n.Stop()
+	return f
+}
+
+func openStore(t *testing.T, dir string) *store.Store {
+	t.Helper()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestVerifyUntampered(t *testing.T) {
+	f := build(t)
+	st := openStore(t, f.dir)
+	var progress []verify.Progress
+	rep, err := verify.Run(st, verify.Options{Workers: 3, Progress: func(p verify.Progress) { progress = append(progress, p) }, ProgressEvery: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("untampered ledger fails: %v", rep.FirstFailure())
+	}
+	if len(rep.Ledgers) != 3 || rep.Ledgers[0].Name != "cars" || rep.Ledgers[1].Name != "empty" || rep.Ledgers[2].Name != "other" {
+		t.Fatalf("ledgers: %+v", rep.Ledgers)
+	}
+	cars := rep.Ledgers[0]
+	if cars.Blocks != f.blocks || !bytes.Equal(cars.Digest, f.digest) {
+		t.Errorf("cars: %d blocks, digest %x; the server had %d blocks, digest %x", cars.Blocks, cars.Digest, f.blocks, f.digest)
+	}
+	if cars.Revisions != uint64(len(f.revs)) || cars.History != uint64(len(f.revs)) || cars.RevisionBlocks != uint64(len(f.revs)) {
+		t.Errorf("cars: %d revisions, %d h/, %d r/; history() has %d", cars.Revisions, cars.History, cars.RevisionBlocks, len(f.revs))
+	}
+	live := map[string]bool{}
+	for _, r := range f.revs {
+		live[r.doc] = r.live // history is in version order per document
+	}
+	nLive := 0
+	for _, l := range live {
+		if l {
+			nLive++
+		}
+	}
+	if cars.Latest != uint64(nLive) {
+		t.Errorf("cars: %d d/ entries, %d live documents", cars.Latest, nLive)
+	}
+	if e := rep.Ledgers[1]; e.Blocks != 0 || e.Digest != nil {
+		t.Errorf("empty ledger: %+v", e)
+	}
+	if o := rep.Ledgers[2]; o.Blocks != 2 || o.Revisions != 1 {
+		t.Errorf("other ledger: %+v", o)
+	}
+	phases := map[string]bool{}
+	for _, p := range progress {
+		phases[p.Phase] = true
+		if p.Done > p.Total && p.Phase == "journal" {
+			t.Errorf("progress %+v", p)
+		}
+	}
+	if !phases["journal"] || !phases["documents"] {
+		t.Errorf("progress phases reported: %v", phases)
+	}
+
+	one, err := verify.Run(st, verify.Options{Ledger: "other"})
+	if err != nil || len(one.Ledgers) != 1 || !one.OK() {
+		t.Errorf("Ledger option: %+v, %v", one, err)
+	}
+	if _, err := verify.Run(st, verify.Options{Ledger: "nope"}); !errors.Is(err, verify.ErrNoLedger) {
+		t.Errorf("unknown ledger: %v", err)
+	}
+}
+
+// tamperer changes stored values behind the server's back and restores them.
+type tamperer struct {
+	t      *testing.T
+	st     *store.Store
+	prefix []byte
+	saved  map[string][]byte // original values (nil: absent)
+}
+
+func newTamperer(t *testing.T, st *store.Store, ledgerName string) *tamperer {
+	cat, err := ledger.Open(st, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := cat.Describe(ledgerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tamperer{t: t, st: st, prefix: []byte("l/" + l.ID + "/"), saved: map[string][]byte{}}
+}
+
+func (tp *tamperer) key(parts ...any) []byte {
+	k := bytes.Clone(tp.prefix)
+	for _, p := range parts {
+		switch p := p.(type) {
+		case string:
+			k = append(k, p...)
+		case uint64:
+			k = append(k, u64(p)...)
+		case byte:
+			k = append(k, p)
+		default:
+			tp.t.Fatalf("key part %T", p)
+		}
+	}
+	return k
+}
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	for i := 7; i >= 0; i-- {
+		b[i] = byte(v)
+		v >>= 8
+	}
+	return b
+}
+
+func (tp *tamperer) get(key []byte) []byte {
+	tp.t.Helper()
+	v, ok, err := tp.st.Get(key)
+	if err != nil || !ok {
+		tp.t.Fatalf("get %q: %v %v", key, ok, err)
+	}
+	return v
+}
+
+// set writes (or, with nil, deletes) key, remembering the original.
+func (tp *tamperer) set(key, val []byte) {
+	tp.t.Helper()
+	if _, ok := tp.saved[string(key)]; !ok {
+		orig, _, err := tp.st.Get(key)
+		if err != nil {
+			tp.t.Fatal(err)
+		}
+		tp.saved[string(key)] = orig
+	}
+	b := tp.st.NewBatch()
+	defer b.Close()
+	var err error
+	if val == nil {
+		err = b.Delete(key, nil)
+	} else {
+		err = b.Set(key, val, nil)
+	}
+	if err == nil {
+		err = tp.st.Apply(b)
+	}
+	if err != nil {
+		tp.t.Fatal(err)
+	}
+}
+
+// flip flips one bit of the first occurrence of needle in key's value.
+func (tp *tamperer) flip(key, needle []byte) {
+	tp.t.Helper()
+	v := tp.get(key)
+	i := bytes.Index(v, needle)
+	if i < 0 {
+		tp.t.Fatalf("%x not in the value of %q", needle, key)
+	}
+	v[i+len(needle)/2] ^= 0x01
+	tp.set(key, v)
+}
+
+func (tp *tamperer) restore() {
+	for k, v := range tp.saved {
+		tp.set([]byte(k), v)
+	}
+	tp.saved = map[string][]byte{}
+}
+
+func decodeStoredBlock(t *testing.T, raw []byte) *journal.Block {
+	t.Helper()
+	v, err := ionvalue.DecodeOne(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := journal.BlockFromIon(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func encode(t *testing.T, v *ionvalue.Value) []byte {
+	t.Helper()
+	b, err := ionvalue.MarshalBinary(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestVerifyTampering changes one stored thing at a time (a block byte, a
+// history or latest-revision copy, a tree node, an index entry) and checks
+// that verify names the right block and check, then restores it.
+func TestVerifyTampering(t *testing.T) {
+	f := build(t)
+	st := openStore(t, f.dir)
+	tp := newTamperer(t, st, "cars")
+
+	// Targets: a document with several versions, its newest revision, a
+	// deleted document, and an insert block.
+	versions := map[string][]revFact{}
+	var deleted revFact
+	for _, r := range f.revs {
+		versions[r.doc] = append(versions[r.doc], r)
+		if !r.live {
+			deleted = r
+		}
+	}
+	first := versions[f.revs[0].doc] // V-first: versions 0, 1, 2
+	for _, r := range f.revs {
+		if r.vin == "V-first" {
+			first = versions[r.doc]
+			break
+		}
+	}
+	if len(first) < 3 || deleted.doc == "" {
+		t.Fatalf("workload lacks an updated or a deleted document: %+v", f.revs)
+	}
+	newest := first[len(first)-1]
+	var insert revFact
+	for _, r := range f.revs {
+		if r.vin == "V-12" {
+			insert = r
+		}
+	}
+	blockKey := tp.key("b/", insert.seq)
+	block := decodeStoredBlock(t, tp.get(blockKey))
+	hKey := func(r revFact) []byte { return tp.key("h/", f.tableID, "/", r.doc, "/", r.version) }
+	dKey := func(doc string) []byte { return tp.key("d/", f.tableID, "/", doc) }
+	node := func(level byte, index uint64) []byte { return tp.key("m/", level, index) }
+
+	cases := []struct {
+		name   string
+		tamper func()
+		check  string
+		block  uint64
+		msg    string
+	}{
+		{"block data", func() { tp.flip(blockKey, []byte("V-12")) }, verify.CheckBlock, insert.seq, "revision 0"},
+		{"block hash", func() { tp.flip(blockKey, block.BlockHash) }, verify.CheckBlock, insert.seq, "blockHash"},
+		{"block entries hash", func() { tp.flip(blockKey, block.EntriesHash) }, verify.CheckBlock, insert.seq, "entriesHash"},
+		{"block previous hash", func() { tp.flip(blockKey, block.PreviousBlockHash) }, verify.CheckBlock, insert.seq, "blockHash"},
+		{"statement text", func() { tp.flip(blockKey, []byte("INSERT INTO Car")) }, verify.CheckBlock, insert.seq, "transactionInfo"},
+		{"transaction id", func() { tp.flip(blockKey, []byte(block.TransactionID)) }, verify.CheckBlock, insert.seq, "transactionId"},
+		{"block garbage", func() { tp.set(blockKey, []byte("not ion")) }, verify.CheckBlock, insert.seq, "not"},
+		{"block missing", func() { tp.set(blockKey, nil) }, verify.CheckSequence, insert.seq, "missing"},
+		{"block re-sealed on another chain", func() {
+			b := decodeStoredBlock(t, tp.get(blockKey))
+			b.Seal(qldbhash.HashString("elsewhere"))
+			tp.set(blockKey, encode(t, b.Ion()))
+		}, verify.CheckChain, insert.seq, "previousBlockHash"},
+		{"block forged and re-sealed in place", func() {
+			b := decodeStoredBlock(t, tp.get(blockKey))
+			b.Revisions[0].Data = b.Revisions[0].Data.With("VIN", ionvalue.String("forged"))
+			b.Seal(b.PreviousBlockHash)
+			tp.set(blockKey, encode(t, b.Ion()))
+		}, verify.CheckTree, insert.seq, "ledger tree node (level 0"},
+		{"history data", func() { tp.flip(hKey(insert), []byte("V-12")) }, verify.CheckHistory, insert.seq, "hash to"},
+		{"history hash", func() {
+			v, _ := ionvalue.DecodeOne(tp.get(hKey(insert)))
+			tp.flip(hKey(insert), v.Get("hash").Bytes)
+		}, verify.CheckHistory, insert.seq, "claims hash"},
+		{"history of an old version", func() {
+			v, _ := ionvalue.DecodeOne(tp.get(hKey(first[0])))
+			tp.set(hKey(first[0]), encode(t, v.With("data", v.Get("data").With("n", ionvalue.Int(7)))))
+		}, verify.CheckHistory, first[0].seq, "hash to"},
+		{"history moved to another block", func() {
+			v, _ := ionvalue.DecodeOne(tp.get(hKey(insert)))
+			addr := journal.BlockAddress{StrandID: block.Address.StrandID, SequenceNo: insert.seq - 1}
+			tp.set(hKey(insert), encode(t, v.With("blockAddress", addr.Ion())))
+		}, verify.CheckHistory, insert.seq, "holds no revision"},
+		{"history entry missing", func() { tp.set(hKey(first[0]), nil) }, verify.CheckHistory, first[0].seq, "no history entry"},
+		{"history entry undecodable", func() { tp.set(hKey(first[1]), []byte{0xe0, 0x01, 0x00, 0xea, 0xff}) }, verify.CheckHistory, first[1].seq, "not readable"},
+		{"latest data", func() { tp.flip(dKey(newest.doc), []byte("V-first")) }, verify.CheckLatest, newest.seq, "hash to"},
+		{"latest is stale", func() { tp.set(dKey(newest.doc), tp.get(hKey(first[0]))) }, verify.CheckLatest, newest.seq, "newest revision is version"},
+		{"latest missing", func() { tp.set(dKey(newest.doc), nil) }, verify.CheckLatest, newest.seq, "no latest-revision entry"},
+		{"deleted document resurrected", func() {
+			prev := versions[deleted.doc][len(versions[deleted.doc])-2]
+			tp.set(dKey(deleted.doc), tp.get(hKey(prev)))
+		}, verify.CheckLatest, deleted.seq, "deleted"},
+		{"latest without history", func() {
+			tp.set(tp.key("d/", f.tableID, "/", "ZZZZZZZZZZZZZZZZZZZZZZ"), tp.get(dKey(newest.doc)))
+		}, verify.CheckLatest, newest.seq, "without any history"},
+		{"revision-block index", func() {
+			tp.set(tp.key("r/", insert.doc, "/", insert.version), u64(insert.seq+1))
+		}, verify.CheckRevisionBlock, insert.seq, "no revision-block entry that names its block"},
+		{"tree leaf", func() { tp.flip(node(0, insert.seq), tp.get(node(0, insert.seq))[:8]) }, verify.CheckTree, insert.seq, "level 0"},
+		{"tree inner node", func() { tp.flip(node(2, 3), tp.get(node(2, 3))[:8]) }, verify.CheckTree, 15, "level 2, index 3"},
+		{"tree node missing", func() { tp.set(node(1, 4), nil) }, verify.CheckTree, 9, "missing"},
+		{"tree node beyond the journal", func() { tp.set(node(0, f.blocks), qldbhash.HashString("x")) }, verify.CheckTree, f.blocks - 1, "beyond the journal"},
+		{"tree level beyond the journal", func() { tp.set(node(20, 0), qldbhash.HashString("x")) }, verify.CheckTree, f.blocks - 1, "beyond the journal"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			defer tp.restore()
+			c.tamper()
+			rep, err := verify.Run(st, verify.Options{Ledger: "cars"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fl := rep.FirstFailure()
+			if fl == nil {
+				t.Fatal("verify passed")
+			}
+			if fl.Check != c.check || !fl.HasBlock || fl.Block != c.block || !strings.Contains(fl.Error(), c.msg) {
+				t.Errorf("got %v (check %s, block %d, hasBlock %v); want check %s at block %d mentioning %q",
+					fl, fl.Check, fl.Block, fl.HasBlock, c.check, c.block, c.msg)
+			}
+		})
+	}
+	rep, err := verify.Run(st, verify.Options{})
+	if err != nil || !rep.OK() {
+		t.Fatalf("after restoring: %v %v", rep.FirstFailure(), err)
+	}
+}
