@@ -82,9 +82,20 @@ func (w *worker) run(ctx context.Context) {
 			return
 		}
 	}
+	// While one window is being put, the next is read and encoded in the
+	// background (the journal is immutable below Next, so this is safe).
+	var prefetch chan window
 	for ctx.Err() == nil {
 		changed := w.j.Changed()
-		recs, next, reachedEnd, err := w.collect()
+		var win window
+		if prefetch != nil {
+			win = <-prefetch
+			prefetch = nil
+		}
+		if win.start != w.cp.Next || len(win.recs) == 0 || win.err != nil {
+			win = w.collectFrom(w.cp.Next, w.cp.Created)
+		}
+		recs, next, reachedEnd, err := win.recs, win.next, win.reachedEnd, win.err
 		if err != nil {
 			o.Logger.Error("journal stream cannot read the journal", append(w.log(), "err", err)...)
 			if !w.sleep(ctx) {
@@ -121,6 +132,11 @@ func (w *worker) run(ctx context.Context) {
 			continue
 		}
 		if len(recs) > 0 {
+			if !reachedEnd && next < w.j.Next() {
+				ch := make(chan window, 1)
+				go func(start uint64) { ch <- w.collectFrom(start, true) }(next)
+				prefetch = ch
+			}
 			if !w.deliver(ctx, recs) {
 				return
 			}
@@ -149,20 +165,38 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// collect encodes the user records of the blocks after the checkpoint: the
+// window is a batch of user records ready to put: those of blocks
+// [start, next), preceded by CREATED when it was still owed.
+type window struct {
+	start, next uint64
+	recs        []kpl.UserRecord
+	reachedEnd  bool
+	err         error
+}
+
+// collectFrom gathers the window starting at block start; created says
+// whether the CREATED control record has already been acknowledged. It only
+// reads the journal and the worker's immutable settings, so it may run
+// concurrently with deliver.
+func (w *worker) collectFrom(start uint64, created bool) window {
+	recs, next, reachedEnd, err := w.collect(start, created)
+	return window{start: start, next: next, recs: recs, reachedEnd: reachedEnd, err: err}
+}
+
+// collect encodes the user records of the blocks from start on: the
 // CREATED control record first if it was never acknowledged, then for each
 // block its BLOCK_SUMMARY and a REVISION_DETAILS per document revision.
 // next is the first block not included; reachedEnd reports that a block at
 // or after ExclusiveEndTime was met.
-func (w *worker) collect() (recs []kpl.UserRecord, next uint64, reachedEnd bool, err error) {
-	if !w.cp.Created {
+func (w *worker) collect(start uint64, created bool) (recs []kpl.UserRecord, next uint64, reachedEnd bool, err error) {
+	if !created {
 		data, err := record.EncodeControl(w.arn, record.ControlCreated)
 		if err != nil {
 			return nil, 0, false, err
 		}
 		recs = append(recs, kpl.UserRecord{PartitionKey: record.ControlPartitionKey(w.arn, record.ControlCreated), Data: data})
 	}
-	seq, tip := w.cp.Next, w.j.Next()
+	seq, tip := start, w.j.Next()
 	size := 0
 	for seq < tip && len(recs) < maxWindowRecords && size < maxWindowBytes {
 		b, ok, err := w.j.Block(seq)
