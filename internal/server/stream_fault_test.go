@@ -4,17 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/qldb"
 	"github.com/aws/aws-sdk-go-v2/service/qldb/types"
 
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/stream/record"
+	"github.com/strand-db/strand/internal/stream/streamtest"
 	"github.com/strand-db/strand/internal/testenv/faultproxy"
 	"github.com/strand-db/strand/internal/testenv/kinesisemu"
 )
@@ -249,5 +253,96 @@ func TestTerminalStreamsExpire(t *testing.T) {
 	}
 	if len(list.Streams) != 2 {
 		t.Errorf("want the 2 active streams listed (including %s), got %d", keep, len(list.Streams))
+	}
+}
+
+// TestStreamFollowsResharding splits the destination's only shard while the
+// stream runs. Until the worker notices, it aggregates for the old shard
+// map; Kinesis then stores some aggregates on a child shard whose range
+// does not hold all their user records, which a KCL consumer would drop.
+// The worker must notice (PutRecords reports the shard it used) and send
+// those user records again, packed for the new shards, so that a KCL-style
+// consumer still receives every block.
+func TestStreamFollowsResharding(t *testing.T) {
+	emu := kinesisemu.StartKinesalite(t, kinesisemu.Stream("split", 1))
+	n := startWithKinesis(t, emu, fastRetries)
+	n.CreateLedger("split")
+	drv := n.Driver("split")
+	workload(t, drv, "T", 3)
+	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	startStream(t, c, "split", "split", emu.StreamARN("split"), time.Now().Add(-time.Hour), nil, nil)
+	l, _ := n.Sessions().Ledger("split")
+	awaitBlocks(t, emu, "split", l.Next(), false)
+
+	shards, err := emu.Client.ListShards(bg, &kinesis.ListShardsInput{StreamName: aws.String("split")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := new(big.Int).Lsh(big.NewInt(1), 127).String()
+	if _, err := emu.Client.SplitShard(bg, &kinesis.SplitShardInput{StreamName: aws.String("split"),
+		ShardToSplit: shards.Shards[0].ShardId, NewStartingHashKey: aws.String(mid)}); err != nil {
+		t.Fatalf("SplitShard: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, err := emu.Client.ListShards(bg, &kinesis.ListShardsInput{StreamName: aws.String("split")})
+		if err == nil && len(s.Shards) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the split never showed: %v %v", err, s)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Multi-document transactions so that each window aggregates records
+	// that hash to both children.
+	for i := 0; i < 10; i++ {
+		commitTx(t, drv, fmt.Sprintf("INSERT INTO T << {'a': %d}, {'b': %d}, {'c': %d}, {'d': %d} >>", i, i, i, i))
+	}
+	upTo := l.Next()
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		col, err := streamtest.ReadAsKCL(bg, emu, "split")
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, d := range col.Records {
+			seen[d.PartitionKey] = true
+		}
+		missing := 0
+		for s := uint64(0); s < upTo; s++ {
+			b, _, err := l.Block(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !seen[record.BlockSummaryPartitionKey(b)] {
+				missing++
+			}
+			for _, r := range b.Revisions {
+				if !r.IsSystem() && !seen[record.RevisionDetailsPartitionKey(r)] {
+					missing++
+				}
+			}
+		}
+		if missing == 0 {
+			per := map[string][2]int{}
+			for _, d := range col.Records {
+				x := per[d.ShardID]
+				if d.Aggregated {
+					x[0]++
+				} else {
+					x[1]++
+				}
+				per[d.ShardID] = x
+			}
+			t.Logf("per shard [aggregated, raw]: %v", per)
+			t.Logf("a KCL-style consumer got every record; %d misplaced user records were dropped and re-sent", col.Dropped)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records never reached a KCL-style consumer (%d dropped as misplaced)", missing, col.Dropped)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
