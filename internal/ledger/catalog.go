@@ -469,4 +469,3 @@ func (c *Catalog) Names() []string {
 	sort.Strings(out)
 	return out
 }
-
