@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"testing"
 	"time"
 
@@ -288,4 +287,3 @@ func TestSecondNodeOnSameDataDirFails(t *testing.T) {
 	}
 }
 
-var _ = http.StatusOK

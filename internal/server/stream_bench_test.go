@@ -19,7 +19,6 @@ import (
 	"github.com/awslabs/kinesis-aggregation/go/v2/deaggregator"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/server/servertest"
 	"github.com/strand-db/strand/internal/stream/kpl"
 	"github.com/strand-db/strand/internal/stream/record"
@@ -309,4 +308,3 @@ func counterValue(m *dto.Metric) float64 {
 	return 0
 }
 
-var _ = config.Default

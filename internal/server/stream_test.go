@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -355,7 +354,6 @@ func TestStreamValidation(t *testing.T) {
 	}
 }
 
-var _ = context.Background
 
 func startWithKinesisCreds() aws.CredentialsProvider {
 	return credentials.NewStaticCredentialsProvider("AKIDKINESIS", "kinesis-secret", "")
