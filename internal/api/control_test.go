@@ -286,4 +286,3 @@ func TestSecondNodeOnSameDataDirFails(t *testing.T) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
 }
-

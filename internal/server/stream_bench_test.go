@@ -307,4 +307,3 @@ func counterValue(m *dto.Metric) float64 {
 	}
 	return 0
 }
-

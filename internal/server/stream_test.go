@@ -354,7 +354,6 @@ func TestStreamValidation(t *testing.T) {
 	}
 }
 
-
 func startWithKinesisCreds() aws.CredentialsProvider {
 	return credentials.NewStaticCredentialsProvider("AKIDKINESIS", "kinesis-secret", "")
 }
