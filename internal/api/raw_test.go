@@ -193,3 +193,13 @@ func TestNoCredentialsOnlyOnLoopback(t *testing.T) {
 		t.Errorf("unsigned request: %+v", e)
 	}
 }
+
+func TestTimestampMemberMustBeEpochSeconds(t *testing.T) {
+	n := servertest.Start(t, nil)
+	n.CreateLedger("ts")
+	body := []byte(`{"RoleArn":"arn:aws:iam::000000000000:role/r","StreamName":"s","InclusiveStartTime":"2024-01-01T00:00:00Z","KinesisConfiguration":{"StreamArn":"arn:aws:kinesis:us-east-1:000000000000:stream/x"}}`)
+	e := do(t, signedRequest(t, "POST", n.URL()+"/ledgers/ts/journal-kinesis-streams", "application/json", body, "AKID", "s", time.Now()))
+	if e.status != 400 || e.Type != "SerializationException" || !strings.Contains(e.Message, "InclusiveStartTime") || !strings.Contains(e.Message, "seconds since the epoch") {
+		t.Errorf("got %d %s %q", e.status, e.Type, e.Message)
+	}
+}

@@ -144,6 +144,9 @@ func decodeJSON(body []byte, v any) *qldberr.Error {
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
+			if te.Type == nil { // a timestamp member (epochIn) that is not a number
+				return qldberr.New(errSerialization, "Member %s must be a timestamp in seconds since the epoch, got %s", te.Field, te.Value)
+			}
 			return qldberr.New(errSerialization, "Member %s has the wrong type: expected %s, got JSON %s", te.Field, te.Type, te.Value)
 		}
 		return qldberr.New(errSerialization, "The request body is not valid JSON")
