@@ -76,44 +76,12 @@ func ledgerOf(t testing.TB, n *servertest.Node, name string) *txn.Ledger {
 	return l
 }
 
-// query runs one statement inside tx and decodes every row (reading all
-// pages through the driver).
-func queryRows(tx qldbdriver.Transaction, stmt string, params ...any) ([]*ionvalue.Value, error) {
-	r, err := tx.Execute(stmt, params...)
-	if err != nil {
-		return nil, err
-	}
-	var out []*ionvalue.Value
-	for r.Next(tx) {
-		v, err := ionvalue.DecodeOne(r.GetCurrentData())
-		if err != nil {
-			return nil, fmt.Errorf("decode row %d: %w", len(out), err)
-		}
-		out = append(out, v)
-	}
-	return out, r.Err()
-}
-
-// run executes one statement in its own driver transaction.
-func runStmt(drv *qldbdriver.QLDBDriver, stmt string, params ...any) ([]*ionvalue.Value, error) {
-	res, err := drv.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
-		return queryRows(tx, stmt, params...)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return res.([]*ionvalue.Value), nil
-}
-
-// mustRun is run that fails the test on error.
-func mustStmt(t testing.TB, drv *qldbdriver.QLDBDriver, stmt string, params ...any) []*ionvalue.Value {
-	t.Helper()
-	rows, err := runStmt(drv, stmt, params...)
-	if err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
-	return rows
-}
+// Statement helpers shared with the other test packages (see servertest).
+var (
+	queryRows = servertest.Rows
+	runStmt   = servertest.Query
+	mustStmt  = servertest.MustQuery
+)
 
 // ionv parses one Ion text value.
 func ionv(t testing.TB, text string) *ionvalue.Value {

@@ -166,25 +166,7 @@ func vfStmt(stmt string, params ...any) func(tx qldbdriver.Transaction) (qldbdri
 // shape, as the DMV sample reads them.
 func vfHistory(t testing.TB, drv *qldbdriver.QLDBDriver, table string) []*ionvalue.Value {
 	t.Helper()
-	res, err := drv.Execute(vfCtx, func(tx qldbdriver.Transaction) (any, error) {
-		r, err := tx.Execute("SELECT * FROM history(" + table + ")")
-		if err != nil {
-			return nil, err
-		}
-		var out []*ionvalue.Value
-		for r.Next(tx) {
-			v, err := ionvalue.DecodeOne(r.GetCurrentData())
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, r.Err()
-	})
-	if err != nil {
-		t.Fatalf("history(%s): %v", table, err)
-	}
-	return res.([]*ionvalue.Value)
+	return servertest.MustQuery(t, drv, "SELECT * FROM history("+table+")")
 }
 
 // TestVerificationProofs grows a ledger with a random workload (inserts,

@@ -44,25 +44,7 @@ type revFact struct {
 
 func run(t testing.TB, drv *qldbdriver.QLDBDriver, stmt string, params ...any) []*ionvalue.Value {
 	t.Helper()
-	res, err := drv.Execute(ctx, func(tx qldbdriver.Transaction) (any, error) {
-		r, err := tx.Execute(stmt, params...)
-		if err != nil {
-			return nil, err
-		}
-		var out []*ionvalue.Value
-		for r.Next(tx) {
-			v, err := ionvalue.DecodeOne(r.GetCurrentData())
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, v)
-		}
-		return out, r.Err()
-	})
-	if err != nil {
-		t.Fatalf("%s: %v", stmt, err)
-	}
-	return res.([]*ionvalue.Value)
+	return servertest.MustQuery(t, drv, stmt, params...)
 }
 
 // build starts a server on a fresh directory, runs a workload covering

@@ -6,6 +6,7 @@ package servertest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
 	"github.com/strand-db/strand/internal/config"
+	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/server"
 )
 
@@ -144,4 +146,43 @@ func (n *Node) Driver(ledgerName string, opts ...func(*qldbdriver.DriverOptions)
 	}
 	n.t.Cleanup(func() { drv.Shutdown(context.Background()) })
 	return drv
+}
+
+// Rows executes a statement in tx and decodes every result row.
+func Rows(tx qldbdriver.Transaction, stmt string, params ...any) ([]*ionvalue.Value, error) {
+	r, err := tx.Execute(stmt, params...)
+	if err != nil {
+		return nil, err
+	}
+	var out []*ionvalue.Value
+	for r.Next(tx) {
+		v, err := ionvalue.DecodeOne(r.GetCurrentData())
+		if err != nil {
+			return nil, fmt.Errorf("decode row %d: %w", len(out), err)
+		}
+		out = append(out, v)
+	}
+	return out, r.Err()
+}
+
+// Query executes one statement in its own driver transaction and returns
+// its decoded rows.
+func Query(drv *qldbdriver.QLDBDriver, stmt string, params ...any) ([]*ionvalue.Value, error) {
+	res, err := drv.Execute(context.Background(), func(tx qldbdriver.Transaction) (any, error) {
+		return Rows(tx, stmt, params...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.([]*ionvalue.Value), nil
+}
+
+// MustQuery is Query that fails the test on error.
+func MustQuery(t testing.TB, drv *qldbdriver.QLDBDriver, stmt string, params ...any) []*ionvalue.Value {
+	t.Helper()
+	rows, err := Query(drv, stmt, params...)
+	if err != nil {
+		t.Fatalf("%s: %v", stmt, err)
+	}
+	return rows
 }
