@@ -82,3 +82,32 @@ func (k keys) indexEntry(table, field string, key []byte, docID string) []byte {
 
 // indexTable is the prefix of every index entry of a table.
 func (k keys) indexTable(table string) []byte { return k.cat([]byte("x/"), []byte(table), []byte("/")) }
+
+// Layout is the key layout of one ledger's data, for offline readers such
+// as strand verify: the prefixes under which txn writes each kind of
+// record (see the table at the top of this file). Every slice has no spare
+// capacity, so appending to it copies.
+type Layout struct {
+	Prefix         []byte // everything of the ledger
+	Meta           []byte // the ledger meta key itself
+	Blocks         []byte // b/: blocks by 8-byte sequence number
+	Latest         []byte // d/: latest live revision per table and document
+	History        []byte // h/: every revision per table, document and 8-byte version
+	RevisionBlocks []byte // r/: block sequence number per document and 8-byte version
+	Tree           []byte // m/: ledger Merkle tree nodes
+}
+
+// LedgerLayout returns the layout of the ledger with the given catalogue id.
+func LedgerLayout(ledgerID string) Layout {
+	k := newKeys(ledgerID)
+	clip := func(b []byte) []byte { return b[:len(b):len(b)] }
+	return Layout{
+		Prefix:         clip(k.all()),
+		Meta:           clip(k.meta()),
+		Blocks:         clip(k.blocks()),
+		Latest:         clip(k.cat([]byte("d/"))),
+		History:        clip(k.cat([]byte("h/"))),
+		RevisionBlocks: clip(k.cat([]byte("r/"))),
+		Tree:           clip(k.tree()),
+	}
+}

@@ -6,33 +6,19 @@ import (
 	"fmt"
 
 	"github.com/strand-db/strand/internal/store"
+	"github.com/strand-db/strand/internal/txn"
 )
 
-// keys is the part of a ledger's key space the verifier reads. It mirrors
-// the layout package txn writes (internal/txn/keys.go), under
-// "l/<ledgerID>/":
-//
-//	meta                          {"strandId": ...}, JSON
-//	b/<seq:8>                     journal block, Ion binary (GetBlock shape)
-//	d/<tableID>/<docID>           latest live revision, committed-view Ion binary
-//	h/<tableID>/<docID>/<ver:8>   every revision, committed-view Ion binary
-//	r/<docID>/<ver:8>             sequence number (8 bytes) of a revision's block
-//	m/<level:1><index:8>          ledger Merkle tree node
-//
-// The tests build ledgers through the real server, so a change of layout in
-// txn that is not made here fails them.
+// keys is the part of a ledger's key space the verifier reads, as package
+// txn lays it out (txn.LedgerLayout).
 type keys struct {
 	prefix                                        []byte
 	meta, blocks, latest, history, revBlock, tree []byte
 }
 
 func newKeys(ledgerID string) keys {
-	p := []byte("l/" + ledgerID + "/")
-	sub := func(s string) []byte {
-		b := append(bytes.Clone(p), s...)
-		return b[:len(b):len(b)] // so that appending to it always copies
-	}
-	return keys{prefix: p, meta: sub("meta"), blocks: sub("b/"), latest: sub("d/"), history: sub("h/"), revBlock: sub("r/"), tree: sub("m/")}
+	l := txn.LedgerLayout(ledgerID)
+	return keys{prefix: l.Prefix, meta: l.Meta, blocks: l.Blocks, latest: l.Latest, history: l.History, revBlock: l.RevisionBlocks, tree: l.Tree}
 }
 
 // span returns the key range [prefix, PrefixEnd(prefix)).
