@@ -145,10 +145,15 @@ func cpKey(id string) []byte  { return []byte("sc/" + id) }
 type Manager struct {
 	opts Options
 
+	// mu guards streams and every definition in it. It is never held
+	// across a store write: see persist for how writes stay ordered.
 	mu      sync.Mutex
 	streams map[string]*running // by stream id
-	wg      sync.WaitGroup
-	done    chan struct{}
+	// wmu orders the writes of stream definitions (and their removal) so
+	// that the last write of a definition is always its newest state.
+	wmu  sync.Mutex
+	wg   sync.WaitGroup
+	done chan struct{}
 }
 
 // running is a stream definition and its worker, if one runs.
@@ -208,15 +213,57 @@ func (m *Manager) Close() {
 	m.wg.Wait()
 }
 
-func (m *Manager) persistLocked(d *Definition) error {
-	b, err := json.Marshal(d)
+// persist durably writes the current definition of stream id. Callers
+// change a definition under mu and call persist after unlocking, so no
+// fsync happens under mu. Ordering: persist holds wmu while it takes a
+// snapshot of the definition (under mu) and writes it, so concurrent
+// changes of one stream are written in the order their snapshots were
+// taken and the last write carries the newest state. A stream that is no
+// longer in the map was removed (ledger deleted or retention expired) by a
+// caller that deletes its keys under wmu after removing it, so persist
+// writes nothing for it and cannot resurrect it.
+func (m *Manager) persist(id string) error {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	m.mu.Lock()
+	r, ok := m.streams[id]
+	var b []byte
+	var err error
+	if ok {
+		b, err = json.Marshal(&r.def)
+	}
+	m.mu.Unlock()
+	if !ok {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
 	batch := m.opts.Store.NewBatch()
 	defer batch.Close()
-	if err := batch.Set(defKey(d.ID), b, nil); err != nil {
+	if err := batch.Set(defKey(id), b, nil); err != nil {
 		return fmt.Errorf("stream: %w", err)
+	}
+	return m.opts.Store.Apply(batch)
+}
+
+// forget deletes the stored definitions and checkpoints of streams already
+// removed from the map (see persist for the ordering).
+func (m *Manager) forget(ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	batch := m.opts.Store.NewBatch()
+	defer batch.Close()
+	for _, id := range ids {
+		if err := batch.Delete(defKey(id), nil); err != nil {
+			return fmt.Errorf("stream: %w", err)
+		}
+		if err := batch.Delete(cpKey(id), nil); err != nil {
+			return fmt.Errorf("stream: %w", err)
+		}
 	}
 	return m.opts.Store.Apply(batch)
 }
@@ -236,9 +283,9 @@ func (m *Manager) startLocked(r *running) {
 // it. A terminal status is never left.
 func (m *Manager) setStatus(id, status, cause string) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	r, ok := m.streams[id]
 	if !ok || terminal(r.def.Status) || (r.def.Status == status && r.def.ErrorCause == cause) {
+		m.mu.Unlock()
 		return
 	}
 	now := m.opts.Now().UTC()
@@ -253,12 +300,13 @@ func (m *Manager) setStatus(id, status, cause string) {
 	if terminal(status) {
 		r.def.EndedAt = &now
 	}
-	if err := m.persistLocked(&r.def); err != nil {
-		m.opts.Logger.Error("stream status not persisted", "stream_id", id, "err", err)
-	}
 	m.opts.Metrics.setStatus(r.def.LedgerName, id, status)
 	m.opts.Logger.Info("journal stream status changed", "ledger", r.def.LedgerName, "stream_id", id,
 		"stream_name", r.def.StreamName, "from", from, "to", status, "error_cause", cause)
+	m.mu.Unlock()
+	if err := m.persist(id); err != nil {
+		m.opts.Logger.Error("stream status not persisted", "stream_id", id, "err", err)
+	}
 }
 
 // definition returns the current definition of a stream.
@@ -370,26 +418,38 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (string, error) {
 		d.Tags[k] = aws.ToString(v)
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	// Re-check under the lock: a concurrent Create may have won the name or the last slot.
 	active = 0
 	for _, r := range m.streams {
 		if r.def.LedgerID == l.ID && !terminal(r.def.Status) {
 			active++
 			if r.def.StreamName == in.StreamName {
+				m.mu.Unlock()
 				return "", qldberr.Invalid("StreamName", "Ledger %s already has an active journal stream named %s", in.LedgerName, in.StreamName)
 			}
 		}
 	}
 	if active >= m.opts.MaxActivePerLedger {
+		m.mu.Unlock()
 		return "", &qldberr.Error{Type: qldberr.LimitExceeded, ResourceType: "STREAM",
 			Message: fmt.Sprintf("Ledger %s already has the maximum of %d active journal streams", in.LedgerName, m.opts.MaxActivePerLedger)}
 	}
-	if err := m.persistLocked(&d); err != nil {
-		return "", err
-	}
+	// The entry holds the name and the slot while the definition is written
+	// outside the lock; the worker starts only once it is durable.
 	r := &running{def: d}
 	m.streams[d.ID] = r
+	m.mu.Unlock()
+	if err := m.persist(d.ID); err != nil {
+		m.mu.Lock()
+		delete(m.streams, d.ID)
+		m.mu.Unlock()
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.streams[d.ID] != r { // its ledger was deleted meanwhile
+		return "", qldberr.NotFound("LEDGER", in.LedgerName, "Ledger %s does not exist", in.LedgerName)
+	}
 	m.opts.Metrics.setStatus(d.LedgerName, d.ID, d.Status)
 	m.opts.Logger.Info("journal stream created", "ledger", d.LedgerName, "stream_id", d.ID, "stream_name", d.StreamName,
 		"destination", d.Destination, "aggregation", d.Aggregation, "status", d.Status)
@@ -482,7 +542,11 @@ func (m *Manager) Cancel(ledgerName, id string) error {
 		return qldberr.Precondition("STREAM", id, "Journal stream %s is %s; only an ACTIVE or IMPAIRED stream can be canceled", id, d.Status)
 	}
 	m.mu.Lock()
-	r := m.streams[id]
+	r, ok := m.streams[id]
+	if !ok { // removed since Describe: its ledger was deleted
+		m.mu.Unlock()
+		return qldberr.NotFound("STREAM", id, "No journal stream %s exists for ledger %s", id, ledgerName)
+	}
 	cancel, exited := r.cancel, r.exited
 	m.mu.Unlock()
 	if cancel != nil {
@@ -504,17 +568,15 @@ func (m *Manager) DropLedger(ledgerID string) {
 		}
 	}
 	m.mu.Unlock()
-	batch := m.opts.Store.NewBatch()
-	defer batch.Close()
+	var ids []string
 	for _, r := range victims {
 		if r.cancel != nil {
 			r.cancel()
 			<-r.exited
 		}
-		_ = batch.Delete(defKey(r.def.ID), nil)
-		_ = batch.Delete(cpKey(r.def.ID), nil)
+		ids = append(ids, r.def.ID)
 	}
-	if err := m.opts.Store.Apply(batch); err != nil {
+	if err := m.forget(ids); err != nil {
 		m.opts.Logger.Error("removing a deleted ledger's streams failed", "err", err)
 	}
 }
@@ -529,22 +591,24 @@ func (m *Manager) expireLoop() {
 		case <-m.done:
 			return
 		case <-t.C:
-			now := m.opts.Now()
-			m.mu.Lock()
-			batch := m.opts.Store.NewBatch()
-			for id, r := range m.streams {
-				if !m.visible(&r.def, now) {
-					delete(m.streams, id)
-					_ = batch.Delete(defKey(id), nil)
-					_ = batch.Delete(cpKey(id), nil)
-				}
-			}
-			if err := m.opts.Store.Apply(batch); err != nil {
-				m.opts.Logger.Error("expiring terminal streams failed", "err", err)
-			}
-			batch.Close()
-			m.mu.Unlock()
+			m.expire(m.opts.Now())
 		}
+	}
+}
+
+// expire removes the terminal streams that are no longer visible at now.
+func (m *Manager) expire(now time.Time) {
+	m.mu.Lock()
+	var ids []string
+	for id, r := range m.streams {
+		if !m.visible(&r.def, now) {
+			delete(m.streams, id)
+			ids = append(ids, id)
+		}
+	}
+	m.mu.Unlock()
+	if err := m.forget(ids); err != nil {
+		m.opts.Logger.Error("expiring terminal streams failed", "err", err)
 	}
 }
 
@@ -599,21 +663,22 @@ func (m *Manager) updateTags(a ledger.ARN, raw string, change func(map[string]st
 		return err
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	r := m.streams[id]
-	next := r.def
-	next.Tags = make(map[string]string, len(r.def.Tags))
+	r, ok := m.streams[id]
+	if !ok { // expired or dropped since the lookup
+		m.mu.Unlock()
+		return qldberr.NotFound("STREAM", raw, "Resource %s does not exist", raw)
+	}
+	tags := make(map[string]string, len(r.def.Tags))
 	for k, v := range r.def.Tags {
-		next.Tags[k] = v
+		tags[k] = v
 	}
-	if err := change(next.Tags); err != nil {
+	if err := change(tags); err != nil {
+		m.mu.Unlock()
 		return err
 	}
-	if err := m.persistLocked(&next); err != nil {
-		return err
-	}
-	r.def = next
-	return nil
+	r.def.Tags = tags
+	m.mu.Unlock()
+	return m.persist(id)
 }
 
 // Tags returns the tags of the stream named by a parsed stream ARN.

@@ -39,6 +39,7 @@ type worker struct {
 	shardsAt time.Time
 	cp       checkpoint
 	backoff  int
+	faulted  bool // an internal fault is being retried (see internalFault)
 }
 
 func (w *worker) log() []any {
@@ -55,36 +56,25 @@ func (w *worker) run(ctx context.Context) {
 		return
 	}
 	w.dest = dest
-	for w.j == nil {
-		j, err := o.Journals.Journal(w.def.LedgerName)
-		if err == nil {
-			w.j = j
-			break
-		}
-		o.Logger.Warn("journal stream cannot open its ledger", append(w.log(), "err", err)...)
+	// Until the worker has its journal and a durable start position it
+	// cannot deliver: any failure here is a fault of this server (its store
+	// or journal), retried with backoff while the stream shows IMPAIRED.
+	for !w.prepare() {
 		if !w.sleep(ctx) {
 			return
 		}
 	}
-	if err := w.loadCheckpoint(); err != nil {
-		o.Logger.Error("journal stream checkpoint unreadable", append(w.log(), "err", err)...)
-		return
-	}
-	if !w.cp.Positioned {
-		next, err := w.firstBlockAtOrAfter(w.def.Start)
-		if err != nil {
-			o.Logger.Error("journal stream cannot find its start block", append(w.log(), "err", err)...)
-			return
-		}
-		w.cp.Next, w.cp.Positioned = next, true
-		if err := w.saveCheckpoint(); err != nil {
-			o.Logger.Error("journal stream checkpoint not saved", append(w.log(), "err", err)...)
-			return
-		}
-	}
+	w.faultCleared()
 	// While one window is being put, the next is read and encoded in the
 	// background (the journal is immutable below Next, so this is safe).
+	// The read is always joined before run returns, so that no journal
+	// read outlives the worker (Manager.Close, then the store closes).
 	var prefetch chan window
+	defer func() {
+		if prefetch != nil {
+			<-prefetch
+		}
+	}()
 	for ctx.Err() == nil {
 		changed := w.j.Changed()
 		var win window
@@ -97,12 +87,13 @@ func (w *worker) run(ctx context.Context) {
 		}
 		recs, next, reachedEnd, err := win.recs, win.next, win.reachedEnd, win.err
 		if err != nil {
-			o.Logger.Error("journal stream cannot read the journal", append(w.log(), "err", err)...)
+			w.internalFault("cannot read the journal", err)
 			if !w.sleep(ctx) {
 				return
 			}
 			continue
 		}
+		w.faultCleared()
 		w.updateLag()
 		ended := reachedEnd
 		if !ended && len(recs) == 0 && w.def.End != nil && !o.Now().Before(*w.def.End) {
@@ -141,19 +132,24 @@ func (w *worker) run(ctx context.Context) {
 				return
 			}
 			w.cp.Next, w.cp.Created = next, true
-			if err := w.saveCheckpoint(); err != nil {
-				o.Logger.Error("journal stream checkpoint not saved", append(w.log(), "err", err)...)
+			for {
+				err := w.saveCheckpoint()
+				if err == nil {
+					break
+				}
+				w.internalFault("checkpoint not saved", err)
 				if !w.sleep(ctx) {
 					return
 				}
-				continue
 			}
+			w.faultCleared()
 			w.updateLag()
 		}
 		if ended {
 			data, err := record.EncodeControl(w.arn, record.ControlCompleted)
-			if err != nil {
-				o.Logger.Error("journal stream cannot encode COMPLETED", append(w.log(), "err", err)...)
+			if err != nil { // cannot happen for a valid ARN; never leave a stream without a worker
+				w.internalFault("cannot encode COMPLETED", err)
+				w.m.setStatus(w.id, StatusFailed, "")
 				return
 			}
 			if !w.deliver(ctx, []kpl.UserRecord{{PartitionKey: record.ControlPartitionKey(w.arn, record.ControlCompleted), Data: data}}) {
@@ -162,6 +158,64 @@ func (w *worker) run(ctx context.Context) {
 			w.m.setStatus(w.id, StatusCompleted, "")
 			return
 		}
+	}
+}
+
+// prepare opens the journal, loads the checkpoint and, for a new stream,
+// finds and durably records its first block. It reports false after
+// recording an internal fault (the caller backs off and calls it again).
+func (w *worker) prepare() bool {
+	o := &w.m.opts
+	if w.j == nil {
+		j, err := o.Journals.Journal(w.def.LedgerName)
+		if err != nil {
+			w.internalFault("cannot open its ledger", err)
+			return false
+		}
+		w.j = j
+	}
+	if err := w.loadCheckpoint(); err != nil {
+		w.internalFault("checkpoint unreadable", err)
+		return false
+	}
+	if !w.cp.Positioned {
+		next, err := w.firstBlockAtOrAfter(w.def.Start)
+		if err != nil {
+			w.internalFault("cannot find its start block", err)
+			return false
+		}
+		w.cp.Next, w.cp.Positioned = next, true
+		if err := w.saveCheckpoint(); err != nil {
+			w.cp = checkpoint{}
+			w.internalFault("checkpoint not saved", err)
+			return false
+		}
+	}
+	return true
+}
+
+// internalFault records a fault of this server, not of the destination:
+// the store or the journal could not be read or written. QLDB has no
+// ErrorCause for its own faults, so the stream shows IMPAIRED without one;
+// the worker logs the error and retries with backoff, and the impaired
+// timeout does not fail the stream for it (the customer's destination is
+// not at fault). faultCleared ends it.
+func (w *worker) internalFault(what string, err error) {
+	w.m.opts.Logger.Error("journal stream "+what, append(w.log(), "err", err)...)
+	w.faulted = true
+	w.m.setStatus(w.id, StatusImpaired, "")
+}
+
+// faultCleared records that the operation that failed with an internal
+// fault has succeeded.
+func (w *worker) faultCleared() {
+	if !w.faulted {
+		return
+	}
+	w.faulted = false
+	w.backoff = 0
+	if d, _ := w.m.definition(w.id); d.Status == StatusImpaired && d.ErrorCause == "" {
+		w.m.setStatus(w.id, StatusActive, "")
 	}
 }
 
@@ -319,6 +373,9 @@ func (w *worker) impaired(cause string) bool {
 // healthy records that the destination answered normally.
 func (w *worker) healthy() {
 	w.backoff = 0
+	if w.faulted {
+		return
+	}
 	if d, _ := w.m.definition(w.id); d.Status == StatusImpaired {
 		w.m.setStatus(w.id, StatusActive, "")
 	}
