@@ -80,6 +80,9 @@ func serve(args []string) int {
 		return 1
 	}
 	fmt.Printf("strand listening on %s\n  data directory: %s\n  authentication: %s\n", node.URL(), cfg.DataDir, node.AuthMode())
+	if kc := node.KinesisCredentials(); kc != "" {
+		fmt.Printf("  kinesis credentials: %s\n", kc)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

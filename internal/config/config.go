@@ -188,6 +188,9 @@ func (c *Config) Validate() error {
 	if len(creds) == 0 && !c.IsLoopback() {
 		errs = append(errs, fmt.Errorf("refusing to listen on %s without credentials: anyone who can reach it could use every ledger; set --access-key-id/--secret-access-key or --credentials-file, or listen on a loopback address", c.Listen))
 	}
+	if len(creds) == 0 && c.MetricsListen != "" && !isLoopback(c.MetricsListen) {
+		errs = append(errs, fmt.Errorf("refusing to serve metrics on %s without credentials: the main listener is then loopback only, and the metrics (ledger names, stream ids, traffic) must not be more exposed than it; set credentials or use a loopback --metrics-listen", c.MetricsListen))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -228,8 +231,10 @@ func readCredentials(path string, creds map[string]string) error {
 
 // IsLoopback reports whether the listen address only accepts connections
 // from this machine.
-func (c *Config) IsLoopback() bool {
-	host, _, err := net.SplitHostPort(c.Listen)
+func (c *Config) IsLoopback() bool { return isLoopback(c.Listen) }
+
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false
 	}

@@ -40,6 +40,10 @@ type Node struct {
 	metricsAddr string
 	http        *http.Server
 	ln          net.Listener
+
+	// kinesisCreds is why no AWS credentials could be obtained for Kinesis
+	// at start-up (checked only with --kinesis-endpoint); nil when they could.
+	kinesisCreds error
 }
 
 // Open validates cfg, opens the data directory (failing at once if another
@@ -66,12 +70,25 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout})
 	n.metrics = prometheus.NewRegistry()
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	clients := &stream.SDKClients{Endpoint: cfg.KinesisEndpoint, AssumeRole: cfg.AssumeRole, Credentials: cfg.KinesisCredentials}
+	if cfg.KinesisEndpoint != "" {
+		// With AWS (no endpoint) the credentials may legitimately come from
+		// an instance role that takes a while to answer; with an emulator
+		// they must be at hand, so say at once when they are not.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		n.kinesisCreds = clients.CheckCredentials(ctx, cfg.Region)
+		cancel()
+		if n.kinesisCreds != nil {
+			log.Error("no AWS credentials for Kinesis: journal streams stay IMPAIRED (IAM_PERMISSION_REVOKED) until credentials can be obtained; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a shared credentials file",
+				"kinesis_endpoint", cfg.KinesisEndpoint, "err", n.kinesisCreds)
+		}
+	}
 	n.streams, err = stream.Open(stream.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID,
 		MaxActivePerLedger: cfg.MaxStreamsPerLedger, Retention: cfg.StreamRetention, ImpairedTimeout: cfg.StreamImpairedTimeout,
 		Aggregation: kpl.Config{MaxAggregateSize: cfg.AggregationMaxSize}, BufferDelay: cfg.StreamBufferDelay,
 		RetryMax: cfg.StreamRetryMax, RetryBase: min(100*time.Millisecond, cfg.StreamRetryMax),
-		Clients:  &stream.SDKClients{Endpoint: cfg.KinesisEndpoint, AssumeRole: cfg.AssumeRole, Credentials: cfg.KinesisCredentials},
+		Clients:  clients,
 		Journals: journals{n.sessions}, Ledgers: cat, Store: st, Logger: log, Metrics: stream.NewMetrics(n.metrics),
 	})
 	if err != nil {
@@ -146,6 +163,23 @@ func (n *Node) AuthMode() string {
 	}
 	return fmt.Sprintf("SigV4 verified against %d configured access key(s)", len(n.cfg.Credentials))
 }
+
+// KinesisCredentials describes the AWS credentials for Kinesis, for the
+// start-up banner ("" when there is nothing to say: no --kinesis-endpoint).
+func (n *Node) KinesisCredentials() string {
+	switch {
+	case n.cfg.KinesisEndpoint == "":
+		return ""
+	case n.kinesisCreds != nil:
+		return fmt.Sprintf("NONE for %s (%v): journal streams stay IMPAIRED with IAM_PERMISSION_REVOKED until credentials can be obtained", n.cfg.KinesisEndpoint, n.kinesisCreds)
+	default:
+		return "found for " + n.cfg.KinesisEndpoint
+	}
+}
+
+// KinesisCredentialsError is why no AWS credentials for Kinesis could be
+// obtained at start-up (nil when they could, or without --kinesis-endpoint).
+func (n *Node) KinesisCredentialsError() error { return n.kinesisCreds }
 
 // Serve answers requests until Shutdown; it returns nil after a clean shutdown.
 func (n *Node) Serve() error {

@@ -66,6 +66,12 @@ type SDKClients struct {
 }
 
 // Client implements ClientFactory; clients are cached per region and role.
+// It fails with an error wrapping *CredentialsError when no credentials can
+// be obtained (none configured, or the role cannot be assumed), and a
+// cached client whose credentials later fail is forgotten, so that the
+// next call loads the configuration again and picks up credentials that
+// have appeared since (a shared credentials file written, an instance role
+// attached).
 func (f *SDKClients) Client(ctx context.Context, region, role string) (KinesisAPI, error) {
 	assume := f.Endpoint == "" || f.AssumeRole
 	key := region
@@ -73,17 +79,14 @@ func (f *SDKClients) Client(ctx context.Context, region, role string) (KinesisAP
 		key += "|" + role
 	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if c, ok := f.clients[key]; ok {
+	c, ok := f.clients[key]
+	f.mu.Unlock()
+	if ok {
 		return c, nil
 	}
-	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
-	if f.Credentials != nil {
-		opts = append(opts, config.WithCredentialsProvider(f.Credentials))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := f.load(ctx, region)
 	if err != nil {
-		return nil, fmt.Errorf("stream: AWS configuration: %w", err)
+		return nil, err
 	}
 	if assume {
 		stsClient := sts.NewFromConfig(cfg)
@@ -91,15 +94,88 @@ func (f *SDKClients) Client(ctx context.Context, region, role string) (KinesisAP
 			o.RoleSessionName = "strand-journal-stream"
 		}))
 	}
-	c := kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
+	g := &guardedCredentials{inner: cfg.Credentials}
+	cfg.Credentials = g
+	if _, err := g.Retrieve(ctx); err != nil {
+		return nil, err
+	}
+	kc := kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
 		if f.Endpoint != "" {
 			o.BaseEndpoint = aws.String(f.Endpoint)
 		}
 	})
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.clients[key]; ok { // a concurrent call won
+		return c, nil
+	}
 	if f.clients == nil {
 		f.clients = map[string]KinesisAPI{}
 	}
-	f.clients[key] = c
+	f.clients[key] = kc
+	g.forget = func() {
+		f.mu.Lock()
+		if f.clients[key] == kc {
+			delete(f.clients, key)
+		}
+		f.mu.Unlock()
+	}
+	return kc, nil
+}
+
+func (f *SDKClients) load(ctx context.Context, region string) (aws.Config, error) {
+	opts := []func(*config.LoadOptions) error{config.WithRegion(region)}
+	if f.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(f.Credentials))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("stream: AWS configuration: %w", err)
+	}
+	return cfg, nil
+}
+
+// CheckCredentials reports whether the server's own AWS credentials (the
+// standard chain, or Credentials) can be obtained, without assuming any
+// role. The server calls it at start-up to warn the operator.
+func (f *SDKClients) CheckCredentials(ctx context.Context, region string) error {
+	cfg, err := f.load(ctx, region)
+	if err != nil {
+		return err
+	}
+	_, err = (&guardedCredentials{inner: cfg.Credentials}).Retrieve(ctx)
+	return err
+}
+
+// CredentialsError reports that no AWS credentials could be obtained for
+// Kinesis calls: none are configured, or the stream's role could not be
+// assumed. Streams show it as IMPAIRED with IAM_PERMISSION_REVOKED.
+type CredentialsError struct{ Err error }
+
+func (e *CredentialsError) Error() string {
+	return "stream: no AWS credentials for Kinesis: " + e.Err.Error()
+}
+
+func (e *CredentialsError) Unwrap() error { return e.Err }
+
+// guardedCredentials marks credential failures with *CredentialsError (the
+// SDK reports them as untyped errors) and forgets the client they belong to.
+type guardedCredentials struct {
+	inner  aws.CredentialsProvider
+	forget func() // set once the client is cached; nil before
+}
+
+func (g *guardedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	if g.inner == nil {
+		return aws.Credentials{}, &CredentialsError{Err: errors.New("no credential provider configured")}
+	}
+	c, err := g.inner.Retrieve(ctx)
+	if err != nil {
+		if g.forget != nil {
+			g.forget()
+		}
+		return aws.Credentials{}, &CredentialsError{Err: err}
+	}
 	return c, nil
 }
 
@@ -136,6 +212,10 @@ const (
 // classify maps a Kinesis call error to an impairment cause ("" when the
 // error is transient: network trouble, throttling, server errors).
 func classify(err error) string {
+	var ce *CredentialsError
+	if errors.As(err, &ce) {
+		return CausePermission
+	}
 	var nf *types.ResourceNotFoundException
 	if errors.As(err, &nf) {
 		return CauseNotFound

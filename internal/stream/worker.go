@@ -426,6 +426,10 @@ func (w *worker) putFailed(ctx context.Context, err error) bool {
 	w.m.opts.Logger.Warn("Kinesis call failed", append(w.log(), "err", describeError(err))...)
 	if cause := classify(err); cause != "" {
 		w.shards = nil
+		var ce *CredentialsError
+		if errors.As(err, &ce) {
+			w.client = nil // make a new one: credentials may appear
+		}
 		if !w.impaired(cause) {
 			return false
 		}
