@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/qldbsession"
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
+	"github.com/strand-db/strand/internal/server/servertest"
 	"github.com/strand-db/strand/internal/stream/record"
 	"github.com/strand-db/strand/internal/stream/streamtest"
 	"github.com/strand-db/strand/internal/testenv/kinesisemu"
@@ -61,7 +62,7 @@ func startServe(t *testing.T, bin, dir, kinesisEndpoint string) *strandProc {
 
 func (p *strandProc) clients() (*qldb.Client, *qldbsession.Client) {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKID", "secret", ""),
-		Retryer: func() aws.Retryer { return aws.NopRetryer{} }}
+		Retryer: func() aws.Retryer { return aws.NopRetryer{} }, HTTPClient: servertest.HTTPClient(nil)}
 	return qldb.NewFromConfig(cfg, func(o *qldb.Options) { o.BaseEndpoint = aws.String(p.url) }),
 		qldbsession.NewFromConfig(cfg, func(o *qldbsession.Options) { o.BaseEndpoint = aws.String(p.url) })
 }

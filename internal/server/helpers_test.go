@@ -50,7 +50,7 @@ func pooledDriver(t testing.TB, n *servertest.Node, ledger string, conc int, opt
 	})
 	c := qldbsession.NewFromConfig(n.AWSConfig(servertest.AccessKeyID, servertest.SecretAccessKey), func(o *qldbsession.Options) {
 		o.BaseEndpoint = aws.String(n.URL())
-		o.HTTPClient = hc
+		o.HTTPClient = servertest.HTTPClient(hc)
 	})
 	drv, err := qldbdriver.New(ledger, c, func(o *qldbdriver.DriverOptions) {
 		o.LoggerVerbosity = qldbdriver.LogOff
@@ -246,7 +246,7 @@ func newRaw(t testing.TB, n *servertest.Node, ledger string) *rawSession {
 	rec := &recorder{}
 	c := qldbsession.NewFromConfig(n.AWSConfig(servertest.AccessKeyID, servertest.SecretAccessKey), func(o *qldbsession.Options) {
 		o.BaseEndpoint = aws.String(n.URL())
-		o.HTTPClient = rec
+		o.HTTPClient = servertest.HTTPClient(rec)
 	})
 	r := &rawSession{t: t, c: c, rec: rec}
 	out, err := c.SendCommand(bg, &qldbsession.SendCommandInput{StartSession: &types.StartSessionRequest{LedgerName: aws.String(ledger)}})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/qldb"
 	"github.com/aws/aws-sdk-go-v2/service/qldbsession"
@@ -21,6 +22,7 @@ import (
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/server"
+	"github.com/strand-db/strand/internal/server/plainbody"
 )
 
 // Test credentials used when a test asks for authentication.
@@ -90,13 +92,27 @@ func (n *Node) Stop() {
 }
 
 // AWSConfig returns an aws.Config for this node with the given static
-// credentials, no retries, and the node's region.
+// credentials, no retries, the node's region, and an HTTP client behind
+// plainbody (see HTTPClient).
 func (n *Node) AWSConfig(accessKey, secret string) aws.Config {
 	return aws.Config{
 		Region:      n.Config.Region,
 		Credentials: credentials.NewStaticCredentialsProvider(accessKey, secret, ""),
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
+		HTTPClient:  HTTPClient(nil),
 	}
+}
+
+// HTTPClient returns next (nil: the SDK's default BuildableClient) behind
+// plainbody.Client, the setting docs/compatibility.md gives Go users: without
+// it, net/http now and then closes a connection under a long response (a
+// QLDB result page) on loopback. Every AWS SDK client a test builds should
+// use it.
+func HTTPClient(next plainbody.Doer) *plainbody.Client {
+	if next == nil {
+		next = awshttp.NewBuildableClient()
+	}
+	return plainbody.Wrap(next)
 }
 
 // QLDB returns a control-plane client signing with the given credentials.

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/strand-db/strand/internal/server/plainbody"
 )
 
 // newTransport returns an HTTP transport for emulators: no proxy, keep-alive.
@@ -26,13 +28,14 @@ func configWith(region string, tr *http.Transport) aws.Config {
 	return aws.Config{
 		Region:      region,
 		Credentials: credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
-		HTTPClient:  &http.Client{Transport: tr},
+		HTTPClient:  plainbody.Wrap(&http.Client{Transport: tr}),
 	}
 }
 
 // Config returns an aws.Config for talking to an emulator in region: static
 // credentials (AccessKeyID, SecretAccessKey), the SDK's standard retryer and
-// an HTTP client of its own that uses no proxy. It is built by hand, without
+// an HTTP client of its own that uses no proxy, behind plainbody so that
+// long GetRecords answers are never cut. It is built by hand, without
 // shared config files, so AWS_* environment variables (AWS_CA_BUNDLE,
 // AWS_PROFILE, AWS_REGION, ...) have no effect. Set BaseEndpoint on the
 // result, or on the service client's options, to choose the endpoint.
