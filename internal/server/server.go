@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -20,6 +21,7 @@ import (
 	"github.com/strand-db/strand/internal/api"
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/server/plainbody"
 	"github.com/strand-db/strand/internal/store"
 	"github.com/strand-db/strand/internal/stream"
 	"github.com/strand-db/strand/internal/stream/kpl"
@@ -70,7 +72,8 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout})
 	n.metrics = prometheus.NewRegistry()
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	clients := &stream.SDKClients{Endpoint: cfg.KinesisEndpoint, AssumeRole: cfg.AssumeRole, Credentials: cfg.KinesisCredentials}
+	clients := &stream.SDKClients{Endpoint: cfg.KinesisEndpoint, AssumeRole: cfg.AssumeRole, Credentials: cfg.KinesisCredentials,
+		WrapHTTPClient: func(c aws.HTTPClient) aws.HTTPClient { return plainbody.Wrap(c) }}
 	if cfg.KinesisEndpoint != "" {
 		// With AWS (no endpoint) the credentials may legitimately come from
 		// an instance role that takes a while to answer; with an emulator

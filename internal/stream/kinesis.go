@@ -60,6 +60,12 @@ type SDKClients struct {
 	Endpoint    string
 	AssumeRole  bool
 	Credentials aws.CredentialsProvider // nil: the standard chain
+	// WrapHTTPClient, when set, wraps the HTTP client each Kinesis client
+	// would use (the one LoadDefaultConfig built, CA bundle included). The
+	// server uses it to hide request bodies' WriteTo from net/http (see
+	// internal/server/plainbody): without it a PutRecords answer can be cut
+	// off mid-read and its records put twice.
+	WrapHTTPClient func(aws.HTTPClient) aws.HTTPClient
 
 	mu      sync.Mutex
 	clients map[string]KinesisAPI
@@ -102,6 +108,9 @@ func (f *SDKClients) Client(ctx context.Context, region, role string) (KinesisAP
 	kc := kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
 		if f.Endpoint != "" {
 			o.BaseEndpoint = aws.String(f.Endpoint)
+		}
+		if f.WrapHTTPClient != nil {
+			o.HTTPClient = f.WrapHTTPClient(o.HTTPClient)
 		}
 	})
 	f.mu.Lock()
