@@ -92,8 +92,11 @@ func HashString(s string) []byte {
 // Binary input whose top-level value declares more bytes than b holds is
 // rejected before any Ion reader sees it: ion-go would try to allocate the
 // declared length, and a tiny input can declare terabytes (see
-// checkBinaryLengths). This is the one case where HashIon and ion-hash-go
-// differ: the library accepts a truncated top-level container, or dies.
+// checkBinaryLengths). Input nested deeper than ionvalue.MaxDepth is
+// refused too (an error wrapping ionvalue.ErrTooDeep), since ion-hash-go's
+// reader recurses once per level. These are the cases where HashIon and
+// ion-hash-go differ: the library accepts a truncated top-level container,
+// or dies.
 func HashIon(b []byte) ([]byte, error) {
 	_, sum, _, err := hashIon(b)
 	return sum, err
@@ -122,6 +125,12 @@ func hashIon(b []byte) (v *ionvalue.Value, sum []byte, decodeErr, err error) {
 		return nil, nil, err, err
 	}
 	v, decodeErr = ionvalue.DecodeOne(b)
+	if errors.Is(decodeErr, ionvalue.ErrTooDeep) {
+		// ion-hash-go's reader recurses once per level and would overflow
+		// the stack on the input that ionvalue just refused.
+		err = fmt.Errorf("qldbhash: hash Ion: %w", decodeErr)
+		return nil, nil, err, err
+	}
 	if decodeErr != nil {
 		sum, err = hashIonReference(b)
 		return nil, sum, decodeErr, err
