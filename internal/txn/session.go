@@ -207,6 +207,9 @@ func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param)
 			v, h, herr := qldbhash.HashIonValue(raw)
 			if herr != nil {
 				t.digest.Add(sh)
+				if errors.Is(herr, ionvalue.ErrTooDeep) {
+					return qldberr.New(qldberr.BadRequest, "Parameter %d: Ion nesting depth exceeds the limit of %d", i+1, ionvalue.MaxDepth)
+				}
 				return qldberr.New(qldberr.BadRequest, "Parameter %d is not a single valid Ion value", i+1)
 			}
 			sh = qldbhash.Dot(sh, h)
