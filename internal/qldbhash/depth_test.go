@@ -1,6 +1,7 @@
 package qldbhash
 
 import (
+	"bytes"
 	"errors"
 	"runtime/debug"
 	"strings"
@@ -47,5 +48,25 @@ func TestHashValueDepthLimit(t *testing.T) {
 	// The hasher's depth count is reset between values.
 	if _, err := HashValue(nested(ionvalue.MaxStoredDepth)); err != nil {
 		t.Fatalf("HashValue after a refusal: %v", err)
+	}
+}
+
+// TestHashIonReferenceDepthLimit: the reference reader path is bounded by
+// itself, whatever ionvalue decides first.
+func TestHashIonReferenceDepthLimit(t *testing.T) {
+	old := debug.SetMaxStack(4 << 20)
+	defer debug.SetMaxStack(old)
+	deep := []byte("{a:[" + strings.Repeat("(", 200_000) + strings.Repeat(")", 200_000) + "]}")
+	if _, err := hashIonReference(deep); !errors.Is(err, ionvalue.ErrTooDeep) {
+		t.Fatalf("err = %v, want ErrTooDeep", err)
+	}
+	atLimit := []byte(strings.Repeat("[", ionvalue.MaxDepth) + strings.Repeat("]", ionvalue.MaxDepth))
+	want, err := HashIon(atLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := hashIonReference(atLimit)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("reference at MaxDepth: %x, %v; want %x", got, err, want)
 	}
 }
