@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"errors"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/qldbsession/types"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/qldbhash"
 )
 
 // deepBinary is n nested lists around the int 1 as an Ion binary stream.
@@ -77,17 +79,25 @@ func TestDeepIonRefused(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%s: accepted", p.name)
 		}
-		_, msg := statementError(t, err)
-		if want := "Parameter 1: Ion nesting depth exceeds the limit of 1000"; msg != want {
+		var bre *types.BadRequestException
+		if !errors.As(err, &bre) {
+			t.Fatalf("%s: error %v (%T), want BadRequestException", p.name, err, err)
+		}
+		if msg, want := bre.ErrorMessage(), "Parameter 1: Ion nesting depth exceeds the limit of 1000"; msg != want {
 			t.Fatalf("%s: message %q, want %q", p.name, msg, want)
 		}
+		// The server folds a failed statement into the commit digest with
+		// the parameters it could hash before the failing one: none here.
+		raw.digest.Add(qldbhash.HashString(stmt))
 	}
-	// The transaction is still usable.
-	if rows := raw.mustExec("SELECT VALUE t.a FROM T AS t WHERE t.a = 1"); len(rows) != 1 {
+	// The transaction is still usable, and commits without the refused
+	// statements.
+	const sel = "SELECT VALUE t.a FROM T AS t WHERE t.a = 1"
+	if rows := raw.mustExec(sel); len(rows) != 1 {
 		t.Fatalf("transaction after the errors: %d rows", len(rows))
 	}
-	if err := raw.abort(); err != nil {
-		t.Fatal(err)
+	if err := raw.commit(); err != nil {
+		t.Fatalf("commit after the errors: %v", err)
 	}
 
 	// Ion literals and documents built by a statement, through the driver.
@@ -113,11 +123,22 @@ func TestDeepIonRefused(t *testing.T) {
 	if rows := mustStmt(t, drv, "SELECT COUNT(*) AS n FROM T"); len(rows) != 1 || rows[0].Get("n").Int != 2 {
 		t.Fatalf("documents after the refusals: %v", ionTexts(rows))
 	}
+	found := false
 	for _, b := range verifyChain(t, ledgerOf(t, n, "deepion")) {
+		if hasStatement(b, sel) {
+			found = true
+			if len(b.TransactionInfo.Statements) != 1 || len(b.Revisions) != 0 {
+				t.Fatalf("block %d of the raw transaction: %d statements, %d revisions; want only the SELECT",
+					b.Address.SequenceNo, len(b.TransactionInfo.Statements), len(b.Revisions))
+			}
+		}
 		for _, st := range b.TransactionInfo.Statements {
 			if strings.Contains(st.Statement, "[?]") || strings.Contains(st.Statement, "`") {
 				t.Fatalf("block %d records a refused statement %.60q", b.Address.SequenceNo, st.Statement)
 			}
 		}
+	}
+	if !found {
+		t.Fatal("the raw transaction's block is missing")
 	}
 }
