@@ -109,6 +109,8 @@ func TestDeepIonRefused(t *testing.T) {
 		{"INSERT INTO T VALUE {'a': `" + deepText(ionvalue.MaxDepth+1) + "`}", nil, "Ion nesting depth exceeds the limit of 1000"},
 		{"INSERT INTO T VALUE {'a': `" + deepText(40_000) + "`}", nil, "Ion nesting depth exceeds the limit of 1000"},
 		{"INSERT INTO T VALUE {'a': [?]}", []any{textParam(t, deepText(ionvalue.MaxDepth-1))}, "Ion nesting depth exceeds the limit of 1000"},
+		// A result a statement builds around the document at the limit.
+		{"SELECT VALUE " + strings.Repeat("[", 9) + "t" + strings.Repeat("]", 9) + " FROM T AS t", nil, "Ion nesting depth exceeds the limit of 1008"},
 	} {
 		_, err := runStmt(drv, c.stmt, c.params...)
 		if err == nil {
