@@ -23,14 +23,14 @@ import (
 // microseconds.
 //
 // It is deliberately partial: it accepts only input it can decode exactly
-// as ionvalue.DecodeOne would (the tests check this value for value, and
+// as ionvalue.DecodeStored would (the tests check this value for value, and
 // by fuzzing), and gives up (ok = false) on anything else, such as shared
 // symbol table imports, timestamps with a non-zero offset, big integers,
-// or malformed input; decodeIon then falls back to ionvalue.DecodeOne, so
+// or malformed input; decodeIon then falls back to ionvalue.DecodeStored, so
 // results and errors are always those of the reference decoder.
 
 // decodeIon decodes a stream holding exactly one value, as
-// ionvalue.DecodeOne does.
+// ionvalue.DecodeStored does.
 func decodeIon(b []byte) (*ionvalue.Value, error) {
 	if v, ok := fastDecodeOne(b); ok {
 		return v, nil
