@@ -90,8 +90,31 @@ func Depth(v *Value, limit int) int {
 // than MaxDepth. Code that builds values other than by decoding (PartiQL
 // constructors, nested queries) calls it before handing a value on.
 func CheckDepth(v *Value) error {
-	if Depth(v, MaxDepth) > MaxDepth {
+	if deeper(v, 0, MaxDepth) {
 		return tooDeep(MaxDepth)
 	}
 	return nil
+}
+
+// deeper reports whether v, inside depth containers, holds a container
+// deeper than limit. It recurses at most limit+1 levels and does not
+// allocate.
+func deeper(v *Value, depth, limit int) bool {
+	if !v.isContainer() {
+		return false
+	}
+	if depth >= limit {
+		return true
+	}
+	for _, e := range v.Elems {
+		if deeper(e, depth+1, limit) {
+			return true
+		}
+	}
+	for _, f := range v.Fields {
+		if deeper(f.Value, depth+1, limit) {
+			return true
+		}
+	}
+	return false
 }
