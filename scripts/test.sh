@@ -11,6 +11,9 @@
 #
 # Environment: GO_TEST_FLAGS adds flags to go test (e.g. GO_TEST_FLAGS=-v,
 # or -run=Kinesis); a package pattern may follow as arguments (default ./...).
+# With no package arguments (the whole suite, as CI runs it), the fuzz targets
+# listed in the "Fuzz" section then run for FUZZ_TIME each (default 10s;
+# FUZZ_TIME=0 skips them).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -118,11 +121,34 @@ test_status=0
 "${test_env[@]}" go test -race -count=1 -timeout 15m ${GO_TEST_FLAGS:-} "${pkgs[@]}" || test_status=$?
 elapsed "$t"
 
+# Fuzz: bounded runs of the fuzz targets, one line per target (package and
+# target name). Only for the whole suite; a failing input is written under
+# the package's testdata/fuzz/ and fails the run.
+fuzz_targets=(
+	# Ion decoding, text and binary: no panic, no stack overflow, depth limit.
+	"./internal/ionvalue FuzzDecode"
+)
+fuzz_time=${FUZZ_TIME:-10s}
+fuzz_status=0
+if [ $# -eq 0 ] && [ "$fuzz_time" != 0 ]; then
+	for target in "${fuzz_targets[@]}"; do
+		read -r pkg name <<<"$target"
+		section "go test -run '^\$' -fuzz '^$name\$' -fuzztime $fuzz_time $pkg"
+		t=$SECONDS
+		"${test_env[@]}" go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzz_time" "$pkg" || fuzz_status=$?
+		elapsed "$t"
+	done
+fi
+
 section "Summary"
 echo "    go vet: $([ "$vet_status" -eq 0 ] && echo ok || echo "FAILED ($vet_status)")"
 echo "    go test: $([ "$test_status" -eq 0 ] && echo ok || echo "FAILED ($test_status)")"
+echo "    fuzz: $([ "$fuzz_status" -eq 0 ] && echo ok || echo "FAILED ($fuzz_status)")"
 echo "    total: $((SECONDS - start))s"
 if [ "$test_status" -ne 0 ]; then
 	exit "$test_status"
 fi
-exit "$vet_status"
+if [ "$vet_status" -ne 0 ]; then
+	exit "$vet_status"
+fi
+exit "$fuzz_status"

@@ -20,8 +20,13 @@ import (
 //   - structs compare as multisets of (name, value) fields: order is ignored,
 //     duplicates count.
 //
-// Two nil Values are equal; a nil Value equals nothing else.
-func Equal(a, b *Value) bool {
+// Two nil Values are equal; a nil Value equals nothing else. Containers
+// nested deeper than MaxStoredDepth (which no decoded or checked value has)
+// are never equal.
+func Equal(a, b *Value) bool { return equal(a, b, 0) }
+
+// equal is Equal for a and b inside depth containers.
+func equal(a, b *Value, depth int) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
@@ -62,17 +67,17 @@ func Equal(a, b *Value) bool {
 	case ion.ClobType, ion.BlobType:
 		return bytes.Equal(a.Bytes, b.Bytes)
 	case ion.ListType, ion.SexpType:
-		if len(a.Elems) != len(b.Elems) {
+		if depth >= MaxStoredDepth || len(a.Elems) != len(b.Elems) {
 			return false
 		}
 		for i := range a.Elems {
-			if !Equal(a.Elems[i], b.Elems[i]) {
+			if !equal(a.Elems[i], b.Elems[i], depth+1) {
 				return false
 			}
 		}
 		return true
 	case ion.StructType:
-		return fieldsEqual(a.Fields, b.Fields)
+		return depth < MaxStoredDepth && fieldsEqual(a.Fields, b.Fields, depth+1)
 	}
 	return false
 }
@@ -109,8 +114,9 @@ func IsNegativeZero(d *ion.Decimal) bool {
 	return d != nil && d.Sign() == 0 && strings.HasPrefix(d.String(), "-")
 }
 
-// fieldsEqual compares two field lists as multisets of (name, value).
-func fieldsEqual(a, b []Field) bool {
+// fieldsEqual compares two field lists, at the given depth, as multisets of
+// (name, value).
+func fieldsEqual(a, b []Field, depth int) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -118,7 +124,7 @@ func fieldsEqual(a, b []Field) bool {
 outer:
 	for _, fa := range a {
 		for j, fb := range b {
-			if !used[j] && fa.Name == fb.Name && Equal(fa.Value, fb.Value) {
+			if !used[j] && fa.Name == fb.Name && equal(fa.Value, fb.Value, depth) {
 				used[j] = true
 				continue outer
 			}

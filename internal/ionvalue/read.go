@@ -12,16 +12,21 @@ import (
 // including its annotations and, for containers, everything inside it. The
 // reader is left on that value, so the caller continues with r.Next(). A
 // symbol, field name or annotation whose text is unknown (only a symbol id) is
-// read as the text "$<sid>".
+// read as the text "$<sid>". A value nested deeper than MaxDepth is refused
+// with an error wrapping ErrTooDeep before its too-deep container is entered;
+// the reader must then not be used further (moving on would make ion-go skip
+// the rest of the container, which it does recursively for text).
 func Read(r ion.Reader) (*Value, error) {
-	v, err := read(r)
+	v, err := read(r, 0, MaxDepth)
 	if err != nil {
 		return nil, fmt.Errorf("ionvalue: read: %w", err)
 	}
 	return v, nil
 }
 
-func read(r ion.Reader) (*Value, error) {
+// read reads the value r is on, which sits inside depth containers; no
+// container may sit deeper than limit.
+func read(r ion.Reader, depth, limit int) (*Value, error) {
 	t := r.Type()
 	if t == ion.NoType {
 		return nil, errors.New("reader is not positioned on a value")
@@ -104,7 +109,10 @@ func read(r ion.Reader) (*Value, error) {
 		}
 		v.Bytes = append([]byte{}, b...)
 	case ion.ListType, ion.SexpType, ion.StructType:
-		if err := readContainer(r, v); err != nil {
+		if depth >= limit {
+			return nil, tooDeep(limit)
+		}
+		if err := readContainer(r, v, depth+1, limit); err != nil {
 			return nil, err
 		}
 	default:
@@ -113,8 +121,9 @@ func read(r ion.Reader) (*Value, error) {
 	return v, nil
 }
 
-// readContainer steps into the container r is on and reads its children into v.
-func readContainer(r ion.Reader, v *Value) error {
+// readContainer steps into the container r is on, at the given depth, and
+// reads its children into v.
+func readContainer(r ion.Reader, v *Value, depth, limit int) error {
 	if err := r.StepIn(); err != nil {
 		return err
 	}
@@ -130,8 +139,11 @@ func readContainer(r ion.Reader, v *Value) error {
 			}
 			name = tokenText(*tok)
 		}
-		child, err := read(r)
+		child, err := read(r, depth, limit)
 		if err != nil {
+			if errors.Is(err, ErrTooDeep) {
+				return err // the path would be as long as the limit
+			}
 			if v.Type == ion.StructType {
 				return fmt.Errorf("field %q: %w", name, err)
 			}
@@ -159,15 +171,21 @@ func tokenText(t ion.SymbolToken) string {
 
 // Decode reads every top-level value of an Ion stream: binary when b starts
 // with the Ion 1.0 version marker E0 01 00 EA, text otherwise. An empty or
-// all-whitespace input gives no values and no error.
+// all-whitespace input gives no values and no error. A value nested deeper
+// than MaxDepth is refused with an error wrapping ErrTooDeep, before the
+// reader goes past the limit.
 func Decode(b []byte) ([]*Value, error) {
+	return decode(b, MaxDepth)
+}
+
+func decode(b []byte, limit int) ([]*Value, error) {
 	if err := CheckBinaryLengths(b); err != nil {
 		return nil, err
 	}
 	r := ion.NewReaderBytes(b)
 	var out []*Value
 	for r.Next() {
-		v, err := read(r)
+		v, err := read(r, 0, limit)
 		if err != nil {
 			return nil, fmt.Errorf("ionvalue: decode value %d: %w", len(out), err)
 		}
@@ -180,9 +198,22 @@ func Decode(b []byte) ([]*Value, error) {
 }
 
 // DecodeOne decodes an Ion stream (binary or text, as for Decode) that must
-// hold exactly one top-level value, and returns it.
+// hold exactly one top-level value, and returns it. Values nested deeper than
+// MaxDepth are refused (ErrTooDeep).
 func DecodeOne(b []byte) (*Value, error) {
-	vs, err := Decode(b)
+	return decodeOne(b, MaxDepth)
+}
+
+// DecodeStored is DecodeOne for Ion that Strand wrote around a user value
+// (committed revisions, journal blocks, stream records): it allows
+// MaxStoredDepth, so a document of MaxDepth still reads back inside its
+// envelope.
+func DecodeStored(b []byte) (*Value, error) {
+	return decodeOne(b, MaxStoredDepth)
+}
+
+func decodeOne(b []byte, limit int) (*Value, error) {
+	vs, err := decode(b, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -13,10 +13,18 @@ import (
 	"github.com/amzn/ion-go/ion"
 )
 
-// appendText writes the compact Ion text of v to b.
-func appendText(b *bytes.Buffer, v *Value) {
+// tooDeepText stands in for a container deeper than MaxStoredDepth.
+const tooDeepText = "'...too deep...'"
+
+// appendText writes the compact Ion text of v, which sits inside depth
+// containers, to b.
+func appendText(b *bytes.Buffer, v *Value, depth int) {
 	if v == nil {
 		b.WriteString("null")
+		return
+	}
+	if depth >= MaxStoredDepth && v.isContainer() {
+		b.WriteString(tooDeepText)
 		return
 	}
 	for _, a := range v.Annotations {
@@ -75,7 +83,7 @@ func appendText(b *bytes.Buffer, v *Value) {
 			if i > 0 {
 				b.WriteByte(sep)
 			}
-			appendText(b, e)
+			appendText(b, e, depth+1)
 		}
 		b.WriteByte(end)
 	case ion.StructType:
@@ -86,7 +94,7 @@ func appendText(b *bytes.Buffer, v *Value) {
 			}
 			appendSymbol(b, f.Name)
 			b.WriteByte(':')
-			appendText(b, f.Value)
+			appendText(b, f.Value, depth+1)
 		}
 		b.WriteByte('}')
 	default:

@@ -38,17 +38,22 @@ func isSymbolID(s string) bool {
 // timestamps with exactly the precision they carry. WriteTo does not call
 // w.Finish. It returns an error for a nil Value (also inside containers), a
 // non-null decimal with a nil Decimal, a field name or annotation of the form
-// $<digits> (ErrSymbolIDText), or any error of w.
+// $<digits> (ErrSymbolIDText), a value nested deeper than MaxStoredDepth
+// (ErrTooDeep), or any error of w.
 func (v *Value) WriteTo(w ion.Writer) error {
-	if err := v.writeTo(w); err != nil {
+	if err := v.writeTo(w, 0); err != nil {
 		return fmt.Errorf("ionvalue: write: %w", err)
 	}
 	return nil
 }
 
-func (v *Value) writeTo(w ion.Writer) error {
+// writeTo writes v, which sits inside depth containers.
+func (v *Value) writeTo(w ion.Writer, depth int) error {
 	if v == nil {
 		return errNilValue
+	}
+	if depth >= MaxStoredDepth && v.isContainer() {
+		return tooDeep(MaxStoredDepth)
 	}
 	if len(v.Annotations) > 0 {
 		toks := make([]ion.SymbolToken, len(v.Annotations))
@@ -102,7 +107,10 @@ func (v *Value) writeTo(w ion.Writer) error {
 			return err
 		}
 		for i, e := range v.Elems {
-			if err := e.writeTo(w); err != nil {
+			if err := e.writeTo(w, depth+1); err != nil {
+				if errors.Is(err, ErrTooDeep) {
+					return err
+				}
 				return fmt.Errorf("element %d: %w", i, err)
 			}
 		}
@@ -118,7 +126,10 @@ func (v *Value) writeTo(w ion.Writer) error {
 			if err := w.FieldName(ion.NewSymbolTokenFromString(f.Name)); err != nil {
 				return err
 			}
-			if err := f.Value.writeTo(w); err != nil {
+			if err := f.Value.writeTo(w, depth+1); err != nil {
+				if errors.Is(err, ErrTooDeep) {
+					return err
+				}
 				return fmt.Errorf("field %q: %w", f.Name, err)
 			}
 		}
@@ -155,10 +166,12 @@ func MarshalBinary(v *Value) ([]byte, error) {
 // annotations unquoted when they are plain identifiers, strings double-quoted,
 // blobs as {{base64}}, timestamps and decimals in Ion notation with their exact
 // precision. A nil v renders as "null". Decode(MarshalText(v)) gives a value
-// Equal to v.
+// Equal to v. Containers nested deeper than MaxStoredDepth (which no decoded
+// or checked value has) are rendered as the symbol '...too deep...', so the
+// result is still Ion but not v; MarshalBinary refuses such a value instead.
 func MarshalText(v *Value) string {
 	var b bytes.Buffer
-	appendText(&b, v)
+	appendText(&b, v, 0)
 	return b.String()
 }
 

@@ -110,6 +110,11 @@ func (c *execCtx) execInsert(st *InsertStmt) error {
 			return evalErr(st.Value.Position(), "INSERT INTO %s: document %d is %s; documents must be structs", st.Table.Name, i+1, typeName(d))
 		}
 	}
+	for i, d := range docs {
+		if err := ionvalue.CheckDepth(d); err != nil {
+			return evalErr(st.Value.Position(), "INSERT INTO %s: document %d: Ion nesting depth exceeds the limit of %d", st.Table.Name, i+1, ionvalue.MaxDepth)
+		}
+	}
 	for _, d := range docs {
 		id, err := c.tx.Insert(t.ID, d)
 		if err != nil {
@@ -173,6 +178,9 @@ func (c *execCtx) execDML(st *DMLStmt) error {
 		case deleted:
 			err = c.tx.Delete(lv.table.ID, doc.ID)
 		case changed:
+			if ionvalue.CheckDepth(data) != nil {
+				return evalErr(st.Pos, "%s: document %s: Ion nesting depth exceeds the limit of %d", st.Form, doc.ID, ionvalue.MaxDepth)
+			}
 			err = c.tx.Update(lv.table.ID, doc.ID, data)
 		default:
 			continue

@@ -1,6 +1,7 @@
 package partiql
 
 import (
+	"errors"
 	"math/big"
 	"strconv"
 	"strings"
@@ -326,6 +327,9 @@ func (p *parser) primary() (Expr, error) {
 	case tokIon:
 		p.advance()
 		v, err := ionvalue.DecodeOne([]byte(t.text))
+		if errors.Is(err, ionvalue.ErrTooDeep) {
+			return nil, syntaxErr(t.pos, "invalid Ion literal: Ion nesting depth exceeds the limit of %d", ionvalue.MaxDepth)
+		}
 		if err != nil {
 			return nil, syntaxErr(t.pos, "invalid Ion literal `%s`: %v", t.text, err)
 		}

@@ -73,6 +73,8 @@ type hashState struct {
 	// ionvalue.Read also uses for symbols whose text is unknown) aborts with
 	// errFallback so that the caller can use the reference reader.
 	ionMode bool
+	// depth is the number of containers open around the value being hashed.
+	depth int
 }
 
 var statePool = sync.Pool{New: func() any { return &hashState{buf: make([]byte, 0, 1024)} }}
@@ -87,14 +89,16 @@ var errNilValue = errors.New("nil value")
 // fastSum returns the Ion hash of v. It fails, like ionvalue.WriteTo, for a
 // nil value (anywhere in the tree), a non-null decimal with a nil Decimal or
 // a nil coefficient, a field name or annotation of the form $<digits>
-// (wrapping ionvalue.ErrSymbolIDText) and a non-null value of an unknown
-// type. With ionMode it fails with errFallback for symbol text of the form
+// (wrapping ionvalue.ErrSymbolIDText), a value nested deeper than
+// ionvalue.MaxStoredDepth (wrapping ionvalue.ErrTooDeep) and a non-null value
+// of an unknown type. With ionMode it fails with errFallback for symbol text of the form
 // $<digits> in any position.
 func fastSum(v *ionvalue.Value, ionMode bool) ([Size]byte, error) {
 	s := statePool.Get().(*hashState)
 	s.buf = s.buf[:0]
 	s.digests = s.digests[:0]
 	s.ionMode = ionMode
+	s.depth = 0
 	var sum [Size]byte
 	err := s.value(v)
 	if err == nil {
@@ -178,6 +182,14 @@ func (s *hashState) bare(v *ionvalue.Value) error {
 		return nil
 	}
 	switch t {
+	case ion.ListType, ion.SexpType, ion.StructType:
+		if s.depth >= ionvalue.MaxStoredDepth {
+			return fmt.Errorf("%w of %d", ionvalue.ErrTooDeep, ionvalue.MaxStoredDepth)
+		}
+		s.depth++
+		defer func() { s.depth-- }()
+	}
+	switch t {
 	case ion.BoolType:
 		tq := byte(0x10)
 		if v.Bool {
@@ -225,10 +237,11 @@ func (s *hashState) bare(v *ionvalue.Value) error {
 	return nil
 }
 
-// wrapChild adds the position of a failing child to err; errFallback is
-// passed through unchanged.
+// wrapChild adds the position of a failing child to err; errFallback and
+// ErrTooDeep (whose path would be as long as the limit) are passed through
+// unchanged.
 func wrapChild(err error, format string, arg any) error {
-	if err == errFallback {
+	if err == errFallback || errors.Is(err, ionvalue.ErrTooDeep) {
 		return err
 	}
 	return fmt.Errorf(format+": %w", arg, err)

@@ -92,8 +92,11 @@ func HashString(s string) []byte {
 // Binary input whose top-level value declares more bytes than b holds is
 // rejected before any Ion reader sees it: ion-go would try to allocate the
 // declared length, and a tiny input can declare terabytes (see
-// checkBinaryLengths). This is the one case where HashIon and ion-hash-go
-// differ: the library accepts a truncated top-level container, or dies.
+// checkBinaryLengths). Input nested deeper than ionvalue.MaxDepth is
+// refused too (an error wrapping ionvalue.ErrTooDeep), since ion-hash-go's
+// reader recurses once per level. These are the cases where HashIon and
+// ion-hash-go differ: the library accepts a truncated top-level container,
+// or dies.
 func HashIon(b []byte) ([]byte, error) {
 	_, sum, _, err := hashIon(b)
 	return sum, err
@@ -122,6 +125,12 @@ func hashIon(b []byte) (v *ionvalue.Value, sum []byte, decodeErr, err error) {
 		return nil, nil, err, err
 	}
 	v, decodeErr = ionvalue.DecodeOne(b)
+	if errors.Is(decodeErr, ionvalue.ErrTooDeep) {
+		// ion-hash-go's reader recurses once per level and would overflow
+		// the stack on the input that ionvalue just refused.
+		err = fmt.Errorf("qldbhash: hash Ion: %w", decodeErr)
+		return nil, nil, err, err
+	}
 	if decodeErr != nil {
 		sum, err = hashIonReference(b)
 		return nil, sum, decodeErr, err
@@ -140,7 +149,7 @@ func hashIon(b []byte) (v *ionvalue.Value, sum []byte, decodeErr, err error) {
 // the reference the fast path is tested against, and the fallback for the
 // inputs the fast path leaves to it.
 func hashIonReference(b []byte) ([]byte, error) {
-	hr, err := ionhash.NewHashReader(ion.NewReaderBytes(b), ionhash.NewCryptoHasherProvider(ionhash.SHA256))
+	hr, err := ionhash.NewHashReader(&depthReader{Reader: ion.NewReaderBytes(b)}, ionhash.NewCryptoHasherProvider(ionhash.SHA256))
 	if err != nil {
 		return nil, fmt.Errorf("qldbhash: %w", err)
 	}
@@ -159,6 +168,37 @@ func hashIonReference(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("qldbhash: hash Ion: %w", err)
 	}
 	return sum, nil
+}
+
+// depthReader is an ion.Reader that refuses to step into a container deeper
+// than ionvalue.MaxDepth. ion-hash-go's reader recurses once per level, so
+// hashIonReference must not depend on ionvalue having refused deep input
+// first.
+type depthReader struct {
+	ion.Reader
+	depth int
+}
+
+// StepIn steps into the current container unless that would exceed
+// ionvalue.MaxDepth (an error wrapping ionvalue.ErrTooDeep).
+func (r *depthReader) StepIn() error {
+	if r.depth >= ionvalue.MaxDepth {
+		return fmt.Errorf("%w of %d", ionvalue.ErrTooDeep, ionvalue.MaxDepth)
+	}
+	if err := r.Reader.StepIn(); err != nil {
+		return err
+	}
+	r.depth++
+	return nil
+}
+
+// StepOut steps out of the current container.
+func (r *depthReader) StepOut() error {
+	if err := r.Reader.StepOut(); err != nil {
+		return err
+	}
+	r.depth--
+	return nil
 }
 
 // Dot combines two hashes the way QLDB does (the driver's and the Java

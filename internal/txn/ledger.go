@@ -283,7 +283,7 @@ func encodeBlock(b *journal.Block) ([]byte, error) {
 // decodeBlock reverses encodeBlock and fills each document revision's table
 // from transactionInfo.documents.
 func decodeBlock(raw []byte) (*journal.Block, error) {
-	v, err := ionvalue.DecodeOne(raw)
+	v, err := ionvalue.DecodeStored(raw)
 	if err != nil {
 		return nil, fmt.Errorf("txn: block: %w", err)
 	}

@@ -207,6 +207,9 @@ func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param)
 			v, h, herr := qldbhash.HashIonValue(raw)
 			if herr != nil {
 				t.digest.Add(sh)
+				if errors.Is(herr, ionvalue.ErrTooDeep) {
+					return qldberr.New(qldberr.BadRequest, "Parameter %d: Ion nesting depth exceeds the limit of %d", i+1, ionvalue.MaxDepth)
+				}
 				return qldberr.New(qldberr.BadRequest, "Parameter %d is not a single valid Ion value", i+1)
 			}
 			sh = qldbhash.Dot(sh, h)
@@ -222,20 +225,16 @@ func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param)
 		t.statements = append(t.statements, journal.StatementInfo{Statement: statement, StartTime: start.UTC().Truncate(time.Millisecond), StatementDigest: sh})
 		readsBefore := t.docsRead
 		res, err := partiql.Execute(t, parsed, values)
+		var rows [][]byte
+		if err == nil {
+			rows, err = encodeRows(res.Rows)
+		}
 		if err != nil {
 			t.rollbackTo(mark)
 			t.statements = t.statements[:len(t.statements)-1]
 			return statementError(err)
 		}
 		t.undo = t.undo[:0]
-		rows := make([][]byte, len(res.Rows))
-		for i, r := range res.Rows {
-			b, err := ionvalue.MarshalBinary(r)
-			if err != nil {
-				return fmt.Errorf("txn: encode row: %w", err)
-			}
-			rows[i] = b
-		}
 		reads := res.DocumentsRead
 		if reads == 0 {
 			reads = t.docsRead - readsBefore
@@ -245,6 +244,24 @@ func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param)
 		return nil
 	})
 	return page, io, err
+}
+
+// encodeRows encodes statement results as Ion binary. A row nested deeper
+// than the encoder allows (a statement can wrap a document of
+// ionvalue.MaxDepth in further containers) is a statement error.
+func encodeRows(vals []*ionvalue.Value) ([][]byte, error) {
+	rows := make([][]byte, len(vals))
+	for i, r := range vals {
+		b, err := ionvalue.MarshalBinary(r)
+		if errors.Is(err, ionvalue.ErrTooDeep) {
+			return nil, qldberr.New(qldberr.BadRequest, "Result %d: Ion nesting depth exceeds the limit of %d", i+1, ionvalue.MaxStoredDepth)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("txn: encode row: %w", err)
+		}
+		rows[i] = b
+	}
+	return rows, nil
 }
 
 // pageOf returns the first page of rows, keeping the rest behind a token.

@@ -163,7 +163,7 @@ func (t *Transaction) Tables() []partiql.TableInfo {
 
 // decodeCommitted parses a stored committed-view revision.
 func decodeCommitted(raw []byte) (*committedDoc, error) {
-	v, err := ionvalue.DecodeOne(raw)
+	v, err := ionvalue.DecodeStored(raw)
 	if err != nil {
 		return nil, fmt.Errorf("txn: stored revision: %w", err)
 	}
@@ -334,7 +334,7 @@ func (t *Transaction) History(tableID string, q partiql.HistoryQuery, fn func(re
 	err := t.ledger.st.Scan(prefix, store.PrefixEnd(prefix), func(k, v []byte) bool {
 		rest := k[len(t.ledger.keys.history(tableID)):]
 		doc := string(rest[:bytes.IndexByte(rest, '/')])
-		val, err := ionvalue.DecodeOne(v)
+		val, err := ionvalue.DecodeStored(v)
 		if err != nil {
 			decodeErr = fmt.Errorf("txn: history: %w", err)
 			return false

@@ -23,19 +23,19 @@ import (
 // microseconds.
 //
 // It is deliberately partial: it accepts only input it can decode exactly
-// as ionvalue.DecodeOne would (the tests check this value for value, and
+// as ionvalue.DecodeStored would (the tests check this value for value, and
 // by fuzzing), and gives up (ok = false) on anything else, such as shared
 // symbol table imports, timestamps with a non-zero offset, big integers,
-// or malformed input; decodeIon then falls back to ionvalue.DecodeOne, so
+// or malformed input; decodeIon then falls back to ionvalue.DecodeStored, so
 // results and errors are always those of the reference decoder.
 
 // decodeIon decodes a stream holding exactly one value, as
-// ionvalue.DecodeOne does.
+// ionvalue.DecodeStored does.
 func decodeIon(b []byte) (*ionvalue.Value, error) {
 	if v, ok := fastDecodeOne(b); ok {
 		return v, nil
 	}
-	return ionvalue.DecodeOne(b)
+	return ionvalue.DecodeStored(b)
 }
 
 // System symbols of Ion 1.0.
@@ -82,7 +82,7 @@ func withDecoded(b []byte, fn func(*ionvalue.Value) error) error {
 	v, ok := d.decode(b)
 	if !ok {
 		var err error
-		if v, err = ionvalue.DecodeOne(b); err != nil {
+		if v, err = ionvalue.DecodeStored(b); err != nil {
 			return fmt.Errorf("%w: %w", errNotIon, err)
 		}
 	}
@@ -130,7 +130,7 @@ func (d *fastDecoder) decode(b []byte) (*ionvalue.Value, bool) {
 			c.add(p[:off+l], false)
 			d.prepare(c)
 		}
-		v, rest, ok := d.value(p)
+		v, rest, ok := d.value(p, 0)
 		if !ok {
 			return nil, false
 		}
@@ -207,8 +207,15 @@ func (d *fastDecoder) fieldList(n int) []ionvalue.Field {
 type counts struct{ vals, elems, fields int }
 
 // add counts the values in p (struct fields when fields is set),
-// containers' contents included.
-func (c *counts) add(p []byte, fields bool) {
+// containers' contents included, down to ionvalue.MaxStoredDepth containers
+// (value gives up on anything deeper).
+func (c *counts) add(p []byte, fields bool) { c.addAt(p, fields, 0) }
+
+// addAt is add for p inside depth containers.
+func (c *counts) addAt(p []byte, fields bool, depth int) {
+	if depth > ionvalue.MaxStoredDepth {
+		return
+	}
 	for len(p) > 0 {
 		if fields {
 			_, k, ok := varUint(p)
@@ -227,13 +234,13 @@ func (c *counts) add(p []byte, fields bool) {
 		case null:
 		case code == 0xB || code == 0xC:
 			c.elems += children(body, false)
-			c.add(body, false)
+			c.addAt(body, false, depth+1)
 		case code == 0xD:
 			c.fields += children(body, true)
-			c.add(body, true)
+			c.addAt(body, true, depth+1)
 		case code == 0xE:
 			if alen, k, ok := varUint(body); ok && k+int(alen) <= l {
-				c.add(body[k+int(alen):], false)
+				c.addAt(body[k+int(alen):], false, depth)
 			}
 		}
 		p = p[off+l:]
@@ -401,7 +408,10 @@ var ionTypes = [...]ion.Type{
 }
 
 // value decodes the value at the start of p and returns the rest.
-func (d *fastDecoder) value(p []byte) (*ionvalue.Value, []byte, bool) {
+// value decodes the value at the start of p, which sits inside depth
+// containers; it gives up on a container deeper than
+// ionvalue.MaxStoredDepth, leaving the refusal to ionvalue.DecodeStored.
+func (d *fastDecoder) value(p []byte, depth int) (*ionvalue.Value, []byte, bool) {
 	code, n, off, null, ok := header(p)
 	if !ok {
 		return nil, nil, false
@@ -432,7 +442,7 @@ func (d *fastDecoder) value(p []byte) (*ionvalue.Value, []byte, bool) {
 			// rejects an annotated true; so must we.
 			return nil, nil, false
 		}
-		v, r, ok := d.value(inner)
+		v, r, ok := d.value(inner, depth)
 		if !ok || len(r) != 0 || v.Annotations != nil {
 			return nil, nil, false
 		}
@@ -520,11 +530,14 @@ func (d *fastDecoder) value(p []byte) (*ionvalue.Value, []byte, bool) {
 	case 0x9, 0xA:
 		v.Bytes = repr[:len(repr):len(repr)] // a slice of d.buf
 	case 0xB, 0xC:
+		if depth >= ionvalue.MaxStoredDepth {
+			return nil, nil, false
+		}
 		if k := children(repr, false); k > 0 {
 			v.Elems = d.elemList(k)
 		}
 		for e := repr; len(e) > 0; {
-			c, r, ok := d.value(e)
+			c, r, ok := d.value(e, depth+1)
 			if !ok {
 				return nil, nil, false
 			}
@@ -533,6 +546,9 @@ func (d *fastDecoder) value(p []byte) (*ionvalue.Value, []byte, bool) {
 		}
 	case 0xD:
 		if p[0]&0x0F == 1 && n == 0 { // a sorted struct must not be empty
+			return nil, nil, false
+		}
+		if depth >= ionvalue.MaxStoredDepth {
 			return nil, nil, false
 		}
 		if k := children(repr, true); k > 0 {
@@ -547,7 +563,7 @@ func (d *fastDecoder) value(p []byte) (*ionvalue.Value, []byte, bool) {
 			if !ok {
 				return nil, nil, false
 			}
-			c, r, ok := d.value(f[k:])
+			c, r, ok := d.value(f[k:], depth+1)
 			if !ok {
 				return nil, nil, false
 			}

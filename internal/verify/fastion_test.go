@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -264,4 +265,47 @@ func TestFastDecodeStoredData(t *testing.T) {
 	if counts['b'] < 300 || counts['h'] < 200 || counts['d'] < 100 {
 		t.Errorf("checked %v", counts)
 	}
+}
+
+// TestFastDecodeDepthLimit: the fast decoder gives up beyond
+// ionvalue.MaxStoredDepth (it recursed without bound, overflowing the stack
+// on deep input), and the fallback refuses such input with ErrTooDeep.
+func TestFastDecodeDepthLimit(t *testing.T) {
+	nested := func(n int) *ionvalue.Value {
+		v := ionvalue.Int(1)
+		for i := 0; i < n; i++ {
+			v = ionvalue.List(v)
+		}
+		return v
+	}
+	ok, err := ionvalue.MarshalBinary(nested(ionvalue.MaxStoredDepth))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, fast := fastDecodeOne(ok); !fast || ionvalue.Depth(v, 0) != ionvalue.MaxStoredDepth {
+		t.Fatalf("fast path at MaxStoredDepth: ok = %v", fast)
+	}
+	// One more level: wrap the body of ok in a list header by hand.
+	body := ok[4:]
+	deep := append([]byte{0xE0, 0x01, 0x00, 0xEA, 0xBE}, varUintBytes(len(body))...)
+	deep = append(deep, body...)
+	if _, fast := fastDecodeOne(deep); fast {
+		t.Fatal("fast path accepted a value deeper than MaxStoredDepth")
+	}
+	if _, err := decodeIon(deep); !errors.Is(err, ionvalue.ErrTooDeep) {
+		t.Fatalf("decodeIon: err = %v, want ErrTooDeep", err)
+	}
+}
+
+// varUintBytes is the Ion VarUInt encoding of n.
+func varUintBytes(n int) []byte {
+	var out []byte
+	for x := n; ; x >>= 7 {
+		out = append([]byte{byte(x & 0x7F)}, out...)
+		if x < 0x80 {
+			break
+		}
+	}
+	out[len(out)-1] |= 0x80
+	return out
 }

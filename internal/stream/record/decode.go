@@ -25,7 +25,7 @@ func Decode(b []byte) (*Record, error) {
 	if !bytes.HasPrefix(b, ivm) {
 		return nil, errf("decode: not Ion 1.0 binary (no version marker)")
 	}
-	v, err := ionvalue.DecodeOne(b)
+	v, err := ionvalue.DecodeStored(b)
 	if err != nil {
 		return nil, errf("decode: %v", err)
 	}

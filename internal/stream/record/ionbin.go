@@ -75,6 +75,9 @@ type binWriter struct {
 	syms  []string
 	local map[string]uint64
 	open  []openContainer
+	// depth counts the containers of the value being written by writeValue
+	// (not the record's own envelope), bounded by ionvalue.MaxStoredDepth.
+	depth int
 }
 
 // openContainer is a container whose header is not written yet: its body
@@ -212,6 +215,14 @@ func (w *binWriter) writeBare(v *ionvalue.Value) error {
 		return nil
 	}
 	switch v.Type {
+	case ion.ListType, ion.SexpType, ion.StructType:
+		if w.depth >= ionvalue.MaxStoredDepth {
+			return fmt.Errorf("%w of %d", ionvalue.ErrTooDeep, ionvalue.MaxStoredDepth)
+		}
+		w.depth++
+		defer func() { w.depth-- }()
+	}
+	switch v.Type {
 	case ion.BoolType:
 		if v.Bool {
 			w.body = append(w.body, tcBool|1)
@@ -244,6 +255,9 @@ func (w *binWriter) writeBare(v *ionvalue.Value) error {
 		w.begin(code)
 		for i, e := range v.Elems {
 			if err := w.writeValue(e); err != nil {
+				if errors.Is(err, ionvalue.ErrTooDeep) {
+					return err
+				}
 				return fmt.Errorf("element %d: %w", i, err)
 			}
 		}
@@ -253,6 +267,9 @@ func (w *binWriter) writeBare(v *ionvalue.Value) error {
 		for _, f := range v.Fields {
 			w.field(f.Name)
 			if err := w.writeValue(f.Value); err != nil {
+				if errors.Is(err, ionvalue.ErrTooDeep) {
+					return err
+				}
 				return fmt.Errorf("field %q: %w", f.Name, err)
 			}
 		}

@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"math"
 	"math/big"
 	"math/rand"
@@ -194,4 +195,21 @@ func randomValue(rng *rand.Rand, depth int) *ionvalue.Value {
 		v.Annotations = []string{"ann"}
 	}
 	return v
+}
+
+// TestWriterDepthLimit: the record writer refuses a value nested deeper than
+// ionvalue.MaxStoredDepth instead of recursing without bound.
+func TestWriterDepthLimit(t *testing.T) {
+	nested := func(n int) *ionvalue.Value {
+		v := ionvalue.Struct()
+		for i := 1; i < n; i++ {
+			v = ionvalue.List(v)
+		}
+		return v
+	}
+	encodeValue(t, nested(ionvalue.MaxStoredDepth))
+	w := newBinWriter()
+	if err := w.writeValue(nested(ionvalue.MaxStoredDepth + 1)); !errors.Is(err, ionvalue.ErrTooDeep) {
+		t.Fatalf("err = %v, want ErrTooDeep", err)
+	}
 }
