@@ -57,7 +57,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: log, store: st}
 	cat, err := ledger.Open(st, ledger.Options{Region: cfg.Region, AccountID: cfg.AccountID, MaxLedgers: cfg.MaxLedgers,
-		OnDelete: n.ledgerDeleted})
+		OnDelete: n.ledgerDeleted, Logger: log})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -65,7 +65,8 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.ledgers = cat
 	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout})
 	n.metrics = prometheus.NewRegistry()
-	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newHealthCollector(cat, st))
 	n.streams, err = stream.Open(stream.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID,
 		MaxActivePerLedger: cfg.MaxStreamsPerLedger, Retention: cfg.StreamRetention, ImpairedTimeout: cfg.StreamImpairedTimeout,
