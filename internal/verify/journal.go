@@ -7,6 +7,7 @@ import (
 
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/store"
 )
 
 // rawBlock is a stored block: its key and value, copied out of the store.
@@ -91,7 +92,7 @@ func (r *ledgerRun) journal() error {
 			total = seq + 1
 		}
 		return false
-	}); err != nil {
+	}); err != nil && !store.IsCorruption(err) { // corruption: the scan below finds the first bad block
 		return err
 	}
 	if total > 0 && r.rep.StrandID == "" {
@@ -131,6 +132,12 @@ func (r *ledgerRun) journal() error {
 		})
 	if opErr != nil {
 		return opErr
+	}
+	if scanErr != nil && store.IsCorruption(scanErr) && r.rep.Failure == nil {
+		// The scan read blocks 0..next-1 and then met damaged data.
+		r.rep.Blocks = next
+		r.fail(&Failure{Check: CheckStorage, Block: next, HasBlock: true, Key: fmt.Sprintf("b/%d", next), Err: corruption(scanErr)})
+		return nil
 	}
 	if scanErr != nil {
 		return scanErr
