@@ -113,8 +113,10 @@ func TestCorruptBlockFailsOneLedger(t *testing.T) {
 	}
 	n.Stop()
 
-	// Put everything in table files, then damage the marker's first copy
-	// (the journal block sorts before the document copies).
+	// Put everything in table files, then damage two stored copies of the
+	// marker: the first (the journal block, b/ sorts first) and the last
+	// (the history entry behind history(), h/ sorts after the latest
+	// revisions under d/, left intact).
 	st, err := store.Open(dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -132,11 +134,13 @@ func TestCorruptBlockFailsOneLedger(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		i := bytes.Index(raw, []byte(marker))
-		if i < 0 {
+		if n := bytes.Count(raw, []byte(marker)); n == 0 {
 			continue
+		} else if n != 3 {
+			t.Fatalf("%d copies of the marker in %s, want 3 (block, latest, history)", n, path)
 		}
-		raw[i+len(marker)/2] ^= 0x01
+		raw[bytes.Index(raw, []byte(marker))+len(marker)/2] ^= 0x01
+		raw[bytes.LastIndex(raw, []byte(marker))+len(marker)/2] ^= 0x01
 		if err := os.WriteFile(path, raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -167,6 +171,11 @@ func TestCorruptBlockFailsOneLedger(t *testing.T) {
 		}
 	}
 	servertest.MustQuery(t, n.Driver("intact"), "INSERT INTO t ?", map[string]any{"n": 4})
+	servertest.MustQuery(t, n.Driver("intact"), "SELECT * FROM t")
+	// A statement that reads the damaged history entry fails the same way.
+	if _, err := servertest.Query(n.Driver("damaged"), "SELECT * FROM history(t)"); !errors.As(err, &ae) || ae.ErrorCode() != "InternalFailure" || !strings.Contains(ae.ErrorMessage(), "stored data is damaged") {
+		t.Errorf("SELECT over the damaged document: want InternalFailure, got %v", err)
+	}
 	desc, err := c.DescribeLedger(ctx, &qldb.DescribeLedgerInput{Name: aws.String("damaged")})
 	if err != nil || desc.State != types.LedgerStateActive {
 		t.Errorf("DescribeLedger damaged: %v %+v (a damaged ledger stays ACTIVE: docs/compatibility.md)", err, desc)
