@@ -216,6 +216,11 @@ func (r *ledgerRun) collect(res *blockResult, next uint64, last []byte, tree *jo
 		if errors.As(err, &te) {
 			return record(CheckTree, res.seq, "%s", te.msg)
 		}
+		if store.IsCorruption(err) { // a stored tree node this block completes cannot be read
+			f := &Failure{Check: CheckStorage, Block: res.seq, HasBlock: true, Err: corruption(err)}
+			r.fail(f)
+			return f
+		}
 		return err
 	}
 	return nil
