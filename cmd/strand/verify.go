@@ -22,9 +22,10 @@ import (
 // fails while a server holds it) and checks every ledger, or the one named,
 // with package verify. It prints one line per ledger on stdout and progress
 // about every second on stderr. Exit status: 0 when every check passes, 1
-// when one fails (the first bad block and what failed are printed), 2 when
-// the check could not run (bad flags, no data, the directory in use, a
-// storage error, an unknown ledger).
+// when one fails (the first bad block and what failed are printed; data
+// damaged on disk is such a failure, and the other ledgers are still
+// checked), 2 when the check could not run (bad flags, no data, the
+// directory in use, an I/O error, an unknown ledger).
 func verifyCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("strand verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)

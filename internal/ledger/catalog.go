@@ -6,6 +6,7 @@ package ledger
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sort"
 	"sync"
@@ -62,6 +63,9 @@ type Options struct {
 	// OnDelete, if set, is called (with the catalogue unlocked) after a
 	// ledger is removed, so that its sessions, streams and data can go.
 	OnDelete func(Ledger)
+	// Logger receives the report of a damaged ledger (MarkDamaged); nil
+	// means slog.Default().
+	Logger *slog.Logger
 }
 
 // Catalog holds every ledger. It is safe for concurrent use.
@@ -71,6 +75,7 @@ type Catalog struct {
 
 	mu      sync.RWMutex
 	ledgers map[string]*Ledger
+	damaged map[string]Damage // by ledger id; see MarkDamaged
 }
 
 var catalogPrefix = []byte("c/ledger/")
@@ -79,7 +84,10 @@ func catalogKey(name string) []byte { return append([]byte("c/ledger/"), name...
 
 // Open loads the catalogue from st.
 func Open(st *store.Store, opts Options) (*Catalog, error) {
-	c := &Catalog{st: st, opts: opts, ledgers: map[string]*Ledger{}}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	c := &Catalog{st: st, opts: opts, ledgers: map[string]*Ledger{}, damaged: map[string]Damage{}}
 	var decodeErr error
 	err := st.Scan(catalogPrefix, store.PrefixEnd(catalogPrefix), func(_, v []byte) bool {
 		l := new(Ledger)

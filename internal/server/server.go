@@ -63,7 +63,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, log: log, store: st}
 	cat, err := ledger.Open(st, ledger.Options{Region: cfg.Region, AccountID: cfg.AccountID, MaxLedgers: cfg.MaxLedgers,
-		OnDelete: n.ledgerDeleted})
+		OnDelete: n.ledgerDeleted, Logger: log})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -71,6 +71,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.ledgers = cat
 	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout})
 	n.metrics = prometheus.NewRegistry()
+	n.metrics.MustRegister(newHealthCollector(cat, st))
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	clients := &stream.SDKClients{Endpoint: cfg.KinesisEndpoint, AssumeRole: cfg.AssumeRole, Credentials: cfg.KinesisCredentials,
 		WrapHTTPClient: func(c aws.HTTPClient) aws.HTTPClient { return plainbody.Wrap(c) }}

@@ -18,11 +18,61 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
+
+// ErrCorruption is matched (errors.Is) by every error of a read that met
+// data damaged on disk: a block whose checksum does not match what was
+// written. Such data cannot be trusted; the store reports it and goes on
+// serving the rest.
+var ErrCorruption = errors.New("store: on-disk corruption")
+
+// corruptError is a read that met on-disk corruption: it is ErrCorruption
+// and wraps Pebble's error.
+type corruptError struct {
+	op  string
+	key []byte // the key read, or the lower bound of the scan; nil if none
+	err error
+}
+
+func (e *corruptError) Error() string {
+	if e.key == nil {
+		return fmt.Sprintf("on-disk corruption (%s): %s", e.op, firstLine(e.err))
+	}
+	return fmt.Sprintf("on-disk corruption (%s %q): %s", e.op, e.key, firstLine(e.err))
+}
+
+func (e *corruptError) Is(target error) bool { return target == ErrCorruption }
+func (e *corruptError) Unwrap() error        { return e.err }
+
+// IsCorruption reports whether err (from any read of the store, including
+// through its batches and iterators) is on-disk corruption.
+func IsCorruption(err error) bool {
+	return err != nil && (errors.Is(err, ErrCorruption) || pebble.IsCorruptionError(err))
+}
+
+// CorruptKey returns the key of a corruption error made by Get, Scan or
+// ScanReverse (the key read or the scan's lower bound), or nil.
+func CorruptKey(err error) []byte {
+	var ce *corruptError
+	if errors.As(err, &ce) {
+		return ce.key
+	}
+	return nil
+}
+
+// readError wraps a read error, marking corruption with ErrCorruption.
+func readError(op string, key []byte, err error) error {
+	if pebble.IsCorruptionError(err) {
+		err = &corruptError{op: op, key: bytes.Clone(key), err: err}
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
 
 // ErrLocked is returned by Open when another process holds the data directory.
 var ErrLocked = errors.New("store: data directory is in use by another strand process")
@@ -39,6 +89,13 @@ type Store struct {
 	db   *pebble.DB
 	lock *os.File
 	dir  string
+
+	// corruptions counts the on-disk corruptions Pebble reported (each
+	// failed read of a damaged block counts once); damaged holds the
+	// files already logged, so a hot damaged block logs once.
+	corruptions atomic.Uint64
+	damagedMu   sync.Mutex
+	damaged     map[string]bool
 }
 
 // Open opens (creating when needed) the store in dir. It fails with an error
@@ -53,17 +110,61 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(256 << 20)
 	defer cache.Unref()
-	po := &pebble.Options{Logger: quietLogger{}, Cache: cache}
+	s := &Store{lock: lock, dir: dir, damaged: map[string]bool{}}
+	// Pebble's default reaction to on-disk corruption (a block whose
+	// checksum does not match, an unreadable table) is Logger.Fatalf, which
+	// would end the process for one bad block. Reporting it instead leaves
+	// the failed read to return its corruption error (see IsCorruption),
+	// and a compaction that meets the block fails and is not retried on
+	// that key range for a while: everything else keeps serving.
+	po := &pebble.Options{Logger: quietLogger{}, Cache: cache,
+		EventListener: &pebble.EventListener{DataCorruption: s.dataCorruption, BackgroundError: backgroundError}}
 	if opts.FS != nil {
 		po.FS = opts.FS
 	}
 	db, err := pebble.Open(filepath.Join(dir, "pebble"), po)
 	if err != nil {
 		lock.Close()
+		if pebble.IsCorruptionError(err) {
+			err = &corruptError{op: "open", err: err}
+		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
-	return &Store{db: db, lock: lock, dir: dir}, nil
+	s.db = db
+	return s, nil
 }
+
+// dataCorruption is Pebble's DataCorruption event: called on the reading
+// goroutine (a request's or a compaction's) for every read that met a
+// damaged block. It must not block.
+func (s *Store) dataCorruption(info pebble.DataCorruptionInfo) {
+	s.corruptions.Add(1)
+	s.damagedMu.Lock()
+	first := !s.damaged[info.Path]
+	s.damaged[info.Path] = true
+	s.damagedMu.Unlock()
+	if first {
+		fmt.Fprintf(os.Stderr, "pebble: on-disk corruption in %s (keys %s): %s\n", info.Path, info.Bounds, firstLine(info.Details))
+	}
+}
+
+// backgroundError is Pebble's BackgroundError event (a failed flush or
+// compaction), logged on one line without Pebble's stack traces.
+func backgroundError(err error) {
+	fmt.Fprintf(os.Stderr, "pebble: background error: %s\n", firstLine(err))
+}
+
+func firstLine(err error) string {
+	if err == nil {
+		return ""
+	}
+	line, _, _ := strings.Cut(err.Error(), "\n")
+	return line
+}
+
+// Corruptions returns the number of reads that met on-disk corruption since
+// Open (Pebble's DataCorruption events).
+func (s *Store) Corruptions() uint64 { return s.corruptions.Load() }
 
 // lockDir takes an exclusive, non-blocking flock on dir/strand.lock and
 // records our pid in it. The lock dies with the process, so a crash never
@@ -104,6 +205,16 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Flush writes the memtable to sstables and waits for it. Nothing needs it
+// for durability (the write-ahead log has every applied batch); tests use it
+// to put data in table files.
+func (s *Store) Flush() error {
+	if err := s.db.Flush(); err != nil {
+		return fmt.Errorf("store: flush: %w", err)
+	}
+	return nil
+}
+
 // NewBatch returns an empty write batch; Apply commits it.
 func (s *Store) NewBatch() *pebble.Batch { return s.db.NewBatch() }
 
@@ -127,7 +238,7 @@ func (s *Store) Get(key []byte) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("store: get: %w", err)
+		return nil, false, readError("get", key, err)
 	}
 	out := bytes.Clone(v)
 	closer.Close()
@@ -139,20 +250,20 @@ func (s *Store) Get(key []byte) ([]byte, bool, error) {
 func (s *Store) Scan(lower, upper []byte, fn func(key, value []byte) bool) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return fmt.Errorf("store: scan: %w", err)
+		return readError("scan", lower, err)
 	}
 	for ok := it.First(); ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			it.Close()
-			return fmt.Errorf("store: scan: %w", err)
+			return readError("scan", lower, err)
 		}
 		if !fn(it.Key(), v) {
 			break
 		}
 	}
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("store: scan: %w", err)
+		return readError("scan", lower, err)
 	}
 	return nil
 }
@@ -161,20 +272,20 @@ func (s *Store) Scan(lower, upper []byte, fn func(key, value []byte) bool) error
 func (s *Store) ScanReverse(lower, upper []byte, fn func(key, value []byte) bool) error {
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return fmt.Errorf("store: scan: %w", err)
+		return readError("scan", lower, err)
 	}
 	for ok := it.Last(); ok; ok = it.Prev() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			it.Close()
-			return fmt.Errorf("store: scan: %w", err)
+			return readError("scan", lower, err)
 		}
 		if !fn(it.Key(), v) {
 			break
 		}
 	}
 	if err := it.Close(); err != nil {
-		return fmt.Errorf("store: scan: %w", err)
+		return readError("scan", lower, err)
 	}
 	return nil
 }
@@ -192,7 +303,10 @@ func PrefixEnd(prefix []byte) []byte {
 }
 
 // quietLogger keeps Pebble's informational chatter out of the server log
-// while still reporting errors.
+// while still reporting errors. Fatalf ends the process: Pebble calls it
+// for broken invariants and failed MANIFEST writes, after which the
+// database state in memory cannot be trusted (PostgreSQL likewise PANICs
+// on a failed fsync). On-disk corruption no longer reaches it (see Open).
 type quietLogger struct{}
 
 func (quietLogger) Infof(string, ...any) {}

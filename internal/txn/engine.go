@@ -90,8 +90,9 @@ func (e *Engine) Ledger(name string) (*Ledger, error) {
 	}
 	l, err := openLedger(e.st, meta.ID, meta.Name, e.opts.Now)
 	if err != nil {
-		return nil, err
+		return nil, e.storageFailure(meta.ID, meta.Name, "ledger state", err)
 	}
+	l.damage = func(where string, err error) error { return e.storageFailure(meta.ID, meta.Name, where, err) }
 	e.ledgers[meta.ID] = l
 	return l, nil
 }

@@ -81,6 +81,9 @@ type Ledger struct {
 
 	st   *store.Store
 	keys keys
+	// damage turns a read error meeting on-disk corruption into the
+	// client's error, marking the ledger damaged (Engine.storageFailure).
+	damage func(where string, err error) error
 
 	// next is the number of durable blocks: the sequence number the next
 	// block gets. Transactions take it as their snapshot.
@@ -204,7 +207,8 @@ func (l *Ledger) Digest(tip uint64) ([]byte, error) {
 	l.mu.RLock()
 	t := l.tree
 	l.mu.RUnlock()
-	return t.RootAt(l.treeNodes(), tip+1)
+	d, err := t.RootAt(l.treeNodes(), tip+1)
+	return d, l.checkRead("ledger digest", err)
 }
 
 // BlockProof returns the ledger-tree siblings that fold block seq's hash
@@ -213,7 +217,8 @@ func (l *Ledger) BlockProof(seq, tip uint64) ([][]byte, error) {
 	l.mu.RLock()
 	t := l.tree
 	l.mu.RUnlock()
-	return t.InclusionProof(l.treeNodes(), seq, tip+1)
+	p, err := t.InclusionProof(l.treeNodes(), seq, tip+1)
+	return p, l.checkRead("ledger Merkle tree", err)
 }
 
 // RevisionBlock returns the sequence number of the block that wrote a
@@ -221,7 +226,7 @@ func (l *Ledger) BlockProof(seq, tip uint64) ([][]byte, error) {
 func (l *Ledger) RevisionBlock(docID string, version uint64) (uint64, bool, error) {
 	raw, ok, err := l.st.Get(l.keys.revisionBlock(docID, version))
 	if err != nil || !ok || len(raw) != 8 {
-		return 0, false, err
+		return 0, false, l.checkRead("revision index", err)
 	}
 	return blockSeq(raw), true, nil
 }
@@ -230,7 +235,7 @@ func (l *Ledger) RevisionBlock(docID string, version uint64) (uint64, bool, erro
 func (l *Ledger) Block(seq uint64) (*journal.Block, bool, error) {
 	raw, ok, err := l.st.Get(l.keys.block(seq))
 	if err != nil || !ok {
-		return nil, false, err
+		return nil, false, l.checkRead(fmt.Sprintf("block %d", seq), err)
 	}
 	b, err := decodeBlock(raw)
 	if err != nil {

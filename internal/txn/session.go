@@ -89,7 +89,7 @@ func (e *Engine) withSession(token string, fn func(s *Session) error) error {
 		return err
 	}
 	s.mu.Lock()
-	err = fn(s)
+	err = s.ledger.checkRead("documents", fn(s))
 	s.lastUsed.Store(e.opts.Now().UnixNano())
 	s.mu.Unlock()
 	if qe := qldberr.As(err); qe != nil && qe.Type == qldberr.InvalidSession {

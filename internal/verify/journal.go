@@ -7,6 +7,7 @@ import (
 
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/store"
 )
 
 // rawBlock is a stored block: its key and value, copied out of the store.
@@ -91,7 +92,7 @@ func (r *ledgerRun) journal() error {
 			total = seq + 1
 		}
 		return false
-	}); err != nil {
+	}); err != nil && !store.IsCorruption(err) { // corruption: the scan below finds the first bad block
 		return err
 	}
 	if total > 0 && r.rep.StrandID == "" {
@@ -131,6 +132,12 @@ func (r *ledgerRun) journal() error {
 		})
 	if opErr != nil {
 		return opErr
+	}
+	if scanErr != nil && store.IsCorruption(scanErr) && r.rep.Failure == nil {
+		// The scan read blocks 0..next-1 and then met damaged data.
+		r.rep.Blocks = next
+		r.fail(&Failure{Check: CheckStorage, Block: next, HasBlock: true, Key: fmt.Sprintf("b/%d", next), Err: corruption(scanErr)})
+		return nil
 	}
 	if scanErr != nil {
 		return scanErr
@@ -208,6 +215,11 @@ func (r *ledgerRun) collect(res *blockResult, next uint64, last []byte, tree *jo
 		var te *errTree
 		if errors.As(err, &te) {
 			return record(CheckTree, res.seq, "%s", te.msg)
+		}
+		if store.IsCorruption(err) { // a stored tree node this block completes cannot be read
+			f := &Failure{Check: CheckStorage, Block: res.seq, HasBlock: true, Err: corruption(err)}
+			r.fail(f)
+			return f
 		}
 		return err
 	}

@@ -8,6 +8,10 @@
 // revision (the history entries, the latest-revision entries and the
 // revision-to-block index) is the revision its block holds. Tampering with
 // any of them is reported with the sequence number of the block concerned.
+// Stored data that cannot be read because it is damaged on disk (a storage
+// block whose checksum does not match) is a CheckStorage failure, naming the
+// first journal block that cannot be read; the other ledgers are still
+// checked.
 //
 // The package reads a *store.Store and knows nothing of HTTP; the strand
 // verify command opens the store (which fails while a server holds it) and
@@ -20,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/strand-db/strand/internal/journal"
@@ -70,6 +75,7 @@ const (
 	CheckHistory       = "history"        // an h/ entry (every revision)
 	CheckLatest        = "latest"         // a d/ entry (latest live revision)
 	CheckRevisionBlock = "revision-block" // an r/ entry (revision to block)
+	CheckStorage       = "storage"        // stored data that cannot be read: on-disk corruption (store.IsCorruption)
 )
 
 // Failure is a failed check. Block is the sequence number of the block
@@ -169,12 +175,27 @@ func Run(st *store.Store, opts Options) (*Report, error) {
 			return nil, fmt.Errorf("%w: %s", ErrNoLedger, name)
 		}
 		lr, err := checkLedger(st, l, opts)
+		if store.IsCorruption(err) {
+			// Damage outside the journal's blocks (which the journal
+			// phase reports by block): report it and go on with the
+			// other ledgers.
+			r := &ledgerRun{rep: &lr}
+			r.fail(&Failure{Check: CheckStorage, Err: corruption(err)})
+			err = nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("verify: ledger %s: %w", name, err)
 		}
 		rep.Ledgers = append(rep.Ledgers, lr)
 	}
 	return rep, nil
+}
+
+// corruption shortens a store corruption error to its first line, for
+// the report.
+func corruption(err error) error {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return fmt.Errorf("the stored data cannot be read, it is damaged on disk: %s", msg)
 }
 
 // ledgerRun is the state of one ledger's check.
