@@ -53,7 +53,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(256 << 20)
 	defer cache.Unref()
-	po := &pebble.Options{Logger: quietLogger{}, Cache: cache}
+	// FormatWALSyncChunks makes Pebble write the synced offset into its
+	// WAL chunks, so that replay tells a corrupt record in the middle of
+	// the log (Open fails with pebble.ErrCorruption) from a torn tail
+	// (replay stops there). Older formats treat both as the end of the log.
+	po := &pebble.Options{Logger: quietLogger{}, Cache: cache, FormatMajorVersion: pebble.FormatWALSyncChunks}
 	if opts.FS != nil {
 		po.FS = opts.FS
 	}
