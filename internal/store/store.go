@@ -53,15 +53,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	cache := pebble.NewCache(256 << 20)
 	defer cache.Unref()
-	// FormatWALSyncChunks makes Pebble write the synced offset into its
-	// WAL chunks, so that replay tells a corrupt record in the middle of
-	// the log (Open fails with pebble.ErrCorruption) from a torn tail
-	// (replay stops there). Older formats treat both as the end of the log.
-	po := &pebble.Options{Logger: quietLogger{}, Cache: cache, FormatMajorVersion: pebble.FormatWALSyncChunks}
+	po := &pebble.Options{Logger: quietLogger{}, Cache: cache}
 	if opts.FS != nil {
 		po.FS = opts.FS
 	}
-	db, err := pebble.Open(filepath.Join(dir, "pebble"), po)
+	db, err := openPebble(filepath.Join(dir, "pebble"), po)
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
