@@ -188,8 +188,8 @@ func (t *TipFiles) Record(rec TipRecord) error {
 	if _, err := tf.f.WriteAt(slot, int64(gen%2)*tipSlotSize); err != nil {
 		return fmt.Errorf("store: tip record of ledger %s: %w", rec.LedgerID, err)
 	}
-	if err := tf.f.Sync(); err != nil {
-		return fmt.Errorf("store: tip record of ledger %s: fsync: %w", rec.LedgerID, err)
+	if err := datasync(tf.f); err != nil {
+		return fmt.Errorf("store: tip record of ledger %s: fdatasync: %w", rec.LedgerID, err)
 	}
 	tf.gen = gen
 	return nil
