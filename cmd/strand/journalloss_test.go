@@ -177,3 +177,60 @@ func TestJournalShorterThanAcknowledged(t *testing.T) {
 		t.Errorf("the deleted ledger's tip record is still there (%v)", err)
 	}
 }
+
+// TestTipRecordUnreadable damages both slots of a ledger's tip record: the
+// server cannot tell whether acknowledged blocks were lost, so it refuses
+// the ledger and says why, strand verify fails, and after strand repair
+// accept-journal-loss the ledger serves with its journal intact.
+func TestTipRecordUnreadable(t *testing.T) {
+	ctx := context.Background()
+	n := servertest.Start(t, nil)
+	dir := n.Config.DataDir
+	n.CreateLedger("torn")
+	drv := n.Driver("torn")
+	if _, err := drv.Execute(ctx, func(tx qldbdriver.Transaction) (any, error) { return tx.Execute("CREATE TABLE T") }); err != nil {
+		t.Fatal(err)
+	}
+	commitN(t, drv, 3) // blocks 0..3
+	meta, err := n.Ledgers().Describe("torn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Stop()
+	path := filepath.Join(dir, "tips", meta.ID+".tip")
+	raw, err := os.ReadFile(path)
+	if err != nil || len(raw) != 1024 {
+		t.Fatalf("tip record: %d bytes, %v", len(raw), err)
+	}
+	raw[20] ^= 0x10  // slot A
+	raw[512] ^= 0x01 // slot B
+	if err := os.WriteFile(path, raw, 0o640); err != nil {
+		t.Fatal(err)
+	}
+
+	n = servertest.StartConfig(t, n.Config)
+	_, err = n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey).GetDigest(ctx, &qldb.GetDigestInput{Name: aws.String("torn")})
+	if err == nil {
+		t.Fatal("GetDigest succeeded on a ledger whose tip record is unreadable")
+	}
+	if code, msg := apiError(t, err); code != "ResourcePreconditionNotMetException" ||
+		!strings.Contains(msg, "journal ends at block 3 but its acknowledged-tip record is unreadable") {
+		t.Fatalf("GetDigest: %s: %s", code, msg)
+	}
+	if v, ok := missingGauge(t, n, "torn"); !ok || v != -1 {
+		t.Errorf("strand_ledger_missing_acknowledged_blocks{ledger=torn} = %v (present %v), want -1", v, ok)
+	}
+	n.Stop()
+
+	if rc, out, errOut := runVerify("--data-dir", dir); rc != 1 || !strings.Contains(out, "ledger torn: FAILED") || !strings.Contains(out, "unreadable") {
+		t.Fatalf("verify: exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, errOut)
+	}
+	if rc, out, errOut := runRepair("accept-journal-loss", "--data-dir", dir, "--ledger", "torn"); rc != 0 || !strings.Contains(out, "the journal as it is (4 blocks) is now the acknowledged tip") {
+		t.Fatalf("repair: exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, errOut)
+	}
+	n = servertest.StartConfig(t, n.Config)
+	commitN(t, n.Driver("torn"), 1)
+	if l, err := n.Sessions().Ledger("torn"); err != nil || l.Next() != 5 {
+		t.Fatalf("after repair: %v", err)
+	}
+}

@@ -8,6 +8,9 @@
 // revision (the history entries, the latest-revision entries and the
 // revision-to-block index) is the revision its block holds. Tampering with
 // any of them is reported with the sequence number of the block concerned.
+// It also compares each journal with the ledger's acknowledged-tip record
+// (txn.CheckJournal): a journal shorter than what was acknowledged fails
+// the "tip" check at its first missing block, naming the missing range.
 //
 // The package reads a *store.Store and knows nothing of HTTP; the strand
 // verify command opens the store (which fails while a server holds it) and
