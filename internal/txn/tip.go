@@ -17,10 +17,13 @@ import (
 // that cannot lose a suffix of acknowledged commits without failing loudly)
 // passes no Tips: Options.Tips nil turns the record and the check off.
 //
-// Record is called by a ledger's committer only, after the group's batch
-// is durable in the store and before any transaction of the group is
+// The ledger's committer is the writer: after each group's batch is
+// durable in the store and before any transaction of the group is
 // acknowledged, so a record never claims a block the store has not made
-// durable.
+// durable. The only other writes bring a record to the journal's tip:
+// when a ledger is opened (before its committer starts) with a record that
+// is missing or behind, and AcceptJournalLoss (offline). Record is never
+// called concurrently for one ledger.
 type Tips interface {
 	// Load returns a ledger's newest record; ok is false when it has none.
 	// An error wrapping store.ErrTipRecordCorrupt means a record exists
