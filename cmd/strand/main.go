@@ -2,6 +2,7 @@
 //
 //	strand serve [flags]   run the server (strand serve -h lists the flags)
 //	strand verify [flags]  check a data directory offline (strand verify -h)
+//	strand repair accept-journal-loss [flags]  serve a ledger that lost acknowledged blocks
 package main
 
 import (
@@ -34,6 +35,9 @@ Usage:
                           hash chain, the ledger Merkle tree and every stored revision
                           copy; exit 0 when all hold, 1 naming the first bad block,
                           2 when the check could not run (strand verify -h for more)
+  strand repair accept-journal-loss --data-dir DIR --ledger NAME
+                          accept that a ledger's journal lost acknowledged blocks (the
+                          server refuses the ledger until then); prints what is lost
   strand help             this text
 `)
 }
@@ -48,6 +52,8 @@ func run(args []string) int {
 		return serve(args[1:])
 	case "verify":
 		return verifyCmd(args[1:], os.Stdout, os.Stderr)
+	case "repair":
+		return repairCmd(args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return 0

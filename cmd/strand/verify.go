@@ -39,7 +39,8 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: strand verify --data-dir DIR [--ledger NAME]\n\n"+
 			"Recomputes every hash of every journal block, the hash chain and the ledger Merkle tree,\n"+
-			"and checks every stored revision copy against its block. Exit status 0: all hold;\n"+
+			"checks every stored revision copy against its block, and checks that the journal holds\n"+
+			"every block that was acknowledged (the ledger's tip record). Exit status 0: all hold;\n"+
 			"1: a check failed (the first bad block is printed); 2: the check could not run.\n\n")
 		fs.PrintDefaults()
 	}

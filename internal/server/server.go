@@ -35,6 +35,7 @@ type Node struct {
 	store    *store.Store
 	ledgers  *ledger.Catalog
 	sessions *txn.Engine
+	tips     *store.TipFiles
 	streams  *stream.Manager
 	metrics  *prometheus.Registry
 	mhttp    *http.Server
@@ -69,10 +70,17 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.ledgers = cat
-	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout})
+	n.tips = store.NewTipFiles(cfg.DataDir)
+	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout, Tips: n.tips})
 	n.metrics = prometheus.NewRegistry()
 	n.metrics.MustRegister(newHealthCollector(cat, st))
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := n.checkJournals(); err != nil {
+		n.sessions.Close()
+		n.tips.Close()
+		st.Close()
+		return nil, err
+	}
 	clients := &stream.SDKClients{Endpoint: cfg.KinesisEndpoint, AssumeRole: cfg.AssumeRole, Credentials: cfg.KinesisCredentials,
 		WrapHTTPClient: func(c aws.HTTPClient) aws.HTTPClient { return plainbody.Wrap(c) }}
 	if cfg.KinesisEndpoint != "" {
@@ -97,6 +105,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	})
 	if err != nil {
 		n.sessions.Close()
+		n.tips.Close()
 		st.Close()
 		return nil, err
 	}
@@ -203,6 +212,35 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// checkJournals opens every ledger at start-up and compares its journal
+// with its acknowledged-tip record. A ledger missing acknowledged blocks is
+// logged as an error naming the blocks, counted in the
+// strand_ledger_missing_acknowledged_blocks gauge, and refused (package
+// txn); the other ledgers serve. Only an error that is not such a loss
+// stops the start.
+func (n *Node) checkJournals() error {
+	losses, err := n.sessions.OpenAll()
+	if err != nil {
+		return err
+	}
+	gauge := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "strand_ledger_missing_acknowledged_blocks",
+		Help: "Acknowledged blocks missing from a ledger's journal at start-up (the ledger is refused until an operator runs strand repair accept-journal-loss); -1 when its tip record is unreadable.",
+	}, []string{"ledger"})
+	n.metrics.MustRegister(gauge)
+	for _, loss := range losses {
+		_, _, missing := loss.Missing()
+		v := float64(missing)
+		if loss.Corrupt != nil {
+			v = -1
+		}
+		gauge.WithLabelValues(loss.Ledger).Set(v)
+		n.log.Error("ledger refused: its journal is missing acknowledged blocks; restore the data directory from a backup or run strand repair accept-journal-loss",
+			"ledger", loss.Ledger, "problem", loss.Error())
+	}
+	return nil
+}
+
 // ledgerDeleted drops a deleted ledger's sessions and data.
 func (n *Node) ledgerDeleted(l ledger.Ledger) {
 	n.streams.DropLedger(l.ID)
@@ -222,7 +260,10 @@ func (n *Node) Close() error {
 	}
 	n.streams.Close()
 	n.sessions.Close()
-	err := n.store.Close()
+	err := n.tips.Close()
+	if serr := n.store.Close(); serr != nil {
+		err = serr
+	}
 	n.store = nil
 	return err
 }

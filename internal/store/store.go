@@ -122,7 +122,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.FS != nil {
 		po.FS = opts.FS
 	}
-	db, err := pebble.Open(filepath.Join(dir, "pebble"), po)
+	db, err := openPebble(filepath.Join(dir, "pebble"), po)
 	if err != nil {
 		lock.Close()
 		if pebble.IsCorruptionError(err) {

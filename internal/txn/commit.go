@@ -150,6 +150,19 @@ func (l *Ledger) commitGroup(group []*commitRequest) {
 		}
 		return
 	}
+	// The group is durable in the store; record the new tip outside it
+	// before anyone hears of it (see Tips). When that fails nothing is
+	// acknowledged and the ledger stops committing: the blocks are in the
+	// store and reappear (recorded) when the ledger is next opened.
+	if l.tips != nil {
+		if err := l.tips.Record(store.TipRecord{LedgerID: l.ID, Next: g.seq, Hash: g.prev}); err != nil {
+			l.failed = err
+			for _, a := range ok {
+				a.req.done <- commitResult{err: fmt.Errorf("txn: commit: %w", err)}
+			}
+			return
+		}
+	}
 	l.mu.Lock()
 	for id, t := range g.tables {
 		l.tables[id] = t

@@ -9,6 +9,7 @@ package txn
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"math/big"
 	"sync"
 	"time"
@@ -27,6 +28,9 @@ type Options struct {
 	SessionLifetimeMax   time.Duration // default 17 min
 	PageSize             int           // rows per result page; default 200
 	Now                  func() time.Time
+	// Tips records each ledger's acknowledged tip outside the store and
+	// is checked when a ledger is opened (see Tips); nil turns both off.
+	Tips Tips
 }
 
 func (o *Options) setDefaults() {
@@ -60,9 +64,10 @@ type Engine struct {
 	opts    Options
 
 	mu       sync.Mutex
-	ledgers  map[string]*Ledger  // open ledger engines by catalogue id
-	sessions map[string]*Session // by token
-	counts   map[string]int      // open sessions per ledger id
+	ledgers  map[string]*Ledger      // open ledger engines by catalogue id
+	sessions map[string]*Session     // by token
+	counts   map[string]int          // open sessions per ledger id
+	refused  map[string]*JournalLoss // ledgers refused because acknowledged blocks are missing, by id
 	done     chan struct{}
 	janitor  sync.WaitGroup
 }
@@ -71,13 +76,17 @@ type Engine struct {
 func NewEngine(st *store.Store, catalog *ledger.Catalog, opts Options) *Engine {
 	opts.setDefaults()
 	e := &Engine{st: st, catalog: catalog, opts: opts, ledgers: map[string]*Ledger{},
-		sessions: map[string]*Session{}, counts: map[string]int{}, done: make(chan struct{})}
+		sessions: map[string]*Session{}, counts: map[string]int{}, refused: map[string]*JournalLoss{}, done: make(chan struct{})}
 	e.janitor.Add(1)
 	go e.expireLoop()
 	return e
 }
 
 // Ledger returns the engine of an ACTIVE ledger, opening it on first use.
+// A ledger whose journal lacks acknowledged blocks (a *JournalLoss when it
+// is opened) is refused with a ResourcePreconditionNotMetException naming
+// the missing blocks, until the server is restarted after an operator
+// accepted the loss.
 func (e *Engine) Ledger(name string) (*Ledger, error) {
 	meta, err := e.catalog.Active(name)
 	if err != nil {
@@ -88,13 +97,54 @@ func (e *Engine) Ledger(name string) (*Ledger, error) {
 	if l, ok := e.ledgers[meta.ID]; ok {
 		return l, nil
 	}
-	l, err := openLedger(e.st, meta.ID, meta.Name, e.opts.Now)
+	if loss := e.refused[meta.ID]; loss != nil {
+		return nil, refusal(loss)
+	}
+	l, err := openLedger(e.st, e.opts.Tips, meta.ID, meta.Name, e.opts.Now)
+	var loss *JournalLoss
+	if errors.As(err, &loss) {
+		e.refused[meta.ID] = loss
+		return nil, refusal(loss)
+	}
 	if err != nil {
 		return nil, e.storageFailure(meta.ID, meta.Name, "ledger state", err)
 	}
 	l.damage = func(where string, err error) error { return e.storageFailure(meta.ID, meta.Name, where, err) }
 	e.ledgers[meta.ID] = l
 	return l, nil
+}
+
+// refusal is the client-visible error of a refused ledger.
+func refusal(loss *JournalLoss) error {
+	return qldberr.Precondition("LEDGER", loss.Ledger,
+		"Ledger %s is unavailable: its journal is missing acknowledged blocks: %s. An operator must restore the data directory from a backup or accept the loss with 'strand repair accept-journal-loss --ledger %s'",
+		loss.Ledger, loss.Detail(), loss.Ledger)
+}
+
+// OpenAll opens every ACTIVE ledger of the catalogue, so that a journal
+// missing acknowledged blocks is found at start-up rather than on first
+// use. It returns the *JournalLoss of each refused ledger (other ledgers
+// keep serving) and the first other error.
+func (e *Engine) OpenAll() ([]*JournalLoss, error) {
+	var losses []*JournalLoss
+	var first error
+	for _, name := range e.catalog.Names() {
+		meta, err := e.catalog.Active(name)
+		if err != nil {
+			continue
+		}
+		if _, err := e.Ledger(name); err != nil {
+			e.mu.Lock()
+			loss := e.refused[meta.ID]
+			e.mu.Unlock()
+			if loss != nil {
+				losses = append(losses, loss)
+			} else if first == nil {
+				first = err
+			}
+		}
+	}
+	return losses, first
 }
 
 // DropLedger ends the sessions of a deleted ledger, stops its engine and
@@ -113,13 +163,24 @@ func (e *Engine) DropLedger(meta ledger.Ledger) error {
 	if l != nil {
 		l.close()
 	}
+	e.mu.Lock()
+	delete(e.refused, meta.ID)
+	e.mu.Unlock()
 	k := newKeys(meta.ID)
 	batch := e.st.NewBatch()
 	defer batch.Close()
 	if err := batch.DeleteRange(k.all(), store.PrefixEnd(k.all()), nil); err != nil {
 		return err
 	}
-	return e.st.Apply(batch)
+	if err := e.st.Apply(batch); err != nil {
+		return err
+	}
+	// The tip record goes after the journal: a crash in between leaves a
+	// record of a ledger id that is never used again.
+	if e.opts.Tips != nil {
+		return e.opts.Tips.Remove(meta.ID)
+	}
+	return nil
 }
 
 // Close stops the engine: every ledger's committer finishes what is queued.

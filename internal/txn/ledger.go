@@ -84,6 +84,7 @@ type Ledger struct {
 	// damage turns a read error meeting on-disk corruption into the
 	// client's error, marking the ledger damaged (Engine.storageFailure).
 	damage func(where string, err error) error
+	tips   Tips // nil: the store's own commit is the authority
 
 	// next is the number of durable blocks: the sequence number the next
 	// block gets. Transactions take it as their snapshot.
@@ -112,9 +113,11 @@ type Ledger struct {
 }
 
 // openLedger loads (or initialises) the ledger with the given catalogue id.
-func openLedger(st *store.Store, id, name string, clock func() time.Time) (*Ledger, error) {
+// With tips set it compares the journal with the ledger's tip record first
+// and fails with a *JournalLoss when acknowledged blocks are missing.
+func openLedger(st *store.Store, tips Tips, id, name string, clock func() time.Time) (*Ledger, error) {
 	l := &Ledger{
-		ID: id, Name: name, st: st, keys: newKeys(id),
+		ID: id, Name: name, st: st, keys: newKeys(id), tips: tips,
 		tables: map[string]*tableMeta{}, occ: newOCCState(),
 		commitCh: make(chan *commitRequest, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
 		now: clock, notify: newNotifier(),
@@ -171,6 +174,20 @@ func openLedger(st *store.Store, id, name string, clock func() time.Time) (*Ledg
 	}
 	if err != nil {
 		return nil, fmt.Errorf("txn: ledger %s tip: %w", name, err)
+	}
+	if tips != nil {
+		loss, rewrite, err := compareTip(tips, id, name, l.next.Load(), l.lastHash, storedBlockHash(st, l.keys))
+		if err != nil {
+			return nil, err
+		}
+		if loss != nil {
+			return nil, loss
+		}
+		if rewrite {
+			if err := tips.Record(store.TipRecord{LedgerID: id, Next: l.next.Load(), Hash: l.lastHash}); err != nil {
+				return nil, fmt.Errorf("txn: ledger %s: %w", name, err)
+			}
+		}
 	}
 	if l.tree, err = journal.LoadTree(l.treeNodes(), l.next.Load()); err != nil {
 		return nil, fmt.Errorf("txn: ledger %s tree: %w", name, err)

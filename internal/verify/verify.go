@@ -13,6 +13,10 @@
 // first journal block that cannot be read; the other ledgers are still
 // checked.
 //
+// It also compares each journal with the ledger's acknowledged-tip record
+// (txn.CheckJournal): a journal shorter than what was acknowledged fails
+// the "tip" check at its first missing block, naming the missing range.
+//
 // The package reads a *store.Store and knows nothing of HTTP; the strand
 // verify command opens the store (which fails while a server holds it) and
 // prints the report.
@@ -30,6 +34,7 @@ import (
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/store"
+	"github.com/strand-db/strand/internal/txn"
 )
 
 // Options tune Run. The zero value checks every ledger with one worker per
@@ -45,6 +50,10 @@ type Options struct {
 	// while a ledger is checked, always from the goroutine that called Run.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
+	// Tips holds the ledgers' acknowledged-tip records the journals are
+	// compared with; nil means the tip record files of st's data
+	// directory (store.NewTipFiles). The check only reads them.
+	Tips txn.Tips
 }
 
 // Progress describes a long check under way.
@@ -76,6 +85,7 @@ const (
 	CheckLatest        = "latest"         // a d/ entry (latest live revision)
 	CheckRevisionBlock = "revision-block" // an r/ entry (revision to block)
 	CheckStorage       = "storage"        // stored data that cannot be read: on-disk corruption (store.IsCorruption)
+	CheckTip           = "tip"            // the journal is shorter than (or differs from) its acknowledged-tip record
 )
 
 // Failure is a failed check. Block is the sequence number of the block
@@ -159,6 +169,9 @@ func Run(st *store.Store, opts Options) (*Report, error) {
 	}
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = time.Second
+	}
+	if opts.Tips == nil {
+		opts.Tips = store.NewTipFiles(st.Dir())
 	}
 	cat, err := ledger.Open(st, ledger.Options{})
 	if err != nil {
@@ -247,6 +260,9 @@ func checkLedger(st *store.Store, l ledger.Ledger, opts Options) (LedgerReport, 
 		return rep, err
 	}
 	rep.JournalTime = time.Since(start)
+	if err := r.tip(l.ID); err != nil {
+		return rep, err
+	}
 	if rep.Failure != nil {
 		return rep, nil
 	}
@@ -254,6 +270,25 @@ func checkLedger(st *store.Store, l ledger.Ledger, opts Options) (LedgerReport, 
 	err = r.documents()
 	rep.DocumentsTime = time.Since(start)
 	return rep, err
+}
+
+// tip compares the journal with the ledger's acknowledged-tip record: a
+// journal shorter than what was acknowledged is a failure at its first
+// missing block, naming the whole missing range.
+func (r *ledgerRun) tip(ledgerID string) error {
+	loss, err := txn.CheckJournal(r.st, r.opts.Tips, ledgerID, r.rep.Name)
+	if err != nil || loss == nil {
+		return err
+	}
+	switch {
+	case loss.Corrupt != nil:
+		r.failAt(CheckTip, loss.JournalNext, false, nil, "%s", loss.Detail())
+	case loss.HashMismatch:
+		r.failAt(CheckTip, loss.AckedNext-1, true, nil, "%s", loss.Detail())
+	default:
+		r.failAt(CheckTip, loss.JournalNext, true, nil, "%s", loss.Detail())
+	}
+	return nil
 }
 
 // progress calls the Progress callback when one is due.
