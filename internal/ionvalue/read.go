@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/amzn/ion-go/ion"
 )
@@ -37,7 +38,11 @@ func read(r ion.Reader, depth, limit int) (*Value, error) {
 	}
 	v := &Value{Type: t}
 	for _, a := range anns {
-		v.Annotations = append(v.Annotations, tokenText(a))
+		text := tokenText(a)
+		if err := checkUTF8("annotation", text); err != nil {
+			return nil, err
+		}
+		v.Annotations = append(v.Annotations, text)
 	}
 	if t == ion.NullType {
 		v.IsNull = true
@@ -96,9 +101,15 @@ func read(r ion.Reader, depth, limit int) (*Value, error) {
 			return nil, err
 		}
 		v.Text = tokenText(*s)
+		if err := checkUTF8("symbol", v.Text); err != nil {
+			return nil, err
+		}
 	case ion.StringType:
 		s, err := r.StringValue()
 		if err != nil {
+			return nil, err
+		}
+		if err := checkUTF8("string", *s); err != nil {
 			return nil, err
 		}
 		v.Text = *s
@@ -138,6 +149,9 @@ func readContainer(r ion.Reader, v *Value, depth, limit int) error {
 				return errors.New("struct field without a name")
 			}
 			name = tokenText(*tok)
+			if err := checkUTF8("field name", name); err != nil {
+				return err
+			}
 		}
 		child, err := read(r, depth, limit)
 		if err != nil {
@@ -159,6 +173,18 @@ func readContainer(r ion.Reader, v *Value, depth, limit int) error {
 		return err
 	}
 	return r.StepOut()
+}
+
+// checkUTF8 refuses text that is not valid UTF-8. Ion requires UTF-8
+// everywhere, and ion-go's binary reader enforces it, but its text reader
+// passes raw bytes through: without this check a text parameter could store
+// a value whose binary encoding can never be read back (a block that no
+// reader, verifier or stream could decode).
+func checkUTF8(what, s string) error {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidText, what)
 }
 
 // tokenText is the text of a symbol token, or "$<sid>" when it has none.
@@ -222,3 +248,7 @@ func decodeOne(b []byte, limit int) (*Value, error) {
 	}
 	return vs[0], nil
 }
+
+// ErrInvalidText reports a string, symbol, field name or annotation whose
+// text is not valid UTF-8.
+var ErrInvalidText = errors.New("ionvalue: invalid text")

@@ -330,6 +330,9 @@ func (p *parser) primary() (Expr, error) {
 		if errors.Is(err, ionvalue.ErrTooDeep) {
 			return nil, syntaxErr(t.pos, "invalid Ion literal: Ion nesting depth exceeds the limit of %d", ionvalue.MaxDepth)
 		}
+		if errors.Is(err, ionvalue.ErrInvalidText) {
+			return nil, syntaxErr(t.pos, "invalid Ion literal: text is not valid UTF-8")
+		}
 		if err != nil {
 			return nil, syntaxErr(t.pos, "invalid Ion literal `%s`: %v", t.text, err)
 		}

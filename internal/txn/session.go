@@ -210,6 +210,9 @@ func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param)
 				if errors.Is(herr, ionvalue.ErrTooDeep) {
 					return qldberr.New(qldberr.BadRequest, "Parameter %d: Ion nesting depth exceeds the limit of %d", i+1, ionvalue.MaxDepth)
 				}
+				if errors.Is(herr, ionvalue.ErrInvalidText) {
+					return qldberr.New(qldberr.BadRequest, "Parameter %d: Ion text is not valid UTF-8", i+1)
+				}
 				return qldberr.New(qldberr.BadRequest, "Parameter %d is not a single valid Ion value", i+1)
 			}
 			sh = qldbhash.Dot(sh, h)

@@ -1,0 +1,44 @@
+package server_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/qldbsession"
+	"github.com/aws/aws-sdk-go-v2/service/qldbsession/types"
+
+	"github.com/strand-db/strand/internal/qldbhash"
+)
+
+// TestInvalidUTF8IonTextRefused sends an Ion text parameter whose string
+// holds a byte that is not UTF-8 (in the IonBinary member: the SDK's JSON
+// encoding would replace the byte in IonText, and the server reads either
+// member as text when it lacks the binary version marker). It must be refused: stored, its binary
+// encoding could never be decoded again, so the block holding it would be
+// unreadable by GetBlock, the verifier and journal streams.
+func TestInvalidUTF8IonTextRefused(t *testing.T) {
+	n, drv := startLedger(t, "badutf8", nil)
+	mustStmt(t, drv, "CREATE TABLE T")
+	raw := newRaw(t, n, "badutf8")
+	raw.begin()
+	const stmt = "INSERT INTO T VALUE {'a': ?}"
+	_, err := raw.send(&qldbsession.SendCommandInput{ExecuteStatement: &types.ExecuteStatementRequest{
+		TransactionId: aws.String(raw.txID), Statement: aws.String(stmt),
+		Parameters: []types.ValueHolder{{IonBinary: []byte("{b: \"x\xccy\"}")}}}})
+	var bre *types.BadRequestException
+	if !errors.As(err, &bre) {
+		t.Fatalf("error %v (%T), want BadRequestException", err, err)
+	}
+	if msg, want := bre.ErrorMessage(), "Parameter 1: Ion text is not valid UTF-8"; msg != want {
+		t.Fatalf("message %q, want %q", msg, want)
+	}
+	raw.digest.Add(qldbhash.HashString(stmt))
+	if err := raw.commit(); err != nil {
+		t.Fatalf("commit after the refusal: %v", err)
+	}
+	if rows := mustStmt(t, drv, "SELECT COUNT(*) AS n FROM T"); len(rows) != 1 || rows[0].Get("n").Int != 0 {
+		t.Fatalf("documents after the refusal: %v", ionTexts(rows))
+	}
+	verifyChain(t, ledgerOf(t, n, "badutf8"))
+}
