@@ -26,8 +26,27 @@ type Options struct {
 	SessionLifetimeMin   time.Duration // default 13 min; each session lives a random time in [min, max]
 	SessionLifetimeMax   time.Duration // default 17 min
 	PageSize             int           // rows per result page; default 200
-	Now                  func() time.Time
+
+	// MaxStatementRows bounds the rows one statement may visit (see
+	// partiql.Limits); default 10,000,000, negative for no limit.
+	MaxStatementRows int64
+	// MaxStatementMemory bounds the approximate bytes one statement may
+	// hold for its rows; default 128 MiB, negative for no limit.
+	MaxStatementMemory int64
+	// MaxPendingBytesPerLedger bounds what the open transactions of a ledger
+	// hold in memory: their pending documents (approximate in-memory size)
+	// and statement texts. Default 256 MiB, negative for no limit.
+	MaxPendingBytesPerLedger int64
+
+	Now func() time.Time
 }
+
+// Defaults of the statement and pending-write budgets.
+const (
+	DefaultMaxStatementRows         = 10_000_000
+	DefaultMaxStatementMemory       = 128 << 20
+	DefaultMaxPendingBytesPerLedger = 256 << 20
+)
 
 func (o *Options) setDefaults() {
 	if o.MaxSessionsPerLedger == 0 {
@@ -48,6 +67,15 @@ func (o *Options) setDefaults() {
 	if o.PageSize == 0 {
 		o.PageSize = 200
 	}
+	if o.MaxStatementRows == 0 {
+		o.MaxStatementRows = DefaultMaxStatementRows
+	}
+	if o.MaxStatementMemory == 0 {
+		o.MaxStatementMemory = DefaultMaxStatementMemory
+	}
+	if o.MaxPendingBytesPerLedger == 0 {
+		o.MaxPendingBytesPerLedger = DefaultMaxPendingBytesPerLedger
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -65,6 +93,8 @@ type Engine struct {
 	counts   map[string]int      // open sessions per ledger id
 	done     chan struct{}
 	janitor  sync.WaitGroup
+
+	stats statementStats
 }
 
 // NewEngine returns an engine over the catalogue's ledgers.
@@ -92,6 +122,7 @@ func (e *Engine) Ledger(name string) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.maxPending = e.opts.MaxPendingBytesPerLedger
 	e.ledgers[meta.ID] = l
 	return l, nil
 }
@@ -148,9 +179,16 @@ func (e *Engine) expireLoop() {
 			now := e.opts.Now()
 			e.mu.Lock()
 			stale := e.reapLocked(now, "")
+			live := make([]*Session, 0, len(e.sessions))
+			for _, s := range e.sessions {
+				live = append(live, s)
+			}
 			e.mu.Unlock()
 			for _, s := range stale {
 				s.close()
+			}
+			for _, s := range live {
+				e.releaseExpired(s, now)
 			}
 		}
 	}

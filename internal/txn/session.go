@@ -2,6 +2,7 @@ package txn
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -182,8 +183,23 @@ func statementError(err error) error {
 }
 
 // ExecuteStatement runs one statement in the open transaction and returns
-// the first page of its results.
+// the first page of its results. It is ExecuteStatementContext without a
+// request context.
 func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param) (Page, IOUsage, error) {
+	return e.ExecuteStatementContext(context.Background(), token, txID, statement, params)
+}
+
+// ExecuteStatementContext runs one statement in the open transaction and
+// returns the first page of its results. The statement stops when ctx is
+// done (the client went away: BadRequestException, the statement undone)
+// or when the transaction's timeout passes (InvalidSessionException
+// "Transaction <id> has expired"; the transaction ends and the session is
+// discarded, as when the timeout is noticed between statements). A
+// statement over the rows or memory budget (Options) is a
+// BadRequestException and is undone; the transaction stays open. A
+// statement text that would take the ledger's open transactions past
+// Options.MaxPendingBytesPerLedger is a LimitExceededException.
+func (e *Engine) ExecuteStatementContext(ctx context.Context, token, txID, statement string, params []Param) (Page, IOUsage, error) {
 	var page Page
 	var io IOUsage
 	err := e.withSession(token, func(s *Session) error {
@@ -217,17 +233,35 @@ func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param)
 		if err != nil {
 			return statementError(err)
 		}
+		textBytes := int64(len(statement))
+		if err := t.hold(textBytes); err != nil {
+			return err
+		}
+		t.stmtBytes += textBytes
 		mark := len(t.undo)
 		t.current = len(t.statements)
 		t.statements = append(t.statements, journal.StatementInfo{Statement: statement, StartTime: start.UTC().Truncate(time.Millisecond), StatementDigest: sh})
 		readsBefore := t.docsRead
-		res, err := partiql.Execute(t, parsed, values)
+		sctx, cancel := e.statementContext(ctx, t)
+		e.stats.running.Add(1)
+		res, err := partiql.ExecuteContext(sctx, t, parsed, values, e.limits())
+		e.stats.running.Add(-1)
+		cancel()
 		if err != nil {
 			t.rollbackTo(mark)
 			t.statements = t.statements[:len(t.statements)-1]
-			return statementError(err)
+			t.stmtBytes -= textBytes
+			t.syncHeld()
+			out, expired := e.stoppedStatement(t, err)
+			if expired {
+				s.tx = nil
+				t.end()
+			}
+			return out
 		}
 		t.undo = t.undo[:0]
+		// Encode the rows, letting each value go once encoded, so the
+		// statement never holds both forms of its whole result.
 		rows := make([][]byte, len(res.Rows))
 		for i, r := range res.Rows {
 			b, err := ionvalue.MarshalBinary(r)
@@ -235,6 +269,7 @@ func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param)
 				return fmt.Errorf("txn: encode row: %w", err)
 			}
 			rows[i] = b
+			res.Rows[i] = nil
 		}
 		reads := res.DocumentsRead
 		if reads == 0 {

@@ -39,6 +39,7 @@ type pendingDoc struct {
 	base    *committedDoc   // nil: inserted by this transaction
 	stmts   []int           // statement indexes that touched it
 	size    int             // Ion binary size of data
+	mem     int64           // approximate bytes held in memory for it (ledger quota)
 }
 
 type undoEntry struct {
@@ -68,7 +69,11 @@ type Transaction struct {
 	tables     map[string]*tableMeta // tables created or changed by this transaction
 	tableOrder []string
 	undo       []undoEntry
-	txBytes    int
+	txBytes    int   // Ion binary size of the pending documents (QLDB's 4 MB quota)
+	memBytes   int64 // sum of the pending documents' mem
+	stmtBytes  int64 // bytes of the statement texts kept for transactionInfo
+	held       int64 // bytes charged to the ledger's pending-bytes quota
+	ended      bool
 
 	docsRead int64
 	cursors  map[string]*cursor
@@ -90,8 +95,17 @@ func newTransaction(l *Ledger, now time.Time) *Transaction {
 // block's batch is applied). Record it with note before reading.
 func (t *Transaction) readSeq() uint64 { return t.ledger.next.Load() }
 
-// end releases the transaction's snapshot.
-func (t *Transaction) end() { t.ledger.open.remove(t) }
+// end releases the transaction's snapshot and its share of the ledger's
+// pending-bytes quota. It may be called more than once.
+func (t *Transaction) end() {
+	if t.ended {
+		return
+	}
+	t.ended = true
+	t.ledger.open.remove(t)
+	t.ledger.pending.Add(-t.held)
+	t.held = 0
+}
 
 var _ partiql.Tx = (*Transaction)(nil)
 
@@ -384,6 +398,18 @@ func (t *Transaction) touch(docID string, next *pendingDoc) error {
 	if newSize > MaxTransactionSize {
 		return qldberr.New(qldberr.LimitExceeded, "Transaction %s exceeds the limit of %d bytes per transaction", t.ID, MaxTransactionSize)
 	}
+	newMem := t.memBytes
+	if had {
+		newMem -= prev.mem
+	}
+	if next != nil {
+		next.mem = next.memSize()
+		newMem += next.mem
+	}
+	if err := t.hold(newMem - t.memBytes); err != nil {
+		return err
+	}
+	t.memBytes = newMem
 	var saved *pendingDoc
 	if had {
 		c := *prev
@@ -404,6 +430,17 @@ func (t *Transaction) touch(docID string, next *pendingDoc) error {
 	}
 	t.txBytes = newSize
 	return nil
+}
+
+// memSize is what a pending document holds in memory, as counted against
+// the ledger's pending-bytes quota: its value tree, the committed revision
+// it replaces, and the bookkeeping around them.
+func (p *pendingDoc) memSize() int64 {
+	n := int64(256) + partiql.ApproxSize(p.data)
+	if p.base != nil {
+		n += partiql.ApproxSize(p.base.committed)
+	}
+	return n
 }
 
 func docSize(data *ionvalue.Value) (int, error) {
@@ -580,6 +617,7 @@ func (t *Transaction) rollbackTo(n int) {
 		}
 		if cur, ok := t.writes[u.docID]; ok {
 			t.txBytes -= cur.size
+			t.memBytes -= cur.mem
 		}
 		if u.doc == nil {
 			delete(t.writes, u.docID)
@@ -590,9 +628,21 @@ func (t *Transaction) rollbackTo(n int) {
 			}
 			t.writes[u.docID] = u.doc
 			t.txBytes += u.doc.size
+			t.memBytes += u.doc.mem
 		}
 	}
 	t.undo = t.undo[:n]
+	t.syncHeld()
+}
+
+// syncHeld makes the ledger charge match the pending state after an undo
+// (which may give back more or, restoring an earlier larger version, take
+// back some: an undo always succeeds).
+func (t *Transaction) syncHeld() {
+	if d := t.memBytes + t.stmtBytes - t.held; d != 0 {
+		t.ledger.pending.Add(d)
+		t.held += d
+	}
 }
 
 func containsString(list []string, s string) bool {
