@@ -242,3 +242,45 @@ func ionParams(t *testing.T, xs ...any) []types.ValueHolder {
 	}
 	return out
 }
+
+// TestPendingDocumentsHeldCompactly: pending documents are held as Ion
+// binary, and that is what the ledger's pending-bytes quota counts. A
+// document of 5,000 small fields is about 45 KB of Ion binary but over a
+// megabyte as a decoded value tree; 40 of them in one open transaction must
+// not hold tens of megabytes.
+func TestPendingDocumentsHeldCompactly(t *testing.T) {
+	n, drv := startLedger(t, "compact", nil)
+	l := ledgerOf(t, n, "compact")
+	mustStmt(t, drv, "CREATE TABLE T")
+	doc := make(map[string]int, 5000)
+	for i := 0; i < 5000; i++ {
+		doc[fmt.Sprintf("f%d", i)] = i
+	}
+	raw, err := ion.MarshalBinary(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRaw(t, n, "compact")
+	r.begin()
+	before := heapAfterGC()
+	for i := 0; i < txn.MaxDocumentsPerTx; i++ {
+		r.mustExec("INSERT INTO T VALUE ?", doc)
+	}
+	grown := int64(heapAfterGC()) - int64(before)
+	binary := int64(len(raw) * txn.MaxDocumentsPerTx)
+	t.Logf("%d documents: %d bytes of Ion binary, live heap grew %d bytes, ledger counts %d", txn.MaxDocumentsPerTx, binary, grown, l.PendingBytes())
+	if grown > 3*binary {
+		t.Errorf("an open transaction of %d bytes of documents grew the live heap by %d bytes", binary, grown)
+	}
+	if p := l.PendingBytes(); p < binary || p > binary+64<<10 {
+		t.Errorf("ledger counts %d pending bytes for %d bytes of documents", p, binary)
+	}
+	if err := r.commit(); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	rows := mustStmt(t, drv, "SELECT f4999 FROM T")
+	if len(rows) != txn.MaxDocumentsPerTx {
+		t.Fatalf("%d documents committed", len(rows))
+	}
+	wantRows(t, "a committed field", rows[:1], `{f4999:4999}`)
+}

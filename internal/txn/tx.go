@@ -32,14 +32,44 @@ type committedDoc struct {
 	version   uint64
 }
 
-// pendingDoc is a document this transaction wrote.
+// pendingDoc is a document this transaction wrote. It is kept compactly,
+// as Ion binary, and decoded when read: an in-memory value tree of a
+// document of many small fields is several times its binary size, and
+// open transactions may hold thousands of pending documents.
 type pendingDoc struct {
 	tableID string
-	data    *ionvalue.Value // nil: deleted
-	base    *committedDoc   // nil: inserted by this transaction
-	stmts   []int           // statement indexes that touched it
-	size    int             // Ion binary size of data
-	mem     int64           // approximate bytes held in memory for it (ledger quota)
+	raw     []byte   // Ion binary of the new data; nil: deleted
+	base    *baseRev // nil: inserted by this transaction
+	stmts   []int    // statement indexes that touched it
+	size    int      // Ion binary size of the data (len(raw))
+	mem     int64    // bytes held in memory for it (ledger quota)
+}
+
+// baseRev is the committed revision a pending document replaces, as stored.
+type baseRev struct {
+	version uint64
+	raw     []byte // the stored committed-view revision
+}
+
+// value decodes the pending data; nil when the document is deleted.
+func (p *pendingDoc) value() (*ionvalue.Value, error) {
+	if p.raw == nil {
+		return nil, nil
+	}
+	v, err := ionvalue.DecodeOne(p.raw)
+	if err != nil {
+		return nil, fmt.Errorf("txn: pending document: %w", err)
+	}
+	return v, nil
+}
+
+// value decodes the base revision's data.
+func (b *baseRev) value() (*ionvalue.Value, error) {
+	cd, err := decodeCommitted(b.raw)
+	if err != nil {
+		return nil, err
+	}
+	return cd.data, nil
 }
 
 type undoEntry struct {
@@ -202,9 +232,13 @@ func (t *Transaction) loadCommitted(tableID, docID string) (*committedDoc, bool,
 	return cd, true, nil
 }
 
-func (p *pendingDoc) document(id string) partiql.Document {
-	d := partiql.Document{ID: id, Data: p.data}
-	return d
+// document is the live pending document as a read returns it.
+func (p *pendingDoc) document(id string) (partiql.Document, error) {
+	v, err := p.value()
+	if err != nil {
+		return partiql.Document{}, err
+	}
+	return partiql.Document{ID: id, Data: v}, nil
 }
 
 // Scan implements partiql.Tx.
@@ -217,10 +251,15 @@ func (t *Transaction) Scan(tableID string, fn func(doc partiql.Document) bool) e
 		id := string(k[len(prefix):])
 		t.docsRead++
 		if p, ok := t.writes[id]; ok {
-			if p.data == nil {
+			if p.raw == nil {
 				return true
 			}
-			if !fn(p.document(id)) {
+			d, err := p.document(id)
+			if err != nil {
+				decodeErr = err
+				return false
+			}
+			if !fn(d) {
 				stop = true
 				return false
 			}
@@ -248,10 +287,14 @@ func (t *Transaction) Scan(tableID string, fn func(doc partiql.Document) bool) e
 	}
 	for _, id := range t.writeOrder {
 		p := t.writes[id]
-		if p == nil || p.tableID != tableID || p.base != nil || p.data == nil {
+		if p == nil || p.tableID != tableID || p.base != nil || p.raw == nil {
 			continue
 		}
-		if !fn(p.document(id)) {
+		d, err := p.document(id)
+		if err != nil {
+			return err
+		}
+		if !fn(d) {
 			return nil
 		}
 	}
@@ -263,10 +306,11 @@ func (t *Transaction) Get(tableID, docID string) (partiql.Document, bool, error)
 	note(t.reads.docs, docID, t.readSeq())
 	t.docsRead++
 	if p, ok := t.writes[docID]; ok {
-		if p.tableID != tableID || p.data == nil {
+		if p.tableID != tableID || p.raw == nil {
 			return partiql.Document{}, false, nil
 		}
-		return p.document(docID), true, nil
+		d, err := p.document(docID)
+		return d, err == nil, err
 	}
 	cd, ok, err := t.loadCommitted(tableID, docID)
 	if err != nil || !ok {
@@ -301,13 +345,17 @@ func (t *Transaction) Lookup(tableID, field string, key *ionvalue.Value, fn func
 	}
 	for _, id := range t.writeOrder {
 		p := t.writes[id]
-		if p == nil || p.tableID != tableID || p.data == nil {
+		if p == nil || p.tableID != tableID || p.raw == nil {
 			continue
 		}
-		if !bytes.Equal(partiql.IndexKey(p.data.Get(field)), ik) {
+		d, err := p.document(id)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(partiql.IndexKey(d.Data.Get(field)), ik) {
 			continue
 		}
-		if !fn(p.document(id)) {
+		if !fn(d) {
 			return nil
 		}
 	}
@@ -433,35 +481,36 @@ func (t *Transaction) touch(docID string, next *pendingDoc) error {
 }
 
 // memSize is what a pending document holds in memory, as counted against
-// the ledger's pending-bytes quota: its value tree, the committed revision
-// it replaces, and the bookkeeping around them.
+// the ledger's pending-bytes quota: its Ion binary, the stored revision it
+// replaces, and the bookkeeping around them.
 func (p *pendingDoc) memSize() int64 {
-	n := int64(256) + partiql.ApproxSize(p.data)
+	n := int64(256 + len(p.raw))
 	if p.base != nil {
-		n += partiql.ApproxSize(p.base.committed)
+		n += int64(len(p.base.raw))
 	}
 	return n
 }
 
-func docSize(data *ionvalue.Value) (int, error) {
+// encodeDoc is a document's Ion binary, within QLDB's document size limit.
+func encodeDoc(data *ionvalue.Value) ([]byte, error) {
 	b, err := ionvalue.MarshalBinary(data)
 	if err != nil {
-		return 0, &partiql.Error{Code: partiql.CodeEvaluation, Message: fmt.Sprintf("Evaluation Error: document cannot be stored: %v", err)}
+		return nil, &partiql.Error{Code: partiql.CodeEvaluation, Message: fmt.Sprintf("Evaluation Error: document cannot be stored: %v", err)}
 	}
 	if len(b) > MaxDocumentBytes {
-		return 0, qldberr.New(qldberr.LimitExceeded, "Document size %d bytes exceeds the limit of %d bytes (Ion binary)", len(b), MaxDocumentBytes)
+		return nil, qldberr.New(qldberr.LimitExceeded, "Document size %d bytes exceeds the limit of %d bytes (Ion binary)", len(b), MaxDocumentBytes)
 	}
-	return len(b), nil
+	return b, nil
 }
 
 // Insert implements partiql.Tx.
 func (t *Transaction) Insert(tableID string, data *ionvalue.Value) (string, error) {
-	size, err := docSize(data)
+	raw, err := encodeDoc(data)
 	if err != nil {
 		return "", err
 	}
 	id := qldbid.New()
-	if err := t.touch(id, &pendingDoc{tableID: tableID, data: data, size: size}); err != nil {
+	if err := t.touch(id, &pendingDoc{tableID: tableID, raw: raw, size: len(raw)}); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -470,7 +519,7 @@ func (t *Transaction) Insert(tableID string, data *ionvalue.Value) (string, erro
 // current returns the pending or committed state of a live document.
 func (t *Transaction) pendingFor(tableID, docID string) (*pendingDoc, error) {
 	if p, ok := t.writes[docID]; ok {
-		if p.tableID != tableID || p.data == nil {
+		if p.tableID != tableID || p.raw == nil {
 			return nil, fmt.Errorf("txn: document %s is not live in table %s", docID, tableID)
 		}
 		c := *p
@@ -478,19 +527,24 @@ func (t *Transaction) pendingFor(tableID, docID string) (*pendingDoc, error) {
 		return &c, nil
 	}
 	note(t.reads.docs, docID, t.readSeq())
-	cd, ok, err := t.loadCommitted(tableID, docID)
+	raw, ok, err := t.ledger.st.Get(t.ledger.keys.doc(tableID, docID))
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("txn: document %s is not live in table %s", docID, tableID)
 	}
-	return &pendingDoc{tableID: tableID, data: cd.data, base: cd}, nil
+	cd, err := decodeCommitted(raw)
+	if err != nil {
+		return nil, err
+	}
+	// raw (the new data) is set by the caller, Update or Delete.
+	return &pendingDoc{tableID: tableID, base: &baseRev{version: cd.version, raw: raw}}, nil
 }
 
 // Update implements partiql.Tx.
 func (t *Transaction) Update(tableID, docID string, data *ionvalue.Value) error {
-	size, err := docSize(data)
+	raw, err := encodeDoc(data)
 	if err != nil {
 		return err
 	}
@@ -498,7 +552,7 @@ func (t *Transaction) Update(tableID, docID string, data *ionvalue.Value) error 
 	if err != nil {
 		return err
 	}
-	p.data, p.size = data, size
+	p.raw, p.size = raw, len(raw)
 	return t.touch(docID, p)
 }
 
@@ -511,7 +565,7 @@ func (t *Transaction) Delete(tableID, docID string) error {
 	if p.base == nil { // inserted and deleted by this transaction: nothing to commit
 		return t.touch(docID, nil)
 	}
-	p.data, p.size = nil, 0
+	p.raw, p.size = nil, 0
 	return t.touch(docID, p)
 }
 
