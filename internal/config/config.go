@@ -106,7 +106,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxSessionsPerLedger, "max-sessions-per-ledger", c.MaxSessionsPerLedger, "quota of open sessions per ledger")
 	fs.Int64Var(&c.MaxStatementRows, "max-statement-rows", c.MaxStatementRows, "rows one statement may visit (every row of every nested loop); past it the statement fails with BadRequestException")
 	fs.Int64Var(&c.MaxStatementMemory, "max-statement-memory", c.MaxStatementMemory, "approximate bytes one statement may hold for its rows; past it the statement fails with BadRequestException")
-	fs.Int64Var(&c.MaxPendingBytesPerLedger, "max-pending-bytes-per-ledger", c.MaxPendingBytesPerLedger, "bytes of pending documents and statement texts the open transactions of a ledger may hold; past it LimitExceededException")
+	fs.Int64Var(&c.MaxPendingBytesPerLedger, "max-pending-bytes-per-ledger", c.MaxPendingBytesPerLedger, "bytes of pending documents, statement texts and unfetched result pages the open transactions of a ledger may hold; past it LimitExceededException")
 	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", c.MaxClockSkew, "largest accepted difference between a request's signing time and the server clock")
 	fs.StringVar(&c.KinesisEndpoint, "kinesis-endpoint", c.KinesisEndpoint, "send every Kinesis call to this URL (a local emulator); credentials from the standard chain, no role assumption unless --assume-role")
 	fs.BoolVar(&c.AssumeRole, "assume-role", c.AssumeRole, "assume each stream's RoleArn through STS even when --kinesis-endpoint is set")

@@ -89,7 +89,7 @@ func (l *Ledger) reserve(n int64) error {
 	if got := l.pending.Add(n); l.maxPending > 0 && got > l.maxPending {
 		l.pending.Add(-n)
 		return qldberr.New(qldberr.LimitExceeded,
-			"Ledger %s exceeds the limit of %d bytes of pending writes held by its open transactions; commit or abort transactions and retry",
+			"Ledger %s exceeds the limit of %d bytes of pending writes and unread result pages held by its open transactions; commit or abort transactions and retry",
 			l.Name, l.maxPending)
 	}
 	return nil

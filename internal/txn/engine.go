@@ -34,8 +34,9 @@ type Options struct {
 	// hold for its rows; default 128 MiB, negative for no limit.
 	MaxStatementMemory int64
 	// MaxPendingBytesPerLedger bounds what the open transactions of a ledger
-	// hold in memory: their pending documents (approximate in-memory size)
-	// and statement texts. Default 256 MiB, negative for no limit.
+	// hold in memory: their pending documents (Ion binary), statement texts
+	// and result rows kept for FetchPage. Default 256 MiB, negative for no
+	// limit.
 	MaxPendingBytesPerLedger int64
 
 	Now func() time.Time
@@ -166,7 +167,8 @@ func (e *Engine) Close() {
 	}
 }
 
-// expireLoop frees the quota slots of expired sessions.
+// expireLoop frees the quota slots of expired sessions and the memory of
+// expired transactions.
 func (e *Engine) expireLoop() {
 	defer e.janitor.Done()
 	t := time.NewTicker(5 * time.Second)
@@ -176,21 +178,26 @@ func (e *Engine) expireLoop() {
 		case <-e.done:
 			return
 		case <-t.C:
-			now := e.opts.Now()
-			e.mu.Lock()
-			stale := e.reapLocked(now, "")
-			live := make([]*Session, 0, len(e.sessions))
-			for _, s := range e.sessions {
-				live = append(live, s)
-			}
-			e.mu.Unlock()
-			for _, s := range stale {
-				s.close()
-			}
-			for _, s := range live {
-				e.releaseExpired(s, now)
-			}
+			e.sweep(e.opts.Now())
 		}
+	}
+}
+
+// sweep closes the sessions expired at now and frees the pending state of
+// the transactions expired at now.
+func (e *Engine) sweep(now time.Time) {
+	e.mu.Lock()
+	stale := e.reapLocked(now, "")
+	live := make([]*Session, 0, len(e.sessions))
+	for _, s := range e.sessions {
+		live = append(live, s)
+	}
+	e.mu.Unlock()
+	for _, s := range stale {
+		s.close()
+	}
+	for _, s := range live {
+		e.releaseExpired(s, now)
 	}
 }
 

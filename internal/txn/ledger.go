@@ -107,8 +107,9 @@ type Ledger struct {
 	commitMu sync.Mutex
 	lastTime time.Time // timestamp of the newest block: block times never go backwards
 
-	// pending is what the open transactions hold (pending documents and
-	// statement texts), bounded by maxPending (0: no bound).
+	// pending is what the open transactions hold (pending documents,
+	// statement texts, unfetched result rows), bounded by maxPending (0: no
+	// bound).
 	pending    atomic.Int64
 	maxPending int64
 }

@@ -79,7 +79,8 @@ type Param struct {
 
 // cursor holds the rows of a statement not yet fetched.
 type cursor struct {
-	rows [][]byte
+	rows  [][]byte
+	bytes int64 // charged to the ledger's pending-bytes quota
 }
 
 // withSession runs fn with the session locked. If fn returns an error
@@ -247,11 +248,14 @@ func (e *Engine) ExecuteStatementContext(ctx context.Context, token, txID, state
 		res, err := partiql.ExecuteContext(sctx, t, parsed, values, e.limits())
 		e.stats.running.Add(-1)
 		cancel()
-		if err != nil {
+		undo := func() {
 			t.rollbackTo(mark)
 			t.statements = t.statements[:len(t.statements)-1]
 			t.stmtBytes -= textBytes
 			t.syncHeld()
+		}
+		if err != nil {
+			undo()
 			out, expired := e.stoppedStatement(t, err)
 			if expired {
 				s.tx = nil
@@ -259,39 +263,58 @@ func (e *Engine) ExecuteStatementContext(ctx context.Context, token, txID, state
 			}
 			return out
 		}
-		t.undo = t.undo[:0]
 		// Encode the rows, letting each value go once encoded, so the
 		// statement never holds both forms of its whole result.
 		rows := make([][]byte, len(res.Rows))
 		for i, r := range res.Rows {
 			b, err := ionvalue.MarshalBinary(r)
 			if err != nil {
+				undo()
 				return fmt.Errorf("txn: encode row: %w", err)
 			}
 			rows[i] = b
 			res.Rows[i] = nil
 		}
+		if page, err = e.pageOf(t, rows, 0); err != nil {
+			undo()
+			return err
+		}
+		t.undo = t.undo[:0]
 		reads := res.DocumentsRead
 		if reads == 0 {
 			reads = t.docsRead - readsBefore
 		}
 		io = IOUsage{ReadIOs: reads, WriteIOs: int64(res.DocumentsWritten)}
-		page = e.pageOf(t, rows)
 		return nil
 	})
 	return page, io, err
 }
 
 // pageOf returns the first page of rows, keeping the rest behind a token.
-func (e *Engine) pageOf(t *Transaction, rows [][]byte) Page {
+// The rows kept count against the ledger's pending-bytes quota; charged is
+// what these rows were already charged (a cursor being paged on). Past
+// the quota it returns LimitExceededException and keeps nothing.
+func (e *Engine) pageOf(t *Transaction, rows [][]byte, charged int64) (Page, error) {
 	if len(rows) <= e.opts.PageSize {
-		return Page{Values: rows}
+		t.cursorBytes -= charged
+		return Page{Values: rows}, t.hold(-charged)
 	}
+	// A new slice, so the first page's rows are not kept alive by the
+	// cursor's backing array.
+	rest := append([][]byte(nil), rows[e.opts.PageSize:]...)
+	n := int64(0)
+	for _, r := range rest {
+		n += int64(len(r)) + 24
+	}
+	if err := t.hold(n - charged); err != nil {
+		return Page{}, err
+	}
+	t.cursorBytes += n - charged
 	var b [18]byte
 	_, _ = rand.Read(b[:])
 	tok := base64.StdEncoding.EncodeToString(b[:])
-	t.cursors[tok] = &cursor{rows: rows[e.opts.PageSize:]}
-	return Page{Values: rows[:e.opts.PageSize], NextPageToken: tok}
+	t.cursors[tok] = &cursor{rows: rest, bytes: n}
+	return Page{Values: rows[:e.opts.PageSize], NextPageToken: tok}, nil
 }
 
 // FetchPage returns the next page of an earlier statement's results.
@@ -307,8 +330,8 @@ func (e *Engine) FetchPage(token, txID, pageToken string) (Page, IOUsage, error)
 			return qldberr.New(qldberr.BadRequest, "NextPageToken is not valid for transaction %s", txID)
 		}
 		delete(t.cursors, pageToken)
-		page = e.pageOf(t, c.rows)
-		return nil
+		page, err = e.pageOf(t, c.rows, c.bytes)
+		return err
 	})
 	return page, IOUsage{}, err
 }

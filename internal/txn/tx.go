@@ -94,16 +94,17 @@ type Transaction struct {
 	statements []journal.StatementInfo // statements that succeeded, in order
 	current    int                     // index of the running statement in statements
 
-	writes     map[string]*pendingDoc
-	writeOrder []string
-	tables     map[string]*tableMeta // tables created or changed by this transaction
-	tableOrder []string
-	undo       []undoEntry
-	txBytes    int   // Ion binary size of the pending documents (QLDB's 4 MB quota)
-	memBytes   int64 // sum of the pending documents' mem
-	stmtBytes  int64 // bytes of the statement texts kept for transactionInfo
-	held       int64 // bytes charged to the ledger's pending-bytes quota
-	ended      bool
+	writes      map[string]*pendingDoc
+	writeOrder  []string
+	tables      map[string]*tableMeta // tables created or changed by this transaction
+	tableOrder  []string
+	undo        []undoEntry
+	txBytes     int   // Ion binary size of the pending documents (QLDB's 4 MB quota)
+	memBytes    int64 // sum of the pending documents' mem
+	stmtBytes   int64 // bytes of the statement texts kept for transactionInfo
+	cursorBytes int64 // bytes of result rows kept for FetchPage
+	held        int64 // bytes charged to the ledger's pending-bytes quota
+	ended       bool
 
 	docsRead int64
 	cursors  map[string]*cursor
@@ -693,7 +694,7 @@ func (t *Transaction) rollbackTo(n int) {
 // (which may give back more or, restoring an earlier larger version, take
 // back some: an undo always succeeds).
 func (t *Transaction) syncHeld() {
-	if d := t.memBytes + t.stmtBytes - t.held; d != 0 {
+	if d := t.memBytes + t.stmtBytes + t.cursorBytes - t.held; d != 0 {
 		t.ledger.pending.Add(d)
 		t.held += d
 	}
