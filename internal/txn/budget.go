@@ -15,8 +15,8 @@ import (
 // ends with the transaction's 30 s deadline or when the client goes away,
 // and under a budget of rows visited and memory held (partiql.Limits); the
 // open transactions of a ledger together hold at most
-// Options.MaxPendingBytesPerLedger bytes of pending documents and
-// statement texts.
+// Options.MaxPendingBytesPerLedger bytes of pending documents, statement
+// texts and result rows kept for FetchPage.
 
 // errTxExpired is the cause of a statement context that reached its
 // transaction's deadline.
