@@ -120,7 +120,7 @@ func noRowsBudget(c *config.Config) { c.MaxStatementRows = 1 << 62 }
 func TestStatementStopsWhenTransactionExpires(t *testing.T) {
 	n, _ := startLedger(t, "expiry", func(c *config.Config) {
 		noRowsBudget(c)
-		c.TxTimeout = 2 * time.Second
+		c.TxTimeout = 5 * time.Second
 	})
 	r := newRaw(t, n, "expiry")
 	r.begin()
