@@ -130,7 +130,7 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, body []byt
 		writeError(w, awsJSON10, qldberr.New(errUnsupportedMedia, "Content-Type must be %s, got %q", awsJSON10, mt))
 		return
 	}
-	s.sendCommand(w, body)
+	s.sendCommand(r.Context(), w, body)
 }
 
 // decodeJSON strictly decodes a JSON request body into v. An empty body

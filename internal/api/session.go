@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -108,8 +109,9 @@ func (s *Server) writeSessionError(w http.ResponseWriter, err error) {
 	writeErrorTyped(w, awsJSON10, &e, sessionErrorPrefix+e.Type)
 }
 
-// sendCommand serves QLDBSession.SendCommand.
-func (s *Server) sendCommand(w http.ResponseWriter, body []byte) {
+// sendCommand serves QLDBSession.SendCommand. ctx is the request's: a
+// statement stops when the client goes away.
+func (s *Server) sendCommand(ctx context.Context, w http.ResponseWriter, body []byte) {
 	started := time.Now()
 	var in sendCommandRequest
 	if err := decodeJSON(body, &in); err != nil {
@@ -176,7 +178,7 @@ func (s *Server) sendCommand(w http.ResponseWriter, body []byte) {
 		if err == nil {
 			var pg txn.Page
 			var io txn.IOUsage
-			pg, io, err = e.ExecuteStatement(token, x.TransactionId, x.Statement, params)
+			pg, io, err = e.ExecuteStatementContext(ctx, token, x.TransactionId, x.Statement, params)
 			out.ExecuteStatement = &struct {
 				FirstPage   page    `json:"FirstPage"`
 				ConsumedIOs ioUsage `json:"ConsumedIOs"`

@@ -34,6 +34,10 @@ type Config struct {
 	MaxSessionsPerLedger int           // quota of open sessions per ledger
 	MaxClockSkew         time.Duration // accepted SigV4 clock skew
 
+	MaxStatementRows         int64 // rows one statement may visit
+	MaxStatementMemory       int64 // bytes one statement may hold for its rows (approximate)
+	MaxPendingBytesPerLedger int64 // bytes the open transactions of a ledger may hold
+
 	// TxTimeout is how long a transaction may stay open; zero means QLDB's
 	// 30 seconds. It has no flag: tests shorten it to exercise expiry.
 	TxTimeout time.Duration
@@ -69,6 +73,10 @@ func Default() Config {
 		MaxSessionsPerLedger: 1500,
 		MaxClockSkew:         15 * time.Minute,
 
+		MaxStatementRows:         10_000_000,
+		MaxStatementMemory:       128 << 20,
+		MaxPendingBytesPerLedger: 256 << 20,
+
 		MaxStreamsPerLedger:   5,
 		StreamRetention:       7 * 24 * time.Hour,
 		StreamImpairedTimeout: time.Hour,
@@ -96,6 +104,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
 	fs.IntVar(&c.MaxLedgers, "max-ledgers", c.MaxLedgers, "quota of active ledgers")
 	fs.IntVar(&c.MaxSessionsPerLedger, "max-sessions-per-ledger", c.MaxSessionsPerLedger, "quota of open sessions per ledger")
+	fs.Int64Var(&c.MaxStatementRows, "max-statement-rows", c.MaxStatementRows, "rows one statement may visit (every row of every nested loop); past it the statement fails with BadRequestException")
+	fs.Int64Var(&c.MaxStatementMemory, "max-statement-memory", c.MaxStatementMemory, "approximate bytes one statement may hold for its rows; past it the statement fails with BadRequestException")
+	fs.Int64Var(&c.MaxPendingBytesPerLedger, "max-pending-bytes-per-ledger", c.MaxPendingBytesPerLedger, "bytes of pending documents, statement texts and unfetched result pages the open transactions of a ledger may hold; past it LimitExceededException")
 	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", c.MaxClockSkew, "largest accepted difference between a request's signing time and the server clock")
 	fs.StringVar(&c.KinesisEndpoint, "kinesis-endpoint", c.KinesisEndpoint, "send every Kinesis call to this URL (a local emulator); credentials from the standard chain, no role assumption unless --assume-role")
 	fs.BoolVar(&c.AssumeRole, "assume-role", c.AssumeRole, "assume each stream's RoleArn through STS even when --kinesis-endpoint is set")
@@ -157,6 +168,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSessionsPerLedger < 1 {
 		errs = append(errs, errors.New("--max-sessions-per-ledger must be at least 1"))
+	}
+	if c.MaxStatementRows < 1 || c.MaxStatementMemory < 1 || c.MaxPendingBytesPerLedger < 1 {
+		errs = append(errs, errors.New("--max-statement-rows, --max-statement-memory and --max-pending-bytes-per-ledger must be at least 1"))
 	}
 	if c.MaxStreamsPerLedger < 1 {
 		errs = append(errs, errors.New("--max-streams-per-ledger must be at least 1"))

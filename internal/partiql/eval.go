@@ -1,6 +1,8 @@
 package partiql
 
 import (
+	"context"
+
 	"github.com/amzn/ion-go/ion"
 
 	"github.com/strand-db/strand/internal/ionvalue"
@@ -8,6 +10,12 @@ import (
 
 // execCtx is the state of one Execute call.
 type execCtx struct {
+	ctx context.Context
+	lim Limits
+	// visited, lastCheck and mem are the statement's budget accounts (see
+	// budget.go).
+	visited, lastCheck, mem int64
+
 	tx      Tx
 	params  []*ionvalue.Value
 	res     *Result

@@ -1,6 +1,7 @@
 package partiql
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,7 +18,20 @@ import (
 // with %w and a "partiql: " prefix. After an error the transaction may hold
 // some of the statement's writes: as in QLDB, the caller should abort it.
 // Execute does not keep stmt, params or tx after it returns.
-func Execute(tx Tx, stmt *Statement, params []*ionvalue.Value) (res *Result, err error) {
+//
+// Execute runs without limits; servers use ExecuteContext.
+func Execute(tx Tx, stmt *Statement, params []*ionvalue.Value) (*Result, error) {
+	return ExecuteContext(context.Background(), tx, stmt, params, Limits{})
+}
+
+// ExecuteContext is Execute under a context and a budget. The evaluator
+// looks at ctx every few hundred rows: once ctx is done the statement stops
+// and the error wraps context.Cause(ctx) (so errors.Is finds the cause, for
+// example context.Canceled or a cause given to context.WithDeadlineCause).
+// A statement that exceeds lim fails with a *Error (Code CodeBudget) that
+// errors.Is matches against ErrBudget. Either way the caller should undo
+// the statement's writes, as after any error.
+func ExecuteContext(ctx context.Context, tx Tx, stmt *Statement, params []*ionvalue.Value, lim Limits) (res *Result, err error) {
 	if stmt == nil || stmt.Body == nil {
 		return nil, errors.New("partiql: execute: nil statement")
 	}
@@ -25,7 +39,10 @@ func Execute(tx Tx, stmt *Statement, params []*ionvalue.Value) (res *Result, err
 		return nil, &Error{Code: CodeEvaluation, Message: fmt.Sprintf(
 			"Evaluation Error: the statement has %d parameter(s) (?) but %d value(s) were given", stmt.NumParams, len(params))}
 	}
-	c := &execCtx{tx: tx, params: params, res: &Result{}, scanned: map[string]bool{}}
+	c := &execCtx{ctx: ctx, lim: lim, tx: tx, params: params, res: &Result{}, scanned: map[string]bool{}}
+	if err := c.checkCtx(); err != nil {
+		return nil, err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			res, err = nil, fmt.Errorf("partiql: internal error executing %q: %v", stmt.Text, r)
@@ -76,6 +93,9 @@ func (c *execCtx) execSelect(st *SelectStmt) error {
 		return err
 	}
 	return c.runSelect(pl, nil, func(v *ionvalue.Value) error {
+		if err := c.charge(ApproxSize(v) + ptrSize); err != nil {
+			return err
+		}
 		c.res.Rows = append(c.res.Rows, v)
 		return nil
 	})
@@ -158,6 +178,9 @@ func (c *execCtx) execDML(st *DMLStmt) error {
 	}
 	var matches []*scope
 	if err := c.iterate(levels, 0, nil, func(s *scope) error {
+		if err := c.charge(ApproxSize(s.doc.Data) + ptrSize); err != nil {
+			return err
+		}
 		matches = append(matches, s)
 		return nil
 	}); err != nil {

@@ -159,7 +159,16 @@ func (c *execCtx) subquery(st *SelectStmt, s *scope) ([]*ionvalue.Value, error) 
 		c.subplans[st] = pl
 	}
 	var rows []*ionvalue.Value
+	var held int64
+	// The rows are charged while the subquery runs; once returned they are
+	// part of a value the caller charges if it keeps it (a result row).
+	defer func() { c.release(held) }()
 	err := c.runSelect(pl, s, func(v *ionvalue.Value) error {
+		n := ApproxSize(v) + ptrSize
+		held += n
+		if err := c.charge(n); err != nil {
+			return err
+		}
 		rows = append(rows, v)
 		return nil
 	})
@@ -209,7 +218,8 @@ func frame(parent *scope, lv *fromPlan, row, at, by *ionvalue.Value, doc *Docume
 func (c *execCtx) produce(lv *fromPlan, s *scope, emit func(*scope) error) error {
 	switch lv.kind {
 	case srcTable, srcCommitted:
-		docs, err := c.fetch(lv, s)
+		docs, held, err := c.fetch(lv, s)
+		defer c.release(held)
 		if err != nil {
 			return err
 		}
@@ -225,7 +235,8 @@ func (c *execCtx) produce(lv *fromPlan, s *scope, emit func(*scope) error) error
 		}
 		return nil
 	case srcHistory:
-		revs, err := c.history(lv, s)
+		revs, held, err := c.history(lv, s)
+		defer c.release(held)
 		if err != nil {
 			return err
 		}
@@ -238,6 +249,9 @@ func (c *execCtx) produce(lv *fromPlan, s *scope, emit func(*scope) error) error
 	case srcCatalog:
 		tables := c.tx.Tables()
 		c.res.DocumentsRead += int64(len(tables))
+		if err := c.visit(int64(len(tables))); err != nil {
+			return err
+		}
 		for _, t := range tables {
 			if err := emit(frame(s, lv, catalogRow(t), nil, nil, nil)); err != nil {
 				return err
@@ -254,11 +268,17 @@ func (c *execCtx) produce(lv *fromPlan, s *scope, emit func(*scope) error) error
 		return nil
 	case isSeq(v):
 		for i, e := range v.Elems {
+			if err := c.visit(1); err != nil {
+				return err
+			}
 			if err := emit(frame(s, lv, e, ionvalue.Int(int64(i)), nil, nil)); err != nil {
 				return err
 			}
 		}
 		return nil
+	}
+	if err := c.visit(1); err != nil {
+		return err
 	}
 	return emit(frame(s, lv, v, nil, nil, nil))
 }
@@ -288,11 +308,22 @@ func (c *execCtx) keyValues(acc access, s *scope) ([]*ionvalue.Value, error) {
 	return out, nil
 }
 
-// fetch reads a table level's documents with its planned access.
-func (c *execCtx) fetch(lv *fromPlan, s *scope) ([]Document, error) {
+// fetch reads a table level's documents with its planned access. Every
+// document delivered counts as a visited row and is charged to the memory
+// budget; held is what was charged, for the caller to release once it no
+// longer holds the documents (also on error).
+func (c *execCtx) fetch(lv *fromPlan, s *scope) (docs []Document, held int64, err error) {
 	tid := lv.table.ID
-	var docs []Document
+	var stop error // budget or context error raised inside a Tx callback
 	collect := func(d Document) bool {
+		if stop = c.visit(1); stop != nil {
+			return false
+		}
+		n := docSize(lv, d)
+		held += n
+		if stop = c.charge(n); stop != nil {
+			return false
+		}
 		docs = append(docs, d)
 		return true
 	}
@@ -303,16 +334,19 @@ func (c *execCtx) fetch(lv *fromPlan, s *scope) ([]Document, error) {
 			c.res.FullScans = append(c.res.FullScans, tid)
 		}
 		if err := c.tx.Scan(tid, collect); err != nil {
-			return nil, txErr("scan", err)
+			return nil, held, txErr("scan", err)
 		}
 	default:
 		keys, err := c.keyValues(lv.access, s)
 		if err != nil {
-			return nil, err
+			return nil, held, err
 		}
 		seenKey := map[string]bool{}
 		seenDoc := map[string]bool{}
 		for _, k := range keys {
+			if stop != nil {
+				break
+			}
 			kb := string(IndexKey(k))
 			if seenKey[kb] {
 				continue
@@ -324,16 +358,16 @@ func (c *execCtx) fetch(lv *fromPlan, s *scope) ([]Document, error) {
 				}
 				d, ok, err := c.tx.Get(tid, k.Text)
 				if err != nil {
-					return nil, txErr("get", err)
+					return nil, held, txErr("get", err)
 				}
 				if ok {
-					docs = append(docs, d)
+					collect(d)
 				}
 				continue
 			}
 			before := len(docs)
 			if err := c.tx.Lookup(tid, lv.access.field, k, collect); err != nil {
-				return nil, txErr("lookup", err)
+				return nil, held, txErr("lookup", err)
 			}
 			// Drop documents already found under another key.
 			kept := docs[:before]
@@ -346,23 +380,35 @@ func (c *execCtx) fetch(lv *fromPlan, s *scope) ([]Document, error) {
 			docs = kept
 		}
 	}
+	if stop != nil {
+		return nil, held, stop
+	}
 	c.res.DocumentsRead += int64(len(docs))
-	return docs, nil
+	return docs, held, nil
 }
 
-// history reads a history() level.
-func (c *execCtx) history(lv *fromPlan, s *scope) ([]*ionvalue.Value, error) {
+// docSize is the memory charged for a document a level holds.
+func docSize(lv *fromPlan, d Document) int64 {
+	if lv.kind == srcCommitted && d.Committed != nil {
+		return ApproxSize(d.Committed) + 64
+	}
+	return ApproxSize(d.Data) + 64
+}
+
+// history reads a history() level; revisions are accounted as fetch
+// accounts documents.
+func (c *execCtx) history(lv *fromPlan, s *scope) (revs []*ionvalue.Value, held int64, err error) {
 	var q HistoryQuery
 	for i, a := range lv.histArgs {
 		v, err := c.eval(a, s)
 		if err != nil {
-			return nil, err
+			return nil, held, err
 		}
 		if absent(v) {
 			continue
 		}
 		if v.Type != ion.TimestampType {
-			return nil, evalErr(a.Position(), "history() start and end times must be timestamps, such as `2019-06-05T00:00:00Z`")
+			return nil, held, evalErr(a.Position(), "history() start and end times must be timestamps, such as `2019-06-05T00:00:00Z`")
 		}
 		if i == 0 {
 			q.Start = v.Time.GetDateTime()
@@ -374,7 +420,7 @@ func (c *execCtx) history(lv *fromPlan, s *scope) ([]*ionvalue.Value, error) {
 	if lv.access.kind == accGet {
 		keys, err := c.keyValues(lv.access, s)
 		if err != nil {
-			return nil, err
+			return nil, held, err
 		}
 		ids = ids[:0]
 		seen := map[string]bool{}
@@ -385,19 +431,30 @@ func (c *execCtx) history(lv *fromPlan, s *scope) ([]*ionvalue.Value, error) {
 			}
 		}
 	}
-	var revs []*ionvalue.Value
+	var stop error
 	for _, id := range ids {
 		q.DocumentID = id
 		err := c.tx.History(lv.table.ID, q, func(r *ionvalue.Value) bool {
+			if stop = c.visit(1); stop != nil {
+				return false
+			}
+			n := ApproxSize(r) + ptrSize
+			held += n
+			if stop = c.charge(n); stop != nil {
+				return false
+			}
 			revs = append(revs, r)
 			return true
 		})
 		if err != nil {
-			return nil, txErr("history", err)
+			return nil, held, txErr("history", err)
+		}
+		if stop != nil {
+			return nil, held, stop
 		}
 	}
 	c.res.DocumentsRead += int64(len(revs))
-	return revs, nil
+	return revs, held, nil
 }
 
 // committedView is a document's row in _ql_committed_<table>.

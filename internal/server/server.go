@@ -71,7 +71,9 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	}
 	n.ledgers = cat
 	n.tips = store.NewTipFiles(cfg.DataDir)
-	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout, Tips: n.tips})
+	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout, Tips: n.tips,
+		MaxStatementRows: cfg.MaxStatementRows, MaxStatementMemory: cfg.MaxStatementMemory,
+		MaxPendingBytesPerLedger: cfg.MaxPendingBytesPerLedger})
 	n.metrics = prometheus.NewRegistry()
 	n.metrics.MustRegister(newHealthCollector(cat, st))
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -95,6 +97,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 				"kinesis_endpoint", cfg.KinesisEndpoint, "err", n.kinesisCreds)
 		}
 	}
+	registerStatementMetrics(n.metrics, n.sessions)
 	n.streams, err = stream.Open(stream.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID,
 		MaxActivePerLedger: cfg.MaxStreamsPerLedger, Retention: cfg.StreamRetention, ImpairedTimeout: cfg.StreamImpairedTimeout,
@@ -288,3 +291,22 @@ func (n *Node) Streams() *stream.Manager { return n.streams }
 
 // Metrics returns the node's Prometheus registry.
 func (n *Node) Metrics() *prometheus.Registry { return n.metrics }
+
+// registerStatementMetrics exports the session engine's statement counters:
+// strand_statements_running and strand_statements_stopped_total{reason}
+// (expired, canceled, budget).
+func registerStatementMetrics(reg *prometheus.Registry, e *txn.Engine) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "strand_statements_running", Help: "PartiQL statements being evaluated now.",
+	}, func() float64 { return float64(e.StatementStats().Running) }))
+	for reason, get := range map[string]func(txn.StatementStats) int64{
+		"expired":  func(s txn.StatementStats) int64 { return s.Expired },
+		"canceled": func(s txn.StatementStats) int64 { return s.Canceled },
+		"budget":   func(s txn.StatementStats) int64 { return s.Budget },
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "strand_statements_stopped_total", Help: "PartiQL statements stopped before they finished, by reason.",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(get(e.StatementStats())) }))
+	}
+}

@@ -243,8 +243,9 @@ func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch *pebble.Batch) 
 
 	// Document revisions, in the order the transaction first touched them.
 	type docWrite struct {
-		id string
-		p  *pendingDoc
+		id   string
+		p    *pendingDoc
+		data *ionvalue.Value // decoded p.raw; nil for a deletion
 	}
 	var docs []docWrite
 	info := journal.TransactionInfo{Statements: t.statements}
@@ -261,9 +262,13 @@ func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch *pebble.Batch) 
 		if p.base != nil {
 			version = p.base.version + 1
 		}
-		revs = append(revs, journal.Revision{Data: p.data, Metadata: meta(id, version), TableName: tm.Name, TableID: tm.ID})
+		data, err := p.value()
+		if err != nil {
+			return nil, nil, err
+		}
+		revs = append(revs, journal.Revision{Data: data, Metadata: meta(id, version), TableName: tm.Name, TableID: tm.ID})
 		info.Documents = append(info.Documents, journal.DocumentInfo{DocumentID: id, TableName: tm.Name, TableID: tm.ID, Statements: p.stmts})
-		docs = append(docs, docWrite{id, p})
+		docs = append(docs, docWrite{id, p, data})
 	}
 
 	b := &journal.Block{Address: addr, TransactionID: t.ID, Timestamp: g.now, TransactionInfo: info, Revisions: revs}
@@ -282,29 +287,35 @@ func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch *pebble.Batch) 
 			return nil, nil, fmt.Errorf("txn: encode revision: %w", err)
 		}
 		tm, _ := tableOf(d.p.tableID)
-		if d.p.data != nil {
+		if d.data != nil {
 			set(l.keys.doc(tm.ID, d.id), committed)
 		} else {
 			del(l.keys.doc(tm.ID, d.id))
 		}
 		set(l.keys.revision(tm.ID, d.id, rev.Metadata.Version), committed)
 		set(l.keys.revisionBlock(d.id, rev.Metadata.Version), u64(addr.SequenceNo))
+		var old *ionvalue.Value
+		if d.p.base != nil && len(tm.Indexes) > 0 {
+			if old, err = d.p.base.value(); err != nil {
+				return nil, nil, err
+			}
+		}
 		for _, ix := range tm.Indexes {
 			var oldKey, newKey []byte
 			if d.p.base != nil {
-				oldKey = partiql.IndexKey(d.p.base.data.Get(ix.Field))
+				oldKey = partiql.IndexKey(old.Get(ix.Field))
 			}
-			if d.p.data != nil {
-				newKey = partiql.IndexKey(d.p.data.Get(ix.Field))
+			if d.data != nil {
+				newKey = partiql.IndexKey(d.data.Get(ix.Field))
 			}
-			if string(oldKey) == string(newKey) && d.p.base != nil && d.p.data != nil {
+			if string(oldKey) == string(newKey) && d.p.base != nil && d.data != nil {
 				continue
 			}
 			if d.p.base != nil && oldKey != nil {
 				del(l.keys.indexEntry(tm.ID, ix.Field, oldKey, d.id))
 				ws.keys = append(ws.keys, indexKeyID(tm.ID, ix.Field, oldKey))
 			}
-			if d.p.data != nil && newKey != nil {
+			if d.data != nil && newKey != nil {
 				set(l.keys.indexEntry(tm.ID, ix.Field, newKey, d.id), nil)
 				ws.keys = append(ws.keys, indexKeyID(tm.ID, ix.Field, newKey))
 			}

@@ -27,11 +27,31 @@ type Options struct {
 	SessionLifetimeMin   time.Duration // default 13 min; each session lives a random time in [min, max]
 	SessionLifetimeMax   time.Duration // default 17 min
 	PageSize             int           // rows per result page; default 200
-	Now                  func() time.Time
 	// Tips records each ledger's acknowledged tip outside the store and
 	// is checked when a ledger is opened (see Tips); nil turns both off.
 	Tips Tips
+
+	// MaxStatementRows bounds the rows one statement may visit (see
+	// partiql.Limits); default 10,000,000, negative for no limit.
+	MaxStatementRows int64
+	// MaxStatementMemory bounds the approximate bytes one statement may
+	// hold for its rows; default 128 MiB, negative for no limit.
+	MaxStatementMemory int64
+	// MaxPendingBytesPerLedger bounds what the open transactions of a ledger
+	// hold in memory: their pending documents (Ion binary), statement texts
+	// and result rows kept for FetchPage. Default 256 MiB, negative for no
+	// limit.
+	MaxPendingBytesPerLedger int64
+
+	Now func() time.Time
 }
+
+// Defaults of the statement and pending-write budgets.
+const (
+	DefaultMaxStatementRows         = 10_000_000
+	DefaultMaxStatementMemory       = 128 << 20
+	DefaultMaxPendingBytesPerLedger = 256 << 20
+)
 
 func (o *Options) setDefaults() {
 	if o.MaxSessionsPerLedger == 0 {
@@ -52,6 +72,15 @@ func (o *Options) setDefaults() {
 	if o.PageSize == 0 {
 		o.PageSize = 200
 	}
+	if o.MaxStatementRows == 0 {
+		o.MaxStatementRows = DefaultMaxStatementRows
+	}
+	if o.MaxStatementMemory == 0 {
+		o.MaxStatementMemory = DefaultMaxStatementMemory
+	}
+	if o.MaxPendingBytesPerLedger == 0 {
+		o.MaxPendingBytesPerLedger = DefaultMaxPendingBytesPerLedger
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -70,6 +99,8 @@ type Engine struct {
 	refused  map[string]*JournalLoss // ledgers refused because acknowledged blocks are missing, by id
 	done     chan struct{}
 	janitor  sync.WaitGroup
+
+	stats statementStats
 }
 
 // NewEngine returns an engine over the catalogue's ledgers.
@@ -110,6 +141,7 @@ func (e *Engine) Ledger(name string) (*Ledger, error) {
 		return nil, e.storageFailure(meta.ID, meta.Name, "ledger state", err)
 	}
 	l.damage = func(where string, err error) error { return e.storageFailure(meta.ID, meta.Name, where, err) }
+	l.maxPending = e.opts.MaxPendingBytesPerLedger
 	e.ledgers[meta.ID] = l
 	return l, nil
 }
@@ -197,7 +229,8 @@ func (e *Engine) Close() {
 	}
 }
 
-// expireLoop frees the quota slots of expired sessions.
+// expireLoop frees the quota slots of expired sessions and the memory of
+// expired transactions.
 func (e *Engine) expireLoop() {
 	defer e.janitor.Done()
 	t := time.NewTicker(5 * time.Second)
@@ -207,14 +240,26 @@ func (e *Engine) expireLoop() {
 		case <-e.done:
 			return
 		case <-t.C:
-			now := e.opts.Now()
-			e.mu.Lock()
-			stale := e.reapLocked(now, "")
-			e.mu.Unlock()
-			for _, s := range stale {
-				s.close()
-			}
+			e.sweep(e.opts.Now())
 		}
+	}
+}
+
+// sweep closes the sessions expired at now and frees the pending state of
+// the transactions expired at now.
+func (e *Engine) sweep(now time.Time) {
+	e.mu.Lock()
+	stale := e.reapLocked(now, "")
+	live := make([]*Session, 0, len(e.sessions))
+	for _, s := range e.sessions {
+		live = append(live, s)
+	}
+	e.mu.Unlock()
+	for _, s := range stale {
+		s.close()
+	}
+	for _, s := range live {
+		e.releaseExpired(s, now)
 	}
 }
 

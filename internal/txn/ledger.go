@@ -110,6 +110,12 @@ type Ledger struct {
 	// until the group is durable (see Barrier).
 	commitMu sync.Mutex
 	lastTime time.Time // timestamp of the newest block: block times never go backwards
+
+	// pending is what the open transactions hold (pending documents,
+	// statement texts, unfetched result rows), bounded by maxPending (0: no
+	// bound).
+	pending    atomic.Int64
+	maxPending int64
 }
 
 // openLedger loads (or initialises) the ledger with the given catalogue id.

@@ -2,6 +2,7 @@ package txn
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -78,7 +79,8 @@ type Param struct {
 
 // cursor holds the rows of a statement not yet fetched.
 type cursor struct {
-	rows [][]byte
+	rows  [][]byte
+	bytes int64 // charged to the ledger's pending-bytes quota
 }
 
 // withSession runs fn with the session locked. If fn returns an error
@@ -182,8 +184,23 @@ func statementError(err error) error {
 }
 
 // ExecuteStatement runs one statement in the open transaction and returns
-// the first page of its results.
+// the first page of its results. It is ExecuteStatementContext without a
+// request context.
 func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param) (Page, IOUsage, error) {
+	return e.ExecuteStatementContext(context.Background(), token, txID, statement, params)
+}
+
+// ExecuteStatementContext runs one statement in the open transaction and
+// returns the first page of its results. The statement stops when ctx is
+// done (the client went away: BadRequestException, the statement undone)
+// or when the transaction's timeout passes (InvalidSessionException
+// "Transaction <id> has expired"; the transaction ends and the session is
+// discarded, as when the timeout is noticed between statements). A
+// statement over the rows or memory budget (Options) is a
+// BadRequestException and is undone; the transaction stays open. A
+// statement text that would take the ledger's open transactions past
+// Options.MaxPendingBytesPerLedger is a LimitExceededException.
+func (e *Engine) ExecuteStatementContext(ctx context.Context, token, txID, statement string, params []Param) (Page, IOUsage, error) {
 	var page Page
 	var io IOUsage
 	err := e.withSession(token, func(s *Session) error {
@@ -223,19 +240,55 @@ func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param)
 		if err != nil {
 			return statementError(err)
 		}
+		textBytes := int64(len(statement))
+		if err := t.hold(textBytes); err != nil {
+			return err
+		}
+		t.stmtBytes += textBytes
 		mark := len(t.undo)
 		t.current = len(t.statements)
 		t.statements = append(t.statements, journal.StatementInfo{Statement: statement, StartTime: start.UTC().Truncate(time.Millisecond), StatementDigest: sh})
 		readsBefore := t.docsRead
-		res, err := partiql.Execute(t, parsed, values)
-		var rows [][]byte
-		if err == nil {
-			rows, err = encodeRows(res.Rows)
-		}
-		if err != nil {
+		sctx, cancel := e.statementContext(ctx, t)
+		e.stats.running.Add(1)
+		res, err := partiql.ExecuteContext(sctx, t, parsed, values, e.limits())
+		e.stats.running.Add(-1)
+		cancel()
+		undo := func() {
 			t.rollbackTo(mark)
 			t.statements = t.statements[:len(t.statements)-1]
-			return statementError(err)
+			t.stmtBytes -= textBytes
+			t.syncHeld()
+		}
+		if err != nil {
+			undo()
+			out, expired := e.stoppedStatement(t, err)
+			if expired {
+				s.tx = nil
+				t.end()
+			}
+			return out
+		}
+		// Encode the rows, letting each value go once encoded, so the
+		// statement never holds both forms of its whole result.
+		rows := make([][]byte, len(res.Rows))
+		for i, r := range res.Rows {
+			b, err := ionvalue.MarshalBinary(r)
+			if errors.Is(err, ionvalue.ErrTooDeep) {
+				// A statement can wrap a document of MaxDepth in further containers.
+				undo()
+				return qldberr.New(qldberr.BadRequest, "Result %d: Ion nesting depth exceeds the limit of %d", i+1, ionvalue.MaxStoredDepth)
+			}
+			if err != nil {
+				undo()
+				return fmt.Errorf("txn: encode row: %w", err)
+			}
+			rows[i] = b
+			res.Rows[i] = nil
+		}
+		if page, err = e.pageOf(t, rows, 0); err != nil {
+			undo()
+			return err
 		}
 		t.undo = t.undo[:0]
 		reads := res.DocumentsRead
@@ -243,40 +296,36 @@ func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param)
 			reads = t.docsRead - readsBefore
 		}
 		io = IOUsage{ReadIOs: reads, WriteIOs: int64(res.DocumentsWritten)}
-		page = e.pageOf(t, rows)
 		return nil
 	})
 	return page, io, err
 }
 
-// encodeRows encodes statement results as Ion binary. A row nested deeper
-// than the encoder allows (a statement can wrap a document of
-// ionvalue.MaxDepth in further containers) is a statement error.
-func encodeRows(vals []*ionvalue.Value) ([][]byte, error) {
-	rows := make([][]byte, len(vals))
-	for i, r := range vals {
-		b, err := ionvalue.MarshalBinary(r)
-		if errors.Is(err, ionvalue.ErrTooDeep) {
-			return nil, qldberr.New(qldberr.BadRequest, "Result %d: Ion nesting depth exceeds the limit of %d", i+1, ionvalue.MaxStoredDepth)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("txn: encode row: %w", err)
-		}
-		rows[i] = b
-	}
-	return rows, nil
-}
-
 // pageOf returns the first page of rows, keeping the rest behind a token.
-func (e *Engine) pageOf(t *Transaction, rows [][]byte) Page {
+// The rows kept count against the ledger's pending-bytes quota; charged is
+// what these rows were already charged (a cursor being paged on). Past
+// the quota it returns LimitExceededException and keeps nothing.
+func (e *Engine) pageOf(t *Transaction, rows [][]byte, charged int64) (Page, error) {
 	if len(rows) <= e.opts.PageSize {
-		return Page{Values: rows}
+		t.cursorBytes -= charged
+		return Page{Values: rows}, t.hold(-charged)
 	}
+	// A new slice, so the first page's rows are not kept alive by the
+	// cursor's backing array.
+	rest := append([][]byte(nil), rows[e.opts.PageSize:]...)
+	n := int64(0)
+	for _, r := range rest {
+		n += int64(len(r)) + 24
+	}
+	if err := t.hold(n - charged); err != nil {
+		return Page{}, err
+	}
+	t.cursorBytes += n - charged
 	var b [18]byte
 	_, _ = rand.Read(b[:])
 	tok := base64.StdEncoding.EncodeToString(b[:])
-	t.cursors[tok] = &cursor{rows: rows[e.opts.PageSize:]}
-	return Page{Values: rows[:e.opts.PageSize], NextPageToken: tok}
+	t.cursors[tok] = &cursor{rows: rest, bytes: n}
+	return Page{Values: rows[:e.opts.PageSize], NextPageToken: tok}, nil
 }
 
 // FetchPage returns the next page of an earlier statement's results.
@@ -292,8 +341,8 @@ func (e *Engine) FetchPage(token, txID, pageToken string) (Page, IOUsage, error)
 			return qldberr.New(qldberr.BadRequest, "NextPageToken is not valid for transaction %s", txID)
 		}
 		delete(t.cursors, pageToken)
-		page = e.pageOf(t, c.rows)
-		return nil
+		page, err = e.pageOf(t, c.rows, c.bytes)
+		return err
 	})
 	return page, IOUsage{}, err
 }

@@ -32,13 +32,44 @@ type committedDoc struct {
 	version   uint64
 }
 
-// pendingDoc is a document this transaction wrote.
+// pendingDoc is a document this transaction wrote. It is kept compactly,
+// as Ion binary, and decoded when read: an in-memory value tree of a
+// document of many small fields is several times its binary size, and
+// open transactions may hold thousands of pending documents.
 type pendingDoc struct {
 	tableID string
-	data    *ionvalue.Value // nil: deleted
-	base    *committedDoc   // nil: inserted by this transaction
-	stmts   []int           // statement indexes that touched it
-	size    int             // Ion binary size of data
+	raw     []byte   // Ion binary of the new data; nil: deleted
+	base    *baseRev // nil: inserted by this transaction
+	stmts   []int    // statement indexes that touched it
+	size    int      // Ion binary size of the data (len(raw))
+	mem     int64    // bytes held in memory for it (ledger quota)
+}
+
+// baseRev is the committed revision a pending document replaces, as stored.
+type baseRev struct {
+	version uint64
+	raw     []byte // the stored committed-view revision
+}
+
+// value decodes the pending data; nil when the document is deleted.
+func (p *pendingDoc) value() (*ionvalue.Value, error) {
+	if p.raw == nil {
+		return nil, nil
+	}
+	v, err := ionvalue.DecodeOne(p.raw)
+	if err != nil {
+		return nil, fmt.Errorf("txn: pending document: %w", err)
+	}
+	return v, nil
+}
+
+// value decodes the base revision's data.
+func (b *baseRev) value() (*ionvalue.Value, error) {
+	cd, err := decodeCommitted(b.raw)
+	if err != nil {
+		return nil, err
+	}
+	return cd.data, nil
 }
 
 type undoEntry struct {
@@ -63,12 +94,17 @@ type Transaction struct {
 	statements []journal.StatementInfo // statements that succeeded, in order
 	current    int                     // index of the running statement in statements
 
-	writes     map[string]*pendingDoc
-	writeOrder []string
-	tables     map[string]*tableMeta // tables created or changed by this transaction
-	tableOrder []string
-	undo       []undoEntry
-	txBytes    int
+	writes      map[string]*pendingDoc
+	writeOrder  []string
+	tables      map[string]*tableMeta // tables created or changed by this transaction
+	tableOrder  []string
+	undo        []undoEntry
+	txBytes     int   // Ion binary size of the pending documents (QLDB's 4 MB quota)
+	memBytes    int64 // sum of the pending documents' mem
+	stmtBytes   int64 // bytes of the statement texts kept for transactionInfo
+	cursorBytes int64 // bytes of result rows kept for FetchPage
+	held        int64 // bytes charged to the ledger's pending-bytes quota
+	ended       bool
 
 	docsRead int64
 	cursors  map[string]*cursor
@@ -90,8 +126,17 @@ func newTransaction(l *Ledger, now time.Time) *Transaction {
 // block's batch is applied). Record it with note before reading.
 func (t *Transaction) readSeq() uint64 { return t.ledger.next.Load() }
 
-// end releases the transaction's snapshot.
-func (t *Transaction) end() { t.ledger.open.remove(t) }
+// end releases the transaction's snapshot and its share of the ledger's
+// pending-bytes quota. It may be called more than once.
+func (t *Transaction) end() {
+	if t.ended {
+		return
+	}
+	t.ended = true
+	t.ledger.open.remove(t)
+	t.ledger.pending.Add(-t.held)
+	t.held = 0
+}
 
 var _ partiql.Tx = (*Transaction)(nil)
 
@@ -188,9 +233,13 @@ func (t *Transaction) loadCommitted(tableID, docID string) (*committedDoc, bool,
 	return cd, true, nil
 }
 
-func (p *pendingDoc) document(id string) partiql.Document {
-	d := partiql.Document{ID: id, Data: p.data}
-	return d
+// document is the live pending document as a read returns it.
+func (p *pendingDoc) document(id string) (partiql.Document, error) {
+	v, err := p.value()
+	if err != nil {
+		return partiql.Document{}, err
+	}
+	return partiql.Document{ID: id, Data: v}, nil
 }
 
 // Scan implements partiql.Tx.
@@ -203,10 +252,15 @@ func (t *Transaction) Scan(tableID string, fn func(doc partiql.Document) bool) e
 		id := string(k[len(prefix):])
 		t.docsRead++
 		if p, ok := t.writes[id]; ok {
-			if p.data == nil {
+			if p.raw == nil {
 				return true
 			}
-			if !fn(p.document(id)) {
+			d, err := p.document(id)
+			if err != nil {
+				decodeErr = err
+				return false
+			}
+			if !fn(d) {
 				stop = true
 				return false
 			}
@@ -234,10 +288,14 @@ func (t *Transaction) Scan(tableID string, fn func(doc partiql.Document) bool) e
 	}
 	for _, id := range t.writeOrder {
 		p := t.writes[id]
-		if p == nil || p.tableID != tableID || p.base != nil || p.data == nil {
+		if p == nil || p.tableID != tableID || p.base != nil || p.raw == nil {
 			continue
 		}
-		if !fn(p.document(id)) {
+		d, err := p.document(id)
+		if err != nil {
+			return err
+		}
+		if !fn(d) {
 			return nil
 		}
 	}
@@ -249,10 +307,11 @@ func (t *Transaction) Get(tableID, docID string) (partiql.Document, bool, error)
 	note(t.reads.docs, docID, t.readSeq())
 	t.docsRead++
 	if p, ok := t.writes[docID]; ok {
-		if p.tableID != tableID || p.data == nil {
+		if p.tableID != tableID || p.raw == nil {
 			return partiql.Document{}, false, nil
 		}
-		return p.document(docID), true, nil
+		d, err := p.document(docID)
+		return d, err == nil, err
 	}
 	cd, ok, err := t.loadCommitted(tableID, docID)
 	if err != nil || !ok {
@@ -287,13 +346,17 @@ func (t *Transaction) Lookup(tableID, field string, key *ionvalue.Value, fn func
 	}
 	for _, id := range t.writeOrder {
 		p := t.writes[id]
-		if p == nil || p.tableID != tableID || p.data == nil {
+		if p == nil || p.tableID != tableID || p.raw == nil {
 			continue
 		}
-		if !bytes.Equal(partiql.IndexKey(p.data.Get(field)), ik) {
+		d, err := p.document(id)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(partiql.IndexKey(d.Data.Get(field)), ik) {
 			continue
 		}
-		if !fn(p.document(id)) {
+		if !fn(d) {
 			return nil
 		}
 	}
@@ -384,6 +447,18 @@ func (t *Transaction) touch(docID string, next *pendingDoc) error {
 	if newSize > MaxTransactionSize {
 		return qldberr.New(qldberr.LimitExceeded, "Transaction %s exceeds the limit of %d bytes per transaction", t.ID, MaxTransactionSize)
 	}
+	newMem := t.memBytes
+	if had {
+		newMem -= prev.mem
+	}
+	if next != nil {
+		next.mem = next.memSize()
+		newMem += next.mem
+	}
+	if err := t.hold(newMem - t.memBytes); err != nil {
+		return err
+	}
+	t.memBytes = newMem
 	var saved *pendingDoc
 	if had {
 		c := *prev
@@ -406,25 +481,37 @@ func (t *Transaction) touch(docID string, next *pendingDoc) error {
 	return nil
 }
 
-func docSize(data *ionvalue.Value) (int, error) {
+// memSize is what a pending document holds in memory, as counted against
+// the ledger's pending-bytes quota: its Ion binary, the stored revision it
+// replaces, and the bookkeeping around them.
+func (p *pendingDoc) memSize() int64 {
+	n := int64(256 + len(p.raw))
+	if p.base != nil {
+		n += int64(len(p.base.raw))
+	}
+	return n
+}
+
+// encodeDoc is a document's Ion binary, within QLDB's document size limit.
+func encodeDoc(data *ionvalue.Value) ([]byte, error) {
 	b, err := ionvalue.MarshalBinary(data)
 	if err != nil {
-		return 0, &partiql.Error{Code: partiql.CodeEvaluation, Message: fmt.Sprintf("Evaluation Error: document cannot be stored: %v", err)}
+		return nil, &partiql.Error{Code: partiql.CodeEvaluation, Message: fmt.Sprintf("Evaluation Error: document cannot be stored: %v", err)}
 	}
 	if len(b) > MaxDocumentBytes {
-		return 0, qldberr.New(qldberr.LimitExceeded, "Document size %d bytes exceeds the limit of %d bytes (Ion binary)", len(b), MaxDocumentBytes)
+		return nil, qldberr.New(qldberr.LimitExceeded, "Document size %d bytes exceeds the limit of %d bytes (Ion binary)", len(b), MaxDocumentBytes)
 	}
-	return len(b), nil
+	return b, nil
 }
 
 // Insert implements partiql.Tx.
 func (t *Transaction) Insert(tableID string, data *ionvalue.Value) (string, error) {
-	size, err := docSize(data)
+	raw, err := encodeDoc(data)
 	if err != nil {
 		return "", err
 	}
 	id := qldbid.New()
-	if err := t.touch(id, &pendingDoc{tableID: tableID, data: data, size: size}); err != nil {
+	if err := t.touch(id, &pendingDoc{tableID: tableID, raw: raw, size: len(raw)}); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -433,7 +520,7 @@ func (t *Transaction) Insert(tableID string, data *ionvalue.Value) (string, erro
 // current returns the pending or committed state of a live document.
 func (t *Transaction) pendingFor(tableID, docID string) (*pendingDoc, error) {
 	if p, ok := t.writes[docID]; ok {
-		if p.tableID != tableID || p.data == nil {
+		if p.tableID != tableID || p.raw == nil {
 			return nil, fmt.Errorf("txn: document %s is not live in table %s", docID, tableID)
 		}
 		c := *p
@@ -441,19 +528,24 @@ func (t *Transaction) pendingFor(tableID, docID string) (*pendingDoc, error) {
 		return &c, nil
 	}
 	note(t.reads.docs, docID, t.readSeq())
-	cd, ok, err := t.loadCommitted(tableID, docID)
+	raw, ok, err := t.ledger.st.Get(t.ledger.keys.doc(tableID, docID))
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("txn: document %s is not live in table %s", docID, tableID)
 	}
-	return &pendingDoc{tableID: tableID, data: cd.data, base: cd}, nil
+	cd, err := decodeCommitted(raw)
+	if err != nil {
+		return nil, err
+	}
+	// raw (the new data) is set by the caller, Update or Delete.
+	return &pendingDoc{tableID: tableID, base: &baseRev{version: cd.version, raw: raw}}, nil
 }
 
 // Update implements partiql.Tx.
 func (t *Transaction) Update(tableID, docID string, data *ionvalue.Value) error {
-	size, err := docSize(data)
+	raw, err := encodeDoc(data)
 	if err != nil {
 		return err
 	}
@@ -461,7 +553,7 @@ func (t *Transaction) Update(tableID, docID string, data *ionvalue.Value) error 
 	if err != nil {
 		return err
 	}
-	p.data, p.size = data, size
+	p.raw, p.size = raw, len(raw)
 	return t.touch(docID, p)
 }
 
@@ -474,7 +566,7 @@ func (t *Transaction) Delete(tableID, docID string) error {
 	if p.base == nil { // inserted and deleted by this transaction: nothing to commit
 		return t.touch(docID, nil)
 	}
-	p.data, p.size = nil, 0
+	p.raw, p.size = nil, 0
 	return t.touch(docID, p)
 }
 
@@ -580,6 +672,7 @@ func (t *Transaction) rollbackTo(n int) {
 		}
 		if cur, ok := t.writes[u.docID]; ok {
 			t.txBytes -= cur.size
+			t.memBytes -= cur.mem
 		}
 		if u.doc == nil {
 			delete(t.writes, u.docID)
@@ -590,9 +683,21 @@ func (t *Transaction) rollbackTo(n int) {
 			}
 			t.writes[u.docID] = u.doc
 			t.txBytes += u.doc.size
+			t.memBytes += u.doc.mem
 		}
 	}
 	t.undo = t.undo[:n]
+	t.syncHeld()
+}
+
+// syncHeld makes the ledger charge match the pending state after an undo
+// (which may give back more or, restoring an earlier larger version, take
+// back some: an undo always succeeds).
+func (t *Transaction) syncHeld() {
+	if d := t.memBytes + t.stmtBytes + t.cursorBytes - t.held; d != 0 {
+		t.ledger.pending.Add(d)
+		t.held += d
+	}
 }
 
 func containsString(list []string, s string) bool {
