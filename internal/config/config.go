@@ -74,7 +74,7 @@ func Default() Config {
 		MaxClockSkew:         15 * time.Minute,
 
 		MaxStatementRows:         10_000_000,
-		MaxStatementMemory:       128 << 20,
+		MaxStatementMemory:       512 << 20,
 		MaxPendingBytesPerLedger: 256 << 20,
 
 		MaxStreamsPerLedger:   5,

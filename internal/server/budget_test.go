@@ -17,7 +17,6 @@ import (
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
 	"github.com/strand-db/strand/internal/config"
-	"github.com/strand-db/strand/internal/txn"
 )
 
 // ints is the list 0..n-1, sent by the driver as an Ion list.
@@ -54,7 +53,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // statement error once it passes the memory budget; nothing stays held,
 // and the transaction and session remain usable.
 func TestStatementBudgetCrossJoin(t *testing.T) {
-	n, drv := startLedger(t, "budget", nil)
+	const memoryBudget = 128 << 20
+	n, drv := startLedger(t, "budget", func(c *config.Config) { c.MaxStatementMemory = memoryBudget })
 	l := ledgerOf(t, n, "budget")
 	before := heapAfterGC()
 	list := ints(100)
@@ -67,7 +67,7 @@ func TestStatementBudgetCrossJoin(t *testing.T) {
 		t.Fatal("the cross join of three 100-element lists succeeded")
 	}
 	code, msg := statementError(t, err)
-	if code != "400" || !strings.Contains(msg, "Statement budget exceeded") || !strings.Contains(msg, fmt.Sprint(txn.DefaultMaxStatementMemory)) {
+	if code != "400" || !strings.Contains(msg, "Statement budget exceeded") || !strings.Contains(msg, fmt.Sprint(memoryBudget)) {
 		t.Errorf("error %s %q, want 400 naming the memory budget", code, msg)
 	}
 	if attempts != 1 {

@@ -35,7 +35,7 @@ type Options struct {
 	// partiql.Limits); default 10,000,000, negative for no limit.
 	MaxStatementRows int64
 	// MaxStatementMemory bounds the approximate bytes one statement may
-	// hold for its rows; default 128 MiB, negative for no limit.
+	// hold for its rows; default 512 MiB, negative for no limit.
 	MaxStatementMemory int64
 	// MaxPendingBytesPerLedger bounds what the open transactions of a ledger
 	// hold in memory: their pending documents (Ion binary), statement texts
@@ -49,7 +49,7 @@ type Options struct {
 // Defaults of the statement and pending-write budgets.
 const (
 	DefaultMaxStatementRows         = 10_000_000
-	DefaultMaxStatementMemory       = 128 << 20
+	DefaultMaxStatementMemory       = 512 << 20
 	DefaultMaxPendingBytesPerLedger = 256 << 20
 )
 
