@@ -241,6 +241,25 @@ func (n *Node) checkJournals() error {
 		n.log.Error("ledger refused: its journal is missing acknowledged blocks; restore the data directory from a backup or run strand repair accept-journal-loss",
 			"ledger", loss.Ledger, "problem", loss.Error())
 	}
+	known := map[string]bool{}
+	for _, name := range n.ledgers.Names() {
+		if l, err := n.ledgers.Describe(name); err == nil {
+			known[l.ID] = true
+		}
+	}
+	orphans, err := txn.OrphanTips(n.tips, known)
+	if err != nil {
+		return err
+	}
+	orphanGauge := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "strand_orphan_tip_records",
+		Help: "Acknowledged-tip records at start-up whose ledger is not in the catalogue: a deleted ledger's leftover, or a ledger the catalogue lost (see the log).",
+	})
+	n.metrics.MustRegister(orphanGauge)
+	orphanGauge.Set(float64(len(orphans)))
+	for _, o := range orphans {
+		n.log.Error("acknowledged-tip record of a ledger missing from the catalogue", "ledger_id", o.LedgerID, "problem", o.Detail())
+	}
 	return nil
 }
 

@@ -127,6 +127,13 @@ func Open(dir string, opts Options) (*Store, error) {
 		lock.Close()
 		if pebble.IsCorruptionError(err) {
 			err = &corruptError{op: "open", err: err}
+			if strings.Contains(err.Error(), "replaying WAL") {
+				// Say what the operator can do (docs/operations.md, "A damaged write-ahead log").
+				return nil, fmt.Errorf("store: open %s: the write-ahead log is damaged in the middle, after records that were synced; "+
+					"Strand will not drop the acknowledged commits behind the damage by itself: restore the data directory "+
+					"from a backup, or move the damaged log aside and let the tip records name what each ledger lost "+
+					"(docs/operations.md, \"A damaged write-ahead log\"): %w", dir, err)
+			}
 		}
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}

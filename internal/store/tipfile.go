@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -128,6 +129,25 @@ func NewTipFiles(dataDir string) *TipFiles {
 }
 
 func (t *TipFiles) path(ledgerID string) string { return filepath.Join(t.dir, ledgerID+".tip") }
+
+// LedgerIDs returns the ids of the ledgers that have a tip record file, in
+// no particular order (none when the directory does not exist).
+func (t *TipFiles) LedgerIDs() ([]string, error) {
+	entries, err := os.ReadDir(t.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: tip records: %w", err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if id, ok := strings.CutSuffix(e.Name(), ".tip"); ok && !e.IsDir() {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
 
 // readTip reads the newest valid record of a file: ok is false when the file
 // does not exist; the error wraps ErrTipRecordCorrupt when no slot is valid.

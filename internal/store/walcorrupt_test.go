@@ -60,7 +60,7 @@ func TestWALCorruptionMidLogIsNotATornTail(t *testing.T) {
 		st.Close()
 		t.Fatalf("the store opened with %d of 400 acknowledged keys after a flipped byte mid-log", n)
 	}
-	if !strings.Contains(err.Error(), "error when replaying WAL") {
-		t.Fatalf("open: %v, want a WAL replay error", err)
+	if !strings.Contains(err.Error(), "error when replaying WAL") || !strings.Contains(err.Error(), "A damaged write-ahead log") {
+		t.Fatalf("open: %v, want a WAL replay error that points to the operator's procedure", err)
 	}
 }

@@ -33,6 +33,49 @@ type Tips interface {
 	Record(rec store.TipRecord) error
 	// Remove deletes a ledger's record.
 	Remove(ledgerID string) error
+	// LedgerIDs lists the ledgers that have a record.
+	LedgerIDs() ([]string, error)
+}
+
+// OrphanTip is a tip record whose ledger is not in the catalogue. Either
+// the ledger was deleted and the process stopped between removing its data
+// and its record (a harmless leftover), or the catalogue lost the ledger
+// with the store's newest writes (a damaged write-ahead log moved aside):
+// Strand cannot tell which, so it reports it instead of guessing.
+type OrphanTip struct {
+	LedgerID string
+	Record   store.TipRecord // zero when the record is unreadable
+	Err      error           // the record could not be read
+}
+
+// Detail describes the orphan for logs and reports.
+func (o OrphanTip) Detail() string {
+	acked := fmt.Sprintf("blocks up to %d were acknowledged", int64(o.Record.Next)-1)
+	if o.Err != nil {
+		acked = "its record is unreadable"
+	}
+	return fmt.Sprintf("ledger id %s has an acknowledged-tip record (%s) but is not in the ledger catalogue: "+
+		"either it was deleted and the server stopped before removing the record (remove tips/%s.tip), "+
+		"or the catalogue lost the ledger with damaged storage (restore the data directory from a backup)",
+		o.LedgerID, acked, o.LedgerID)
+}
+
+// OrphanTips returns the tip records of ledger ids that are not in known
+// (the ids of every ledger in the catalogue).
+func OrphanTips(tips Tips, known map[string]bool) ([]OrphanTip, error) {
+	ids, err := tips.LedgerIDs()
+	if err != nil {
+		return nil, err
+	}
+	var out []OrphanTip
+	for _, id := range ids {
+		if known[id] {
+			continue
+		}
+		rec, _, err := tips.Load(id)
+		out = append(out, OrphanTip{LedgerID: id, Record: rec, Err: err})
+	}
+	return out, nil
 }
 
 // JournalLoss describes a ledger whose journal in the store is not the one

@@ -25,6 +25,7 @@ func (m *memTips) Load(string) (store.TipRecord, bool, error) {
 }
 func (m *memTips) Record(rec store.TipRecord) error { m.rec, m.ok = rec, true; return nil }
 func (m *memTips) Remove(string) error              { m.ok = false; return nil }
+func (m *memTips) LedgerIDs() ([]string, error)     { return nil, nil }
 
 func TestCompareTip(t *testing.T) {
 	h := func(i uint64) []byte { return bytes.Repeat([]byte{byte(i + 1)}, 32) }

@@ -201,7 +201,34 @@ func Run(st *store.Store, opts Options) (*Report, error) {
 		}
 		rep.Ledgers = append(rep.Ledgers, lr)
 	}
+	if opts.Ledger == "" {
+		if err := orphans(cat, opts.Tips, rep); err != nil {
+			return nil, err
+		}
+	}
 	return rep, nil
+}
+
+// orphans adds a failed entry for every tip record whose ledger is not in
+// the catalogue (txn.OrphanTip): a ledger the catalogue may have lost.
+func orphans(cat *ledger.Catalog, tips txn.Tips, rep *Report) error {
+	known := map[string]bool{}
+	for _, name := range cat.Names() {
+		if l, err := cat.Describe(name); err == nil {
+			known[l.ID] = true
+		}
+	}
+	found, err := txn.OrphanTips(tips, known)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	for _, o := range found {
+		lr := LedgerReport{Name: "(id " + o.LedgerID + ")", ID: o.LedgerID}
+		r := &ledgerRun{rep: &lr}
+		r.fail(&Failure{Check: CheckTip, Err: errors.New(o.Detail())})
+		rep.Ledgers = append(rep.Ledgers, lr)
+	}
+	return nil
 }
 
 // corruption shortens a store corruption error to its first line, for
