@@ -51,13 +51,17 @@ func (b *bodyBudget) release(n int64) {
 	b.mu.Unlock()
 }
 
-// closeUnread marks the response so that the connection closes after it:
-// used whenever the server answers without having read the request body,
-// so that net/http does not go on reading (and waiting for) that body.
+// closeUnread makes the connection close after the response without
+// reading any more of the request: used whenever the server answers without
+// having read the whole body. Without it net/http would read on (and wait
+// for) up to 256 KiB of the body after the handler returns, with no
+// deadline, before it could reuse the connection.
 func closeUnread(w http.ResponseWriter, r *http.Request) {
-	if r.ContentLength != 0 {
-		w.Header().Set("Connection", "close")
+	if r.ContentLength == 0 {
+		return
 	}
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now()) // not supported on every transport
 }
 
 // admitBody runs once the request's headers are authenticated as far as
@@ -91,15 +95,15 @@ func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) (body []byte,
 	} else {
 		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	}
-	// Clear the deadline: net/http keeps reading the connection in the
-	// background during the handler, and a passed deadline there would
-	// cancel the request's context.
-	_ = rc.SetReadDeadline(time.Time{})
 	if err == nil {
+		// Clear the deadline: net/http keeps reading the connection in the
+		// background during the handler, and a passed deadline there would
+		// cancel the request's context.
+		_ = rc.SetReadDeadline(time.Time{})
 		return body, release, nil
 	}
 	release()
-	w.Header().Set("Connection", "close")
+	closeUnread(w, r)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
