@@ -104,7 +104,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Region, "region", c.Region, "AWS region the server answers as")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "12-digit account id used in ARNs")
 	fs.StringVar(&c.AccessKeyID, "access-key-id", c.AccessKeyID, "access key id clients must sign with")
-	fs.StringVar(&c.SecretAccessKey, "secret-access-key", c.SecretAccessKey, "secret access key of --access-key-id; prefer STRAND_SECRET_ACCESS_KEY or --credentials-file, as other users can read a command line")
+	fs.StringVar(&c.SecretAccessKey, "secret-access-key", c.SecretAccessKey, "`secret` access key of --access-key-id; prefer STRAND_SECRET_ACCESS_KEY or --credentials-file, as other users can read a command line")
 	fs.StringVar(&c.CredentialsFile, "credentials-file", c.CredentialsFile, "file with one 'access-key-id secret-access-key' pair per line")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate file; serve HTTPS with --tls-key")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
@@ -152,6 +152,14 @@ func (c *Config) Parse(fs *flag.FlagSet, args []string, getenv func(string) stri
 type noteSet struct {
 	flag.Value
 	set *bool
+}
+
+// String is safe on the zero noteSet, which flag.PrintDefaults makes.
+func (n noteSet) String() string {
+	if n.Value == nil {
+		return ""
+	}
+	return n.Value.String()
 }
 
 func (n noteSet) Set(v string) error {
