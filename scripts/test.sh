@@ -118,6 +118,26 @@ test_status=0
 "${test_env[@]}" go test -race -count=1 -timeout 15m ${GO_TEST_FLAGS:-} "${pkgs[@]}" || test_status=$?
 elapsed "$t"
 
+# Bounded fuzzing of the HTTP front's request decoding (SigV4 headers, the
+# rest-json control plane, the awsJson1_0 session API). Runs with the whole
+# suite (no package arguments); API_FUZZ_TIME sets the time per target
+# (default 10s, 0 skips). A failure counts as a failed go test; the
+# failing input is saved under internal/api/testdata/fuzz/ for a rerun.
+if [ ${#pkgs[@]} -eq 1 ] && [ "${pkgs[0]}" = "./..." ] && [ "${API_FUZZ_TIME:-10s}" != "0" ]; then
+	section "fuzz internal/api (${API_FUZZ_TIME:-10s} per target)"
+	t=$SECONDS
+	for target in FuzzSigV4Headers FuzzControlRequest FuzzSendCommand; do
+		if "${test_env[@]}" go test -run '^$' -fuzz "^${target}\$" -fuzztime "${API_FUZZ_TIME:-10s}" ./internal/api; then
+			echo "    $target: ok"
+		else
+			api_fuzz_status=$?
+			echo "FAILED: fuzz $target" >&2
+			[ "$test_status" -ne 0 ] || test_status=$api_fuzz_status
+		fi
+	done
+	elapsed "$t"
+fi
+
 section "Summary"
 echo "    go vet: $([ "$vet_status" -eq 0 ] && echo ok || echo "FAILED ($vet_status)")"
 echo "    go test: $([ "$test_status" -eq 0 ] && echo ok || echo "FAILED ($test_status)")"
