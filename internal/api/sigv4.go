@@ -104,8 +104,8 @@ type authHeader struct {
 // checkHeaders verifies everything of a request's signature that does not
 // need its body: the Authorization header's syntax, the signing date, the
 // access key, the clock skew and the credential scope. It runs before the
-// body is read, so a client without a known key and a current date cannot
-// make the server read or hold its body.
+// body is read, so that (with credentials configured) a client without a
+// known key and a current date cannot make the server read or hold its body.
 func (v *verifier) checkHeaders(r *http.Request) (authHeader, *qldberr.Error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
