@@ -57,7 +57,7 @@ func writeError(w http.ResponseWriter, contentType string, e *qldberr.Error) {
 // maxMessageBytes bounds an error's Message on the wire. The engines clip
 // each echoed input (qldberr.Clip); this catches messages built otherwise,
 // such as PartiQL errors quoting a statement.
-const maxMessageBytes = 2048
+const maxMessageBytes = qldberr.MaxRelayed
 
 // writeErrorTyped is writeError with the body's __type given explicitly.
 func writeErrorTyped(w http.ResponseWriter, contentType string, e *qldberr.Error, bodyType string) {

@@ -102,10 +102,22 @@ func clipArgs(args []any) []any {
 	return out
 }
 
-func sprintf(format string, args []any) string { return fmt.Sprintf(format, clipArgs(args)...) }
+// MaxRelayed bounds a message relayed whole with the format "%s": its own
+// inputs were clipped when it was built, so it is cut only at this length.
+const MaxRelayed = 2048
+
+func sprintf(format string, args []any) string {
+	if format == "%s" && len(args) == 1 {
+		if s, ok := args[0].(string); ok {
+			return ClipTo(s, MaxRelayed)
+		}
+	}
+	return fmt.Sprintf(format, clipArgs(args)...)
+}
 
 // The constructors below clip every string argument of the message and the
-// resource name with Clip.
+// resource name with Clip (a message relayed whole, format "%s", with
+// MaxRelayed).
 
 // Invalid returns an InvalidParameterException naming the parameter.
 func Invalid(param, format string, args ...any) *Error {
