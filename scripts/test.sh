@@ -127,6 +127,11 @@ elapsed "$t"
 fuzz_targets=(
 	# Ion decoding, text and binary: no panic, no stack overflow, depth limit.
 	"./internal/ionvalue FuzzDecode"
+	# The HTTP front's request decoding: SigV4 headers, the rest-json control
+	# plane, the awsJson1_0 session API (every answer a 200 or an AWS error).
+	"./internal/api FuzzSigV4Headers"
+	"./internal/api FuzzControlRequest"
+	"./internal/api FuzzSendCommand"
 )
 fuzz_time=${FUZZ_TIME:-10s}
 fuzz_status=0

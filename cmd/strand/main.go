@@ -75,6 +75,9 @@ func serve(args []string) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if cfg.SecretOnCommandLine {
+		log.Warn("--secret-access-key was given on the command line, where other users of this machine can read it (ps, /proc); set STRAND_SECRET_ACCESS_KEY or use --credentials-file instead")
+	}
 	node, err := server.Open(cfg, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "strand:", err)

@@ -32,6 +32,8 @@ var statusOf = map[string]int{
 	errMethodNotAllowed:           http.StatusMethodNotAllowed,
 	errUnsupportedMedia:           http.StatusUnsupportedMediaType,
 	errTooLarge:                   http.StatusRequestEntityTooLarge,
+	errThrottling:                 http.StatusServiceUnavailable,
+	errRequestTimeout:             http.StatusRequestTimeout,
 }
 
 // errorBody is the JSON error document: __type names the exception, Message
@@ -52,6 +54,11 @@ func writeError(w http.ResponseWriter, contentType string, e *qldberr.Error) {
 	writeErrorTyped(w, contentType, e, e.Type)
 }
 
+// maxMessageBytes bounds an error's Message on the wire. The engines clip
+// each echoed input (qldberr.Clip); this catches messages built otherwise,
+// such as PartiQL errors quoting a statement.
+const maxMessageBytes = qldberr.MaxRelayed
+
 // writeErrorTyped is writeError with the body's __type given explicitly.
 func writeErrorTyped(w http.ResponseWriter, contentType string, e *qldberr.Error, bodyType string) {
 	status, ok := statusOf[e.Type]
@@ -62,8 +69,8 @@ func writeErrorTyped(w http.ResponseWriter, contentType string, e *qldberr.Error
 	w.Header().Set("X-Amzn-ErrorType", e.Type)
 	w.WriteHeader(status)
 	b, _ := json.Marshal(errorBody{
-		Type: bodyType, Message: e.Message, Code: e.Code,
-		ResourceType: e.ResourceType, ResourceName: e.ResourceName, ParameterName: e.ParameterName,
+		Type: bodyType, Message: qldberr.ClipTo(e.Message, maxMessageBytes), Code: e.Code,
+		ResourceType: e.ResourceType, ResourceName: qldberr.Clip(e.ResourceName), ParameterName: qldberr.Clip(e.ParameterName),
 	})
 	_, _ = w.Write(b)
 }

@@ -41,12 +41,20 @@ type Options struct {
 	Streams      *stream.Manager
 	Logger       *slog.Logger
 	Now          func() time.Time // nil: time.Now
+
+	// BodyReadTimeout bounds the time to receive a request's body once its
+	// headers are in (zero: DefaultBodyReadTimeout).
+	BodyReadTimeout time.Duration
+	// MaxInflightBodyBytes bounds the request-body bytes held at once
+	// across all requests (zero: DefaultMaxInflightBodyBytes).
+	MaxInflightBodyBytes int64
 }
 
 // Server serves both QLDB APIs on one handler.
 type Server struct {
 	opts   Options
 	auth   *verifier
+	budget *bodyBudget
 	log    *slog.Logger
 	routes []route
 }
@@ -59,10 +67,17 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if opts.BodyReadTimeout <= 0 {
+		opts.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if opts.MaxInflightBodyBytes <= 0 {
+		opts.MaxInflightBodyBytes = DefaultMaxInflightBodyBytes
+	}
 	s := &Server{
-		opts: opts,
-		log:  opts.Logger,
-		auth: &verifier{creds: opts.Credentials, region: opts.Region, skew: opts.MaxClockSkew, now: opts.Now, signer: v4.NewSigner()},
+		opts:   opts,
+		budget: &bodyBudget{max: opts.MaxInflightBodyBytes},
+		log:    opts.Logger,
+		auth:   &verifier{creds: opts.Credentials, region: opts.Region, skew: opts.MaxClockSkew, now: opts.Now, signer: v4.NewSigner()},
 	}
 	s.routes = s.controlRoutes()
 	return s
@@ -75,8 +90,13 @@ const (
 	sessionTgt = "QLDBSession."
 )
 
-// ServeHTTP implements http.Handler. No panic escapes it: a handler that
-// panics answers 500 InternalFailure and the stack goes to the log.
+// ServeHTTP implements http.Handler. A request is checked in an order that
+// keeps unauthenticated clients cheap: first everything of its signature the
+// headers alone decide (checkHeaders), then its declared size and a share of
+// the in-flight body budget, then its body is read within the body-read
+// timeout, and only then are the payload hash and the signature verified
+// and the request decoded. No panic escapes it: a handler that panics
+// answers 500 InternalFailure and the stack goes to the log.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-RequestId", qldbid.New())
 	session := r.Header.Get(targetHdr) != ""
@@ -90,17 +110,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, contentType, qldberr.New(qldberr.InternalFailure, "The request processing has failed because of an unknown error."))
 		}
 	}()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, contentType, qldberr.New(errTooLarge, "Request body is larger than %d bytes", MaxBodyBytes))
-			return
-		}
-		writeError(w, contentType, qldberr.New(errSerialization, "Could not read the request body"))
+	ah, aerr := s.auth.checkHeaders(r)
+	if aerr != nil {
+		closeUnread(w, r)
+		writeError(w, contentType, aerr)
 		return
 	}
-	if aerr := s.auth.verify(r, body); aerr != nil {
+	body, release, berr := s.admitBody(w, r)
+	if berr != nil {
+		writeError(w, contentType, berr)
+		return
+	}
+	defer release()
+	if aerr := s.auth.checkBody(r, ah, body); aerr != nil {
 		writeError(w, contentType, aerr)
 		return
 	}

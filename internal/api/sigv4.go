@@ -91,59 +91,94 @@ func parseAuthorization(h string) (sigV4Auth, *qldberr.Error) {
 	return a, nil
 }
 
-// verify authenticates r, whose body has already been read into body.
-func (v *verifier) verify(r *http.Request, body []byte) *qldberr.Error {
+// authHeader is what checkHeaders learned from a request's headers: the
+// parsed Authorization header, the signing time and the secret of its
+// access key ("" when no credentials are configured).
+type authHeader struct {
+	sig    sigV4Auth
+	at     time.Time
+	secret string
+	open   bool // no credentials configured: the signature is not checked
+}
+
+// checkHeaders verifies everything of a request's signature that does not
+// need its body: the Authorization header's syntax, the signing date, the
+// access key, the clock skew and the credential scope. It runs before the
+// body is read, so that (with credentials configured) a client without a
+// known key and a current date cannot make the server read or hold its body.
+func (v *verifier) checkHeaders(r *http.Request) (authHeader, *qldberr.Error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return authError(errMissingToken, "Missing Authentication Token")
+		return authHeader{}, authError(errMissingToken, "Missing Authentication Token")
 	}
 	a, perr := parseAuthorization(h)
 	if perr != nil {
-		return perr
+		return authHeader{}, perr
 	}
 	amzDate := r.Header.Get("X-Amz-Date")
 	if amzDate == "" {
-		return authError(errIncompleteSig, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header")
+		return authHeader{}, authError(errIncompleteSig, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header")
 	}
 	t, err := time.Parse(amzDateFormat, amzDate)
 	if err != nil {
-		return authError(errIncompleteSig, "X-Amz-Date %q is not in the form 20060102T150405Z", amzDate)
+		return authHeader{}, authError(errIncompleteSig, "X-Amz-Date %q is not in the form 20060102T150405Z", amzDate)
 	}
 	if len(v.creds) == 0 {
-		return nil // no credentials configured: any well-formed signature (loopback only)
+		return authHeader{sig: a, at: t, open: true}, nil // no credentials configured: any well-formed signature (loopback only)
 	}
 	secret, ok := v.creds[a.accessKey]
 	if !ok {
-		return authError(errUnrecognizedClient, "The security token included in the request is invalid.")
+		return authHeader{}, authError(errUnrecognizedClient, "The security token included in the request is invalid.")
 	}
 	now := v.now().UTC()
 	if t.Before(now.Add(-v.skew)) {
-		return authError(errInvalidSignature, "Signature expired: %s is now earlier than %s (%s - %s.)",
+		return authHeader{}, authError(errInvalidSignature, "Signature expired: %s is now earlier than %s (%s - %s.)",
 			amzDate, now.Add(-v.skew).Format(amzDateFormat), now.Format(amzDateFormat), v.skew)
 	}
 	if t.After(now.Add(v.skew)) {
-		return authError(errInvalidSignature, "Signature not yet current: %s is still later than %s (%s + %s.)",
+		return authHeader{}, authError(errInvalidSignature, "Signature not yet current: %s is still later than %s (%s + %s.)",
 			amzDate, now.Add(v.skew).Format(amzDateFormat), now.Format(amzDateFormat), v.skew)
 	}
 	if a.date != t.Format("20060102") {
-		return authError(errInvalidSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s'", a.date, t.Format("20060102"))
+		return authHeader{}, authError(errInvalidSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s'", a.date, t.Format("20060102"))
 	}
 	if a.region != v.region {
-		return authError(errInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", a.region)
+		return authHeader{}, authError(errInvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", a.region)
 	}
 	if a.service != signingName {
-		return authError(errInvalidSignature, "Credential should be scoped to correct service: '%s'. ", signingName)
+		return authHeader{}, authError(errInvalidSignature, "Credential should be scoped to correct service: '%s'. ", signingName)
 	}
-	want, err := v.expectedSignature(r, body, a, secret, t)
-	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(a.signature)) != 1 {
+	return authHeader{sig: a, at: t, secret: secret}, nil
+}
+
+// checkBody completes the verification that checkHeaders began, once the
+// whole body has been read. The payload hash is always the SHA-256 of the
+// body received, as AWS computes it for its JSON APIs: a declared
+// X-Amz-Content-Sha256 must equal it (UNSIGNED-PAYLOAD, which only S3
+// accepts, never does), so a signed request cannot carry another body.
+// The declared hash is compared even when no credentials are configured.
+func (v *verifier) checkBody(r *http.Request, ah authHeader, body []byte) *qldberr.Error {
+	sum := sha256.Sum256(body)
+	payloadHash := hex.EncodeToString(sum[:])
+	if declared, ok := r.Header[http.CanonicalHeaderKey("X-Amz-Content-Sha256")]; ok {
+		if len(declared) != 1 || subtle.ConstantTimeCompare([]byte(strings.ToLower(strings.TrimSpace(declared[0]))), []byte(payloadHash)) != 1 {
+			return authError(errInvalidSignature, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+		}
+	}
+	if ah.open {
+		return nil
+	}
+	want, err := v.expectedSignature(r, len(body), payloadHash, ah.sig, ah.secret, ah.at)
+	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(ah.sig.signature)) != 1 {
 		return authError(errInvalidSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
 	return nil
 }
 
 // expectedSignature signs a copy of r holding only the headers the client
-// signed, with the client's signing time, and returns the signature.
-func (v *verifier) expectedSignature(r *http.Request, body []byte, a sigV4Auth, secret string, t time.Time) (string, error) {
+// signed, with the client's signing time and the payload hash the server
+// computed from the body, and returns the signature.
+func (v *verifier) expectedSignature(r *http.Request, bodyLen int, payloadHash string, a sigV4Auth, secret string, t time.Time) (string, error) {
 	u := *r.URL
 	u.Host = r.Host
 	u.Scheme = "http"
@@ -155,15 +190,10 @@ func (v *verifier) expectedSignature(r *http.Request, body []byte, a sigV4Auth, 
 		switch name {
 		case "host":
 		case "content-length":
-			req.ContentLength = int64(len(body))
+			req.ContentLength = int64(bodyLen)
 		default:
 			req.Header[http.CanonicalHeaderKey(name)] = r.Header.Values(name)
 		}
-	}
-	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
-	if payloadHash == "" {
-		sum := sha256.Sum256(body)
-		payloadHash = hex.EncodeToString(sum[:])
 	}
 	creds := aws.Credentials{AccessKeyID: a.accessKey, SecretAccessKey: secret, SessionToken: r.Header.Get("X-Amz-Security-Token")}
 	if err := v.signer.SignHTTP(context.Background(), creds, req, payloadHash, signingName, a.region, t); err != nil {

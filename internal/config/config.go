@@ -37,6 +37,15 @@ type Config struct {
 	MaxStatementRows         int64 // rows one statement may visit
 	MaxStatementMemory       int64 // bytes one statement may hold for its rows (approximate)
 	MaxPendingBytesPerLedger int64 // bytes the open transactions of a ledger may hold
+	ReadHeaderTimeout    time.Duration // time to receive a request's headers
+	BodyReadTimeout      time.Duration // time to receive a request's body after its headers
+	IdleTimeout          time.Duration // how long an idle keep-alive connection stays open
+	MaxInflightBodyBytes int64         // request-body bytes held at once across all requests
+
+	// SecretOnCommandLine is set by Parse when --secret-access-key came
+	// from the command line, where other users can read it (ps,
+	// /proc/<pid>/cmdline); strand serve warns about it.
+	SecretOnCommandLine bool
 
 	// TxTimeout is how long a transaction may stay open; zero means QLDB's
 	// 30 seconds. It has no flag: tests shorten it to exercise expiry.
@@ -72,6 +81,10 @@ func Default() Config {
 		MaxLedgers:           100,
 		MaxSessionsPerLedger: 1500,
 		MaxClockSkew:         15 * time.Minute,
+		ReadHeaderTimeout:    10 * time.Second,
+		BodyReadTimeout:      30 * time.Second,
+		IdleTimeout:          2 * time.Minute,
+		MaxInflightBodyBytes: 64 << 20,
 
 		MaxStatementRows:         10_000_000,
 		MaxStatementMemory:       512 << 20,
@@ -98,7 +111,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Region, "region", c.Region, "AWS region the server answers as")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "12-digit account id used in ARNs")
 	fs.StringVar(&c.AccessKeyID, "access-key-id", c.AccessKeyID, "access key id clients must sign with")
-	fs.StringVar(&c.SecretAccessKey, "secret-access-key", c.SecretAccessKey, "secret access key of --access-key-id")
+	fs.StringVar(&c.SecretAccessKey, "secret-access-key", c.SecretAccessKey, "`secret` access key of --access-key-id; prefer STRAND_SECRET_ACCESS_KEY or --credentials-file, as other users can read a command line")
 	fs.StringVar(&c.CredentialsFile, "credentials-file", c.CredentialsFile, "file with one 'access-key-id secret-access-key' pair per line")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate file; serve HTTPS with --tls-key")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
@@ -108,6 +121,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxStatementMemory, "max-statement-memory", c.MaxStatementMemory, "approximate bytes one statement may hold for its rows; past it the statement fails with BadRequestException")
 	fs.Int64Var(&c.MaxPendingBytesPerLedger, "max-pending-bytes-per-ledger", c.MaxPendingBytesPerLedger, "bytes of pending documents, statement texts and unfetched result pages the open transactions of a ledger may hold; past it LimitExceededException")
 	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", c.MaxClockSkew, "largest accepted difference between a request's signing time and the server clock")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time a client has to send a request's headers")
+	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", c.BodyReadTimeout, "time a client has to send a request's body once its headers are in")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long an idle keep-alive connection stays open")
+	fs.Int64Var(&c.MaxInflightBodyBytes, "max-inflight-body-bytes", c.MaxInflightBodyBytes, "request-body bytes the server holds at once across all requests; past it requests get 503 ThrottlingException")
 	fs.StringVar(&c.KinesisEndpoint, "kinesis-endpoint", c.KinesisEndpoint, "send every Kinesis call to this URL (a local emulator); credentials from the standard chain, no role assumption unless --assume-role")
 	fs.BoolVar(&c.AssumeRole, "assume-role", c.AssumeRole, "assume each stream's RoleArn through STS even when --kinesis-endpoint is set")
 	fs.IntVar(&c.MaxStreamsPerLedger, "max-streams-per-ledger", c.MaxStreamsPerLedger, "quota of active journal streams per ledger")
@@ -134,7 +151,30 @@ func (c *Config) Parse(fs *flag.FlagSet, args []string, getenv func(string) stri
 	if envErr != nil {
 		return envErr
 	}
+	// From here on every Set comes from the command line.
+	if f := fs.Lookup("secret-access-key"); f != nil {
+		f.Value = noteSet{Value: f.Value, set: &c.SecretOnCommandLine}
+	}
 	return fs.Parse(args)
+}
+
+// noteSet is a flag.Value that records that it was set.
+type noteSet struct {
+	flag.Value
+	set *bool
+}
+
+// String is safe on the zero noteSet, which flag.PrintDefaults makes.
+func (n noteSet) String() string {
+	if n.Value == nil {
+		return ""
+	}
+	return n.Value.String()
+}
+
+func (n noteSet) Set(v string) error {
+	*n.set = true
+	return n.Value.Set(v)
 }
 
 var (
@@ -188,6 +228,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("--max-clock-skew must be positive"))
+	}
+	if c.ReadHeaderTimeout <= 0 || c.BodyReadTimeout <= 0 || c.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("--read-header-timeout, --body-read-timeout and --idle-timeout must be positive"))
+	}
+	if c.MaxInflightBodyBytes < 1<<20 {
+		errs = append(errs, errors.New("--max-inflight-body-bytes must be at least 1 MiB"))
 	}
 	creds := map[string]string{}
 	if c.AccessKeyID != "" {

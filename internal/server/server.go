@@ -115,11 +115,15 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	handler := api.New(api.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials,
 		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Logger: log,
+		BodyReadTimeout: cfg.BodyReadTimeout, MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
 	})
+	// The body's read deadline is set by the handler once the headers are
+	// authenticated (api.Options.BodyReadTimeout); headers have their own.
 	n.http = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return n, nil

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/strand-db/strand/internal/qldberr"
+)
+
+// Errors of request intake.
+const (
+	errThrottling     = "ThrottlingException"
+	errRequestTimeout = "RequestTimeoutException"
+)
+
+// Intake defaults, used when Options leave them zero.
+const (
+	DefaultBodyReadTimeout      = 30 * time.Second
+	DefaultMaxInflightBodyBytes = 64 << 20
+)
+
+// bodyBudget bounds the bytes of request bodies the server holds at once,
+// read or being read, across all connections. A request whose body would
+// pass the bound is refused at once (the AWS SDKs and the QLDB drivers
+// retry a 503 with backoff) rather than queued, so a flood of slow senders
+// cannot make correct clients wait behind it. A single body larger than
+// the whole bound is admitted when nothing else is held.
+type bodyBudget struct {
+	mu   sync.Mutex
+	used int64
+	max  int64
+}
+
+func (b *bodyBudget) acquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used > 0 && b.used+n > b.max {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *bodyBudget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+}
+
+// closeUnread makes the connection close after the response without
+// reading any more of the request: used whenever the server answers without
+// having read the whole body. Without it net/http would read on (and wait
+// for) up to 256 KiB of the body after the handler returns, with no
+// deadline, before it could reuse the connection.
+func closeUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now()) // not supported on every transport
+}
+
+// admitBody runs once the request's headers are authenticated as far as
+// they can be without the body: it refuses a declared body over
+// MaxBodyBytes, reserves the body's size in the in-flight budget, and reads
+// it within the body-read timeout. On success the caller must call release
+// when it no longer holds the body.
+func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), e *qldberr.Error) {
+	if r.ContentLength > MaxBodyBytes {
+		closeUnread(w, r)
+		return nil, nil, qldberr.New(errTooLarge, "Request body is larger than %d bytes", MaxBodyBytes)
+	}
+	reserve := r.ContentLength
+	if reserve < 0 { // chunked: the size is unknown until read
+		reserve = MaxBodyBytes
+	}
+	if reserve == 0 {
+		return nil, func() {}, nil
+	}
+	if !s.budget.acquire(reserve) {
+		closeUnread(w, r)
+		return nil, nil, qldberr.New(errThrottling, "Too many request bodies are being received at once; retry with backoff")
+	}
+	release = func() { s.budget.release(reserve) }
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.opts.BodyReadTimeout)) // not supported on every transport
+	var err error
+	if r.ContentLength > 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	}
+	if err == nil {
+		// Clear the deadline: net/http keeps reading the connection in the
+		// background during the handler, and a passed deadline there would
+		// cancel the request's context.
+		_ = rc.SetReadDeadline(time.Time{})
+		return body, release, nil
+	}
+	release()
+	closeUnread(w, r)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, nil, qldberr.New(errTooLarge, "Request body is larger than %d bytes", MaxBodyBytes)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, nil, qldberr.New(errRequestTimeout, "The request body was not received within %s", s.opts.BodyReadTimeout)
+	default:
+		return nil, nil, qldberr.New(errSerialization, "Could not read the request body")
+	}
+}
