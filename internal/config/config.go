@@ -34,13 +34,13 @@ type Config struct {
 	MaxSessionsPerLedger int           // quota of open sessions per ledger
 	MaxClockSkew         time.Duration // accepted SigV4 clock skew
 
-	MaxStatementRows         int64 // rows one statement may visit
-	MaxStatementMemory       int64 // bytes one statement may hold for its rows (approximate)
-	MaxPendingBytesPerLedger int64 // bytes the open transactions of a ledger may hold
-	ReadHeaderTimeout    time.Duration // time to receive a request's headers
-	BodyReadTimeout      time.Duration // time to receive a request's body after its headers
-	IdleTimeout          time.Duration // how long an idle keep-alive connection stays open
-	MaxInflightBodyBytes int64         // request-body bytes held at once across all requests
+	MaxStatementRows         int64         // rows one statement may visit
+	MaxStatementMemory       int64         // bytes one statement may hold for its rows (approximate)
+	MaxPendingBytesPerLedger int64         // bytes the open transactions of a ledger may hold
+	ReadHeaderTimeout        time.Duration // time to receive a request's headers
+	BodyReadTimeout          time.Duration // time to receive a request's body after its headers
+	IdleTimeout              time.Duration // how long an idle keep-alive connection stays open
+	MaxInflightBodyBytes     int64         // request-body bytes held at once across all requests
 
 	// SecretOnCommandLine is set by Parse when --secret-access-key came
 	// from the command line, where other users can read it (ps,
