@@ -24,7 +24,6 @@ import (
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/server/servertest"
-	"github.com/strand-db/strand/internal/store"
 )
 
 // TestCorruptBlockFailsOneLedger damages one storage block of one ledger on
@@ -117,16 +116,7 @@ func TestCorruptBlockFailsOneLedger(t *testing.T) {
 	// marker: the first (the journal block, b/ sorts first) and the last
 	// (the history entry behind history(), h/ sorts after the latest
 	// revisions under d/, left intact).
-	st, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
+	flushStore(t, dir)
 	ssts, _ := filepath.Glob(filepath.Join(dir, "pebble", "*.sst"))
 	damagedFiles := 0
 	for _, path := range ssts {
@@ -153,7 +143,7 @@ func TestCorruptBlockFailsOneLedger(t *testing.T) {
 	// The server starts and serves; only the damaged block fails.
 	n = start()
 	c = n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
-	_, err = getBlock(c, "damaged", bad)
+	_, err := getBlock(c, "damaged", bad)
 	var ae smithy.APIError
 	var re *awshttp.ResponseError
 	if !errors.As(err, &ae) || ae.ErrorCode() != "InternalFailure" || !errors.As(err, &re) || re.HTTPStatusCode() != http.StatusInternalServerError {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/ledger"
@@ -55,16 +54,8 @@ func repairCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if _, err := os.Stat(filepath.Join(dataDir, "pebble")); err != nil {
-		fmt.Fprintf(stderr, "strand repair: %s holds no Strand data (%v)\n", dataDir, err)
-		return 2
-	}
-	st, err := store.Open(dataDir, store.Options{})
-	if err != nil {
-		fmt.Fprintf(stderr, "strand repair: %v\n", err)
-		if errors.Is(err, store.ErrLocked) {
-			fmt.Fprintf(stderr, "strand repair works offline: stop the server first\n")
-		}
+	st := openOffline("strand repair", dataDir, stderr)
+	if st == nil {
 		return 2
 	}
 	defer st.Close()

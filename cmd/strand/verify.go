@@ -55,17 +55,8 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if _, err := os.Stat(filepath.Join(dataDir, "pebble")); err != nil {
-		fmt.Fprintf(stderr, "strand verify: %s holds no Strand data (%v)\n", dataDir, err)
-		return 2
-	}
-	st, err := store.Open(dataDir, store.Options{})
-	if err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			fmt.Fprintf(stderr, "strand verify: %v\nstrand verify reads the store offline: stop the server first\n", err)
-		} else {
-			fmt.Fprintf(stderr, "strand verify: %v\n", err)
-		}
+	st := openOffline("strand verify", dataDir, stderr)
+	if st == nil {
 		return 2
 	}
 	defer st.Close()
@@ -124,4 +115,24 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "verified %d ledger(s) in %s\n", len(rep.Ledgers), time.Since(start).Round(time.Millisecond))
 	return 0
+}
+
+// openOffline opens the store of dataDir for an offline command (cmd names
+// it in messages, e.g. "strand verify"). It returns nil after saying why on
+// stderr when dataDir holds no Strand data or cannot be opened, such as
+// while a server holds it.
+func openOffline(cmd, dataDir string, stderr io.Writer) *store.Store {
+	if _, err := os.Stat(filepath.Join(dataDir, "pebble")); err != nil {
+		fmt.Fprintf(stderr, "%s: %s holds no Strand data (%v)\n", cmd, dataDir, err)
+		return nil
+	}
+	st, err := store.Open(dataDir, store.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
+		if errors.Is(err, store.ErrLocked) {
+			fmt.Fprintf(stderr, "%s works offline: stop the server first\n", cmd)
+		}
+		return nil
+	}
+	return st
 }

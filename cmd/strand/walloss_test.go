@@ -37,16 +37,7 @@ func TestDamagedWALProcedure(t *testing.T) {
 	n.Stop()
 	// Everything so far goes into Pebble's tables, so that only what
 	// follows lives in the write-ahead log alone.
-	st, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
+	flushStore(t, dir)
 	n = servertest.StartConfig(t, n.Config)
 	commitN(t, n.Driver("walled"), 40) // blocks 5..44, acknowledged, in the log only
 	n.Stop()
@@ -151,5 +142,21 @@ func TestOrphanTipRecordReported(t *testing.T) {
 	if rc != 1 || !strings.Contains(out, "ledger (id "+meta.ID+"): FAILED") || !strings.Contains(out, "not in the ledger catalogue") ||
 		!strings.Contains(out, "ledger kept: OK") {
 		t.Fatalf("verify: exit %d\nstdout:\n%s\nstderr:\n%s", rc, out, errOut)
+	}
+}
+
+// flushStore opens the stopped server's store in dir and flushes it, so that
+// everything written so far is in Pebble's table files, not only its log.
+func flushStore(t *testing.T, dir string) {
+	t.Helper()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

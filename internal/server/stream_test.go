@@ -84,7 +84,8 @@ func startStream(t *testing.T, c *qldb.Client, ledgerName, name, streamARN strin
 }
 
 // awaitBlocks reads the destination until it holds a BLOCK_SUMMARY for every
-// block in [0, upTo) (and, if wantCompleted, a COMPLETED control record).
+// block in [0, upTo), the REVISION_DETAILS of every revision those list (and,
+// if wantCompleted, a COMPLETED control record).
 func awaitBlocks(t *testing.T, emu *kinesisemu.Emulator, kinesisStream string, upTo uint64, wantCompleted bool) *streamtest.Collection {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -107,11 +108,15 @@ func awaitBlocks(t *testing.T, emu *kinesisemu.Emulator, kinesisStream string, u
 		for s := uint64(0); s < upTo; s++ {
 			all = all && seen[s]
 		}
-		if all && (completed || !wantCompleted) {
+		// Records of one block travel in separate entries, and only failed
+		// entries are retried: a block's REVISION_DETAILS may still be on
+		// their way when its BLOCK_SUMMARY is in.
+		_, incomplete := c.Blocks()
+		if all && (completed || !wantCompleted) && incomplete == nil {
 			return c
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("destination has %d of %d blocks (completed=%v) after 60 s", len(seen), upTo, completed)
+			t.Fatalf("destination has %d of %d blocks (completed=%v, revisions: %v) after 60 s", len(seen), upTo, completed, incomplete)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
