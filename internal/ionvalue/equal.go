@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math"
 	"math/big"
-	"strings"
 
 	"github.com/amzn/ion-go/ion"
 )
@@ -106,12 +105,6 @@ func decimalEqual(a, b *ion.Decimal) bool {
 	ac, ae := a.CoEx()
 	bc, be := b.CoEx()
 	return ae == be && ac.Cmp(bc) == 0 && IsNegativeZero(a) == IsNegativeZero(b)
-}
-
-// IsNegativeZero reports whether d is a negative zero decimal such as -0. or
-// -0.00 (ion-go keeps that flag private; its text form starts with '-').
-func IsNegativeZero(d *ion.Decimal) bool {
-	return d != nil && d.Sign() == 0 && strings.HasPrefix(d.String(), "-")
 }
 
 // fieldsEqual compares two field lists, at the given depth, as multisets of

@@ -23,7 +23,7 @@ var ErrLength = errors.New("ionvalue: value length exceeds the input")
 // would accept a truncated top-level container (it treats the end of input
 // as the end of the container); such input is rejected here.
 func CheckBinaryLengths(b []byte) error {
-	if len(b) < 4 || b[0] != 0xE0 || b[3] != 0xEA {
+	if len(b) < 4 || b[0] != 0xE0 || b[3] != 0xEA { // ion-go's own test of the marker
 		return nil
 	}
 	n := uint64(len(b))
@@ -42,11 +42,11 @@ func CheckBinaryLengths(b []byte) error {
 		}
 		length := uint64(l)
 		if l == 0x0E || t == 0xD && l == 1 {
-			v, k, ok := readVarUint(b[pos:])
+			v, k, ok := ReadVarUint(b[pos:])
 			if !ok {
 				return nil // the reader fails on the VarUInt
 			}
-			pos += k
+			pos += uint64(k)
 			length = v
 		}
 		if t == 0x0 {
@@ -62,25 +62,12 @@ func CheckBinaryLengths(b []byte) error {
 			// Annotation wrapper: the annotation list must leave room for
 			// the value. ion-go subtracts without checking and would take
 			// an underflowed remainder as the wrapped value's length.
-			v, k, ok := readVarUint(b[pos : pos+length])
-			if !ok || v >= length-k {
+			v, k, ok := ReadVarUint(b[pos : pos+length])
+			if !ok || v >= length-uint64(k) {
 				return ErrLength
 			}
 		}
 		pos += length
 	}
 	return nil
-}
-
-// readVarUint decodes an Ion VarUInt of at most 10 bytes from the start of b
-// and returns it with its length; ok is false when b ends first or the
-// encoding is longer than 10 bytes.
-func readVarUint(b []byte) (v, k uint64, ok bool) {
-	for i := 0; i < len(b) && i < 10; i++ {
-		v = v<<7 | uint64(b[i]&0x7F)
-		if b[i]&0x80 != 0 {
-			return v, uint64(i + 1), true
-		}
-	}
-	return 0, 0, false
 }

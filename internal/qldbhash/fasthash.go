@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -259,30 +258,19 @@ func nullTQ(t ion.Type) byte {
 	return code<<4 | 0x0F
 }
 
-// int appends an int: TQ 0x20 (>= 0) or 0x30 (< 0) and the big-endian
-// magnitude in as few bytes as possible (nothing for 0).
+// int appends an int: TQ 0x20 (>= 0) or 0x30 (< 0) and the magnitude as an
+// Ion UInt (nothing for 0).
 func (s *hashState) int(v *ionvalue.Value) {
 	if b := v.BigInt; b != nil {
-		sign := b.Sign()
-		if sign == 0 {
-			s.buf = append(s.buf, beginMarker, 0x20, endMarker)
-			return
-		}
 		tq := byte(0x20)
-		if sign < 0 {
+		if b.Sign() < 0 {
 			tq = 0x30
 		}
-		n := (b.BitLen() + 7) / 8
-		s.tmp = slices.Grow(s.tmp[:0], n)[:n]
-		b.FillBytes(s.tmp)
+		s.tmp = ionvalue.AppendBigUint(s.tmp[:0], b)
 		s.scalar(tq, s.tmp)
 		return
 	}
 	n := v.Int
-	if n == 0 {
-		s.buf = append(s.buf, beginMarker, 0x20, endMarker)
-		return
-	}
 	tq := byte(0x20)
 	mag := uint64(n)
 	if n < 0 {
@@ -290,7 +278,7 @@ func (s *hashState) int(v *ionvalue.Value) {
 		mag = -mag
 	}
 	var b [8]byte
-	s.scalar(tq, appendUintBytes(b[:0], mag))
+	s.scalar(tq, ionvalue.AppendUint(b[:0], mag))
 }
 
 // float appends a float: positive zero has an empty representation, NaN is
@@ -302,131 +290,32 @@ func (s *hashState) float(f float64) {
 		s.buf = append(s.buf, beginMarker, 0x40, endMarker)
 		return
 	}
-	bits := math.Float64bits(f)
 	if math.IsNaN(f) {
-		bits = nanFloatBits
+		f = math.Float64frombits(nanFloatBits)
 	}
 	var b [8]byte
-	for i := 7; i >= 0; i-- {
-		b[i] = byte(bits)
-		bits >>= 8
-	}
-	s.scalar(0x40, b[:])
+	s.scalar(0x40, ionvalue.AppendFloat64(b[:0], f))
 }
 
-// decimal appends a decimal as ion-go writes it: 0d0 as an empty
-// representation, otherwise the exponent as a VarInt followed by the
-// coefficient as a signed-magnitude Int (nothing for a zero coefficient, 0x80
-// for negative zero). A decimal marked as negative zero is written as -0
-// whatever its coefficient, as ion-go does.
+// decimal appends a decimal as ion-go writes it (ionvalue.AppendDecimal,
+// with its negative zero rule).
 func (s *hashState) decimal(d *ion.Decimal) error {
 	if d == nil {
 		return errors.New("decimal value without a Decimal")
 	}
-	coef, exp := d.CoEx()
-	if coef == nil {
+	if coef, _ := d.CoEx(); coef == nil {
 		return errors.New("decimal value without a coefficient")
 	}
-	negZero := decimalNegZero(d)
-	if !negZero && exp == 0 && coef.Sign() == 0 {
-		s.buf = append(s.buf, beginMarker, 0x50, endMarker)
-		return nil
-	}
-	var eb [10]byte
-	e := appendVarInt(eb[:0], int64(exp))
-	s.buf = append(s.buf, beginMarker, 0x50)
-	s.buf = appendEscapedBytes(s.buf, e)
-	switch {
-	case negZero:
-		s.buf = append(s.buf, 0x80)
-	case coef.Sign() != 0:
-		n := (coef.BitLen() + 7) / 8
-		s.tmp = slices.Grow(s.tmp[:0], n+1)[:n+1]
-		coef.FillBytes(s.tmp[1:])
-		mag := s.tmp[1:]
-		if mag[0]&0x80 != 0 {
-			// No room for the sign bit: a leading sign byte.
-			mag = s.tmp
-			mag[0] = 0
-		}
-		if coef.Sign() < 0 {
-			mag[0] |= 0x80
-		}
-		s.buf = appendEscapedBytes(s.buf, mag)
-	}
-	s.buf = append(s.buf, endMarker)
+	s.tmp = ionvalue.AppendDecimal(s.tmp[:0], d)
+	s.scalar(0x50, s.tmp)
 	return nil
 }
 
-// decimalField is the index of ion.Decimal's unexported negative-zero flag,
-// or -1 when this ion-go version has no such bool field. ion-go exposes the
-// flag only through String, which allocates; reflection reads it for free.
-var decimalField = func() int {
-	f, ok := reflect.TypeFor[ion.Decimal]().FieldByName("isNegZero")
-	if !ok || f.Type.Kind() != reflect.Bool || len(f.Index) != 1 {
-		return -1
-	}
-	return f.Index[0]
-}()
-
-// decimalNegZero reports whether d carries ion-go's negative-zero flag. The
-// text form starts with "-0" exactly when it does (a negative coefficient
-// never prints with a leading zero).
-func decimalNegZero(d *ion.Decimal) bool {
-	if decimalField >= 0 {
-		return reflect.ValueOf(d).Elem().Field(decimalField).Bool()
-	}
-	return strings.HasPrefix(d.String(), "-0")
-}
-
-// timestamp appends a timestamp as ion-go's binary writer encodes it: the
-// offset in minutes as a VarInt (0xC0, i.e. -0, for an unknown offset), then
-// the UTC fields the precision calls for as VarUInts, and for nanosecond
-// precision with fractional digits the fraction as a decimal: exponent
-// -digits (one VarInt byte) and the truncated nanoseconds as an Int.
+// timestamp appends a timestamp as ion-go's binary writer encodes it
+// (ionvalue.AppendTimestamp).
 func (s *hashState) timestamp(ts ion.Timestamp) {
-	dt := ts.GetDateTime()
-	_, offset := dt.Zone()
-	offset /= 60
-	utc := dt.UTC()
-	precision := ts.GetPrecision()
-
 	var rb [48]byte
-	r := rb[:0]
-	if ts.GetTimezoneKind() == ion.TimezoneUnspecified {
-		r = append(r, 0xC0)
-	} else {
-		r = appendVarInt(r, int64(offset))
-	}
-	year, month, day := utc.Date()
-	r = appendVarUint(r, uint64(year))
-	switch precision {
-	case ion.TimestampPrecisionMonth:
-		r = appendVarUint(r, uint64(month))
-	case ion.TimestampPrecisionDay:
-		r = appendVarUint(r, uint64(month))
-		r = appendVarUint(r, uint64(day))
-	case ion.TimestampPrecisionMinute:
-		hour, minute, _ := utc.Clock()
-		r = appendVarUint(r, uint64(month))
-		r = appendVarUint(r, uint64(day))
-		r = appendVarUint(r, uint64(hour))
-		r = appendVarUint(r, uint64(minute))
-	case ion.TimestampPrecisionSecond, ion.TimestampPrecisionNanosecond:
-		hour, minute, sec := utc.Clock()
-		r = appendVarUint(r, uint64(month))
-		r = appendVarUint(r, uint64(day))
-		r = appendVarUint(r, uint64(hour))
-		r = appendVarUint(r, uint64(minute))
-		r = appendVarUint(r, uint64(sec))
-	}
-	if digits := ts.GetNumberOfFractionalSeconds(); precision == ion.TimestampPrecisionNanosecond && digits > 0 {
-		r = append(r, digits|0xC0)
-		if ns := ts.TruncatedNanoseconds(); ns > 0 {
-			r = appendSignedInt(r, uint64(ns))
-		}
-	}
-	s.scalar(0x60, r)
+	s.scalar(0x60, ionvalue.AppendTimestamp(rb[:0], ts))
 }
 
 // structure appends a struct: the sorted, escaped hashes of its fields.
@@ -472,69 +361,6 @@ func isSymbolID(s string) bool {
 		}
 	}
 	return true
-}
-
-// appendUintBytes appends v big-endian in as few bytes as possible (one byte
-// for 0).
-func appendUintBytes(b []byte, v uint64) []byte {
-	n := 1
-	for x := v >> 8; x > 0; x >>= 8 {
-		n++
-	}
-	for i := n - 1; i >= 0; i-- {
-		b = append(b, byte(v>>(8*uint(i))))
-	}
-	return b
-}
-
-// appendSignedInt appends the Ion Int (signed magnitude) of the positive
-// value mag: its big-endian bytes with a leading 0x00 when the top bit is
-// taken.
-func appendSignedInt(b []byte, mag uint64) []byte {
-	n := 1
-	for x := mag >> 8; x > 0; x >>= 8 {
-		n++
-	}
-	if byte(mag>>(8*uint(n-1)))&0x80 != 0 {
-		b = append(b, 0)
-	}
-	return appendUintBytes(b, mag)
-}
-
-// appendVarUint appends v as an Ion VarUInt: 7 bits a byte, most significant
-// first, the last byte flagged with 0x80.
-func appendVarUint(b []byte, v uint64) []byte {
-	n := 1
-	for x := v >> 7; x > 0; x >>= 7 {
-		n++
-	}
-	for i := n - 1; i > 0; i-- {
-		b = append(b, byte(v>>(7*uint(i)))&0x7F)
-	}
-	return append(b, byte(v)&0x7F|0x80)
-}
-
-// appendVarInt appends v as an Ion VarInt: like a VarUInt of the magnitude,
-// except that the first byte holds only 6 value bits after a sign bit (0x40).
-func appendVarInt(b []byte, v int64) []byte {
-	sign := byte(0)
-	mag := uint64(v)
-	if v < 0 {
-		sign = 0x40
-		mag = -mag
-	}
-	n := 1
-	for x := mag >> 6; x > 0; x >>= 7 {
-		n++
-	}
-	if n == 1 {
-		return append(b, 0x80|sign|byte(mag))
-	}
-	b = append(b, sign|byte(mag>>(7*uint(n-1)))&0x3F)
-	for i := n - 2; i > 0; i-- {
-		b = append(b, byte(mag>>(7*uint(i)))&0x7F)
-	}
-	return append(b, byte(mag)&0x7F|0x80)
 }
 
 // appendEscapedBytes appends p with a 0x0C before every 0x0B, 0x0C and 0x0E.

@@ -602,45 +602,6 @@ func TestAppendEscaped(t *testing.T) {
 	}
 }
 
-func TestVarIntEncodings(t *testing.T) {
-	// Compare with the decimal exponents ion-go writes: NewDecimal(1, exp).
-	for _, e := range []int64{0, 1, -1, 63, 64, -63, -64, 8191, 8192, -8192, 1<<20 - 1, math.MaxInt32, math.MinInt32} {
-		got := appendVarInt(nil, e)
-		var buf bytes.Buffer
-		w := ion.NewBinaryWriter(&buf)
-		if err := w.WriteDecimal(ion.NewDecimal(big.NewInt(1), int32(e), false)); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Finish(); err != nil {
-			t.Fatal(err)
-		}
-		enc := buf.Bytes()[4:]
-		hdr := 1
-		if enc[0]&0x0F == 0x0E {
-			hdr = 2
-		}
-		if want := enc[hdr : len(enc)-1]; !bytes.Equal(got, want) {
-			t.Errorf("appendVarInt(%d) = %x, ion-go %x", e, got, want)
-		}
-	}
-	for _, v := range []uint64{0, 1, 127, 128, 16383, 16384, math.MaxUint64} {
-		got := appendVarUint(nil, v)
-		var want []byte
-		x := v
-		for {
-			want = append([]byte{byte(x & 0x7F)}, want...)
-			x >>= 7
-			if x == 0 {
-				break
-			}
-		}
-		want[len(want)-1] |= 0x80
-		if !bytes.Equal(got, want) {
-			t.Errorf("appendVarUint(%d) = %x, want %x", v, got, want)
-		}
-	}
-}
-
 func TestFastHashAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items under the race detector")

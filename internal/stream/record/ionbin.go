@@ -3,7 +3,6 @@ package record
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/big"
 	"time"
 	"unicode/utf8"
@@ -36,37 +35,24 @@ import (
 // body length is known, which costs one memmove of the body per nesting level.
 
 // ivm is the Ion 1.0 binary version marker.
-var ivm = []byte{0xE0, 0x01, 0x00, 0xEA}
-
-// systemSIDs are the symbol ids of the Ion 1.0 system symbol table.
-var systemSIDs = map[string]uint64{
-	"$ion": 1, "$ion_1_0": 2, "$ion_symbol_table": 3, "name": 4, "version": 5,
-	"imports": 6, "symbols": 7, "max_id": 8, "$ion_shared_symbol_table": 9,
-}
-
-const (
-	sidSymbolTable = 3
-	sidSymbols     = 7
-	firstLocalSID  = 10
-)
+var ivm = ionvalue.BinaryVersionMarker[:]
 
 // Ion binary type codes (high nibble of the type descriptor).
 const (
-	tcNull      = 0x00
-	tcBool      = 0x10
-	tcPosInt    = 0x20
-	tcNegInt    = 0x30
-	tcFloat     = 0x40
-	tcDecimal   = 0x50
-	tcTimestamp = 0x60
-	tcSymbol    = 0x70
-	tcString    = 0x80
-	tcClob      = 0x90
-	tcBlob      = 0xA0
-	tcList      = 0xB0
-	tcSexp      = 0xC0
-	tcStruct    = 0xD0
-	tcAnnot     = 0xE0
+	tcBool      = ionvalue.TypeCodeBool
+	tcPosInt    = ionvalue.TypeCodePosInt
+	tcNegInt    = ionvalue.TypeCodeNegInt
+	tcFloat     = ionvalue.TypeCodeFloat
+	tcDecimal   = ionvalue.TypeCodeDecimal
+	tcTimestamp = ionvalue.TypeCodeTimestamp
+	tcSymbol    = ionvalue.TypeCodeSymbol
+	tcString    = ionvalue.TypeCodeString
+	tcClob      = ionvalue.TypeCodeClob
+	tcBlob      = ionvalue.TypeCodeBlob
+	tcList      = ionvalue.TypeCodeList
+	tcSexp      = ionvalue.TypeCodeSexp
+	tcStruct    = ionvalue.TypeCodeStruct
+	tcAnnot     = ionvalue.TypeCodeAnnot
 )
 
 // binWriter accumulates one top-level value and its local symbol table.
@@ -93,20 +79,20 @@ func newBinWriter() *binWriter {
 
 // sid interns s and returns its symbol id.
 func (w *binWriter) sid(s string) uint64 {
-	if id, ok := systemSIDs[s]; ok {
+	if id, ok := ionvalue.SystemSymbolID(s); ok {
 		return id
 	}
 	if id, ok := w.local[s]; ok {
 		return id
 	}
-	id := uint64(firstLocalSID + len(w.syms))
+	id := uint64(ionvalue.FirstLocalSID + len(w.syms))
 	w.syms = append(w.syms, s)
 	w.local[s] = id
 	return id
 }
 
 // field writes a field name; the value must follow.
-func (w *binWriter) field(name string) { w.body = appendVarUint(w.body, w.sid(name)) }
+func (w *binWriter) field(name string) { w.body = ionvalue.AppendVarUint(w.body, w.sid(name)) }
 
 func (w *binWriter) begin(code byte) {
 	w.open = append(w.open, openContainer{code: code, start: len(w.body)})
@@ -150,13 +136,10 @@ func (w *binWriter) writeInt(n int64) {
 }
 
 func (w *binWriter) writeUint(code byte, mag uint64) {
-	if mag == 0 {
-		w.body = append(w.body, code&0xF0)
-		return
-	}
-	n := uintLen(mag)
-	w.body = append(w.body, code|byte(n))
-	w.body = appendUintN(w.body, mag, n)
+	var b [8]byte
+	m := ionvalue.AppendUint(b[:0], mag)
+	w.body = append(w.body, code|byte(len(m)))
+	w.body = append(w.body, m...)
 }
 
 // writeTime writes t as a UTC timestamp with millisecond precision, as QLDB
@@ -166,12 +149,8 @@ func (w *binWriter) writeTime(t time.Time) error {
 	if t.Year() < 1 || t.Year() > 9999 {
 		return fmt.Errorf("timestamp %v: year out of range", t)
 	}
-	var b [16]byte
-	p := append(b[:0], 0x80) // offset +00:00
-	p = appendVarUint(p, uint64(t.Year()))
-	p = append(p, 0x80|byte(t.Month()), 0x80|byte(t.Day()), 0x80|byte(t.Hour()),
-		0x80|byte(t.Minute()), 0x80|byte(t.Second()), 0xC3) // fraction exponent -3
-	p = appendSignedMagnitude(p, uint64(t.Nanosecond()/int(time.Millisecond)), false)
+	var b [24]byte
+	p := ionvalue.AppendTimestamp(b[:0], ionvalue.MillisTimestamp(t))
 	w.body = appendHeader(w.body, tcTimestamp, uint64(len(p)))
 	w.body = append(w.body, p...)
 	return nil
@@ -187,9 +166,9 @@ func (w *binWriter) writeValue(v *ionvalue.Value) error {
 		w.begin(tcAnnot)
 		var ids []byte
 		for _, a := range v.Annotations {
-			ids = appendVarUint(ids, w.sid(a))
+			ids = ionvalue.AppendVarUint(ids, w.sid(a))
 		}
-		w.body = appendVarUint(w.body, uint64(len(ids)))
+		w.body = ionvalue.AppendVarUint(w.body, uint64(len(ids)))
 		w.body = append(w.body, ids...)
 		if err := w.writeBare(v); err != nil {
 			return err
@@ -232,9 +211,7 @@ func (w *binWriter) writeBare(v *ionvalue.Value) error {
 	case ion.IntType:
 		w.writeBigOrInt(v)
 	case ion.FloatType:
-		bits := math.Float64bits(v.Float)
-		w.body = append(w.body, tcFloat|8)
-		w.body = appendUintN(w.body, bits, 8)
+		w.body = ionvalue.AppendFloat64(append(w.body, tcFloat|8), v.Float)
 	case ion.DecimalType:
 		if v.Decimal == nil {
 			return errors.New("decimal value without a Decimal")
@@ -301,63 +278,24 @@ func (w *binWriter) writeBigOrInt(v *ionvalue.Value) {
 	if v.BigInt.Sign() < 0 {
 		code = tcNegInt
 	}
-	mag := new(big.Int).Abs(v.BigInt).Bytes()
-	if mag[0]&0x80 != 0 {
-		mag = append([]byte{0}, mag...)
-	}
+	// ion-java writes the magnitude as BigInteger.toByteArray gives it: a
+	// leading 0x00 when the top bit is set, that is the Ion Int of |n|.
+	mag := ionvalue.AppendBigInt(nil, new(big.Int).Abs(v.BigInt))
 	w.writeLob(code, mag)
 }
 
 func (w *binWriter) writeDecimal(d *ion.Decimal) {
-	coef, exp := d.CoEx()
-	negZero := ionvalue.IsNegativeZero(d)
-	if coef.Sign() == 0 && exp == 0 && !negZero {
-		w.body = append(w.body, tcDecimal)
-		return
-	}
-	p := appendVarInt(nil, int64(exp))
-	switch {
-	case negZero:
-		p = append(p, 0x80)
-	case coef.Sign() != 0:
-		p = appendBigSignedMagnitude(p, coef)
-	}
+	p := ionvalue.AppendDecimal(nil, d)
 	w.body = appendHeader(w.body, tcDecimal, uint64(len(p)))
 	w.body = append(w.body, p...)
 }
 
 // writeTimestamp writes an arbitrary Ion timestamp at its own precision.
 func (w *binWriter) writeTimestamp(ts ion.Timestamp) error {
-	dt := ts.GetDateTime()
-	prec := ts.GetPrecision()
-	var p []byte
-	if ts.GetTimezoneKind() == ion.TimezoneUnspecified || prec < ion.TimestampPrecisionMinute {
-		p = append(p, 0xC0)
-	} else {
-		_, off := dt.Zone()
-		p = appendVarInt(p, int64(off/60))
-	}
-	u := dt.UTC()
-	if u.Year() < 1 || u.Year() > 9999 {
+	if u := ts.GetDateTime().UTC(); u.Year() < 1 || u.Year() > 9999 {
 		return fmt.Errorf("timestamp %v: year out of range", u)
 	}
-	p = appendVarUint(p, uint64(u.Year()))
-	if prec >= ion.TimestampPrecisionMonth {
-		p = append(p, 0x80|byte(u.Month()))
-	}
-	if prec >= ion.TimestampPrecisionDay {
-		p = append(p, 0x80|byte(u.Day()))
-	}
-	if prec >= ion.TimestampPrecisionMinute {
-		p = append(p, 0x80|byte(u.Hour()), 0x80|byte(u.Minute()))
-	}
-	if prec >= ion.TimestampPrecisionSecond {
-		p = append(p, 0x80|byte(u.Second()))
-	}
-	if n := ts.GetNumberOfFractionalSeconds(); prec == ion.TimestampPrecisionNanosecond && n > 0 {
-		p = appendVarInt(p, -int64(n))
-		p = appendSignedMagnitude(p, uint64(ts.TruncatedNanoseconds()), false)
-	}
+	p := ionvalue.AppendTimestamp(nil, ts)
 	w.body = appendHeader(w.body, tcTimestamp, uint64(len(p)))
 	w.body = append(w.body, p...)
 	return nil
@@ -371,11 +309,11 @@ func (w *binWriter) bytes() []byte {
 		list = append(list, s...)
 	}
 	var st []byte
-	st = append(st, sidSymbols|0x80) // field "symbols" (VarUInt 7)
+	st = append(st, ionvalue.SIDSymbols|0x80) // field "symbols" (VarUInt 7)
 	st = appendHeader(st, tcList, uint64(len(list)))
 	st = append(st, list...)
 	var wrapped []byte
-	wrapped = append(wrapped, 0x81, 0x80|sidSymbolTable) // annot_length 1, $ion_symbol_table
+	wrapped = append(wrapped, 0x81, 0x80|ionvalue.SIDSymbolTable) // annot_length 1, $ion_symbol_table
 	wrapped = appendHeader(wrapped, tcStruct, uint64(len(st)))
 	wrapped = append(wrapped, st...)
 
@@ -389,108 +327,4 @@ func (w *binWriter) bytes() []byte {
 }
 
 // appendHeader appends a type descriptor (and VarUInt length when needed).
-func appendHeader(b []byte, code byte, n uint64) []byte {
-	if n < 14 {
-		return append(b, code|byte(n))
-	}
-	return appendVarUint(append(b, code|0x0E), n)
-}
-
-// appendVarUint appends n as an Ion VarUInt (7 bits a byte, end bit 0x80).
-func appendVarUint(b []byte, n uint64) []byte {
-	var tmp [10]byte
-	i := len(tmp) - 1
-	tmp[i] = 0x80 | byte(n&0x7F)
-	for n >>= 7; n > 0; n >>= 7 {
-		i--
-		tmp[i] = byte(n & 0x7F)
-	}
-	return append(b, tmp[i:]...)
-}
-
-// appendVarInt appends n as an Ion VarInt (sign bit 0x40 in the first byte).
-func appendVarInt(b []byte, n int64) []byte {
-	neg := n < 0
-	mag := uint64(n)
-	if neg {
-		mag = uint64(-n)
-	}
-	var tmp [11]byte
-	i := len(tmp) - 1
-	tmp[i] = 0x80 | byte(mag&0x7F)
-	mag >>= 7
-	for mag > 0 {
-		i--
-		tmp[i] = byte(mag & 0x7F)
-		mag >>= 7
-	}
-	if tmp[i]&0x40 != 0 { // no room for the sign bit
-		i--
-		tmp[i] = 0
-	}
-	if neg {
-		tmp[i] |= 0x40
-	}
-	return append(b, tmp[i:]...)
-}
-
-// appendSignedMagnitude appends an Ion Int (sign-magnitude, big-endian,
-// minimal); zero is the empty encoding unless neg is set.
-func appendSignedMagnitude(b []byte, mag uint64, neg bool) []byte {
-	if mag == 0 {
-		if neg {
-			return append(b, 0x80)
-		}
-		return b
-	}
-	n := uintLen(mag)
-	start := len(b)
-	b = appendUintN(b, mag, n)
-	if b[start]&0x80 != 0 {
-		b = append(b[:start+1], b[start:]...)
-		b[start] = 0
-	}
-	if neg {
-		b[start] |= 0x80
-	}
-	return b
-}
-
-func appendBigSignedMagnitude(b []byte, n *big.Int) []byte {
-	if n.IsInt64() || n.IsUint64() {
-		neg := n.Sign() < 0
-		var mag uint64
-		if neg {
-			mag = uint64(-n.Int64()) // MinInt64 wraps to its magnitude
-		} else {
-			mag = n.Uint64()
-		}
-		return appendSignedMagnitude(b, mag, neg)
-	}
-	mag := new(big.Int).Abs(n).Bytes()
-	start := len(b)
-	if mag[0]&0x80 != 0 {
-		b = append(b, 0)
-	}
-	b = append(b, mag...)
-	if n.Sign() < 0 {
-		b[start] |= 0x80
-	}
-	return b
-}
-
-// uintLen is the number of bytes of the minimal big-endian form of n > 0.
-func uintLen(n uint64) int {
-	l := 0
-	for ; n > 0; n >>= 8 {
-		l++
-	}
-	return l
-}
-
-func appendUintN(b []byte, n uint64, l int) []byte {
-	for i := l - 1; i >= 0; i-- {
-		b = append(b, byte(n>>(8*uint(i))))
-	}
-	return b
-}
+func appendHeader(b []byte, code byte, n uint64) []byte { return ionvalue.AppendTypeDesc(b, code, n) }

@@ -119,25 +119,6 @@ func TestJavaEncodings(t *testing.T) {
 	}
 }
 
-func TestVarIntEncodings(t *testing.T) {
-	for _, c := range []struct {
-		n    int64
-		want string
-	}{{0, "80"}, {-3, "c3"}, {63, "bf"}, {64, "00c0"}, {-64, "40c0"}, {-480, "43e0"}, {8191, "3fff"}, {8192, "004080"}} {
-		if got := hex.EncodeToString(appendVarInt(nil, c.n)); got != c.want {
-			t.Errorf("VarInt %d: %s, want %s", c.n, got, c.want)
-		}
-	}
-	for _, c := range []struct {
-		n    uint64
-		want string
-	}{{0, "80"}, {127, "ff"}, {128, "0180"}, {16383, "7fff"}, {16384, "010080"}} {
-		if got := hex.EncodeToString(appendVarUint(nil, c.n)); got != c.want {
-			t.Errorf("VarUInt %d: %s, want %s", c.n, got, c.want)
-		}
-	}
-}
-
 // TestRandomValuesRoundTrip writes random documents and reads them back.
 func TestRandomValuesRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
