@@ -1,7 +1,6 @@
-package verify
+package ionvalue
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -12,16 +11,12 @@ import (
 	"time"
 
 	"github.com/amzn/ion-go/ion"
-
-	"github.com/strand-db/strand/internal/ionvalue"
-	"github.com/strand-db/strand/internal/store"
-	"github.com/strand-db/strand/internal/verify/verifytest"
 )
 
 // randValue builds a random Ion value of every type, with the edge cases
 // the fast decoder must either reproduce exactly or refuse.
-func randValue(r *rand.Rand, depth int) *ionvalue.Value {
-	var v *ionvalue.Value
+func randValue(r *rand.Rand, depth int) *Value {
+	var v *Value
 	kind := r.IntN(16)
 	if depth > 3 && kind >= 12 {
 		kind = r.IntN(12)
@@ -30,61 +25,61 @@ func randValue(r *rand.Rand, depth int) *ionvalue.Value {
 	case 0:
 		types := []ion.Type{ion.NullType, ion.BoolType, ion.IntType, ion.FloatType, ion.DecimalType, ion.TimestampType,
 			ion.SymbolType, ion.StringType, ion.ClobType, ion.BlobType, ion.ListType, ion.SexpType, ion.StructType}
-		v = ionvalue.TypedNull(types[r.IntN(len(types))])
+		v = TypedNull(types[r.IntN(len(types))])
 	case 1:
-		v = ionvalue.Bool(r.IntN(2) == 0)
+		v = Bool(r.IntN(2) == 0)
 	case 2:
 		ints := []int64{0, 1, -1, 127, -128, 1 << 31, math.MaxInt64, math.MinInt64, math.MinInt64 + 1, r.Int64(), -r.Int64()}
-		v = ionvalue.Int(ints[r.IntN(len(ints))])
+		v = Int(ints[r.IntN(len(ints))])
 	case 3:
 		n, _ := new(big.Int).SetString(fmt.Sprintf("%d%018d", 1+r.IntN(1e9), r.Int64N(1e18)), 10)
 		if r.IntN(2) == 0 {
 			n.Neg(n)
 		}
-		v = ionvalue.BigIntValue(n)
+		v = BigIntValue(n)
 	case 4:
 		fs := []float64{0, math.Copysign(0, -1), 1.5, -2.25e300, math.Inf(1), math.Inf(-1), r.NormFloat64()}
-		v = ionvalue.Float(fs[r.IntN(len(fs))])
+		v = Float(fs[r.IntN(len(fs))])
 	case 5:
 		ds := []string{"0", "0.", "-0", "-0.0", "90.25", "1d-10", "-12345678901234567890.5", "1.000", "7d400"}
-		v = ionvalue.DecimalValue(ion.MustParseDecimal(ds[r.IntN(len(ds))]))
+		v = DecimalValue(ion.MustParseDecimal(ds[r.IntN(len(ds))]))
 	case 6:
-		v = ionvalue.Timestamp(randTimestamp(r))
+		v = Timestamp(randTimestamp(r))
 	case 7:
 		syms := []string{"a", "$ion", "name", "symbols", "sym with space", "ü"}
-		v = ionvalue.Symbol(syms[r.IntN(len(syms))])
+		v = Symbol(syms[r.IntN(len(syms))])
 	case 8:
 		strs := []string{"", "x", "VIN-1N4AL11D75C109151", "ünïcödé ✓", string(make([]byte, 20))}
-		v = ionvalue.String(strs[r.IntN(len(strs))])
+		v = String(strs[r.IntN(len(strs))])
 	case 9:
 		b := make([]byte, r.IntN(40))
 		for i := range b {
 			b[i] = byte(r.Uint32())
 		}
 		if r.IntN(2) == 0 {
-			v = ionvalue.Blob(b)
+			v = Blob(b)
 		} else {
-			v = ionvalue.Clob(b)
+			v = Clob(b)
 		}
 	case 10, 12:
 		n := r.IntN(4)
-		elems := make([]*ionvalue.Value, n)
+		elems := make([]*Value, n)
 		for i := range elems {
 			elems[i] = randValue(r, depth+1)
 		}
 		if kind == 10 {
-			v = ionvalue.List(elems...)
+			v = List(elems...)
 		} else {
-			v = ionvalue.Sexp(elems...)
+			v = Sexp(elems...)
 		}
 	default:
 		n := r.IntN(5)
-		fields := make([]ionvalue.Field, n)
+		fields := make([]Field, n)
 		names := []string{"a", "b", "strandId", "sequenceNo", "data", "a", "name", "$ion_symbol_table"}
 		for i := range fields {
-			fields[i] = ionvalue.Field{Name: names[r.IntN(len(names))], Value: randValue(r, depth+1)}
+			fields[i] = Field{Name: names[r.IntN(len(names))], Value: randValue(r, depth+1)}
 		}
-		v = ionvalue.Struct(fields...)
+		v = Struct(fields...)
 	}
 	if r.IntN(8) == 0 {
 		v.Annotations = []string{"ann", "b"}[:1+r.IntN(2)]
@@ -108,7 +103,7 @@ func randTimestamp(r *rand.Rand) ion.Timestamp {
 	case 5:
 		return ion.NewTimestampWithFractionalSeconds(t, ion.TimestampPrecisionNanosecond, ion.TimezoneUTC, uint8(1+r.IntN(9)))
 	default:
-		return ionvalue.MillisTimestamp(t)
+		return MillisTimestamp(t)
 	}
 }
 
@@ -116,11 +111,11 @@ func randTimestamp(r *rand.Rand) ion.Timestamp {
 // must be identical (reflect.DeepEqual) to the reference decoder's.
 func checkSame(t *testing.T, b []byte) bool {
 	t.Helper()
-	fast, ok := fastDecodeOne(b)
+	fast, ok := decodeBinary(b)
 	if !ok {
 		return false
 	}
-	ref, err := ionvalue.DecodeOne(b)
+	ref, err := decodeOne(b, MaxStoredDepth)
 	if err != nil {
 		t.Fatalf("fast path accepted input the reference rejects (%v): %x", err, b)
 	}
@@ -132,7 +127,7 @@ func checkSame(t *testing.T, b []byte) bool {
 
 // identical is reflect.DeepEqual, except that floats compare by their bits
 // (so that NaN equals itself).
-func identical(a, b *ionvalue.Value) bool {
+func identical(a, b *Value) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
@@ -155,13 +150,13 @@ func identical(a, b *ionvalue.Value) bool {
 	return reflect.DeepEqual(x, y) && (a.Elems == nil) == (b.Elems == nil) && (a.Fields == nil) == (b.Fields == nil)
 }
 
-func TestFastDecodeMatchesReference(t *testing.T) {
+func TestDecodeBinaryMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	fast := 0
 	const n = 5000
 	for i := 0; i < n; i++ {
 		v := randValue(r, 0)
-		b, err := ionvalue.MarshalBinary(v)
+		b, err := MarshalBinary(v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,33 +169,32 @@ func TestFastDecodeMatchesReference(t *testing.T) {
 		t.Errorf("only %d of %d random values took the fast path", fast, n)
 	}
 
-	// A reusing decoder gives the same values, decode after decode, with
+	// A reusing Decoder gives the same values, decode after decode, with
 	// slabs of every size.
+	var dec Decoder
 	for i := 0; i < 2000; i++ {
-		b, _ := ionvalue.MarshalBinary(randValue(r, 0))
-		ref, refErr := ionvalue.DecodeOne(b)
-		err := withDecoded(b, func(v *ionvalue.Value) error {
-			if !identical(v, ref) {
-				t.Fatalf("withDecoded differs:\n got %s\nwant %s", v, ref)
-			}
-			return nil
-		})
+		b, _ := MarshalBinary(randValue(r, 0))
+		ref, refErr := decodeOne(b, MaxStoredDepth)
+		v, err := dec.Decode(b)
 		if (err == nil) != (refErr == nil) {
-			t.Fatalf("withDecoded error %v, reference %v", err, refErr)
+			t.Fatalf("Decoder error %v, reference %v", err, refErr)
+		}
+		if !identical(v, ref) {
+			t.Fatalf("Decoder differs:\n got %s\nwant %s", v, ref)
 		}
 	}
 
 	// What Strand stores must always take it (that is the point).
-	for _, v := range []*ionvalue.Value{
-		ionvalue.Struct(
-			ionvalue.Field{Name: "txTime", Value: ionvalue.TimeMillis(time.Date(2024, 1, 2, 3, 4, 5, 6e6, time.UTC))},
-			ionvalue.Field{Name: "zero", Value: ionvalue.TimeMillis(time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC))},
-			ionvalue.Field{Name: "hash", Value: ionvalue.Blob(make([]byte, 32))},
-			ionvalue.Field{Name: "version", Value: ionvalue.Int(3)},
-			ionvalue.Field{Name: "empty", Value: ionvalue.List()},
+	for _, v := range []*Value{
+		Struct(
+			Field{Name: "txTime", Value: TimeMillis(time.Date(2024, 1, 2, 3, 4, 5, 6e6, time.UTC))},
+			Field{Name: "zero", Value: TimeMillis(time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC))},
+			Field{Name: "hash", Value: Blob(make([]byte, 32))},
+			Field{Name: "version", Value: Int(3)},
+			Field{Name: "empty", Value: List()},
 		),
 	} {
-		b, _ := ionvalue.MarshalBinary(v)
+		b, _ := MarshalBinary(v)
 		if !checkSame(t, b) {
 			t.Errorf("Strand's own shapes missed the fast path: %s", v)
 		}
@@ -208,92 +202,65 @@ func TestFastDecodeMatchesReference(t *testing.T) {
 
 	// Text, truncated and garbage input never take it.
 	for _, b := range [][]byte{[]byte(`{a:1}`), {0xE0, 0x01, 0x00, 0xEA, 0x21}, {0xE0, 0x01, 0x00, 0xEA, 0xF0}, {}} {
-		if _, ok := fastDecodeOne(b); ok {
+		if _, ok := decodeBinary(b); ok {
 			t.Errorf("fast path accepted %x", b)
 		}
 	}
-	// decodeIon falls back to the reference and its errors.
-	if _, err := decodeIon([]byte("{a:")); err == nil {
-		t.Error("decodeIon accepted broken text")
+	// A Decoder falls back to the reference and its errors.
+	if _, err := new(Decoder).Decode([]byte("{a:")); err == nil {
+		t.Error("Decoder accepted broken text")
 	}
-	if v, err := decodeIon([]byte("{a:1}")); err != nil || v.Get("a").Int != 1 {
-		t.Errorf("decodeIon of text: %v %v", v, err)
+	if v, err := new(Decoder).Decode([]byte("{a:1}")); err != nil || v.Get("a").Int != 1 {
+		t.Errorf("Decoder of text: %v %v", v, err)
 	}
 }
 
-// FuzzFastDecode checks that whatever the fast path accepts, the reference
-// decoder reads to the identical value.
-func FuzzFastDecode(f *testing.F) {
+// FuzzDecodeBinary is the differential test of the binary decoder against
+// the ion-go based reader: whatever the binary decoder accepts, the reference
+// reads to the identical value, and a Decoder fails exactly when the
+// reference does.
+func FuzzDecodeBinary(f *testing.F) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 50; i++ {
-		b, _ := ionvalue.MarshalBinary(randValue(r, 0))
+		b, _ := MarshalBinary(randValue(r, 0))
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		checkSame(t, b)
-	})
-}
-
-// TestFastDecodeStoredData checks that every value Strand stores for a
-// ledger (blocks, history and latest revisions) takes the fast path and
-// decodes identically.
-func TestFastDecodeStoredData(t *testing.T) {
-	dir := t.TempDir()
-	if err := verifytest.Build(dir, "fast", 300, verifytest.Options{Sessions: 4}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	counts := map[byte]int{}
-	err = st.Scan([]byte("l/"), []byte("l0"), func(k, v []byte) bool {
-		i := bytes.IndexByte(k[2:], '/') + 3
-		switch kind := k[i]; kind {
-		case 'b', 'h', 'd':
-			if !checkSame(t, v) {
-				t.Fatalf("stored %c/ value missed the fast path: %x", kind, v)
-			}
-			counts[kind]++
+		_, refErr := decodeOne(b, MaxStoredDepth)
+		if _, err := new(Decoder).Decode(b); (err == nil) != (refErr == nil) {
+			t.Fatalf("Decoder error %v, reference %v", err, refErr)
 		}
-		return true
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if counts['b'] < 300 || counts['h'] < 200 || counts['d'] < 100 {
-		t.Errorf("checked %v", counts)
-	}
 }
 
-// TestFastDecodeDepthLimit: the fast decoder gives up beyond
-// ionvalue.MaxStoredDepth (it recursed without bound, overflowing the stack
+// TestDecodeBinaryDepthLimit: the fast decoder gives up beyond
+// MaxStoredDepth (it recursed without bound, overflowing the stack
 // on deep input), and the fallback refuses such input with ErrTooDeep.
-func TestFastDecodeDepthLimit(t *testing.T) {
-	nested := func(n int) *ionvalue.Value {
-		v := ionvalue.Int(1)
+func TestDecodeBinaryDepthLimit(t *testing.T) {
+	nested := func(n int) *Value {
+		v := Int(1)
 		for i := 0; i < n; i++ {
-			v = ionvalue.List(v)
+			v = List(v)
 		}
 		return v
 	}
-	ok, err := ionvalue.MarshalBinary(nested(ionvalue.MaxStoredDepth))
+	ok, err := MarshalBinary(nested(MaxStoredDepth))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, fast := fastDecodeOne(ok); !fast || ionvalue.Depth(v, 0) != ionvalue.MaxStoredDepth {
+	if v, fast := decodeBinary(ok); !fast || Depth(v, 0) != MaxStoredDepth {
 		t.Fatalf("fast path at MaxStoredDepth: ok = %v", fast)
 	}
 	// One more level: wrap the body of ok in a list header by hand.
 	body := ok[4:]
 	deep := append([]byte{0xE0, 0x01, 0x00, 0xEA, 0xBE}, varUintBytes(len(body))...)
 	deep = append(deep, body...)
-	if _, fast := fastDecodeOne(deep); fast {
+	if _, fast := decodeBinary(deep); fast {
 		t.Fatal("fast path accepted a value deeper than MaxStoredDepth")
 	}
-	if _, err := decodeIon(deep); !errors.Is(err, ionvalue.ErrTooDeep) {
-		t.Fatalf("decodeIon: err = %v, want ErrTooDeep", err)
+	if _, err := new(Decoder).Decode(deep); !errors.Is(err, ErrTooDeep) {
+		t.Fatalf("Decoder: err = %v, want ErrTooDeep", err)
 	}
 }
 
@@ -308,4 +275,31 @@ func varUintBytes(n int) []byte {
 	}
 	out[len(out)-1] |= 0x80
 	return out
+}
+
+// TestDecodeBinaryInvalidUTF8: text that is not valid UTF-8 (in a string, a
+// symbol table entry used as a field name, a symbol or an annotation) never
+// takes the binary decoder's path, and a Decoder refuses it as the reference
+// reader does.
+func TestDecodeBinaryInvalidUTF8(t *testing.T) {
+	ivm := string(BinaryVersionMarker[:])
+	symtab := "\xe8\x81\x83\xd5\x87\xb3\x82\xc3\x28" // $ion_symbol_table::{symbols:["\xc3("]}
+	for name, b := range map[string]string{
+		"string":     ivm + "\x82\xc3\x28",
+		"field name": ivm + symtab + "\xd2\x8a\x20",
+		"symbol":     ivm + symtab + "\x71\x0a",
+		"annotation": ivm + symtab + "\xe3\x81\x8a\x20",
+	} {
+		if _, ok := decodeBinary([]byte(b)); ok {
+			t.Errorf("%s: binary decoder accepted invalid UTF-8", name)
+		}
+		if _, err := new(Decoder).Decode([]byte(b)); err == nil {
+			t.Errorf("%s: Decoder accepted invalid UTF-8", name)
+		}
+	}
+	// The same shapes with valid text decode on the binary decoder's path.
+	good := ivm + "\xe8\x81\x83\xd5\x87\xb3\x82\x61\x62" + "\xd2\x8a\x20"
+	if v, ok := decodeBinary([]byte(good)); !ok || v.Get("ab") == nil {
+		t.Errorf("valid field name: %v %v", v, ok)
+	}
 }

@@ -1,52 +1,90 @@
-package verify
+package ionvalue
 
 import (
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"math"
 	"math/big"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/amzn/ion-go/ion"
-
-	"github.com/strand-db/strand/internal/ionvalue"
 )
 
-// This file is a fast path for decoding the Ion binary Strand stores
-// (journal blocks and committed-view revisions, written by
-// ionvalue.MarshalBinary). Decoding through ion-go's reader costs about
-// 50 µs and 400 allocations for a small block, more than all the hashing
-// verification does; this decoder builds the same ionvalue tree in a few
-// microseconds.
+// This file is Strand's own decoder for the Ion binary it stores (journal
+// blocks, committed revisions and stream records). Decoding through ion-go's
+// reader costs about 50 µs and 400 allocations for a small block; this
+// decoder builds the same Value tree in a few microseconds and a handful of
+// allocations.
 //
-// It is deliberately partial: it accepts only input it can decode exactly
-// as ionvalue.DecodeStored would (the tests check this value for value, and
-// by fuzzing), and gives up (ok = false) on anything else, such as shared
-// symbol table imports, timestamps with a non-zero offset, big integers,
-// or malformed input; decodeIon then falls back to ionvalue.DecodeStored, so
-// results and errors are always those of the reference decoder.
+// It is deliberately partial: it accepts only input it decodes exactly as
+// the ion-go based reader (decodeOne at MaxStoredDepth) would, value for
+// value (the tests check this with reflect.DeepEqual, and by fuzzing), and
+// gives up on anything else: shared symbol table imports, timestamps with a
+// non-zero offset, big integers, a negative-int encoding of zero, text that
+// is not valid UTF-8, containers deeper than MaxStoredDepth, or malformed
+// input. A Decoder then falls back to the ion-go based reader, so results
+// and errors are always that reader's.
 
-// decodeIon decodes a stream holding exactly one value, as
-// ionvalue.DecodeStored does.
-func decodeIon(b []byte) (*ionvalue.Value, error) {
-	if v, ok := fastDecodeOne(b); ok {
-		return v, nil
-	}
-	return ionvalue.DecodeStored(b)
+// A Decoder decodes stored Ion as DecodeStored does (the same values and the
+// same errors), reusing its memory from one Decode to the next: the values,
+// element lists and field lists of a decoded tree are carved from slabs that
+// the next Decode overwrites. A value is therefore valid only until the
+// Decoder's next Decode (the strings and byte slices in it stay valid for
+// good). The zero Decoder is ready to use; a Decoder is not safe for
+// concurrent use.
+type Decoder struct {
+	d     binaryDecoder
+	slabs slabs
 }
 
-// System symbols of Ion 1.0.
-var systemSymbols = []string{"", "$ion", "$ion_1_0", "$ion_symbol_table", "name", "version", "imports", "symbols", "max_id", "$ion_shared_symbol_table"}
+// Decode decodes b, which must hold exactly one top-level value (Ion binary
+// or text, as for DecodeStored, with MaxStoredDepth as the depth limit).
+func (dec *Decoder) Decode(b []byte) (*Value, error) {
+	dec.d.keep = &dec.slabs
+	if v, ok := dec.d.decode(b); ok {
+		return v, nil
+	}
+	return decodeOne(b, MaxStoredDepth)
+}
 
-const (
-	sidSymbolTable = 3
-	sidSymbols     = 7
-)
+// decodeBinary decodes b when it is binary Ion holding exactly one user
+// value that binaryDecoder supports. The result does not share memory with
+// b or with any other decode.
+func decodeBinary(b []byte) (*Value, bool) {
+	return new(binaryDecoder).decode(b)
+}
 
-type fastDecoder struct {
+// readTypeDesc splits a type descriptor: the type code, the length of the
+// representation, and the representation's offset in p. A length nibble of
+// 15 (null) gives length 0 and null = true. ok is false for an annotation
+// wrapper marked null or a representation that overruns p.
+func readTypeDesc(p []byte) (code byte, n int, off int, null bool, ok bool) {
+	if len(p) == 0 {
+		return 0, 0, 0, false, false
+	}
+	code, l := p[0]>>4, int(p[0]&0x0F)
+	off = 1
+	switch {
+	case l == 15:
+		return code, 0, off, true, code != 0xE
+	case code == 0x1: // bool: the nibble is the value
+		return code, 0, off, false, true
+	case code == 0xD && l == 1: // sorted struct: length follows
+		fallthrough
+	case l == 14:
+		v, m, ok := ReadVarUint(p[off:])
+		if !ok || v > uint64(len(p)) {
+			return 0, 0, 0, false, false
+		}
+		l, off = int(v), off+m
+	}
+	if off+l > len(p) {
+		return 0, 0, 0, false, false
+	}
+	return code, l, off, false, true
+}
+
+type binaryDecoder struct {
 	syms []string // symbol id to text; "" for unknown text
 	// str and buf are one string and one byte copy of the whole input:
 	// texts and blobs are slices of them. Values, element lists and field
@@ -54,62 +92,31 @@ type fastDecoder struct {
 	// a decode allocates a handful of times rather than per value.
 	str    string
 	buf    []byte
-	vals   []ionvalue.Value
-	elems  []*ionvalue.Value
-	fields []ionvalue.Field
+	vals   []Value
+	elems  []*Value
+	fields []Field
 	lst    []string // backing array of syms
-	// keep holds the whole slabs of a reusing decoder (see withDecoded).
+	// keep holds the whole slabs of a reusing decoder (see Decoder).
 	keep *slabs
 }
 
 type slabs struct {
-	vals   []ionvalue.Value
-	elems  []*ionvalue.Value
-	fields []ionvalue.Field
+	vals   []Value
+	elems  []*Value
+	fields []Field
 }
 
-// reusable decoders keep their slabs from one decode to the next.
-var reusable = sync.Pool{New: func() any { return &fastDecoder{keep: &slabs{}} }}
-
-// withDecoded decodes b as decodeIon does and calls fn with the value, which
-// is valid only during the call: the memory of its values, lists and
-// fields is reused by later decodes, so fn must not keep any of them (the
-// strings and byte slices in it stay valid). It returns fn's error, or the
-// decoding error wrapping errNotIon.
-func withDecoded(b []byte, fn func(*ionvalue.Value) error) error {
-	d := reusable.Get().(*fastDecoder)
-	defer reusable.Put(d)
-	v, ok := d.decode(b)
-	if !ok {
-		var err error
-		if v, err = ionvalue.DecodeStored(b); err != nil {
-			return fmt.Errorf("%w: %w", errNotIon, err)
-		}
-	}
-	return fn(v)
-}
-
-// errNotIon is wrapped by the errors of stored values that do not decode.
-var errNotIon = errors.New("the stored value is not readable Ion")
-
-// fastDecodeOne decodes b when it is binary Ion holding exactly one user
-// value that the fast path supports. The result does not share memory with
-// b or with any other decode.
-func fastDecodeOne(b []byte) (*ionvalue.Value, bool) {
-	return new(fastDecoder).decode(b)
-}
-
-func (d *fastDecoder) decode(b []byte) (*ionvalue.Value, bool) {
-	if len(b) < 4 || b[0] != 0xE0 || b[1] != 0x01 || b[2] != 0x00 || b[3] != 0xEA {
+func (d *binaryDecoder) decode(b []byte) (*Value, bool) {
+	if !HasVersionMarker(b) {
 		return nil, false
 	}
 	d.buf = append([]byte(nil), b...)
 	d.str = string(b)
 	d.syms = systemSymbols
 	defer func() { d.syms, d.str, d.buf, d.vals, d.elems, d.fields = nil, "", nil, nil, nil, nil }()
-	var out *ionvalue.Value
+	var out *Value
 	for p := d.buf[4:]; len(p) > 0; {
-		if len(p) >= 4 && p[0] == 0xE0 && p[1] == 0x01 && p[2] == 0x00 && p[3] == 0xEA {
+		if HasVersionMarker(p) {
 			d.syms = systemSymbols
 			p = p[4:]
 			continue
@@ -125,7 +132,7 @@ func (d *fastDecoder) decode(b []byte) (*ionvalue.Value, bool) {
 		if out != nil {
 			return nil, false
 		}
-		if _, l, off, _, ok := header(p); ok {
+		if _, l, off, _, ok := readTypeDesc(p); ok {
 			var c counts
 			c.add(p[:off+l], false)
 			d.prepare(c)
@@ -140,11 +147,11 @@ func (d *fastDecoder) decode(b []byte) (*ionvalue.Value, bool) {
 }
 
 // prepare sets up zeroed slabs of the sizes c counted.
-func (d *fastDecoder) prepare(c counts) {
+func (d *binaryDecoder) prepare(c counts) {
 	if d.keep == nil {
-		d.vals = make([]ionvalue.Value, c.vals)
-		d.elems = make([]*ionvalue.Value, c.elems)
-		d.fields = make([]ionvalue.Field, c.fields)
+		d.vals = make([]Value, c.vals)
+		d.elems = make([]*Value, c.elems)
+		d.fields = make([]Field, c.fields)
 		return
 	}
 	k := d.keep
@@ -157,8 +164,8 @@ func (d *fastDecoder) prepare(c counts) {
 // too small) and the slab to keep.
 func reuse[T any](slab []T, n int) ([]T, []T) {
 	if cap(slab) < n {
-		slab = make([]T, 2*n)
-		return slab[:n], slab
+		slab = make([]T, n, max(n, 2*cap(slab)))
+		return slab, slab
 	}
 	s := slab[:n]
 	clear(s)
@@ -166,18 +173,18 @@ func reuse[T any](slab []T, n int) ([]T, []T) {
 }
 
 // offset returns where p, a slice of d.buf, starts in it.
-func (d *fastDecoder) offset(p []byte) int { return cap(d.buf) - cap(p) }
+func (d *binaryDecoder) offset(p []byte) int { return cap(d.buf) - cap(p) }
 
 // substr returns p, a slice of d.buf, as a string sharing d.str.
-func (d *fastDecoder) substr(p []byte) string {
+func (d *binaryDecoder) substr(p []byte) string {
 	o := d.offset(p)
 	return d.str[o : o+len(p)]
 }
 
 // alloc returns a zero Value from the slab.
-func (d *fastDecoder) alloc() *ionvalue.Value {
+func (d *binaryDecoder) alloc() *Value {
 	if len(d.vals) == 0 { // count is exact for what decodes; be safe anyway
-		d.vals = make([]ionvalue.Value, 8)
+		d.vals = make([]Value, 8)
 	}
 	v := &d.vals[0]
 	d.vals = d.vals[1:]
@@ -185,18 +192,18 @@ func (d *fastDecoder) alloc() *ionvalue.Value {
 }
 
 // elemList and fieldList return empty slices with room for n entries.
-func (d *fastDecoder) elemList(n int) []*ionvalue.Value {
+func (d *binaryDecoder) elemList(n int) []*Value {
 	if len(d.elems) < n {
-		return make([]*ionvalue.Value, 0, n)
+		return make([]*Value, 0, n)
 	}
 	s := d.elems[:0:n]
 	d.elems = d.elems[n:]
 	return s
 }
 
-func (d *fastDecoder) fieldList(n int) []ionvalue.Field {
+func (d *binaryDecoder) fieldList(n int) []Field {
 	if len(d.fields) < n {
-		return make([]ionvalue.Field, 0, n)
+		return make([]Field, 0, n)
 	}
 	s := d.fields[:0:n]
 	d.fields = d.fields[n:]
@@ -207,24 +214,24 @@ func (d *fastDecoder) fieldList(n int) []ionvalue.Field {
 type counts struct{ vals, elems, fields int }
 
 // add counts the values in p (struct fields when fields is set),
-// containers' contents included, down to ionvalue.MaxStoredDepth containers
+// containers' contents included, down to MaxStoredDepth containers
 // (value gives up on anything deeper).
 func (c *counts) add(p []byte, fields bool) { c.addAt(p, fields, 0) }
 
 // addAt is add for p inside depth containers.
 func (c *counts) addAt(p []byte, fields bool, depth int) {
-	if depth > ionvalue.MaxStoredDepth {
+	if depth > MaxStoredDepth {
 		return
 	}
 	for len(p) > 0 {
 		if fields {
-			_, k, ok := varUint(p)
+			_, k, ok := ReadVarUint(p)
 			if !ok {
 				return
 			}
 			p = p[k:]
 		}
-		code, l, off, null, ok := header(p)
+		code, l, off, null, ok := readTypeDesc(p)
 		if !ok {
 			return
 		}
@@ -239,7 +246,7 @@ func (c *counts) addAt(p []byte, fields bool, depth int) {
 			c.fields += children(body, true)
 			c.addAt(body, true, depth+1)
 		case code == 0xE:
-			if alen, k, ok := varUint(body); ok && k+int(alen) <= l {
+			if alen, k, ok := ReadVarUint(body); ok && k+int(alen) <= l {
 				c.addAt(body[k+int(alen):], false, depth)
 			}
 		}
@@ -253,13 +260,13 @@ func children(p []byte, fields bool) int {
 	n := 0
 	for len(p) > 0 {
 		if fields {
-			_, k, ok := varUint(p)
+			_, k, ok := ReadVarUint(p)
 			if !ok {
 				return n
 			}
 			p = p[k:]
 		}
-		_, l, off, _, ok := header(p)
+		_, l, off, _, ok := readTypeDesc(p)
 		if !ok {
 			return n
 		}
@@ -269,116 +276,54 @@ func children(p []byte, fields bool) int {
 	return n
 }
 
-// header splits a type descriptor: the type code, the length of the
-// representation, and the representation's offset in p. A length nibble of
-// 15 (null) gives length 0 and null = true.
-func header(p []byte) (code byte, n int, off int, null bool, ok bool) {
-	if len(p) == 0 {
-		return 0, 0, 0, false, false
-	}
-	code, l := p[0]>>4, int(p[0]&0x0F)
-	off = 1
-	switch {
-	case l == 15:
-		return code, 0, off, true, code != 0xE
-	case code == 0x1: // bool: the nibble is the value
-		return code, 0, off, false, true
-	case code == 0xD && l == 1: // sorted struct: length follows
-		fallthrough
-	case l == 14:
-		v, m, ok := varUint(p[off:])
-		if !ok || v > uint64(len(p)) {
-			return 0, 0, 0, false, false
-		}
-		l, off = int(v), off+m
-	}
-	if off+l > len(p) {
-		return 0, 0, 0, false, false
-	}
-	return code, l, off, false, true
-}
-
-// varUint reads an Ion VarUInt (at most 9 bytes here).
-func varUint(p []byte) (uint64, int, bool) {
-	var v uint64
-	for i := 0; i < len(p) && i < 9; i++ {
-		v = v<<7 | uint64(p[i]&0x7F)
-		if p[i]&0x80 != 0 {
-			return v, i + 1, true
-		}
-	}
-	return 0, 0, false
-}
-
-// varInt reads an Ion VarInt; negZero reports a -0.
-func varInt(p []byte) (v int64, negZero bool, n int, ok bool) {
-	if len(p) == 0 {
-		return 0, false, 0, false
-	}
-	neg := p[0]&0x40 != 0
-	v = int64(p[0] & 0x3F)
-	n = 1
-	for p[n-1]&0x80 == 0 {
-		if n == len(p) || n == 9 {
-			return 0, false, 0, false
-		}
-		v = v<<7 | int64(p[n]&0x7F)
-		n++
-	}
-	if neg {
-		return -v, v == 0, n, true
-	}
-	return v, false, n, true
-}
-
 // symbolTable recognises a local symbol table at the top level:
 // $ion_symbol_table::{symbols:[...]} (no other field). It returns the new
 // table, or nil with ok when p is a symbol table the fast path does not
 // support, or ok = false when p does not start with one.
-func (d *fastDecoder) symbolTable(p []byte) ([]string, []byte, bool) {
-	code, n, off, null, ok := header(p)
+func (d *binaryDecoder) symbolTable(p []byte) ([]string, []byte, bool) {
+	code, n, off, null, ok := readTypeDesc(p)
 	if !ok || code != 0xE || null {
 		return nil, nil, false
 	}
 	body, rest := p[off:off+n], p[off+n:]
-	alen, m, ok := varUint(body)
+	alen, m, ok := ReadVarUint(body)
 	if !ok || m+int(alen) > len(body) {
 		return nil, nil, false
 	}
-	first, k, ok := varUint(body[m:])
-	if !ok || first != sidSymbolTable {
+	first, k, ok := ReadVarUint(body[m:])
+	if !ok || first != SIDSymbolTable {
 		return nil, nil, false
 	}
 	if int(alen) != k { // more annotations than $ion_symbol_table
 		return nil, rest, true
 	}
 	st := body[m+int(alen):]
-	code, n, off, null, ok = header(st)
+	code, n, off, null, ok = readTypeDesc(st)
 	if !ok || code != 0xD || null || off+n != len(st) {
 		return nil, rest, true
 	}
 	syms := append(d.lst[:0], systemSymbols...)
 	seen := false
 	for f := st[off : off+n]; len(f) > 0; {
-		sid, k, ok := varUint(f)
+		sid, k, ok := ReadVarUint(f)
 		if !ok {
 			return nil, rest, true
 		}
 		f = f[k:]
-		code, n, off, null, ok := header(f)
+		code, n, off, null, ok := readTypeDesc(f)
 		if !ok {
 			return nil, rest, true
 		}
 		switch sid {
 		default: // imports, max_id, other fields: leave them to ion-go
 			return nil, rest, true
-		case sidSymbols:
+		case SIDSymbols:
 			if code != 0xB || null || seen {
 				return nil, rest, true
 			}
 			seen = true
 			for l := f[off : off+n]; len(l) > 0; {
-				c, sn, so, snull, ok := header(l)
+				c, sn, so, snull, ok := readTypeDesc(l)
 				if !ok || c != 0x8 || snull || !utf8.Valid(l[so:so+sn]) {
 					return nil, rest, true // non-string entries have no text
 				}
@@ -393,7 +338,7 @@ func (d *fastDecoder) symbolTable(p []byte) ([]string, []byte, bool) {
 }
 
 // text returns the text of a symbol id, or false when it has none.
-func (d *fastDecoder) text(sid uint64) (string, bool) {
+func (d *binaryDecoder) text(sid uint64) (string, bool) {
 	if sid == 0 || sid >= uint64(len(d.syms)) || d.syms[sid] == "" {
 		return "", false
 	}
@@ -407,25 +352,24 @@ var ionTypes = [...]ion.Type{
 	0xC: ion.SexpType, 0xD: ion.StructType,
 }
 
-// value decodes the value at the start of p and returns the rest.
 // value decodes the value at the start of p, which sits inside depth
 // containers; it gives up on a container deeper than
-// ionvalue.MaxStoredDepth, leaving the refusal to ionvalue.DecodeStored.
-func (d *fastDecoder) value(p []byte, depth int) (*ionvalue.Value, []byte, bool) {
-	code, n, off, null, ok := header(p)
+// MaxStoredDepth, leaving the refusal to the ion-go based reader.
+func (d *binaryDecoder) value(p []byte, depth int) (*Value, []byte, bool) {
+	code, n, off, null, ok := readTypeDesc(p)
 	if !ok {
 		return nil, nil, false
 	}
 	rest := p[off+n:]
 	if code == 0xE {
 		body := p[off : off+n]
-		alen, m, ok := varUint(body)
+		alen, m, ok := ReadVarUint(body)
 		if !ok || alen == 0 || m+int(alen) >= len(body) {
 			return nil, nil, false
 		}
 		var anns []string
 		for a := body[m : m+int(alen)]; len(a) > 0; {
-			sid, k, ok := varUint(a)
+			sid, k, ok := ReadVarUint(a)
 			if !ok {
 				return nil, nil, false
 			}
@@ -475,10 +419,7 @@ func (d *fastDecoder) value(p []byte, depth int) (*ionvalue.Value, []byte, bool)
 		if n > 8 || (code == 0x3 && n == 0) {
 			return nil, nil, false
 		}
-		var u uint64
-		for _, c := range repr {
-			u = u<<8 | uint64(c)
-		}
+		u, _ := ReadUint(repr)
 		switch {
 		case code == 0x2 && u <= math.MaxInt64:
 			v.Int = int64(u)
@@ -513,10 +454,7 @@ func (d *fastDecoder) value(p []byte, depth int) (*ionvalue.Value, []byte, bool)
 		if n == 0 || n > 8 {
 			return nil, nil, false
 		}
-		var sid uint64
-		for _, c := range repr {
-			sid = sid<<8 | uint64(c)
-		}
+		sid, _ := ReadUint(repr)
 		t, ok := d.text(sid)
 		if !ok {
 			return nil, nil, false
@@ -530,7 +468,7 @@ func (d *fastDecoder) value(p []byte, depth int) (*ionvalue.Value, []byte, bool)
 	case 0x9, 0xA:
 		v.Bytes = repr[:len(repr):len(repr)] // a slice of d.buf
 	case 0xB, 0xC:
-		if depth >= ionvalue.MaxStoredDepth {
+		if depth >= MaxStoredDepth {
 			return nil, nil, false
 		}
 		if k := children(repr, false); k > 0 {
@@ -548,14 +486,14 @@ func (d *fastDecoder) value(p []byte, depth int) (*ionvalue.Value, []byte, bool)
 		if p[0]&0x0F == 1 && n == 0 { // a sorted struct must not be empty
 			return nil, nil, false
 		}
-		if depth >= ionvalue.MaxStoredDepth {
+		if depth >= MaxStoredDepth {
 			return nil, nil, false
 		}
 		if k := children(repr, true); k > 0 {
 			v.Fields = d.fieldList(k)
 		}
 		for f := repr; len(f) > 0; {
-			sid, k, ok := varUint(f)
+			sid, k, ok := ReadVarUint(f)
 			if !ok {
 				return nil, nil, false
 			}
@@ -567,7 +505,7 @@ func (d *fastDecoder) value(p []byte, depth int) (*ionvalue.Value, []byte, bool)
 			if !ok {
 				return nil, nil, false
 			}
-			v.Fields = append(v.Fields, ionvalue.Field{Name: name, Value: c})
+			v.Fields = append(v.Fields, Field{Name: name, Value: c})
 			f = r
 		}
 	}
@@ -582,7 +520,7 @@ func decimal(p []byte) (*ion.Decimal, bool) {
 	coef := new(big.Int)
 	negZero := false
 	if len(p) > 0 {
-		e, _, n, ok := varInt(p)
+		e, _, n, ok := ReadVarInt(p)
 		if !ok || e > math.MaxInt32 || e < math.MinInt32 {
 			return nil, false
 		}
@@ -608,7 +546,7 @@ func decimal(p []byte) (*ion.Decimal, bool) {
 // ion-go's reader does: offset +00:00 or unknown (-00:00), any precision,
 // and a fraction of one to nine digits that is exact in nanoseconds.
 func timestamp(p []byte) (ion.Timestamp, bool) {
-	offset, negZero, n, ok := varInt(p)
+	offset, negZero, n, ok := ReadVarInt(p)
 	if !ok || offset != 0 {
 		return ion.Timestamp{}, false
 	}
@@ -616,7 +554,7 @@ func timestamp(p []byte) (ion.Timestamp, bool) {
 	ts := [6]int{1, 1, 1, 0, 0, 0}
 	precision := ion.TimestampNoPrecision
 	for i := 0; len(p) > 0 && i < 6 && precision < ion.TimestampPrecisionSecond; i++ {
-		v, k, ok := varUint(p)
+		v, k, ok := ReadVarUint(p)
 		if !ok || v > math.MaxInt32 {
 			return ion.Timestamp{}, false
 		}
@@ -632,7 +570,7 @@ func timestamp(p []byte) (ion.Timestamp, bool) {
 	}
 	nsec, fraction := 0, uint8(0)
 	if len(p) > 0 {
-		e, _, k, ok := varInt(p)
+		e, _, k, ok := ReadVarInt(p)
 		if !ok || e < -9 || e > -1 {
 			return ion.Timestamp{}, false
 		}

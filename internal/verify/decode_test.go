@@ -1,0 +1,62 @@
+package verify
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/store"
+	"github.com/strand-db/strand/internal/verify/verifytest"
+)
+
+// TestDecodeStoredData checks that every value Strand stores for a ledger
+// (blocks, history and latest revisions) decodes to the same value through
+// the pooled ionvalue.Decoder as through the ion-go based reader, and on the
+// binary decoder's path: with a fraction of the reader's allocations.
+func TestDecodeStoredData(t *testing.T) {
+	dir := t.TempDir()
+	if err := verifytest.Build(dir, "fast", 300, verifytest.Options{Sessions: 4}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	counts := map[byte]int{}
+	err = st.Scan([]byte("l/"), []byte("l0"), func(k, v []byte) bool {
+		i := bytes.IndexByte(k[2:], '/') + 3
+		switch kind := k[i]; kind {
+		case 'b', 'h', 'd':
+			ref, err := ionvalue.DecodeOne(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got *ionvalue.Value
+			if err := withDecoded(v, func(d *ionvalue.Value) error {
+				if !ionvalue.Equal(d, ref) || d.String() != ref.String() {
+					t.Fatalf("stored %c/ value decodes differently:\n got %s\nwant %s", kind, d, ref)
+				}
+				got = d
+				return nil
+			}); err != nil || got == nil {
+				t.Fatalf("stored %c/ value: %v", kind, err)
+			}
+			if counts[kind] < 5 {
+				fast := testing.AllocsPerRun(2, func() { _ = withDecoded(v, func(*ionvalue.Value) error { return nil }) })
+				slow := testing.AllocsPerRun(2, func() { _, _ = ionvalue.DecodeOne(v) })
+				if fast*4 > slow {
+					t.Fatalf("stored %c/ value: %v allocations, the ion-go reader %v: not on the binary path", kind, fast, slow)
+				}
+			}
+			counts[kind]++
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts['b'] < 300 || counts['h'] < 200 || counts['d'] < 100 {
+		t.Errorf("checked %v", counts)
+	}
+}
