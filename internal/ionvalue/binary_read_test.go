@@ -182,6 +182,9 @@ func TestDecodeBinaryMatchesReference(t *testing.T) {
 		if !identical(v, ref) {
 			t.Fatalf("Decoder differs:\n got %s\nwant %s", v, ref)
 		}
+		if stored, err := DecodeStored(b); (err == nil) != (refErr == nil) || !identical(stored, ref) {
+			t.Fatalf("DecodeStored gives %s (%v), reference %s (%v)", stored, err, ref, refErr)
+		}
 	}
 
 	// What Strand stores must always take it (that is the point).

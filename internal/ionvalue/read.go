@@ -233,8 +233,14 @@ func DecodeOne(b []byte) (*Value, error) {
 // DecodeStored is DecodeOne for Ion that Strand wrote around a user value
 // (committed revisions, journal blocks, stream records): it allows
 // MaxStoredDepth, so a document of MaxDepth still reads back inside its
-// envelope.
+// envelope. It decodes the binary Ion Strand writes with its own decoder
+// (see Decoder; the values and errors are those of the ion-go based reader),
+// so the result's values share a few allocations: keeping any part of it
+// keeps the whole decoded input in memory.
 func DecodeStored(b []byte) (*Value, error) {
+	if v, ok := decodeBinary(b); ok {
+		return v, nil
+	}
 	return decodeOne(b, MaxStoredDepth)
 }
 

@@ -8,10 +8,9 @@ import (
 	"github.com/strand-db/strand/internal/ionvalue"
 )
 
-// decodeIon decodes a stored value (one value, as ionvalue.DecodeStored
-// does) into memory of its own.
+// decodeIon decodes a stored value into memory of its own.
 func decodeIon(b []byte) (*ionvalue.Value, error) {
-	return new(ionvalue.Decoder).Decode(b)
+	return ionvalue.DecodeStored(b)
 }
 
 // decoders are reusing Ion decoders: they keep their memory from one
