@@ -127,6 +127,9 @@ elapsed "$t"
 fuzz_targets=(
 	# Ion decoding, text and binary: no panic, no stack overflow, depth limit.
 	"./internal/ionvalue FuzzDecode"
+	# Strand's binary decoder against ion-go's reader: identical values, and
+	# errors exactly when the reader errs.
+	"./internal/ionvalue FuzzDecodeBinary"
 	# The HTTP front's request decoding: SigV4 headers, the rest-json control
 	# plane, the awsJson1_0 session API (every answer a 200 or an AWS error).
 	"./internal/api FuzzSigV4Headers"

@@ -72,7 +72,7 @@ func readTypeDesc(p []byte) (code byte, n int, off int, null bool, ok bool) {
 	case code == 0xD && l == 1: // sorted struct: length follows
 		fallthrough
 	case l == 14:
-		v, m, ok := ReadVarUint(p[off:])
+		v, m, ok := varUint(p[off:])
 		if !ok || v > uint64(len(p)) {
 			return 0, 0, 0, false, false
 		}
@@ -225,7 +225,7 @@ func (c *counts) addAt(p []byte, fields bool, depth int) {
 	}
 	for len(p) > 0 {
 		if fields {
-			_, k, ok := ReadVarUint(p)
+			_, k, ok := varUint(p)
 			if !ok {
 				return
 			}
@@ -246,7 +246,7 @@ func (c *counts) addAt(p []byte, fields bool, depth int) {
 			c.fields += children(body, true)
 			c.addAt(body, true, depth+1)
 		case code == 0xE:
-			if alen, k, ok := ReadVarUint(body); ok && k+int(alen) <= l {
+			if alen, k, ok := varUint(body); ok && k+int(alen) <= l {
 				c.addAt(body[k+int(alen):], false, depth)
 			}
 		}
@@ -260,7 +260,7 @@ func children(p []byte, fields bool) int {
 	n := 0
 	for len(p) > 0 {
 		if fields {
-			_, k, ok := ReadVarUint(p)
+			_, k, ok := varUint(p)
 			if !ok {
 				return n
 			}
@@ -286,11 +286,11 @@ func (d *binaryDecoder) symbolTable(p []byte) ([]string, []byte, bool) {
 		return nil, nil, false
 	}
 	body, rest := p[off:off+n], p[off+n:]
-	alen, m, ok := ReadVarUint(body)
+	alen, m, ok := varUint(body)
 	if !ok || m+int(alen) > len(body) {
 		return nil, nil, false
 	}
-	first, k, ok := ReadVarUint(body[m:])
+	first, k, ok := varUint(body[m:])
 	if !ok || first != SIDSymbolTable {
 		return nil, nil, false
 	}
@@ -305,7 +305,7 @@ func (d *binaryDecoder) symbolTable(p []byte) ([]string, []byte, bool) {
 	syms := append(d.lst[:0], systemSymbols...)
 	seen := false
 	for f := st[off : off+n]; len(f) > 0; {
-		sid, k, ok := ReadVarUint(f)
+		sid, k, ok := varUint(f)
 		if !ok {
 			return nil, rest, true
 		}
@@ -363,13 +363,13 @@ func (d *binaryDecoder) value(p []byte, depth int) (*Value, []byte, bool) {
 	rest := p[off+n:]
 	if code == 0xE {
 		body := p[off : off+n]
-		alen, m, ok := ReadVarUint(body)
+		alen, m, ok := varUint(body)
 		if !ok || alen == 0 || m+int(alen) >= len(body) {
 			return nil, nil, false
 		}
 		var anns []string
 		for a := body[m : m+int(alen)]; len(a) > 0; {
-			sid, k, ok := ReadVarUint(a)
+			sid, k, ok := varUint(a)
 			if !ok {
 				return nil, nil, false
 			}
@@ -493,7 +493,7 @@ func (d *binaryDecoder) value(p []byte, depth int) (*Value, []byte, bool) {
 			v.Fields = d.fieldList(k)
 		}
 		for f := repr; len(f) > 0; {
-			sid, k, ok := ReadVarUint(f)
+			sid, k, ok := varUint(f)
 			if !ok {
 				return nil, nil, false
 			}
@@ -554,7 +554,7 @@ func timestamp(p []byte) (ion.Timestamp, bool) {
 	ts := [6]int{1, 1, 1, 0, 0, 0}
 	precision := ion.TimestampNoPrecision
 	for i := 0; len(p) > 0 && i < 6 && precision < ion.TimestampPrecisionSecond; i++ {
-		v, k, ok := ReadVarUint(p)
+		v, k, ok := varUint(p)
 		if !ok || v > math.MaxInt32 {
 			return ion.Timestamp{}, false
 		}
@@ -608,4 +608,12 @@ func timestamp(p []byte) (ion.Timestamp, bool) {
 		kind = ion.TimezoneUnspecified
 	}
 	return ion.NewTimestampWithFractionalSeconds(date, precision, kind, fraction), true
+}
+
+// varUint is ReadVarUint limited to 9 bytes, so that every value it returns
+// is below 2^63 and fits an int (a 10-byte VarUInt, which ion-go reads with
+// its top bits shifted out, is left to ion-go's reader).
+func varUint(p []byte) (uint64, int, bool) {
+	v, n, ok := ReadVarUint(p)
+	return v, n, ok && n < 10
 }
