@@ -9,7 +9,7 @@ import (
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
-	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/verify/verifytest"
 )
 
@@ -40,7 +40,7 @@ func TestVerifyCommand(t *testing.T) {
 	}
 
 	// While something holds the store (a server would), verify refuses.
-	st, err := store.Open(dir, store.Options{})
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestVerifyCommand(t *testing.T) {
 	}
 	v[bytes.Index(v, blk.BlockHash)+5] ^= 0x40
 	b := st.NewBatch()
-	if err := b.Set(key, v, nil); err != nil {
+	if err := b.Set(key, v); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Apply(b); err != nil {

@@ -14,7 +14,7 @@ import (
 	"github.com/amzn/ion-go/ion"
 
 	"github.com/strand-db/strand/internal/ionvalue"
-	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/verify/verifytest"
 )
 
@@ -242,7 +242,7 @@ func TestFastDecodeStoredData(t *testing.T) {
 	if err := verifytest.Build(dir, "fast", 300, verifytest.Options{Sessions: 4}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(dir, store.Options{})
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
