@@ -54,7 +54,7 @@ func repairCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	st := openOffline("strand repair", dataDir, stderr)
+	st := openOffline("strand repair", dataDir, false, stderr)
 	if st == nil {
 		return 2
 	}

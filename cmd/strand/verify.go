@@ -15,6 +15,7 @@ import (
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/verify"
 )
 
@@ -55,7 +56,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	st := openOffline("strand verify", dataDir, stderr)
+	st := openOffline("strand verify", dataDir, true, stderr)
 	if st == nil {
 		return 2
 	}
@@ -118,18 +119,19 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 }
 
 // openOffline opens the store of dataDir for an offline command (cmd names
-// it in messages, e.g. "strand verify"). It returns nil after saying why on
-// stderr when dataDir holds no Strand data or cannot be opened, such as
-// while a server holds it.
-func openOffline(cmd, dataDir string, stderr io.Writer) *store.Store {
+// it in messages, e.g. "strand verify"), read-only when readOnly (verify
+// writes nothing to the data it checks; repair writes). It returns nil after
+// saying why on stderr when dataDir holds no Strand data or cannot be
+// opened, such as while a server holds it.
+func openOffline(cmd, dataDir string, readOnly bool, stderr io.Writer) store.Store {
 	if _, err := os.Stat(filepath.Join(dataDir, "pebble")); err != nil {
 		fmt.Fprintf(stderr, "%s: %s holds no Strand data (%v)\n", cmd, dataDir, err)
 		return nil
 	}
-	st, err := store.Open(dataDir, store.Options{})
+	st, err := pebblestore.Open(dataDir, pebblestore.Options{ReadOnly: readOnly})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", cmd, err)
-		if errors.Is(err, store.ErrLocked) {
+		if errors.Is(err, pebblestore.ErrLocked) {
 			fmt.Fprintf(stderr, "%s works offline: stop the server first\n", cmd)
 		}
 		return nil

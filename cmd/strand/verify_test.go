@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,7 +11,7 @@ import (
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
-	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/verify/verifytest"
 )
 
@@ -40,7 +42,7 @@ func TestVerifyCommand(t *testing.T) {
 	}
 
 	// While something holds the store (a server would), verify refuses.
-	st, err := store.Open(dir, store.Options{})
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,7 @@ func TestVerifyCommand(t *testing.T) {
 	}
 	v[bytes.Index(v, blk.BlockHash)+5] ^= 0x40
 	b := st.NewBatch()
-	if err := b.Set(key, v, nil); err != nil {
+	if err := b.Set(key, v); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Apply(b); err != nil {
@@ -85,4 +87,68 @@ func TestVerifyCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "ledger cars: FAILED: first bad block 200: block check") {
 		t.Errorf("tampered block: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
+}
+
+// TestVerifyWritesNothing checks that strand verify opens the store
+// read-only: every file under the data directory's pebble/ is the same,
+// byte for byte, after it as before, although the write-ahead log holds a
+// batch that a read-write open would replay into a new table and log.
+func TestVerifyWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	if err := verifytest.Build(dir, "cars", 20, verifytest.Options{Sessions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := st.NewBatch()
+	if err := b.Set([]byte("zz/unrelated"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Apply(b); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := dirFiles(t, filepath.Join(dir, "pebble"))
+	if code, out, errOut := runVerify("--data-dir", dir); code != 0 {
+		t.Fatalf("verify: exit %d\n%s\n%s", code, out, errOut)
+	}
+	after := dirFiles(t, filepath.Join(dir, "pebble"))
+	for name, h := range before {
+		if a, ok := after[name]; !ok {
+			t.Errorf("verify removed %s", name)
+		} else if a != h {
+			t.Errorf("verify changed %s", name)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			t.Errorf("verify created %s", name)
+		}
+	}
+}
+
+// dirFiles returns the SHA-256 of every file in dir, by name.
+func dirFiles(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][32]byte{}
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = sha256.Sum256(raw)
+	}
+	return out
 }

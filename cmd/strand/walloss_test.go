@@ -16,7 +16,7 @@ import (
 
 	"github.com/strand-db/strand/internal/server"
 	"github.com/strand-db/strand/internal/server/servertest"
-	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 )
 
 // TestDamagedWALProcedure follows docs/operations.md, "A damaged
@@ -109,12 +109,12 @@ func TestOrphanTipRecordReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Stop()
-	st, err := store.Open(dir, store.Options{})
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := st.NewBatch()
-	if err := b.Delete([]byte("c/ledger/vanished"), nil); err != nil {
+	if err := b.Delete([]byte("c/ledger/vanished")); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Apply(b); err != nil {
@@ -149,7 +149,7 @@ func TestOrphanTipRecordReported(t *testing.T) {
 // everything written so far is in Pebble's table files, not only its log.
 func flushStore(t *testing.T, dir string) {
 	t.Helper()
-	st, err := store.Open(dir, store.Options{})
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

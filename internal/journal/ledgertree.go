@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"math/bits"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/strand-db/strand/internal/qldbhash"
+	"github.com/strand-db/strand/internal/store"
 )
 
 // The ledger Merkle tree (reference §3.5–3.6) has the ledger's block hashes
@@ -202,7 +201,7 @@ func (f frontierReader) GetNode(level uint8, index uint64) ([]byte, bool, error)
 // reads the left siblings it combines with, one per trailing set bit of n
 // (amortised one read per append), so r must see the writes of earlier
 // appends even when they are still in an uncommitted batch: pass a reader
-// over the batch and the committed state (PebbleNodes over an indexed
+// over the batch and the committed state (StoreNodes over an indexed
 // batch). Prefer a Tree, which needs no reads.
 func Append(r TreeReader, w TreeWriter, n uint64, leaf []byte) error {
 	if err := qldbhash.CheckHash(leaf); err != nil {
@@ -340,62 +339,31 @@ func NodeKey(prefix []byte, level uint8, index uint64) []byte {
 	return k
 }
 
-// KVGetter is the read side of *store.Store: Get returns a copy of the value
-// at key and whether it exists.
-type KVGetter interface {
-	Get(key []byte) ([]byte, bool, error)
-}
-
-// StoreNodes is a TreeReader over committed storage, e.g. a *store.Store,
-// with node keys made by NodeKey(Prefix, ...). It does not see uncommitted
-// batches.
+// StoreNodes is a TreeReader over storage, with node keys made by
+// NodeKey(Prefix, ...). Over a store.Store it reads committed nodes; over a
+// store.IndexedBatch it sees the batch's uncommitted writes as well.
 type StoreNodes struct {
-	Store  KVGetter
-	Prefix []byte
-}
-
-// GetNode implements TreeReader.
-func (s StoreNodes) GetNode(level uint8, index uint64) ([]byte, bool, error) {
-	return s.Store.Get(NodeKey(s.Prefix, level, index))
-}
-
-// PebbleNodes is a TreeReader over a pebble.Reader, with node keys made by
-// NodeKey(Prefix, ...). Over an indexed batch (store.NewIndexedBatch) it sees
-// the batch's uncommitted writes over the committed state; a snapshot gives
-// a consistent view.
-type PebbleNodes struct {
-	Reader pebble.Reader
+	Store  store.Reader
 	Prefix []byte
 }
 
 // GetNode implements TreeReader; the returned hash is a copy.
-func (p PebbleNodes) GetNode(level uint8, index uint64) ([]byte, bool, error) {
-	v, closer, err := p.Reader.Get(NodeKey(p.Prefix, level, index))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	out := bytes.Clone(v)
-	if err := closer.Close(); err != nil {
-		return nil, false, err
-	}
-	return out, true, nil
+func (s StoreNodes) GetNode(level uint8, index uint64) ([]byte, bool, error) {
+	return s.Store.Get(NodeKey(s.Prefix, level, index))
 }
 
-// BatchNodes is a TreeWriter that adds node writes to a Pebble batch (any
-// pebble.Writer, normally a *pebble.Batch from store.NewBatch or
-// store.NewIndexedBatch) under NodeKey(Prefix, ...). The caller commits it,
-// together with the block, with store.Apply.
+// BatchNodes is a TreeWriter that adds node writes to a store batch (any
+// store.Writer, normally from Store.NewBatch or NewIndexedBatch) under
+// NodeKey(Prefix, ...). The caller commits it, together with the block,
+// with Store.Apply.
 type BatchNodes struct {
-	Batch  pebble.Writer
+	Batch  store.Writer
 	Prefix []byte
 }
 
 // SetNode implements TreeWriter.
 func (b BatchNodes) SetNode(level uint8, index uint64, hash []byte) error {
-	return b.Batch.Set(NodeKey(b.Prefix, level, index), hash, nil)
+	return b.Batch.Set(NodeKey(b.Prefix, level, index), hash)
 }
 
 // MemNodes is an in-memory TreeReader and TreeWriter, for tests and tools.

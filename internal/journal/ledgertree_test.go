@@ -2,21 +2,18 @@ package journal
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"math/bits"
 	"math/rand/v2"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/strand-db/strand/internal/qldbhash"
 	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 )
 
 // testLeaf returns a deterministic 32-byte leaf for index i.
@@ -225,11 +222,12 @@ var errInjected = errors.New("injected")
 func (failingStore) GetNode(uint8, uint64) ([]byte, bool, error) { return nil, false, errInjected }
 func (failingStore) SetNode(uint8, uint64, []byte) error         { return errInjected }
 func (failingStore) Get(key []byte) ([]byte, bool, error)        { return nil, false, errInjected }
+func (failingStore) NewIter(_, _ []byte) (store.Iterator, error) { return nil, errInjected }
 
-// failingWriter is a pebble.Writer whose Set fails (other methods panic).
-type failingWriter struct{ pebble.Writer }
+// failingWriter is a store.Writer whose Set fails (other methods panic).
+type failingWriter struct{ store.Writer }
 
-func (failingWriter) Set(key, value []byte, _ *pebble.WriteOptions) error { return errInjected }
+func (failingWriter) Set(key, value []byte) error { return errInjected }
 
 func TestLedgerTreeErrors(t *testing.T) {
 	leaves := testLeaves(10)
@@ -368,7 +366,7 @@ func TestNodeKey(t *testing.T) {
 func TestLedgerTreePersistence(t *testing.T) {
 	dir := t.TempDir()
 	prefix := []byte("l/ledger1/t/")
-	st, err := store.Open(dir, store.Options{})
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +426,7 @@ func TestLedgerTreePersistence(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	st, err = store.Open(dir, store.Options{})
+	st, err = pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +452,7 @@ func TestLedgerTreePersistence(t *testing.T) {
 		}
 		b := st.NewIndexedBatch()
 		for j := range k {
-			err := Append(PebbleNodes{Reader: b, Prefix: prefix}, BatchNodes{Batch: b, Prefix: prefix}, uint64(n+j), leaves[n+j])
+			err := Append(StoreNodes{Store: b, Prefix: prefix}, BatchNodes{Batch: b, Prefix: prefix}, uint64(n+j), leaves[n+j])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -494,26 +492,13 @@ func TestLedgerTreePersistence(t *testing.T) {
 // benchLeaves is the size of the benchmark tree.
 const benchLeaves = 1_000_000
 
-// BenchmarkLedgerTree1M measures the tree over Pebble at a million leaves,
-// once with Pebble's default options (what store.Open uses: an 8 MB block
-// cache, far smaller than the tree's ~2M nodes) and once with a 256 MB block
-// cache. The tree is bulk-loaded through the production path (Tree.Append
-// into BatchNodes batches), then the database is flushed and fully compacted
-// so the reads measure steady state rather than background compactions.
-// reads/op counts GetNode calls that reach Pebble.
+// BenchmarkLedgerTree1M measures the tree over the production store
+// (pebblestore, with its 256 MB block cache) at a million leaves. The tree
+// is bulk-loaded through the production path (Tree.Append into BatchNodes
+// batches), then the memtable is flushed so that reads come from table
+// files. reads/op counts GetNode calls that reach the store.
 func BenchmarkLedgerTree1M(b *testing.B) {
-	b.Run("cache=default", func(b *testing.B) {
-		benchLedgerTree(b, &pebble.Options{Logger: quietBenchLogger{}})
-	})
-	b.Run("cache=256MB", func(b *testing.B) {
-		c := pebble.NewCache(256 << 20)
-		defer c.Unref()
-		benchLedgerTree(b, &pebble.Options{Logger: quietBenchLogger{}, Cache: c})
-	})
-}
-
-func benchLedgerTree(b *testing.B, opts *pebble.Options) {
-	db, err := pebble.Open(b.TempDir(), opts)
+	db, err := pebblestore.Open(b.TempDir(), pebblestore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -526,26 +511,25 @@ func benchLedgerTree(b *testing.B, opts *pebble.Options) {
 			b.Fatal(err)
 		}
 		if i%10_000 == 9_999 || i == benchLeaves-1 {
-			if err := batch.Commit(pebble.NoSync); err != nil {
+			if err := db.Apply(batch); err != nil {
 				b.Fatal(err)
 			}
+			batch.Close()
 			batch = db.NewBatch()
 		}
 	}
+	batch.Close()
 	if err := db.Flush(); err != nil {
 		b.Fatal(err)
 	}
-	if err := db.Compact(context.Background(), prefix, store.PrefixEnd(prefix), true); err != nil {
-		b.Fatal(err)
-	}
-	reader := PebbleNodes{Reader: db, Prefix: prefix}
+	reader := StoreNodes{Store: db, Prefix: prefix}
 	leaf := testLeaf(benchLeaves)
 
 	b.Run("TreeAppend", func(b *testing.B) {
 		// Append into a batch that is never committed: the tree's own cost
 		// (hashing and batch writes), without the journal's fsync.
 		batch := db.NewBatch()
-		defer batch.Close()
+		defer func() { batch.Close() }()
 		base := tr.Clone()
 		c := base.Clone()
 		b.ResetTimer()
@@ -553,7 +537,8 @@ func benchLedgerTree(b *testing.B, opts *pebble.Options) {
 		for i := 0; i < b.N; i++ {
 			if i%1024 == 0 {
 				c = base.Clone()
-				batch.Reset()
+				batch.Close()
+				batch = db.NewBatch()
 			}
 			if err := c.Append(BatchNodes{Batch: batch, Prefix: prefix}, leaf); err != nil {
 				b.Fatal(err)
@@ -564,8 +549,8 @@ func benchLedgerTree(b *testing.B, opts *pebble.Options) {
 	})
 	b.Run("FreeAppendIndexedBatch", func(b *testing.B) {
 		batch := db.NewIndexedBatch()
-		defer batch.Close()
-		cr := &countingReader{r: PebbleNodes{Reader: batch, Prefix: prefix}}
+		defer func() { batch.Close() }()
+		cr := &countingReader{r: StoreNodes{Store: batch, Prefix: prefix}}
 		w := BatchNodes{Batch: batch, Prefix: prefix}
 		n := uint64(benchLeaves)
 		b.ResetTimer()
@@ -573,7 +558,9 @@ func benchLedgerTree(b *testing.B, opts *pebble.Options) {
 		for i := 0; i < b.N; i++ {
 			if i%1024 == 0 {
 				n = benchLeaves
-				batch.Reset()
+				batch.Close()
+				batch = db.NewIndexedBatch()
+				cr.r, w.Batch = StoreNodes{Store: batch, Prefix: prefix}, batch
 			}
 			if err := Append(cr, w, n, leaf); err != nil {
 				b.Fatal(err)
@@ -656,12 +643,4 @@ func processCPU(b *testing.B) time.Duration {
 // reportCPU reports the CPU time used since start per op.
 func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric(float64(processCPU(b)-start)/float64(b.N), "cpu-ns/op")
-}
-
-type quietBenchLogger struct{}
-
-func (quietBenchLogger) Infof(string, ...any)  {}
-func (quietBenchLogger) Errorf(string, ...any) {}
-func (quietBenchLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf(format, args...))
 }

@@ -70,7 +70,7 @@ type Options struct {
 
 // Catalog holds every ledger. It is safe for concurrent use.
 type Catalog struct {
-	st   *store.Store
+	st   store.Store
 	opts Options
 
 	mu      sync.RWMutex
@@ -83,7 +83,7 @@ var catalogPrefix = []byte("c/ledger/")
 func catalogKey(name string) []byte { return append([]byte("c/ledger/"), name...) }
 
 // Open loads the catalogue from st.
-func Open(st *store.Store, opts Options) (*Catalog, error) {
+func Open(st store.Store, opts Options) (*Catalog, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -114,7 +114,7 @@ func (c *Catalog) put(l *Ledger) error {
 	}
 	batch := c.st.NewBatch()
 	defer batch.Close()
-	if err := batch.Set(catalogKey(l.Name), b, nil); err != nil {
+	if err := batch.Set(catalogKey(l.Name), b); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	return c.st.Apply(batch)
@@ -379,7 +379,7 @@ func (c *Catalog) Delete(name string) error {
 	}
 	batch := c.st.NewBatch()
 	defer batch.Close()
-	if err := batch.Delete(catalogKey(name), nil); err != nil {
+	if err := batch.Delete(catalogKey(name)); err != nil {
 		c.mu.Unlock()
 		return fmt.Errorf("ledger: %w", err)
 	}

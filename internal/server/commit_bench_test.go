@@ -12,7 +12,7 @@ import (
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
 	"github.com/strand-db/strand/internal/server/servertest"
-	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 )
 
 // Commit throughput, measured end to end: single-document INSERT
@@ -107,7 +107,7 @@ func BenchmarkCommit(b *testing.B) {
 func BenchmarkPebbleSyncedBatch(b *testing.B) {
 	for _, conc := range benchConcurrency {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
-			st, err := store.Open(b.TempDir(), store.Options{})
+			st, err := pebblestore.Open(b.TempDir(), pebblestore.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -117,7 +117,7 @@ func BenchmarkPebbleSyncedBatch(b *testing.B) {
 				batch := st.NewBatch()
 				defer batch.Close()
 				key := binary.BigEndian.AppendUint64([]byte("bench/"), uint64(i))
-				if err := batch.Set(key, val, nil); err != nil {
+				if err := batch.Set(key, val); err != nil {
 					return err
 				}
 				return st.Apply(batch)

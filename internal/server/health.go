@@ -4,7 +4,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/strand-db/strand/internal/ledger"
-	"github.com/strand-db/strand/internal/store"
 )
 
 // healthCollector exports storage health: strand_ledger_healthy{ledger} is
@@ -13,12 +12,16 @@ import (
 // strand_store_corruption_events_total counts the reads that met it.
 type healthCollector struct {
 	cat     *ledger.Catalog
-	st      *store.Store
+	st      corruptionCounter
 	healthy *prometheus.Desc
 	events  *prometheus.Desc
 }
 
-func newHealthCollector(cat *ledger.Catalog, st *store.Store) *healthCollector {
+// corruptionCounter is a store that counts the reads that met on-disk
+// corruption (pebblestore.Store does).
+type corruptionCounter interface{ Corruptions() uint64 }
+
+func newHealthCollector(cat *ledger.Catalog, st corruptionCounter) *healthCollector {
 	return &healthCollector{cat: cat, st: st,
 		healthy: prometheus.NewDesc("strand_ledger_healthy",
 			"1 while every read of the ledger's stored data succeeded, 0 once one met on-disk corruption (see the log and strand verify).",

@@ -23,6 +23,7 @@ import (
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/server/plainbody"
 	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/stream"
 	"github.com/strand-db/strand/internal/stream/kpl"
 	"github.com/strand-db/strand/internal/txn"
@@ -32,7 +33,7 @@ import (
 type Node struct {
 	cfg      config.Config
 	log      *slog.Logger
-	store    *store.Store
+	store    store.Store
 	ledgers  *ledger.Catalog
 	sessions *txn.Engine
 	tips     *store.TipFiles
@@ -58,7 +59,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	st, err := store.Open(cfg.DataDir, store.Options{})
+	st, err := pebblestore.Open(cfg.DataDir, pebblestore.Options{})
 	if err != nil {
 		return nil, err
 	}

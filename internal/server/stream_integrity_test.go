@@ -14,7 +14,7 @@ import (
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/server"
 	"github.com/strand-db/strand/internal/server/servertest"
-	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/testenv/kinesisemu"
 )
 
@@ -93,12 +93,12 @@ func TestStreamWithUnreadableCheckpointIsImpaired(t *testing.T) {
 	drv.Shutdown(bg)
 	n.Stop()
 
-	st, err := store.Open(n.Config.DataDir, store.Options{})
+	st, err := pebblestore.Open(n.Config.DataDir, pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := st.NewBatch()
-	if err := b.Set([]byte("sc/"+id), []byte("{not json"), nil); err != nil {
+	if err := b.Set([]byte("sc/"+id), []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Apply(b); err != nil {

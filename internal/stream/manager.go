@@ -73,7 +73,7 @@ type Options struct {
 	Clients            ClientFactory
 	Journals           Journals
 	Ledgers            *ledger.Catalog
-	Store              *store.Store
+	Store              store.Store
 	Logger             *slog.Logger
 	Metrics            *Metrics
 	Now                func() time.Time
@@ -241,7 +241,7 @@ func (m *Manager) persist(id string) error {
 	}
 	batch := m.opts.Store.NewBatch()
 	defer batch.Close()
-	if err := batch.Set(defKey(id), b, nil); err != nil {
+	if err := batch.Set(defKey(id), b); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
 	return m.opts.Store.Apply(batch)
@@ -258,10 +258,10 @@ func (m *Manager) forget(ids []string) error {
 	batch := m.opts.Store.NewBatch()
 	defer batch.Close()
 	for _, id := range ids {
-		if err := batch.Delete(defKey(id), nil); err != nil {
+		if err := batch.Delete(defKey(id)); err != nil {
 			return fmt.Errorf("stream: %w", err)
 		}
-		if err := batch.Delete(cpKey(id), nil); err != nil {
+		if err := batch.Delete(cpKey(id)); err != nil {
 			return fmt.Errorf("stream: %w", err)
 		}
 	}

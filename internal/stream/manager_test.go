@@ -19,6 +19,7 @@ import (
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/server/servertest"
 	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/stream"
 	"github.com/strand-db/strand/internal/testenv/kinesisemu"
 	"github.com/strand-db/strand/internal/txn"
@@ -29,7 +30,7 @@ const testRole = "arn:aws:iam::000000000000:role/qldb-stream"
 // world is a stream Manager over a real store holding one ledger with a
 // few committed blocks, delivering to a real Kinesis emulator.
 type world struct {
-	st      *store.Store
+	st      store.Store
 	cat     *ledger.Catalog
 	eng     *txn.Engine
 	m       *stream.Manager
@@ -57,7 +58,7 @@ func newWorld(t *testing.T, name string, wrapJ func(stream.Journals) stream.Jour
 
 	w := &world{emu: emu}
 	var err error
-	if w.st, err = store.Open(n.Config.DataDir, store.Options{}); err != nil {
+	if w.st, err = pebblestore.Open(n.Config.DataDir, pebblestore.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default()

@@ -322,7 +322,7 @@ func (w *worker) saveCheckpoint() error {
 	}
 	batch := w.m.opts.Store.NewBatch()
 	defer batch.Close()
-	if err := batch.Set(cpKey(w.id), b, nil); err != nil {
+	if err := batch.Set(cpKey(w.id), b); err != nil {
 		return err
 	}
 	return w.m.opts.Store.Apply(batch)

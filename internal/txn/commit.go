@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/partiql"
@@ -183,7 +181,7 @@ func (l *Ledger) commitGroup(group []*commitRequest) {
 
 // buildBlock turns a transaction into the next block of g and adds the
 // block and every derived record to batch. Nothing is added when it fails.
-func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch *pebble.Batch) (*journal.Block, *writeSet, error) {
+func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch store.IndexedBatch) (*journal.Block, *writeSet, error) {
 	addr := journal.BlockAddress{StrandID: l.StrandID, SequenceNo: g.seq}
 	meta := func(id string, version uint64) journal.RevisionMetadata {
 		return journal.RevisionMetadata{ID: id, Version: version, TxTime: g.now, TxID: t.ID}
@@ -191,8 +189,8 @@ func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch *pebble.Batch) 
 	ws := &writeSet{}
 	var revs []journal.Revision
 	var ops []func() error
-	set := func(k, v []byte) { ops = append(ops, func() error { return batch.Set(k, v, nil) }) }
-	del := func(k []byte) { ops = append(ops, func() error { return batch.Delete(k, nil) }) }
+	set := func(k, v []byte) { ops = append(ops, func() error { return batch.Set(k, v) }) }
+	del := func(k []byte) { ops = append(ops, func() error { return batch.Delete(k) }) }
 
 	// Catalogue changes first: later document writes see new indexes.
 	newTables := map[string]*tableMeta{}
@@ -214,7 +212,7 @@ func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch *pebble.Batch) 
 			for _, ix := range old.Indexes {
 				if !hasIndex(tm, ix.Field) {
 					lo := l.keys.indexField(id, ix.Field)
-					ops = append(ops, func() error { return batch.DeleteRange(lo, store.PrefixEnd(lo), nil) })
+					ops = append(ops, func() error { return batch.DeleteRange(lo, store.PrefixEnd(lo)) })
 				}
 			}
 		}
@@ -345,16 +343,20 @@ func hasIndex(tm *tableMeta, field string) bool {
 
 // buildIndex queues an entry for every live document of a table (as seen
 // through the group's batch) under a new index.
-func (l *Ledger) buildIndex(batch *pebble.Batch, tableID, field string, set func(k, v []byte)) error {
+func (l *Ledger) buildIndex(batch store.IndexedBatch, tableID, field string, set func(k, v []byte)) error {
 	prefix := l.keys.docs(tableID)
-	it, err := batch.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: store.PrefixEnd(prefix)})
+	it, err := batch.NewIter(prefix, store.PrefixEnd(prefix))
 	if err != nil {
 		return fmt.Errorf("txn: build index: %w", err)
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		id := string(it.Key()[len(prefix):])
-		cd, err := decodeCommitted(it.Value())
+		v, err := it.Value()
+		if err != nil {
+			return fmt.Errorf("txn: build index: %w", err)
+		}
+		cd, err := decodeCommitted(v)
 		if err != nil {
 			return err
 		}
@@ -362,7 +364,10 @@ func (l *Ledger) buildIndex(batch *pebble.Batch, tableID, field string, set func
 			set(l.keys.indexEntry(tableID, field, k, id), nil)
 		}
 	}
-	return it.Error()
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("txn: build index: %w", err)
+	}
+	return nil
 }
 
 // blockSeq decodes a stored r/ value.

@@ -88,7 +88,7 @@ func (o *Options) setDefaults() {
 
 // Engine serves the session API for every ledger of a catalogue.
 type Engine struct {
-	st      *store.Store
+	st      store.Store
 	catalog *ledger.Catalog
 	opts    Options
 
@@ -104,7 +104,7 @@ type Engine struct {
 }
 
 // NewEngine returns an engine over the catalogue's ledgers.
-func NewEngine(st *store.Store, catalog *ledger.Catalog, opts Options) *Engine {
+func NewEngine(st store.Store, catalog *ledger.Catalog, opts Options) *Engine {
 	opts.setDefaults()
 	e := &Engine{st: st, catalog: catalog, opts: opts, ledgers: map[string]*Ledger{},
 		sessions: map[string]*Session{}, counts: map[string]int{}, refused: map[string]*JournalLoss{}, done: make(chan struct{})}
@@ -201,7 +201,7 @@ func (e *Engine) DropLedger(meta ledger.Ledger) error {
 	k := newKeys(meta.ID)
 	batch := e.st.NewBatch()
 	defer batch.Close()
-	if err := batch.DeleteRange(k.all(), store.PrefixEnd(k.all()), nil); err != nil {
+	if err := batch.DeleteRange(k.all(), store.PrefixEnd(k.all())); err != nil {
 		return err
 	}
 	if err := e.st.Apply(batch); err != nil {

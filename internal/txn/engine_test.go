@@ -13,7 +13,7 @@ import (
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/qldberr"
 	"github.com/strand-db/strand/internal/qldbhash"
-	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 )
 
 // clock is a settable time source for Options.Now.
@@ -37,7 +37,7 @@ func (c *clock) advance(d time.Duration) {
 // newTestEngine opens an engine over a fresh store with one ledger, "l".
 func newTestEngine(t testing.TB, opts Options) (*Engine, *clock) {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{})
+	st, err := pebblestore.Open(t.TempDir(), pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

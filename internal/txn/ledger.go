@@ -79,7 +79,7 @@ type Ledger struct {
 	Name     string
 	StrandID string
 
-	st   *store.Store
+	st   store.Store
 	keys keys
 	// damage turns a read error meeting on-disk corruption into the
 	// client's error, marking the ledger damaged (Engine.storageFailure).
@@ -121,7 +121,7 @@ type Ledger struct {
 // openLedger loads (or initialises) the ledger with the given catalogue id.
 // With tips set it compares the journal with the ledger's tip record first
 // and fails with a *JournalLoss when acknowledged blocks are missing.
-func openLedger(st *store.Store, tips Tips, id, name string, clock func() time.Time) (*Ledger, error) {
+func openLedger(st store.Store, tips Tips, id, name string, clock func() time.Time) (*Ledger, error) {
 	l := &Ledger{
 		ID: id, Name: name, st: st, keys: newKeys(id), tips: tips,
 		tables: map[string]*tableMeta{}, occ: newOCCState(),
@@ -141,7 +141,7 @@ func openLedger(st *store.Store, tips Tips, id, name string, clock func() time.T
 		meta.StrandID = qldbid.New()
 		b, _ := json.Marshal(meta)
 		batch := st.NewBatch()
-		_ = batch.Set(l.keys.meta(), b, nil)
+		_ = batch.Set(l.keys.meta(), b)
 		err := st.Apply(batch)
 		batch.Close()
 		if err != nil {

@@ -171,7 +171,7 @@ func compareTip(tips Tips, id, name string, next uint64, lastHash []byte, blockH
 
 // journalTip reads the number of blocks of a ledger's journal and the hash
 // of the newest one.
-func journalTip(st *store.Store, k keys) (next uint64, hash []byte, err error) {
+func journalTip(st store.Store, k keys) (next uint64, hash []byte, err error) {
 	var decodeErr error
 	err = st.ScanReverse(k.blocks(), store.PrefixEnd(k.blocks()), func(_, v []byte) bool {
 		var b *journal.Block
@@ -187,7 +187,7 @@ func journalTip(st *store.Store, k keys) (next uint64, hash []byte, err error) {
 }
 
 // storedBlockHash returns the hash of a stored block.
-func storedBlockHash(st *store.Store, k keys) func(uint64) ([]byte, bool, error) {
+func storedBlockHash(st store.Store, k keys) func(uint64) ([]byte, bool, error) {
 	return func(seq uint64) ([]byte, bool, error) {
 		raw, ok, err := st.Get(k.block(seq))
 		if err != nil || !ok {
@@ -205,7 +205,7 @@ func storedBlockHash(st *store.Store, k keys) func(uint64) ([]byte, bool, error)
 // offline tools (strand verify): it returns a *JournalLoss when the journal
 // is not the one acknowledged, nil when it is or when the ledger has no tip
 // record. It writes nothing.
-func CheckJournal(st *store.Store, tips Tips, ledgerID, name string) (*JournalLoss, error) {
+func CheckJournal(st store.Store, tips Tips, ledgerID, name string) (*JournalLoss, error) {
 	k := newKeys(ledgerID)
 	next, hash, err := journalTip(st, k)
 	if err != nil {
@@ -220,7 +220,7 @@ func CheckJournal(st *store.Store, tips Tips, ledgerID, name string) (*JournalLo
 // rewrites the tip record to the journal's tip and returns the loss it
 // accepted, or nil (writing nothing) when there was none. The store must be
 // opened offline.
-func AcceptJournalLoss(st *store.Store, tips Tips, ledgerID, name string) (*JournalLoss, error) {
+func AcceptJournalLoss(st store.Store, tips Tips, ledgerID, name string) (*JournalLoss, error) {
 	loss, err := CheckJournal(st, tips, ledgerID, name)
 	if err != nil || loss == nil {
 		return nil, err

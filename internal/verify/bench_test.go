@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/verify"
 	"github.com/strand-db/strand/internal/verify/verifytest"
 )
@@ -21,7 +21,7 @@ import (
 //	STRAND_BENCH_DIR=/tmp/strand-bench go test ./internal/verify -run '^$' -bench Verify -benchtime 3x
 func BenchmarkVerify(b *testing.B) {
 	dir := verifytest.BenchDir(b, verifytest.BenchBlocks())
-	st, err := store.Open(dir, store.Options{})
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

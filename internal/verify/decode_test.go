@@ -6,6 +6,7 @@ import (
 
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/verify/verifytest"
 )
 
@@ -18,13 +19,13 @@ func TestDecodeStoredData(t *testing.T) {
 	if err := verifytest.Build(dir, "fast", 300, verifytest.Options{Sessions: 4}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(dir, store.Options{})
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
 	counts := map[byte]int{}
-	err = st.Scan([]byte("l/"), []byte("l0"), func(k, v []byte) bool {
+	err = store.Scan(st, []byte("l/"), []byte("l0"), func(k, v []byte) bool {
 		i := bytes.IndexByte(k[2:], '/') + 3
 		switch kind := k[i]; kind {
 		case 'b', 'h', 'd':

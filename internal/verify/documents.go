@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/store"
 )
 
 // storedFacts is what the checks keep of a stored committed-view copy of a
@@ -72,10 +71,8 @@ func (r *ledgerRun) checkHistory(raw rawBlock) histResult {
 // entries of the same documents), then every r/ entry, then that no journal
 // revision lacks its h/ or r/ entry.
 func (r *ledgerRun) documents() error {
-	view := r.st.NewIndexedBatch()
-	defer view.Close()
 	dLo, dHi := span(r.keys.latest)
-	dIt, err := view.NewIter(&pebble.IterOptions{LowerBound: dLo, UpperBound: dHi})
+	dIt, err := r.st.NewIter(dLo, dHi)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
@@ -235,7 +232,7 @@ func u64(v uint64) []byte {
 // entry exactly when its newest revision is live, and that entry must be
 // the newest revision. d/ entries that sort before next (the following
 // document's group key; "" at the end) belong to no history: failures.
-func (r *ledgerRun) closeGroup(g *docGroup, dIt *pebble.Iterator, dLo []byte, next string) error {
+func (r *ledgerRun) closeGroup(g *docGroup, dIt store.Iterator, dLo []byte, next string) error {
 	if g != nil {
 		if err := r.orphans(dIt, dLo, g.key); err != nil {
 			return err
@@ -248,14 +245,14 @@ func (r *ledgerRun) closeGroup(g *docGroup, dIt *pebble.Iterator, dLo []byte, ne
 }
 
 // orphans reports the d/ entries before key ("" for all the rest).
-func (r *ledgerRun) orphans(dIt *pebble.Iterator, dLo []byte, before string) error {
+func (r *ledgerRun) orphans(dIt store.Iterator, dLo []byte, before string) error {
 	for ; dIt.Valid(); dIt.Next() {
 		key := dIt.Key()
 		if before != "" && string(key[len(dLo):]) >= before {
 			break
 		}
 		r.rep.Latest++
-		val, err := dIt.ValueAndErr()
+		val, err := dIt.Value()
 		if err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
@@ -270,7 +267,7 @@ func (r *ledgerRun) orphans(dIt *pebble.Iterator, dLo []byte, before string) err
 }
 
 // latest checks g's d/ entry, if the iterator is on it.
-func (r *ledgerRun) latest(g *docGroup, dIt *pebble.Iterator, dLo []byte) error {
+func (r *ledgerRun) latest(g *docGroup, dIt store.Iterator, dLo []byte) error {
 	if !dIt.Valid() || string(dIt.Key()[len(dLo):]) != g.key {
 		if g.valid && g.live {
 			r.failAt(CheckLatest, g.block, true, append(bytes.Clone(dLo), g.key...), "document version %d, written by block %d, is live but has no latest-revision entry", g.version, g.block)
@@ -278,7 +275,7 @@ func (r *ledgerRun) latest(g *docGroup, dIt *pebble.Iterator, dLo []byte) error 
 		return dIt.Error()
 	}
 	key := bytes.Clone(dIt.Key())
-	val, err := dIt.ValueAndErr()
+	val, err := dIt.Value()
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}

@@ -6,8 +6,6 @@ import (
 	"hash/maphash"
 	"math/bits"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/store"
 )
@@ -126,18 +124,18 @@ func (b bitset) firstClear(n int) int {
 // produce each level's nodes in increasing index order, and storage keeps
 // exactly the complete nodes). Memory is O(levels).
 type treeChecker struct {
-	view   pebble.Reader
+	view   store.Reader
 	prefix []byte
-	its    []*pebble.Iterator
+	its    []store.Iterator
 }
 
 // level returns the iterator of a level, positioned on its first node.
-func (c *treeChecker) level(l uint8) (*pebble.Iterator, error) {
+func (c *treeChecker) level(l uint8) (store.Iterator, error) {
 	for len(c.its) <= int(l) {
 		lvl := uint8(len(c.its))
 		lo := journal.NodeKey(c.prefix, lvl, 0)
 		hi := append(bytes.Clone(c.prefix), lvl+1)
-		it, err := c.view.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		it, err := c.view.NewIter(lo, hi)
 		if err != nil {
 			return nil, fmt.Errorf("verify: read ledger tree: %w", err)
 		}
@@ -171,7 +169,7 @@ func (c *treeChecker) SetNode(level uint8, index uint64, hash []byte) error {
 	case -1:
 		return &errTree{fmt.Sprintf("ledger tree holds an unexpected node %x at level %d before index %d", k[len(c.prefix):], level, index)}
 	}
-	v, err := it.ValueAndErr()
+	v, err := it.Value()
 	if err != nil {
 		return fmt.Errorf("verify: read ledger tree: %w", err)
 	}
@@ -197,7 +195,7 @@ func (c *treeChecker) finish() error {
 		return nil
 	}
 	lo := append(bytes.Clone(c.prefix), byte(len(c.its)))
-	it, err := c.view.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: store.PrefixEnd(c.prefix)})
+	it, err := c.view.NewIter(lo, store.PrefixEnd(c.prefix))
 	if err != nil {
 		return fmt.Errorf("verify: read ledger tree: %w", err)
 	}

@@ -100,9 +100,7 @@ func (r *ledgerRun) journal() error {
 		return nil
 	}
 
-	view := r.st.NewIndexedBatch() // an empty batch: a read view with iterators
-	defer view.Close()
-	checker := &treeChecker{view: view, prefix: r.keys.tree}
+	checker := &treeChecker{view: r.st, prefix: r.keys.tree}
 	defer checker.close()
 	tree := journal.NewTree()
 
@@ -159,7 +157,7 @@ func (r *ledgerRun) journal() error {
 		return nil
 	}
 	if next > 0 {
-		stored, err := journal.Root(journal.PebbleNodes{Reader: view, Prefix: r.keys.tree}, next)
+		stored, err := journal.Root(journal.StoreNodes{Store: r.st, Prefix: r.keys.tree}, next)
 		if err != nil {
 			if errors.Is(err, journal.ErrTreeNodeMissing) || errors.Is(err, journal.ErrTreeRange) {
 				r.failAt(CheckTree, next-1, true, nil, "the stored ledger tree has no root at the tip: %v", err)

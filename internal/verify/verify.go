@@ -17,7 +17,7 @@
 // (txn.CheckJournal): a journal shorter than what was acknowledged fails
 // the "tip" check at its first missing block, naming the missing range.
 //
-// The package reads a *store.Store and knows nothing of HTTP; the strand
+// The package reads a store.Store and knows nothing of HTTP; the strand
 // verify command opens the store (which fails while a server holds it) and
 // prints the report.
 package verify
@@ -163,7 +163,7 @@ func (r *Report) FirstFailure() *Failure {
 // the error is for what stopped the check itself (a storage error, an
 // unreadable catalogue, ErrNoLedger). st must not be written meanwhile: open
 // it offline, as strand verify does.
-func Run(st *store.Store, opts Options) (*Report, error) {
+func Run(st store.Store, opts Options) (*Report, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -240,7 +240,7 @@ func corruption(err error) error {
 
 // ledgerRun is the state of one ledger's check.
 type ledgerRun struct {
-	st   *store.Store
+	st   store.Store
 	opts Options
 	keys keys
 	rep  *LedgerReport
@@ -265,7 +265,7 @@ func (r *ledgerRun) failAt(check string, seq uint64, hasBlock bool, key []byte, 
 	r.fail(f)
 }
 
-func checkLedger(st *store.Store, l ledger.Ledger, opts Options) (LedgerReport, error) {
+func checkLedger(st store.Store, l ledger.Ledger, opts Options) (LedgerReport, error) {
 	rep := LedgerReport{Name: l.Name, ID: l.ID}
 	r := &ledgerRun{st: st, opts: opts, keys: newKeys(l.ID), rep: &rep, idx: newRevIndex()}
 	raw, ok, err := st.Get(r.keys.meta)

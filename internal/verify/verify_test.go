@@ -19,6 +19,7 @@ import (
 	"github.com/strand-db/strand/internal/qldbhash"
 	"github.com/strand-db/strand/internal/server/servertest"
 	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/verify"
 )
 
@@ -115,9 +116,9 @@ func build(t *testing.T) *fixture {
 	return f
 }
 
-func openStore(t *testing.T, dir string) *store.Store {
+func openStore(t *testing.T, dir string) store.Store {
 	t.Helper()
-	st, err := store.Open(dir, store.Options{})
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,12 +189,12 @@ func TestVerifyUntampered(t *testing.T) {
 // tamperer changes stored values behind the server's back and restores them.
 type tamperer struct {
 	t      *testing.T
-	st     *store.Store
+	st     store.Store
 	prefix []byte
 	saved  map[string][]byte // original values (nil: absent)
 }
 
-func newTamperer(t *testing.T, st *store.Store, ledgerName string) *tamperer {
+func newTamperer(t *testing.T, st store.Store, ledgerName string) *tamperer {
 	cat, err := ledger.Open(st, ledger.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -254,9 +255,9 @@ func (tp *tamperer) set(key, val []byte) {
 	defer b.Close()
 	var err error
 	if val == nil {
-		err = b.Delete(key, nil)
+		err = b.Delete(key)
 	} else {
-		err = b.Set(key, val, nil)
+		err = b.Set(key, val)
 	}
 	if err == nil {
 		err = tp.st.Apply(b)

@@ -46,7 +46,7 @@ type Options struct {
 // the journal holds at least blocks blocks: the first creates table T, each
 // later one inserts a document {n, w} into T, or updates or deletes one of
 // the session's earlier documents (see Options). It closes the node before
-// returning, so the directory is free for store.Open or a server.
+// returning, so the directory is free for pebblestore.Open or a server.
 func Build(dir, name string, blocks uint64, opts Options) error {
 	if opts.Sessions <= 0 {
 		opts.Sessions = 64

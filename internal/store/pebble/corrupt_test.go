@@ -1,4 +1,4 @@
-package store
+package pebblestore
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/strand-db/strand/internal/store"
 )
 
 // TestCorruptBlockIsAnError damages one data block of a table file and
@@ -28,7 +30,7 @@ func TestCorruptBlockIsAnError(t *testing.T) {
 		if _, err := rand.Read(vals[i]); err != nil {
 			t.Fatal(err)
 		}
-		if err := b.Set([]byte{'k', byte('a' + i)}, vals[i], nil); err != nil {
+		if err := b.Set([]byte{'k', byte('a' + i)}, vals[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -67,7 +69,7 @@ func TestCorruptBlockIsAnError(t *testing.T) {
 	}
 	defer st.Close()
 	_, _, err = st.Get([]byte("kb"))
-	if !errors.Is(err, ErrCorruption) || !IsCorruption(err) || string(CorruptKey(err)) != "kb" {
+	if !errors.Is(err, store.ErrCorruption) || !store.IsCorruption(err) || string(store.CorruptKey(err)) != "kb" {
 		t.Fatalf("Get of the damaged key: want ErrCorruption naming kb, got %v", err)
 	}
 	for _, k := range []string{"ka", "kc"} {
@@ -76,8 +78,28 @@ func TestCorruptBlockIsAnError(t *testing.T) {
 		}
 	}
 	err = st.Scan([]byte("k"), []byte("l"), func(_, _ []byte) bool { return true })
-	if !errors.Is(err, ErrCorruption) {
+	if !errors.Is(err, store.ErrCorruption) {
 		t.Errorf("Scan over the damaged block: want ErrCorruption, got %v", err)
+	}
+	// Through an indexed batch's iterator (how verify and txn read), the
+	// error is marked the same way.
+	view := st.NewIndexedBatch()
+	defer view.Close()
+	it, err := view.NewIter([]byte("k"), []byte("l"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var iterErr error
+	for ok := it.First(); ok && iterErr == nil; ok = it.Next() {
+		_, iterErr = it.Value()
+	}
+	if iterErr == nil {
+		iterErr = it.Close()
+	} else {
+		it.Close()
+	}
+	if !store.IsCorruption(iterErr) || string(store.CorruptKey(iterErr)) != "k" {
+		t.Errorf("iterator over the damaged block: want ErrCorruption naming the lower bound, got %v", iterErr)
 	}
 	if st.Corruptions() == 0 {
 		t.Error("no corruption event counted")

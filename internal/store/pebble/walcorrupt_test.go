@@ -1,4 +1,4 @@
-package store
+package pebblestore
 
 import (
 	"fmt"
@@ -23,7 +23,7 @@ func TestWALCorruptionMidLogIsNotATornTail(t *testing.T) {
 	val := []byte(strings.Repeat("v", 200))
 	for i := 0; i < 400; i++ {
 		b := st.NewBatch()
-		if err := b.Set([]byte(fmt.Sprintf("k%04d", i)), val, nil); err != nil {
+		if err := b.Set([]byte(fmt.Sprintf("k%04d", i)), val); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.Apply(b); err != nil {
@@ -62,5 +62,9 @@ func TestWALCorruptionMidLogIsNotATornTail(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "error when replaying WAL") || !strings.Contains(err.Error(), "A damaged write-ahead log") {
 		t.Fatalf("open: %v, want a WAL replay error that points to the operator's procedure", err)
+	}
+	if st, err := Open(dir, Options{ReadOnly: true}); err == nil {
+		st.Close()
+		t.Fatal("a read-only open accepted the damaged write-ahead log")
 	}
 }

@@ -1,4 +1,4 @@
-package store
+package pebblestore
 
 import (
 	"github.com/cockroachdb/pebble/v2"
@@ -21,7 +21,12 @@ const walFormat = pebble.FormatWALSyncChunks
 // Open has created the WAL it writes to, which then lacks sync offsets; it
 // is therefore closed and opened once more, so that every acknowledged
 // write goes to a WAL with sync offsets.
+//
+// A read-only open changes nothing: it runs at the format on disk.
 func openPebble(path string, po *pebble.Options) (*pebble.DB, error) {
+	if po.ReadOnly {
+		return pebble.Open(path, po)
+	}
 	po.FormatMajorVersion = walFormat
 	fs := po.FS
 	if fs == nil {
