@@ -136,7 +136,8 @@ func (c *Catalog) Create(in CreateInput, now time.Time) (Ledger, error) {
 	default:
 		return Ledger{}, qldberr.Invalid("PermissionsMode", "PermissionsMode %q is not ALLOW_ALL or STANDARD", in.PermissionsMode)
 	}
-	if err := ValidateTags(in.Tags); err != nil {
+	tags, err := NewTags(in.Tags)
+	if err != nil {
 		return Ledger{}, err
 	}
 	key := AWSOwnedKey
@@ -156,7 +157,7 @@ func (c *Catalog) Create(in CreateInput, now time.Time) (Ledger, error) {
 		PermissionsMode:    in.PermissionsMode,
 		DeletionProtection: in.DeletionProtection == nil || *in.DeletionProtection,
 		KmsKeyARN:          key,
-		Tags:               tagMap(in.Tags),
+		Tags:               tags,
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -198,21 +199,6 @@ func (c *Catalog) resolveKey(k string) (string, error) {
 		return fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", c.opts.Region, c.opts.AccountID, k), nil
 	}
 	return "", qldberr.Invalid("KmsKey", "KmsKey %q is not AWS_OWNED_KMS_KEY, a KMS key id, alias or ARN", k)
-}
-
-func tagMap(in map[string]*string) map[string]string {
-	if len(in) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		if v != nil {
-			out[k] = *v
-		} else {
-			out[k] = ""
-		}
-	}
-	return out
 }
 
 func (l *Ledger) clone() Ledger {
@@ -410,22 +396,16 @@ func (c *Catalog) Tag(a ARN, raw string, tags map[string]*string) error {
 	if err != nil {
 		return err
 	}
-	if len(tags) == 0 {
-		return qldberr.Invalid("Tags", "Tags must hold at least one tag")
-	}
-	if err := ValidateTags(tags); err != nil {
+	add, err := TagsToAdd(tags)
+	if err != nil {
 		return err
 	}
 	_, err = c.modify(name, func(l *Ledger) error {
-		if l.Tags == nil {
-			l.Tags = map[string]string{}
+		next, err := WithTags(l.Tags, add)
+		if err != nil {
+			return err
 		}
-		for k, v := range tagMap(tags) {
-			l.Tags[k] = v
-		}
-		if len(l.Tags) > maxTags {
-			return qldberr.Invalid("Tags", "a resource can have at most %d tags", maxTags)
-		}
+		l.Tags = next
 		return nil
 	})
 	return err
@@ -442,12 +422,7 @@ func (c *Catalog) Untag(a ARN, raw string, keys []string) error {
 		return err
 	}
 	_, err = c.modify(name, func(l *Ledger) error {
-		for _, k := range keys {
-			delete(l.Tags, k)
-		}
-		if len(l.Tags) == 0 {
-			l.Tags = nil
-		}
+		l.Tags = WithoutTags(l.Tags, keys)
 		return nil
 	})
 	return err

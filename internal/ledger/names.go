@@ -36,54 +36,6 @@ func ValidateName(param, name string) error {
 	return nil
 }
 
-// Tag limits from the QLDB model.
-const (
-	maxTags        = 200
-	maxTagKeyLen   = 128
-	maxTagValueLen = 256
-)
-
-// ValidateTags checks a tag map against the model's limits. AWS reserves the
-// "aws:" key prefix for itself.
-func ValidateTags(tags map[string]*string) error {
-	if len(tags) > maxTags {
-		return qldberr.Invalid("Tags", "at most %d tags are allowed, got %d", maxTags, len(tags))
-	}
-	for k, v := range tags {
-		if err := validateTagKey(k); err != nil {
-			return err
-		}
-		if v != nil && len([]rune(*v)) > maxTagValueLen {
-			return qldberr.Invalid("Tags", "the value of tag %q is longer than %d characters", k, maxTagValueLen)
-		}
-	}
-	return nil
-}
-
-func validateTagKey(k string) error {
-	n := len([]rune(k))
-	if n < 1 || n > maxTagKeyLen {
-		return qldberr.Invalid("Tags", "tag key %q must be 1 to %d characters", k, maxTagKeyLen)
-	}
-	if strings.HasPrefix(strings.ToLower(k), "aws:") {
-		return qldberr.Invalid("Tags", "tag key %q uses the reserved prefix aws:", k)
-	}
-	return nil
-}
-
-// ValidateTagKeys checks the keys of an UntagResource request.
-func ValidateTagKeys(keys []string) error {
-	if len(keys) > maxTags {
-		return qldberr.Invalid("TagKeys", "at most %d tag keys are allowed, got %d", maxTags, len(keys))
-	}
-	for _, k := range keys {
-		if n := len([]rune(k)); n < 1 || n > maxTagKeyLen {
-			return qldberr.Invalid("TagKeys", "tag key %q must be 1 to %d characters", k, maxTagKeyLen)
-		}
-	}
-	return nil
-}
-
 // ARN is a parsed QLDB resource ARN.
 type ARN struct {
 	Region    string

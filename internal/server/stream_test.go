@@ -212,6 +212,27 @@ func TestStreamEndToEnd(t *testing.T) {
 	if err != nil || aws.ToString(lt.Tags["purpose"]) != "test" {
 		t.Errorf("stream tags: %v %v", err, lt)
 	}
+	// Streams share the ledger's tagging rules: replace, add, refuse aws:,
+	// untag to nothing.
+	if _, err := c.TagResource(bg, &qldb.TagResourceInput{ResourceArn: s.Arn, Tags: map[string]*string{"purpose": aws.String("again"), "b": nil}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.TagResource(bg, &qldb.TagResourceInput{ResourceArn: s.Arn, Tags: map[string]*string{"aws:x": aws.String("1")}})
+	var tagErr *types.InvalidParameterException
+	if !errors.As(err, &tagErr) || !strings.Contains(aws.ToString(tagErr.Message), "reserved prefix aws:") {
+		t.Errorf("aws: tag on a stream: %v", err)
+	}
+	lt, err = c.ListTagsForResource(bg, &qldb.ListTagsForResourceInput{ResourceArn: s.Arn})
+	if err != nil || len(lt.Tags) != 2 || aws.ToString(lt.Tags["purpose"]) != "again" || lt.Tags["b"] == nil || *lt.Tags["b"] != "" {
+		t.Errorf("stream tags after TagResource: %v %v", err, lt)
+	}
+	if _, err := c.UntagResource(bg, &qldb.UntagResourceInput{ResourceArn: s.Arn, TagKeys: []string{"purpose", "b", "absent"}}); err != nil {
+		t.Fatal(err)
+	}
+	lt, err = c.ListTagsForResource(bg, &qldb.ListTagsForResourceInput{ResourceArn: s.Arn})
+	if err != nil || lt.Tags == nil || len(lt.Tags) != 0 {
+		t.Errorf("stream tags after UntagResource: %v %v", err, lt)
+	}
 	list, err := c.ListJournalKinesisStreamsForLedger(bg, &qldb.ListJournalKinesisStreamsForLedgerInput{LedgerName: aws.String("streamed")})
 	if err != nil || len(list.Streams) != 1 || aws.ToString(list.Streams[0].StreamId) != id {
 		t.Fatalf("list: %v %+v", err, list)

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/pagetoken"
@@ -355,7 +353,8 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (string, error) {
 	if err := ledger.ValidateName("StreamName", in.StreamName); err != nil {
 		return "", err
 	}
-	if err := ledger.ValidateTags(in.Tags); err != nil {
+	tags, err := ledger.NewTags(in.Tags)
+	if err != nil {
 		return "", err
 	}
 	now := m.opts.Now().UTC()
@@ -410,12 +409,7 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (string, error) {
 	d := Definition{
 		ID: qldbid.New(), LedgerID: l.ID, LedgerName: l.Name, StreamName: in.StreamName, RoleARN: in.RoleARN,
 		Destination: dest.ARN, Aggregation: aggregation, Start: start, End: end, Created: now, Status: StatusActive,
-	}
-	for k, v := range in.Tags {
-		if d.Tags == nil {
-			d.Tags = map[string]string{}
-		}
-		d.Tags[k] = aws.ToString(v)
+		Tags: tags,
 	}
 	m.mu.Lock()
 	// Re-check under the lock: a concurrent Create may have won the name or the last slot.
@@ -625,20 +619,12 @@ func (m *Manager) lookupARN(a ledger.ARN, raw string) (string, error) {
 
 // Tag adds or replaces tags on the stream named by a parsed stream ARN.
 func (m *Manager) Tag(a ledger.ARN, raw string, tags map[string]*string) error {
-	if len(tags) == 0 {
-		return qldberr.Invalid("Tags", "Tags must hold at least one tag")
-	}
-	if err := ledger.ValidateTags(tags); err != nil {
+	add, err := ledger.TagsToAdd(tags)
+	if err != nil {
 		return err
 	}
-	return m.updateTags(a, raw, func(t map[string]string) error {
-		for k, v := range tags {
-			t[k] = aws.ToString(v)
-		}
-		if len(t) > 200 {
-			return qldberr.Invalid("Tags", "a resource can have at most 200 tags")
-		}
-		return nil
+	return m.updateTags(a, raw, func(cur map[string]string) (map[string]string, error) {
+		return ledger.WithTags(cur, add)
 	})
 }
 
@@ -647,17 +633,15 @@ func (m *Manager) Untag(a ledger.ARN, raw string, keys []string) error {
 	if err := ledger.ValidateTagKeys(keys); err != nil {
 		return err
 	}
-	return m.updateTags(a, raw, func(t map[string]string) error {
-		for _, k := range keys {
-			delete(t, k)
-		}
-		return nil
+	return m.updateTags(a, raw, func(cur map[string]string) (map[string]string, error) {
+		return ledger.WithoutTags(cur, keys), nil
 	})
 }
 
-// updateTags applies change to a copy of a stream's tags and stores the
-// result; when change fails nothing is stored.
-func (m *Manager) updateTags(a ledger.ARN, raw string, change func(map[string]string) error) error {
+// updateTags replaces a stream's tags with what change returns for the
+// current ones and stores the result; when change fails nothing is stored.
+// change must not modify the map it is given (readers may hold it).
+func (m *Manager) updateTags(a ledger.ARN, raw string, change func(map[string]string) (map[string]string, error)) error {
 	id, err := m.lookupARN(a, raw)
 	if err != nil {
 		return err
@@ -668,11 +652,8 @@ func (m *Manager) updateTags(a ledger.ARN, raw string, change func(map[string]st
 		m.mu.Unlock()
 		return qldberr.NotFound("STREAM", raw, "Resource %s does not exist", raw)
 	}
-	tags := make(map[string]string, len(r.def.Tags))
-	for k, v := range r.def.Tags {
-		tags[k] = v
-	}
-	if err := change(tags); err != nil {
+	tags, err := change(r.def.Tags)
+	if err != nil {
 		m.mu.Unlock()
 		return err
 	}
