@@ -117,7 +117,7 @@ func (w *world) create(t *testing.T, name string) string {
 
 type engineJournals struct{ e *txn.Engine }
 
-func (j engineJournals) Journal(name string) (stream.Journal, error) { return j.e.Ledger(name) }
+func (j engineJournals) Journal(name string) (journal.Reader, error) { return j.e.Journal(name) }
 
 // TestCancelAndUntagRaceStreamRemoval cancels and retags streams while
 // they are being removed (their ledger dropped, their retention expired).
@@ -171,7 +171,7 @@ type gatedJournals struct {
 	once      sync.Once
 }
 
-func (g *gatedJournals) Journal(name string) (stream.Journal, error) {
+func (g *gatedJournals) Journal(name string) (journal.Reader, error) {
 	j, err := g.inner.Journal(name)
 	if err != nil {
 		return nil, err

@@ -33,12 +33,6 @@ func u64(v uint64) []byte {
 	return b[:]
 }
 
-func (k keys) tree() []byte            { return k.cat([]byte("m/")) }
-func (k keys) block(seq uint64) []byte { return k.cat([]byte("b/"), u64(seq)) }
-func (k keys) blocks() []byte          { return k.cat([]byte("b/")) }
-func (k keys) revisionBlock(id string, version uint64) []byte {
-	return k.cat([]byte("r/"), []byte(id), []byte("/"), u64(version))
-}
 func (k keys) all() []byte            { return k.prefix }
 func (k keys) meta() []byte           { return k.cat([]byte("meta")) }
 func (k keys) table(id string) []byte { return k.cat([]byte("t/"), []byte(id)) }

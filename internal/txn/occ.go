@@ -166,25 +166,3 @@ func (s *snapshots) min(fallback uint64) uint64 {
 	}
 	return m
 }
-
-// notifier wakes any number of waiters each time something happens.
-type notifier struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newNotifier() *notifier { return &notifier{ch: make(chan struct{})} }
-
-// Wait returns a channel closed at the next broadcast.
-func (n *notifier) Wait() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ch
-}
-
-func (n *notifier) broadcast() {
-	n.mu.Lock()
-	close(n.ch)
-	n.ch = make(chan struct{})
-	n.mu.Unlock()
-}
