@@ -14,14 +14,15 @@ import (
 // "Acknowledged tip records"). *store.TipFiles implements it for the
 // embedded Pebble store. A store whose own commit is the authority (one
 // that cannot lose a suffix of acknowledged commits without failing loudly)
-// passes no Tips: Options.Tips nil turns the record and the check off.
+// passes no Tips (Open with nil Tips; txn.Options.Tips nil): the record
+// and the check are off.
 //
-// The ledger's committer is the writer: after each group's batch is
-// durable in the store and before any transaction of the group is
-// acknowledged, so a record never claims a block the store has not made
-// durable. The only other writes bring a record to the journal's tip:
-// when a ledger is opened (before its committer starts) with a record that
-// is missing or behind, and AcceptJournalLoss (offline). Record is never
+// Group.Commit is the writer: after each group's batch is durable in the
+// store and before any transaction of the group is acknowledged, so a
+// record never claims a block the store has not made durable. The only
+// other writes bring a record to the journal's tip: Open, with a record
+// that is missing or behind (before any append), and AcceptJournalLoss
+// (offline). Record is never
 // called concurrently for one ledger.
 type Tips interface {
 	// Load returns a ledger's newest record; ok is false when it has none.
