@@ -41,12 +41,11 @@ func terminal(status string) bool {
 	return status == StatusCompleted || status == StatusCanceled || status == StatusFailed
 }
 
-// Journal is the read side of one ledger's journal that a stream tails.
-type Journal = journal.Reader
-
 // Journals opens ledgers' journals by ledger name (*txn.Engine implements
 // it: it opens each ledger's journal.Log).
 type Journals interface {
+	// Journal returns the read side of a ledger's journal, which a
+	// stream tails.
 	Journal(ledgerName string) (journal.Reader, error)
 }
 

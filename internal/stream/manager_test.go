@@ -180,11 +180,11 @@ func (g *gatedJournals) Journal(name string) (journal.Reader, error) {
 }
 
 type gatedJournal struct {
-	stream.Journal
+	journal.Reader
 	g *gatedJournals
 }
 
-func (j gatedJournal) Next() uint64 { return min(j.Journal.Next(), j.g.limit.Load()) }
+func (j gatedJournal) Next() uint64 { return min(j.Reader.Next(), j.g.limit.Load()) }
 
 func (j gatedJournal) Block(seq uint64) (*journal.Block, bool, error) {
 	g := j.g
@@ -212,7 +212,7 @@ func (j gatedJournal) Block(seq uint64) (*journal.Block, bool, error) {
 			}
 		}
 	}
-	return j.Journal.Block(seq)
+	return j.Reader.Block(seq)
 }
 
 // hangingClients makes PutRecords hang until its context ends once the

@@ -8,7 +8,7 @@ import (
 // commit: documents by id, whole tables (scans and history), index keys
 // looked up, tables whose definition it relied on, and table names it
 // resolved (found or not). Each item maps to the ledger's durable block
-// count (Ledger.next) loaded just before the item was first read: the read
+// count (journal.Log.Next) loaded just before the item was first read: the read
 // saw every block below that number, so only a change by a block at or
 // above it can have made the read stale.
 type readSet struct {

@@ -86,7 +86,7 @@ type undoEntry struct {
 type Transaction struct {
 	ID       string
 	ledger   *Ledger
-	snapshot uint64 // Ledger.next at start: no read's sequence number is lower (OCC pruning)
+	snapshot uint64 // Ledger.Next() at start: no read's sequence number is lower (OCC pruning)
 	started  time.Time
 
 	digest     *qldbhash.CommitDigest
