@@ -8,9 +8,9 @@ import (
 	"os"
 
 	"github.com/strand-db/strand/internal/config"
+	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/store"
-	"github.com/strand-db/strand/internal/txn"
 )
 
 // repairCmd runs `strand repair accept-journal-loss --data-dir DIR --ledger
@@ -71,7 +71,7 @@ func repairCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	tips := store.NewTipFiles(dataDir)
 	defer tips.Close()
-	loss, err := txn.AcceptJournalLoss(st, tips, l.ID, l.Name)
+	loss, err := journal.AcceptJournalLoss(st, tips, l.ID, l.Name)
 	if err != nil {
 		fmt.Fprintf(stderr, "strand repair: %v\n", err)
 		return 2

@@ -20,6 +20,7 @@ import (
 
 	"github.com/strand-db/strand/internal/api"
 	"github.com/strand-db/strand/internal/config"
+	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/server/plainbody"
 	"github.com/strand-db/strand/internal/store"
@@ -105,7 +106,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 		Aggregation: kpl.Config{MaxAggregateSize: cfg.AggregationMaxSize}, BufferDelay: cfg.StreamBufferDelay,
 		RetryMax: cfg.StreamRetryMax, RetryBase: min(100*time.Millisecond, cfg.StreamRetryMax),
 		Clients:  clients,
-		Journals: journals{n.sessions}, Ledgers: cat, Store: st, Logger: log, Metrics: stream.NewMetrics(n.metrics),
+		Journals: n.sessions, Ledgers: cat, Store: st, Logger: log, Metrics: stream.NewMetrics(n.metrics),
 	})
 	if err != nil {
 		n.sessions.Close()
@@ -252,7 +253,7 @@ func (n *Node) checkJournals() error {
 			known[l.ID] = true
 		}
 	}
-	orphans, err := txn.OrphanTips(n.tips, known)
+	orphans, err := journal.OrphanTips(n.tips, known)
 	if err != nil {
 		return err
 	}
@@ -301,14 +302,6 @@ func (n *Node) Sessions() *txn.Engine { return n.sessions }
 
 // Ledgers returns the ledger catalogue.
 func (n *Node) Ledgers() *ledger.Catalog { return n.ledgers }
-
-// journals lets stream workers read ledgers' journals through the
-// transaction engine, which owns them.
-type journals struct{ e *txn.Engine }
-
-func (j journals) Journal(ledgerName string) (stream.Journal, error) {
-	return j.e.Ledger(ledgerName)
-}
 
 // Streams returns the journal stream manager.
 func (n *Node) Streams() *stream.Manager { return n.streams }

@@ -39,22 +39,12 @@ func terminal(status string) bool {
 	return status == StatusCompleted || status == StatusCanceled || status == StatusFailed
 }
 
-// Journal is the read side of one ledger's journal that a stream tails.
-type Journal interface {
-	// Next is the number of durable blocks.
-	Next() uint64
-	// Block reads a durable block.
-	Block(seq uint64) (*journal.Block, bool, error)
-	// Changed is closed when more blocks are durable.
-	Changed() <-chan struct{}
-	// Barrier waits for an in-flight commit and returns Next; blocks
-	// committed later are stamped no earlier than the call.
-	Barrier() uint64
-}
-
-// Journals opens ledgers' journals by ledger name.
+// Journals opens ledgers' journals by ledger name (*txn.Engine implements
+// it: it opens each ledger's journal.Log).
 type Journals interface {
-	Journal(ledgerName string) (Journal, error)
+	// Journal returns the read side of a ledger's journal, which a
+	// stream tails.
+	Journal(ledgerName string) (journal.Reader, error)
 }
 
 // Options configure a Manager. Zero values take the defaults noted.

@@ -117,7 +117,7 @@ func (w *world) create(t *testing.T, name string) string {
 
 type engineJournals struct{ e *txn.Engine }
 
-func (j engineJournals) Journal(name string) (stream.Journal, error) { return j.e.Ledger(name) }
+func (j engineJournals) Journal(name string) (journal.Reader, error) { return j.e.Journal(name) }
 
 // TestCancelAndUntagRaceStreamRemoval cancels and retags streams while
 // they are being removed (their ledger dropped, their retention expired).
@@ -171,7 +171,7 @@ type gatedJournals struct {
 	once      sync.Once
 }
 
-func (g *gatedJournals) Journal(name string) (stream.Journal, error) {
+func (g *gatedJournals) Journal(name string) (journal.Reader, error) {
 	j, err := g.inner.Journal(name)
 	if err != nil {
 		return nil, err
@@ -180,11 +180,11 @@ func (g *gatedJournals) Journal(name string) (stream.Journal, error) {
 }
 
 type gatedJournal struct {
-	stream.Journal
+	journal.Reader
 	g *gatedJournals
 }
 
-func (j gatedJournal) Next() uint64 { return min(j.Journal.Next(), j.g.limit.Load()) }
+func (j gatedJournal) Next() uint64 { return min(j.Reader.Next(), j.g.limit.Load()) }
 
 func (j gatedJournal) Block(seq uint64) (*journal.Block, bool, error) {
 	g := j.g
@@ -212,7 +212,7 @@ func (j gatedJournal) Block(seq uint64) (*journal.Block, bool, error) {
 			}
 		}
 	}
-	return j.Journal.Block(seq)
+	return j.Reader.Block(seq)
 }
 
 // hangingClients makes PutRecords hang until its context ends once the

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/stream/kpl"
 	"github.com/strand-db/strand/internal/stream/record"
 )
@@ -33,7 +34,7 @@ type worker struct {
 
 	arn      string
 	dest     Destination
-	j        Journal
+	j        journal.Reader
 	client   KinesisAPI
 	shards   *kpl.ShardMap
 	shardsAt time.Time

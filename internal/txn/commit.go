@@ -1,7 +1,6 @@
 package txn
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -80,8 +79,7 @@ func (l *Ledger) commitLoop() {
 // and the chain head.
 type groupState struct {
 	tables map[string]*tableMeta
-	seq    uint64
-	prev   []byte
+	log    *journal.Group // the group's appends: next sequence number, chain head
 	now    time.Time
 }
 
@@ -99,22 +97,16 @@ func (l *Ledger) commitGroup(group []*commitRequest) {
 		}
 		return
 	}
-	l.commitMu.Lock()
-	defer l.commitMu.Unlock()
-	l.mu.RLock()
-	g := &groupState{tables: map[string]*tableMeta{}, seq: l.next.Load(), prev: l.lastHash}
-	l.mu.RUnlock()
-	g.now = l.now().UTC().Truncate(time.Millisecond)
-	if g.now.Before(l.lastTime) {
-		g.now = l.lastTime
-	}
-
 	batch := l.st.NewIndexedBatch()
 	defer batch.Close()
-	l.mu.RLock()
-	tree := l.tree.Clone()
-	l.mu.RUnlock()
-	nodes := journal.BatchNodes{Batch: batch, Prefix: l.keys.tree()}
+	jg := l.Begin(batch)
+	defer jg.End()
+	g := &groupState{tables: map[string]*tableMeta{}, log: jg}
+	g.now = l.now().UTC().Truncate(time.Millisecond)
+	if g.now.Before(jg.LastTime()) {
+		g.now = jg.LastTime()
+	}
+
 	type accepted struct {
 		req   *commitRequest
 		block *journal.Block
@@ -126,63 +118,50 @@ func (l *Ledger) commitGroup(group []*commitRequest) {
 			continue
 		}
 		b, ws, err := l.buildBlock(r.tx, g, batch)
-		if err == nil {
-			err = tree.Append(nodes, b.BlockHash)
-		}
 		if err != nil {
 			r.done <- commitResult{err: err}
 			continue
 		}
-		l.occ.record(ws, g.seq)
-		g.seq++
-		g.prev = b.BlockHash
+		l.occ.record(ws, b.Address.SequenceNo)
 		ok = append(ok, accepted{r, b})
 	}
 	if len(ok) == 0 {
 		return
 	}
-	if err := l.st.Apply(batch); err != nil {
+	// Commit makes the batch durable and records the new tip outside the
+	// store (journal.Tips) before anyone hears of it. When that fails
+	// nothing is acknowledged and the ledger stops committing: the blocks
+	// may be in the store and reappear (recorded) when the ledger is next
+	// opened.
+	if err := jg.Commit(); err != nil {
 		l.failed = err
 		for _, a := range ok {
-			a.req.done <- commitResult{err: fmt.Errorf("txn: commit: %w", err)}
+			a.req.done <- commitResult{err: fmt.Errorf("txn: %w", err)}
 		}
 		return
 	}
-	// The group is durable in the store; record the new tip outside it
-	// before anyone hears of it (see Tips). When that fails nothing is
-	// acknowledged and the ledger stops committing: the blocks are in the
-	// store and reappear (recorded) when the ledger is next opened.
-	if l.tips != nil {
-		if err := l.tips.Record(store.TipRecord{LedgerID: l.ID, Next: g.seq, Hash: g.prev}); err != nil {
-			l.failed = err
-			for _, a := range ok {
-				a.req.done <- commitResult{err: fmt.Errorf("txn: commit: %w", err)}
-			}
-			return
-		}
-	}
+	// Tables first, then the journal's tip: a transaction that sees the
+	// new Next also sees the tables its blocks created.
 	l.mu.Lock()
 	for id, t := range g.tables {
 		l.tables[id] = t
 	}
-	l.lastHash = g.prev
-	l.lastTime = g.now
-	l.tree = tree
-	l.next.Store(g.seq)
 	l.mu.Unlock()
-	l.notify.broadcast()
+	jg.Publish()
 	for _, a := range ok {
 		a.req.done <- commitResult{block: a.block}
 	}
 	if l.occ.size() > 100000 {
-		l.occ.prune(l.open.min(l.next.Load()))
+		l.occ.prune(l.open.min(l.Next()))
 	}
 }
 
-// buildBlock turns a transaction into the next block of g and adds the
-// block and every derived record to batch. Nothing is added when it fails.
+// buildBlock turns a transaction into the next block of g, adds every
+// derived record to batch and appends the block through g.log. Nothing is
+// added when building fails; a failure of the append itself (reading the
+// ledger tree, a batch write) may leave the derived records in batch.
 func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch store.IndexedBatch) (*journal.Block, *writeSet, error) {
-	addr := journal.BlockAddress{StrandID: l.StrandID, SequenceNo: g.seq}
+	addr := journal.BlockAddress{StrandID: l.StrandID, SequenceNo: g.log.Next()}
 	meta := func(id string, version uint64) journal.RevisionMetadata {
 		return journal.RevisionMetadata{ID: id, Version: version, TxTime: g.now, TxID: t.ID}
 	}
@@ -270,12 +249,7 @@ func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch store.IndexedBa
 	}
 
 	b := &journal.Block{Address: addr, TransactionID: t.ID, Timestamp: g.now, TransactionInfo: info, Revisions: revs}
-	b.Seal(g.prev)
-	raw, err := encodeBlock(b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("txn: encode block: %w", err)
-	}
-	set(l.keys.block(addr.SequenceNo), raw)
+	b.Seal(g.log.Prev())
 
 	docRevs := b.Revisions[len(b.Revisions)-len(docs):]
 	for i, d := range docs {
@@ -291,7 +265,6 @@ func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch store.IndexedBa
 			del(l.keys.doc(tm.ID, d.id))
 		}
 		set(l.keys.revision(tm.ID, d.id, rev.Metadata.Version), committed)
-		set(l.keys.revisionBlock(d.id, rev.Metadata.Version), u64(addr.SequenceNo))
 		var old *ionvalue.Value
 		if d.p.base != nil && len(tm.Indexes) > 0 {
 			if old, err = d.p.base.value(); err != nil {
@@ -325,6 +298,9 @@ func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch store.IndexedBa
 		if err := op(); err != nil {
 			return nil, nil, fmt.Errorf("txn: batch: %w", err)
 		}
+	}
+	if err := g.log.Append(b); err != nil {
+		return nil, nil, fmt.Errorf("txn: %w", err)
 	}
 	for id, tm := range newTables {
 		g.tables[id] = tm
@@ -369,6 +345,3 @@ func (l *Ledger) buildIndex(batch store.IndexedBatch, tableID, field string, set
 	}
 	return nil
 }
-
-// blockSeq decodes a stored r/ value.
-func blockSeq(v []byte) uint64 { return binary.BigEndian.Uint64(v) }

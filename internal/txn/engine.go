@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/qldberr"
 	"github.com/strand-db/strand/internal/store"
@@ -28,8 +29,8 @@ type Options struct {
 	SessionLifetimeMax   time.Duration // default 17 min
 	PageSize             int           // rows per result page; default 200
 	// Tips records each ledger's acknowledged tip outside the store and
-	// is checked when a ledger is opened (see Tips); nil turns both off.
-	Tips Tips
+	// is checked when a ledger is opened (see journal.Tips); nil turns both off.
+	Tips journal.Tips
 
 	// MaxStatementRows bounds the rows one statement may visit (see
 	// partiql.Limits); default 10,000,000, negative for no limit.
@@ -93,10 +94,10 @@ type Engine struct {
 	opts    Options
 
 	mu       sync.Mutex
-	ledgers  map[string]*Ledger      // open ledger engines by catalogue id
-	sessions map[string]*Session     // by token
-	counts   map[string]int          // open sessions per ledger id
-	refused  map[string]*JournalLoss // ledgers refused because acknowledged blocks are missing, by id
+	ledgers  map[string]*Ledger              // open ledger engines by catalogue id
+	sessions map[string]*Session             // by token
+	counts   map[string]int                  // open sessions per ledger id
+	refused  map[string]*journal.JournalLoss // ledgers refused because acknowledged blocks are missing, by id
 	done     chan struct{}
 	janitor  sync.WaitGroup
 
@@ -107,14 +108,14 @@ type Engine struct {
 func NewEngine(st store.Store, catalog *ledger.Catalog, opts Options) *Engine {
 	opts.setDefaults()
 	e := &Engine{st: st, catalog: catalog, opts: opts, ledgers: map[string]*Ledger{},
-		sessions: map[string]*Session{}, counts: map[string]int{}, refused: map[string]*JournalLoss{}, done: make(chan struct{})}
+		sessions: map[string]*Session{}, counts: map[string]int{}, refused: map[string]*journal.JournalLoss{}, done: make(chan struct{})}
 	e.janitor.Add(1)
 	go e.expireLoop()
 	return e
 }
 
 // Ledger returns the engine of an ACTIVE ledger, opening it on first use.
-// A ledger whose journal lacks acknowledged blocks (a *JournalLoss when it
+// A ledger whose journal lacks acknowledged blocks (a *journal.JournalLoss when it
 // is opened) is refused with a ResourcePreconditionNotMetException naming
 // the missing blocks, until the server is restarted after an operator
 // accepted the loss.
@@ -132,7 +133,7 @@ func (e *Engine) Ledger(name string) (*Ledger, error) {
 		return nil, refusal(loss)
 	}
 	l, err := openLedger(e.st, e.opts.Tips, meta.ID, meta.Name, e.opts.Now)
-	var loss *JournalLoss
+	var loss *journal.JournalLoss
 	if errors.As(err, &loss) {
 		e.refused[meta.ID] = loss
 		return nil, refusal(loss)
@@ -141,13 +142,14 @@ func (e *Engine) Ledger(name string) (*Ledger, error) {
 		return nil, e.storageFailure(meta.ID, meta.Name, "ledger state", err)
 	}
 	l.damage = func(where string, err error) error { return e.storageFailure(meta.ID, meta.Name, where, err) }
+	l.SetDamage(l.damage)
 	l.maxPending = e.opts.MaxPendingBytesPerLedger
 	e.ledgers[meta.ID] = l
 	return l, nil
 }
 
 // refusal is the client-visible error of a refused ledger.
-func refusal(loss *JournalLoss) error {
+func refusal(loss *journal.JournalLoss) error {
 	return qldberr.Precondition("LEDGER", loss.Ledger,
 		"Ledger %s is unavailable: its journal is missing acknowledged blocks: %s. An operator must restore the data directory from a backup or accept the loss with 'strand repair accept-journal-loss --ledger %s'",
 		loss.Ledger, loss.Detail(), loss.Ledger)
@@ -155,10 +157,10 @@ func refusal(loss *JournalLoss) error {
 
 // OpenAll opens every ACTIVE ledger of the catalogue, so that a journal
 // missing acknowledged blocks is found at start-up rather than on first
-// use. It returns the *JournalLoss of each refused ledger (other ledgers
+// use. It returns the *journal.JournalLoss of each refused ledger (other ledgers
 // keep serving) and the first other error.
-func (e *Engine) OpenAll() ([]*JournalLoss, error) {
-	var losses []*JournalLoss
+func (e *Engine) OpenAll() ([]*journal.JournalLoss, error) {
+	var losses []*journal.JournalLoss
 	var first error
 	for _, name := range e.catalog.Names() {
 		meta, err := e.catalog.Active(name)
@@ -378,4 +380,14 @@ func (e *Engine) EndSession(token string) error {
 	}
 	e.discard(token, s)
 	return nil
+}
+
+// Journal returns the journal of an ACTIVE ledger, opening the ledger on
+// first use (see Ledger): the read side that stream workers tail.
+func (e *Engine) Journal(ledgerName string) (journal.Reader, error) {
+	l, err := e.Ledger(ledgerName)
+	if err != nil {
+		return nil, err
+	}
+	return l.Log, nil
 }

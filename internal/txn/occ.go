@@ -8,7 +8,7 @@ import (
 // commit: documents by id, whole tables (scans and history), index keys
 // looked up, tables whose definition it relied on, and table names it
 // resolved (found or not). Each item maps to the ledger's durable block
-// count (Ledger.next) loaded just before the item was first read: the read
+// count (journal.Log.Next) loaded just before the item was first read: the read
 // saw every block below that number, so only a change by a block at or
 // above it can have made the read stale.
 type readSet struct {
@@ -165,26 +165,4 @@ func (s *snapshots) min(fallback uint64) uint64 {
 		}
 	}
 	return m
-}
-
-// notifier wakes any number of waiters each time something happens.
-type notifier struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newNotifier() *notifier { return &notifier{ch: make(chan struct{})} }
-
-// Wait returns a channel closed at the next broadcast.
-func (n *notifier) Wait() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ch
-}
-
-func (n *notifier) broadcast() {
-	n.mu.Lock()
-	close(n.ch)
-	n.ch = make(chan struct{})
-	n.mu.Unlock()
 }

@@ -86,7 +86,7 @@ type undoEntry struct {
 type Transaction struct {
 	ID       string
 	ledger   *Ledger
-	snapshot uint64 // Ledger.next at start: no read's sequence number is lower (OCC pruning)
+	snapshot uint64 // Ledger.Next() at start: no read's sequence number is lower (OCC pruning)
 	started  time.Time
 
 	digest     *qldbhash.CommitDigest
@@ -112,7 +112,7 @@ type Transaction struct {
 
 func newTransaction(l *Ledger, now time.Time) *Transaction {
 	t := &Transaction{
-		ID: qldbid.New(), ledger: l, snapshot: l.next.Load(), started: now,
+		ID: qldbid.New(), ledger: l, snapshot: l.Next(), started: now,
 		reads: newReadSet(), writes: map[string]*pendingDoc{}, tables: map[string]*tableMeta{},
 		cursors: map[string]*cursor{},
 	}
@@ -122,9 +122,9 @@ func newTransaction(l *Ledger, now time.Time) *Transaction {
 }
 
 // readSeq is the number of durable blocks, loaded before a read: the read
-// will see at least every block below it (Ledger.next advances only after a
+// will see at least every block below it (journal.Log.Next advances only after a
 // block's batch is applied). Record it with note before reading.
-func (t *Transaction) readSeq() uint64 { return t.ledger.next.Load() }
+func (t *Transaction) readSeq() uint64 { return t.ledger.Next() }
 
 // end releases the transaction's snapshot and its share of the ledger's
 // pending-bytes quota. It may be called more than once.

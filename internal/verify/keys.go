@@ -5,19 +5,19 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/store"
-	"github.com/strand-db/strand/internal/txn"
 )
 
 // keys is the part of a ledger's key space the verifier reads, as package
-// txn lays it out (txn.LedgerLayout).
+// journal lays it out (journal.LedgerLayout).
 type keys struct {
 	prefix                                        []byte
 	meta, blocks, latest, history, revBlock, tree []byte
 }
 
 func newKeys(ledgerID string) keys {
-	l := txn.LedgerLayout(ledgerID)
+	l := journal.LedgerLayout(ledgerID)
 	return keys{prefix: l.Prefix, meta: l.Meta, blocks: l.Blocks, latest: l.Latest, history: l.History, revBlock: l.RevisionBlocks, tree: l.Tree}
 }
 

@@ -14,7 +14,7 @@
 // checked.
 //
 // It also compares each journal with the ledger's acknowledged-tip record
-// (txn.CheckJournal): a journal shorter than what was acknowledged fails
+// (journal.CheckJournal): a journal shorter than what was acknowledged fails
 // the "tip" check at its first missing block, naming the missing range.
 //
 // The package reads a store.Store and knows nothing of HTTP; the strand
@@ -34,7 +34,6 @@ import (
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/store"
-	"github.com/strand-db/strand/internal/txn"
 )
 
 // Options tune Run. The zero value checks every ledger with one worker per
@@ -53,7 +52,7 @@ type Options struct {
 	// Tips holds the ledgers' acknowledged-tip records the journals are
 	// compared with; nil means the tip record files of st's data
 	// directory (store.NewTipFiles). The check only reads them.
-	Tips txn.Tips
+	Tips journal.Tips
 }
 
 // Progress describes a long check under way.
@@ -210,15 +209,15 @@ func Run(st store.Store, opts Options) (*Report, error) {
 }
 
 // orphans adds a failed entry for every tip record whose ledger is not in
-// the catalogue (txn.OrphanTip): a ledger the catalogue may have lost.
-func orphans(cat *ledger.Catalog, tips txn.Tips, rep *Report) error {
+// the catalogue (journal.OrphanTip): a ledger the catalogue may have lost.
+func orphans(cat *ledger.Catalog, tips journal.Tips, rep *Report) error {
 	known := map[string]bool{}
 	for _, name := range cat.Names() {
 		if l, err := cat.Describe(name); err == nil {
 			known[l.ID] = true
 		}
 	}
-	found, err := txn.OrphanTips(tips, known)
+	found, err := journal.OrphanTips(tips, known)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
@@ -303,7 +302,7 @@ func checkLedger(st store.Store, l ledger.Ledger, opts Options) (LedgerReport, e
 // journal shorter than what was acknowledged is a failure at its first
 // missing block, naming the whole missing range.
 func (r *ledgerRun) tip(ledgerID string) error {
-	loss, err := txn.CheckJournal(r.st, r.opts.Tips, ledgerID, r.rep.Name)
+	loss, err := journal.CheckJournal(r.st, r.opts.Tips, ledgerID, r.rep.Name)
 	if err != nil || loss == nil {
 		return err
 	}

@@ -1,11 +1,10 @@
-package txn
+package journal
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 
-	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/store"
 )
 
@@ -15,14 +14,15 @@ import (
 // "Acknowledged tip records"). *store.TipFiles implements it for the
 // embedded Pebble store. A store whose own commit is the authority (one
 // that cannot lose a suffix of acknowledged commits without failing loudly)
-// passes no Tips: Options.Tips nil turns the record and the check off.
+// passes no Tips (Open with nil Tips; txn.Options.Tips nil): the record
+// and the check are off.
 //
-// The ledger's committer is the writer: after each group's batch is
-// durable in the store and before any transaction of the group is
-// acknowledged, so a record never claims a block the store has not made
-// durable. The only other writes bring a record to the journal's tip:
-// when a ledger is opened (before its committer starts) with a record that
-// is missing or behind, and AcceptJournalLoss (offline). Record is never
+// Group.Commit is the writer: after each group's batch is durable in the
+// store and before any transaction of the group is acknowledged, so a
+// record never claims a block the store has not made durable. The only
+// other writes bring a record to the journal's tip: Open, with a record
+// that is missing or behind (before any append), and AcceptJournalLoss
+// (offline). Record is never
 // called concurrently for one ledger.
 type Tips interface {
 	// Load returns a ledger's newest record; ok is false when it has none.
@@ -139,7 +139,7 @@ func compareTip(tips Tips, id, name string, next uint64, lastHash []byte, blockH
 		return &JournalLoss{Ledger: name, JournalNext: next, Corrupt: err}, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("txn: ledger %s: %w", name, err)
+		return nil, false, fmt.Errorf("journal: ledger %s: %w", name, err)
 	}
 	if !ok {
 		return nil, true, nil
@@ -155,7 +155,7 @@ func compareTip(tips Tips, id, name string, next uint64, lastHash []byte, blockH
 		var found bool
 		h, found, err = blockHash(rec.Next - 1)
 		if err != nil {
-			return nil, false, fmt.Errorf("txn: ledger %s: %w", name, err)
+			return nil, false, fmt.Errorf("journal: ledger %s: %w", name, err)
 		}
 		if !found {
 			// A hole below the tip: the verifier names it; here it is
@@ -169,31 +169,42 @@ func compareTip(tips Tips, id, name string, next uint64, lastHash []byte, blockH
 	return nil, rec.Next < next, nil
 }
 
-// journalTip reads the number of blocks of a ledger's journal and the hash
-// of the newest one.
-func journalTip(st store.Store, k keys) (next uint64, hash []byte, err error) {
+// newestBlock reads the newest block of a ledger's journal; nil for an
+// empty journal.
+func newestBlock(st store.Store, lay Layout) (*Block, error) {
+	var b *Block
 	var decodeErr error
-	err = st.ScanReverse(k.blocks(), store.PrefixEnd(k.blocks()), func(_, v []byte) bool {
-		var b *journal.Block
-		if b, decodeErr = decodeBlock(v); decodeErr == nil {
-			next, hash = b.Address.SequenceNo+1, b.BlockHash
-		}
+	err := st.ScanReverse(lay.Blocks, store.PrefixEnd(lay.Blocks), func(_, v []byte) bool {
+		b, decodeErr = DecodeBlock(v)
 		return false
 	})
 	if err == nil {
 		err = decodeErr
 	}
-	return next, hash, err
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// journalTip reads the number of blocks of a ledger's journal and the hash
+// of the newest one.
+func journalTip(st store.Store, lay Layout) (next uint64, hash []byte, err error) {
+	b, err := newestBlock(st, lay)
+	if err != nil || b == nil {
+		return 0, nil, err
+	}
+	return b.Address.SequenceNo + 1, b.BlockHash, nil
 }
 
 // storedBlockHash returns the hash of a stored block.
-func storedBlockHash(st store.Store, k keys) func(uint64) ([]byte, bool, error) {
+func storedBlockHash(st store.Store, lay Layout) func(uint64) ([]byte, bool, error) {
 	return func(seq uint64) ([]byte, bool, error) {
-		raw, ok, err := st.Get(k.block(seq))
+		raw, ok, err := st.Get(lay.Block(seq))
 		if err != nil || !ok {
 			return nil, ok, err
 		}
-		b, err := decodeBlock(raw)
+		b, err := DecodeBlock(raw)
 		if err != nil {
 			return nil, false, err
 		}
@@ -206,12 +217,12 @@ func storedBlockHash(st store.Store, k keys) func(uint64) ([]byte, bool, error) 
 // is not the one acknowledged, nil when it is or when the ledger has no tip
 // record. It writes nothing.
 func CheckJournal(st store.Store, tips Tips, ledgerID, name string) (*JournalLoss, error) {
-	k := newKeys(ledgerID)
-	next, hash, err := journalTip(st, k)
+	lay := LedgerLayout(ledgerID)
+	next, hash, err := journalTip(st, lay)
 	if err != nil {
-		return nil, fmt.Errorf("txn: ledger %s tip: %w", name, err)
+		return nil, fmt.Errorf("journal: ledger %s tip: %w", name, err)
 	}
-	loss, _, err := compareTip(tips, ledgerID, name, next, hash, storedBlockHash(st, k))
+	loss, _, err := compareTip(tips, ledgerID, name, next, hash, storedBlockHash(st, lay))
 	return loss, err
 }
 
@@ -225,12 +236,12 @@ func AcceptJournalLoss(st store.Store, tips Tips, ledgerID, name string) (*Journ
 	if err != nil || loss == nil {
 		return nil, err
 	}
-	next, hash, err := journalTip(st, newKeys(ledgerID))
+	next, hash, err := journalTip(st, LedgerLayout(ledgerID))
 	if err != nil {
-		return nil, fmt.Errorf("txn: ledger %s tip: %w", name, err)
+		return nil, fmt.Errorf("journal: ledger %s tip: %w", name, err)
 	}
 	if err := tips.Record(store.TipRecord{LedgerID: ledgerID, Next: next, Hash: hash}); err != nil {
-		return nil, fmt.Errorf("txn: ledger %s: %w", name, err)
+		return nil, fmt.Errorf("journal: ledger %s: %w", name, err)
 	}
 	return loss, nil
 }
