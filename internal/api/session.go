@@ -150,7 +150,7 @@ func (s *Server) sendCommand(ctx context.Context, w http.ResponseWriter, body []
 	switch {
 	case in.StartSession != nil:
 		var tok string
-		tok, err = e.StartSession(in.StartSession.LedgerName)
+		tok, err = e.StartSession(ctx, in.StartSession.LedgerName)
 		out.StartSession = &struct {
 			SessionToken string `json:"SessionToken"`
 			timed
@@ -178,7 +178,7 @@ func (s *Server) sendCommand(ctx context.Context, w http.ResponseWriter, body []
 		if err == nil {
 			var pg txn.Page
 			var io txn.IOUsage
-			pg, io, err = e.ExecuteStatementContext(ctx, token, x.TransactionId, x.Statement, params)
+			pg, io, err = e.ExecuteStatement(ctx, token, x.TransactionId, x.Statement, params)
 			out.ExecuteStatement = &struct {
 				FirstPage   page    `json:"FirstPage"`
 				ConsumedIOs ioUsage `json:"ConsumedIOs"`
@@ -197,7 +197,7 @@ func (s *Server) sendCommand(ctx context.Context, w http.ResponseWriter, body []
 	case in.CommitTransaction != nil:
 		var digest []byte
 		var io txn.IOUsage
-		digest, io, err = e.CommitTransaction(token, in.CommitTransaction.TransactionId, in.CommitTransaction.CommitDigest)
+		digest, io, err = e.CommitTransaction(ctx, token, in.CommitTransaction.TransactionId, in.CommitTransaction.CommitDigest)
 		out.CommitTransaction = &struct {
 			TransactionId string  `json:"TransactionId"`
 			CommitDigest  []byte  `json:"CommitDigest"`

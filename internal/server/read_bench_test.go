@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"math/rand/v2"
 	"testing"
 
@@ -43,7 +44,7 @@ func BenchmarkLedgerReads(b *testing.B) {
 		{"History", "SELECT COUNT(*) FROM history(T)"},
 	} {
 		b.Run(q.name, func(b *testing.B) {
-			tok, err := e.StartSession(name)
+			tok, err := e.StartSession(context.Background(), name)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -53,7 +54,7 @@ func BenchmarkLedgerReads(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, _, err := e.ExecuteStatement(tok, txID, q.stmt, nil); err != nil {
+				if _, _, err := e.ExecuteStatement(context.Background(), tok, txID, q.stmt, nil); err != nil {
 					b.Fatal(err)
 				}
 				if err := e.AbortTransaction(tok); err != nil {

@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func TestCursorsCountAsPendingBytes(t *testing.T) {
 	if qe := qldberr.As(err); qe == nil || qe.Type != qldberr.LimitExceeded || !strings.Contains(qe.Message, "4000 bytes") {
 		t.Fatalf("six 1 KB rows, 2 per page, 4,000-byte quota: %v, want LimitExceededException", err)
 	}
-	page, _, err := e.ExecuteStatement(c.token, c.txID, "SELECT VALUE x FROM ? AS x", []Param{{IonText: "[" + big + "," + big + "," + big + "]"}})
+	page, _, err := e.ExecuteStatement(context.Background(), c.token, c.txID, "SELECT VALUE x FROM ? AS x", []Param{{IonText: "[" + big + "," + big + "," + big + "]"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -34,15 +35,41 @@ func errOCC() error {
 // commit hands t to the committer and waits until its block is durable (or
 // the commit failed). Commits are serialized into the hash chain by one
 // goroutine per ledger, and concurrent ones share an fsync (group commit).
-func (l *Ledger) commit(t *Transaction) (*journal.Block, error) {
+// commit ends t (Transaction.end) once t's outcome is known.
+//
+// When ctx is done first, commit returns errCommitCancelled at once
+// without the outcome. If t was not yet handed to the committer it never
+// commits; if it was, it commits or fails exactly as it would have, and t is
+// ended in the background when the committer answers (so its snapshot keeps
+// protecting OCC until then).
+func (l *Ledger) commit(ctx context.Context, t *Transaction) (*journal.Block, error) {
 	req := &commitRequest{tx: t, done: make(chan commitResult, 1)}
 	select {
 	case l.commitCh <- req:
 	case <-l.stop:
+		t.end()
 		return nil, qldberr.New(qldberr.CapacityExceeded, "Ledger %s is shutting down", l.Name)
+	case <-ctx.Done():
+		t.end()
+		return nil, errCommitCancelled(t.ID)
 	}
-	res := <-req.done
-	return res.block, res.err
+	select {
+	case res := <-req.done:
+		t.end()
+		return res.block, res.err
+	case <-ctx.Done():
+		go func() {
+			<-req.done
+			t.end()
+		}()
+		return nil, errCommitCancelled(t.ID)
+	}
+}
+
+// errCommitCancelled is the error of a commit whose request was cancelled
+// before its outcome was known.
+func errCommitCancelled(txID string) error {
+	return qldberr.New(qldberr.BadRequest, "Commit of transaction %s cancelled: the client cancelled the request before the commit's outcome was known", txID)
 }
 
 func (l *Ledger) commitLoop() {

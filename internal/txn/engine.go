@@ -7,6 +7,7 @@
 package txn
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -299,7 +300,9 @@ func randomDuration(lo, hi time.Duration) time.Duration {
 }
 
 // StartSession opens a session on an ACTIVE ledger and returns its token.
-func (e *Engine) StartSession(ledgerName string) (string, error) {
+// It may open the ledger (see Ledger), reading its journal; ctx is accepted
+// for the blocking-call convention and not consulted.
+func (e *Engine) StartSession(ctx context.Context, ledgerName string) (string, error) {
 	if err := ledger.ValidateName("LedgerName", ledgerName); err != nil {
 		return "", qldberr.New(qldberr.BadRequest, "%s", err.(*qldberr.Error).Message)
 	}

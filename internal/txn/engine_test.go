@@ -2,6 +2,7 @@ package txn
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -72,7 +73,7 @@ type client struct {
 
 func newClient(t testing.TB, e *Engine) *client {
 	t.Helper()
-	tok, err := e.StartSession("l")
+	tok, err := e.StartSession(context.Background(), "l")
 	if err != nil {
 		t.Fatalf("StartSession: %v", err)
 	}
@@ -101,7 +102,7 @@ func (c *client) exec(stmt string, params ...string) ([]*ionvalue.Value, error) 
 		vals[i] = v
 	}
 	c.digest.Add(qldbhash.StatementHash(stmt, vals))
-	page, _, err := c.e.ExecuteStatement(c.token, c.txID, stmt, ps)
+	page, _, err := c.e.ExecuteStatement(context.Background(), c.token, c.txID, stmt, ps)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,7 @@ func (c *client) exec(stmt string, params ...string) ([]*ionvalue.Value, error) 
 }
 
 func (c *client) commit() error {
-	d, _, err := c.e.CommitTransaction(c.token, c.txID, c.digest.Sum())
+	d, _, err := c.e.CommitTransaction(context.Background(), c.token, c.txID, c.digest.Sum())
 	if err == nil && !bytes.Equal(d, c.digest.Sum()) {
 		return fmt.Errorf("commit returned digest %x, want %x", d, c.digest.Sum())
 	}
@@ -217,7 +218,7 @@ func TestSessionExpiry(t *testing.T) {
 			if err := cl.begin(); errType(err) != qldberr.InvalidSession {
 				t.Errorf("the expired session still works: %v", err)
 			}
-			if _, err := e.StartSession("l"); err != nil {
+			if _, err := e.StartSession(context.Background(), "l"); err != nil {
 				t.Errorf("StartSession after expiry (limit 1): %v", err)
 			}
 		})
@@ -230,11 +231,11 @@ func TestSessionLimitReapsExpired(t *testing.T) {
 	e, clk := newTestEngine(t, Options{MaxSessionsPerLedger: 2})
 	newClient(t, e)
 	newClient(t, e)
-	if _, err := e.StartSession("l"); errType(err) != qldberr.LimitExceeded {
+	if _, err := e.StartSession(context.Background(), "l"); errType(err) != qldberr.LimitExceeded {
 		t.Fatalf("third session: %v, want LimitExceededException", err)
 	}
 	clk.advance(2 * time.Minute) // both idle past 60 s
-	if _, err := e.StartSession("l"); err != nil {
+	if _, err := e.StartSession(context.Background(), "l"); err != nil {
 		t.Fatalf("StartSession with only expired sessions open: %v", err)
 	}
 }

@@ -183,14 +183,7 @@ func statementError(err error) error {
 	return err
 }
 
-// ExecuteStatement runs one statement in the open transaction and returns
-// the first page of its results. It is ExecuteStatementContext without a
-// request context.
-func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param) (Page, IOUsage, error) {
-	return e.ExecuteStatementContext(context.Background(), token, txID, statement, params)
-}
-
-// ExecuteStatementContext runs one statement in the open transaction and
+// ExecuteStatement runs one statement in the open transaction and
 // returns the first page of its results. The statement stops when ctx is
 // done (the client went away: BadRequestException, the statement undone)
 // or when the transaction's timeout passes (InvalidSessionException
@@ -200,7 +193,7 @@ func (e *Engine) ExecuteStatement(token, txID, statement string, params []Param)
 // BadRequestException and is undone; the transaction stays open. A
 // statement text that would take the ledger's open transactions past
 // Options.MaxPendingBytesPerLedger is a LimitExceededException.
-func (e *Engine) ExecuteStatementContext(ctx context.Context, token, txID, statement string, params []Param) (Page, IOUsage, error) {
+func (e *Engine) ExecuteStatement(ctx context.Context, token, txID, statement string, params []Param) (Page, IOUsage, error) {
 	var page Page
 	var io IOUsage
 	err := e.withSession(token, func(s *Session) error {
@@ -350,7 +343,17 @@ func (e *Engine) FetchPage(token, txID, pageToken string) (Page, IOUsage, error)
 // CommitTransaction commits the open transaction if the client's digest
 // equals the server's, and returns the digest. On OccConflictException
 // nothing is written and the session stays usable.
-func (e *Engine) CommitTransaction(token, txID string, digest []byte) ([]byte, IOUsage, error) {
+//
+// It waits for the transaction's group commit (its block synced). When ctx
+// is done while it waits, it returns at once with a BadRequestException
+// ("Commit of transaction <id> cancelled") and no digest, and the outcome
+// is then unknown to the caller: a transaction the committer had already
+// taken (or takes later from its queue) still commits or fails as it would
+// have, so it may be in the journal; one not yet queued never commits.
+// Either way it is no longer the session's open transaction, and the
+// session stays usable. A client that went away never sees this answer; a
+// later read (or GetRevision) shows what happened.
+func (e *Engine) CommitTransaction(ctx context.Context, token, txID string, digest []byte) ([]byte, IOUsage, error) {
 	var out []byte
 	var io IOUsage
 	err := e.withSession(token, func(s *Session) error {
@@ -359,12 +362,12 @@ func (e *Engine) CommitTransaction(token, txID string, digest []byte) ([]byte, I
 			return err
 		}
 		s.tx = nil
-		defer t.end()
 		want := t.digest.Sum()
 		if !bytes.Equal(digest, want) {
+			t.end()
 			return qldberr.New(qldberr.BadRequest, "Digests don't match")
 		}
-		if _, err := s.ledger.commit(t); err != nil {
+		if _, err := s.ledger.commit(ctx, t); err != nil { // commit ends t
 			return err
 		}
 		out = want

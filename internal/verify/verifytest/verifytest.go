@@ -7,6 +7,7 @@
 package verifytest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -163,7 +164,7 @@ func (c *committer) commit(stmt string, params ...*ionvalue.Value) error {
 
 func (c *committer) try(stmt string, params []*ionvalue.Value) error {
 	if c.token == "" {
-		tok, err := c.e.StartSession(c.ledger)
+		tok, err := c.e.StartSession(context.Background(), c.ledger)
 		if err != nil {
 			return err
 		}
@@ -183,12 +184,12 @@ func (c *committer) try(stmt string, params []*ionvalue.Value) error {
 	}
 	digest := qldbhash.NewCommitDigest(txID)
 	digest.Add(qldbhash.StatementHash(stmt, params))
-	page, _, err := c.e.ExecuteStatement(c.token, txID, stmt, ps)
+	page, _, err := c.e.ExecuteStatement(context.Background(), c.token, txID, stmt, ps)
 	if err != nil {
 		_ = c.e.AbortTransaction(c.token)
 		return err
 	}
-	if _, _, err := c.e.CommitTransaction(c.token, txID, digest.Sum()); err != nil {
+	if _, _, err := c.e.CommitTransaction(context.Background(), c.token, txID, digest.Sum()); err != nil {
 		return err
 	}
 	if strings.HasPrefix(stmt, "INSERT") { // remember the new document
