@@ -185,7 +185,9 @@ func TestInflightBodyBytesAreBounded(t *testing.T) {
 	}
 	small := []byte(`{"Name":"small","PermissionsMode":"ALLOW_ALL"}`)
 	throttled := false
-	for range 500 { // the server may not have taken the first request yet
+	// The server may not have taken the first request yet; on a loaded
+	// machine that can take a while, so wait on the condition, not a count.
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
 		e := do(t, signedRequest(t, "POST", n.URL()+"/ledgers", "application/json", small, "AKID", "s", time.Now()))
 		if e.status == 503 && e.Type == "ThrottlingException" && e.header == "ThrottlingException" {
 			throttled = true
