@@ -191,7 +191,12 @@ func TestUnitCheckpointOnlyAfterAck(t *testing.T) {
 	}, nil, nil)
 	w.open()
 	id := w.create(true)
-	waitFor(t, "retries", func() bool { return w.kin.putCalls() >= 10 })
+	waitFor(t, "retries", func() bool {
+		if got, _ := w.m.Delivered(id); got != 0 {
+			t.Fatalf("checkpoint moved to %d while every put failed", got)
+		}
+		return w.kin.putCalls() >= 10
+	})
 	if got, ok := w.m.Delivered(id); !ok || got != 0 {
 		t.Fatalf("checkpoint %d (stored %v) before any acknowledgement, want 0", got, ok)
 	}
