@@ -102,6 +102,10 @@ type unitWorld struct {
 	kin    *scriptClient
 	m      *stream.Manager
 	closed bool
+	// wrapJ and wrapC, when set before open, wrap the journals and the
+	// client factory the Manager gets (to inject a fault or a pause).
+	wrapJ func(stream.Journals) stream.Journals
+	wrapC func(stream.ClientFactory) stream.ClientFactory
 }
 
 // newUnitWorld creates the ledger "led" and appends blocks of two
@@ -134,7 +138,15 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 // open (re)starts the Manager on the world's store.
 func (w *unitWorld) open() {
 	w.t.Helper()
-	m, err := stream.Open(stream.Options{Region: unitRegion, AccountID: unitAccount, Clients: w.kin, Journals: w.j,
+	var j stream.Journals = w.j
+	if w.wrapJ != nil {
+		j = w.wrapJ(j)
+	}
+	var c stream.ClientFactory = w.kin
+	if w.wrapC != nil {
+		c = w.wrapC(c)
+	}
+	m, err := stream.Open(stream.Options{Region: unitRegion, AccountID: unitAccount, Clients: c, Journals: j,
 		Ledgers: w.cat, Store: w.st, Logger: quietLogger(), RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond})
 	if err != nil {
 		w.t.Fatal(err)
@@ -149,11 +161,16 @@ func (w *unitWorld) close() {
 	}
 }
 
-// create starts a stream from the ledger's beginning.
+// create starts a stream named "s" from the ledger's beginning.
 func (w *unitWorld) create(aggregation bool) string {
 	w.t.Helper()
+	return w.createNamed("s", aggregation)
+}
+
+func (w *unitWorld) createNamed(name string, aggregation bool) string {
+	w.t.Helper()
 	start := time.Now().Add(-time.Hour)
-	id, err := w.m.Create(context.Background(), stream.CreateInput{LedgerName: "led", RoleARN: testRole, StreamName: "s",
+	id, err := w.m.Create(context.Background(), stream.CreateInput{LedgerName: "led", RoleARN: testRole, StreamName: name,
 		Start: &start, StreamARN: unitDest, Aggregation: aws.Bool(aggregation)})
 	if err != nil {
 		w.t.Fatal(err)
