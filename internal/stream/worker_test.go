@@ -125,17 +125,22 @@ func TestUnitThrottlingRetriesThenActive(t *testing.T) {
 // once the destination recovers it is ACTIVE and delivers every record
 // once.
 func TestUnitImpairedCausesAndRecovery(t *testing.T) {
+	credErr := &stream.CredentialsError{Err: fmt.Errorf("no credential provider configured")}
 	cases := []struct {
-		name  string
-		agg   bool
-		put   error // PutRecords error
-		list  error // ListShards error, after Create validated the destination
-		cause string
+		name   string
+		agg    bool
+		put    error // PutRecords error
+		list   error // ListShards error, after Create validated the destination
+		client error // error making a client, after Create made one
+		cause  string
 	}{
-		{"put-not-found", false, errNotFound, nil, stream.CauseNotFound},
-		{"not-found-aggregated", true, nil, errNotFound, stream.CauseNotFound},
-		{"put-access-denied", false, errDenied, nil, stream.CausePermission},
-		{"no-credentials", false, nil, nil, stream.CausePermission},
+		{"put-not-found", false, errNotFound, nil, nil, stream.CauseNotFound},
+		{"not-found-aggregated", true, errNotFound, errNotFound, nil, stream.CauseNotFound},
+		{"put-access-denied", false, errDenied, nil, nil, stream.CausePermission},
+		// Credentials that fail inside a put (the SDK's provider, see
+		// guardedCredentials) drop the client; the retry makes a new one.
+		{"credentials-fail-in-put", false, credErr, nil, nil, stream.CausePermission},
+		{"no-credentials", false, credErr, nil, credErr, stream.CausePermission},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -143,25 +148,17 @@ func TestUnitImpairedCausesAndRecovery(t *testing.T) {
 			w.open()
 			// Create validates the destination with ListShards and a
 			// client, so ListShards and the client fail only after it; the
-			// puts fail from the start, so the worker meets both.
-			put := tc.put
-			var clientErr error
-			if put == nil && tc.list == nil {
-				// A credentials failure surfaces from the credential
-				// provider inside a call; the worker then drops its client
-				// and cannot make another.
-				clientErr = &stream.CredentialsError{Err: fmt.Errorf("no credential provider configured")}
-				put = clientErr
-			}
-			if put == nil {
-				put = tc.list // a ResourceNotFound put drops the shard map
-			}
+			// puts fail from the start.
 			failPut := func(context.Context, int, []types.PutRecordsRequestEntry) (*kinesis.PutRecordsOutput, error) {
-				return nil, put
+				return nil, tc.put
 			}
 			w.kin.script(failPut, nil, nil)
 			id := w.create(tc.agg)
-			w.kin.script(failPut, tc.list, clientErr)
+			w.kin.script(failPut, tc.list, tc.client)
+			if tc.client == nil && tc.list == nil {
+				// Only the puts fail: several retries, not one.
+				waitFor(t, "retried puts", func() bool { return w.kin.putCalls() >= 3 })
+			}
 			w.waitStatus(id, stream.StatusImpaired, tc.cause)
 			if got, _ := w.m.Delivered(id); got != 0 {
 				t.Fatalf("checkpoint at %d while nothing was acknowledged", got)
