@@ -3,121 +3,20 @@ package stream_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
-	"github.com/strand-db/strand/internal/server/servertest"
-	"github.com/strand-db/strand/internal/store"
-	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/stream"
-	"github.com/strand-db/strand/internal/testenv/kinesisemu"
-	"github.com/strand-db/strand/internal/txn"
 )
 
 const testRole = "arn:aws:iam::000000000000:role/qldb-stream"
-
-// world is a stream Manager over a real store holding one ledger with a
-// few committed blocks, delivering to a real Kinesis emulator.
-type world struct {
-	st      store.Store
-	cat     *ledger.Catalog
-	eng     *txn.Engine
-	m       *stream.Manager
-	emu     *kinesisemu.Emulator
-	ledger  ledger.Ledger
-	clients *stream.SDKClients
-	mClosed bool
-}
-
-// newWorld commits blocks through a real node, stops it, and opens its
-// data directory again with the journals and clients wrapped by the given
-// functions (nil: unwrapped).
-func newWorld(t *testing.T, name string, wrapJ func(stream.Journals) stream.Journals, wrapC func(stream.ClientFactory) stream.ClientFactory) *world {
-	t.Helper()
-	emu := kinesisemu.StartKinesalite(t, kinesisemu.Stream(name, 1))
-	n := servertest.Start(t, nil)
-	n.CreateLedger(name)
-	drv := n.Driver(name)
-	servertest.MustQuery(t, drv, "CREATE TABLE T")
-	for i := 0; i < 3; i++ {
-		servertest.MustQuery(t, drv, fmt.Sprintf("INSERT INTO T VALUE {'k': %d}", i))
-	}
-	drv.Shutdown(context.Background())
-	n.Stop()
-
-	w := &world{emu: emu}
-	var err error
-	if w.st, err = pebblestore.Open(n.Config.DataDir, pebblestore.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	if w.cat, err = ledger.Open(w.st, ledger.Options{Region: cfg.Region, AccountID: cfg.AccountID}); err != nil {
-		t.Fatal(err)
-	}
-	if w.ledger, err = w.cat.Describe(name); err != nil {
-		t.Fatal(err)
-	}
-	w.eng = txn.NewEngine(w.st, w.cat, txn.Options{})
-	var j stream.Journals = engineJournals{w.eng}
-	if wrapJ != nil {
-		j = wrapJ(j)
-	}
-	w.clients = &stream.SDKClients{Endpoint: emu.Endpoint, Credentials: credentials.NewStaticCredentialsProvider("AKIDKINESIS", "kinesis-secret", "")}
-	var c stream.ClientFactory = w.clients
-	if wrapC != nil {
-		c = wrapC(c)
-	}
-	w.m, err = stream.Open(stream.Options{Region: cfg.Region, AccountID: cfg.AccountID, Clients: c, Journals: j,
-		Ledgers: w.cat, Store: w.st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		RetryBase: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.close)
-	return w
-}
-
-func (w *world) close() {
-	w.closeManager()
-	if w.st != nil {
-		w.eng.Close()
-		w.st.Close()
-		w.st = nil
-	}
-}
-
-func (w *world) closeManager() {
-	if !w.mClosed {
-		w.mClosed = true
-		w.m.Close()
-	}
-}
-
-func (w *world) create(t *testing.T, name string) string {
-	t.Helper()
-	start := time.Now().Add(-time.Hour)
-	id, err := w.m.Create(context.Background(), stream.CreateInput{LedgerName: w.ledger.Name, RoleARN: testRole,
-		StreamName: name, Start: &start, StreamARN: w.emu.StreamARN(w.ledger.Name)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return id
-}
-
-type engineJournals struct{ e *txn.Engine }
-
-func (j engineJournals) Journal(name string) (journal.Reader, error) { return j.e.Journal(name) }
 
 // TestCancelAndUntagRaceStreamRemoval cancels and retags streams while
 // they are being removed (their ledger dropped, their retention expired).
@@ -125,10 +24,10 @@ func (j engineJournals) Journal(name string) (journal.Reader, error) { return j.
 // unlocking and dereferenced nil when it was gone; now they answer
 // ResourceNotFoundException or succeed.
 func TestCancelAndUntagRaceStreamRemoval(t *testing.T) {
-	w := newWorld(t, "racing", nil, nil)
+	w := newUnitWorld(t, 3)
+	w.open()
 	arn := func(id string) (ledger.ARN, string) {
-		cfg := config.Default()
-		raw := ledger.StreamARN(cfg.Region, cfg.AccountID, w.ledger.Name, id)
+		raw := ledger.StreamARN(unitRegion, unitAccount, "led", id)
 		a, err := ledger.ParseARN(raw)
 		if err != nil {
 			t.Fatal(err)
@@ -136,11 +35,11 @@ func TestCancelAndUntagRaceStreamRemoval(t *testing.T) {
 		return a, raw
 	}
 	for i := 0; i < 60; i++ {
-		id := w.create(t, fmt.Sprintf("s%d", i))
+		id := w.createNamed(fmt.Sprintf("s%d", i), true)
 		a, raw := arn(id)
 		var wg sync.WaitGroup
 		wg.Add(3)
-		go func() { defer wg.Done(); _ = w.m.Cancel(w.ledger.Name, id) }()
+		go func() { defer wg.Done(); _ = w.m.Cancel("led", id) }()
 		go func() {
 			defer wg.Done()
 			for k := 0; k < 50; k++ {
@@ -151,7 +50,7 @@ func TestCancelAndUntagRaceStreamRemoval(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			w.m.Expire(time.Now().Add(30 * 24 * time.Hour))
-			w.m.DropLedger(w.ledger.ID)
+			w.m.DropLedger(w.j.ledger.ID)
 		}()
 		wg.Wait()
 	}
@@ -168,6 +67,7 @@ type gatedJournals struct {
 	entered   chan struct{}
 	closed    chan struct{}
 	lateReads atomic.Int32
+	left      chan struct{} // closed when the held read has returned
 	once      sync.Once
 }
 
@@ -210,14 +110,15 @@ func (j gatedJournal) Block(seq uint64) (*journal.Block, bool, error) {
 				g.lateReads.Add(1)
 			default:
 			}
+			defer close(g.left)
 		}
 	}
 	return j.Reader.Block(seq)
 }
 
-// hangingClients makes PutRecords hang until its context ends once the
-// prefetch read has started, so that the worker is inside a put when the
-// Manager closes.
+// hangingClients makes PutRecords hang until its context ends, so that the
+// worker is inside a put, with the prefetch read started, when the Manager
+// closes.
 type hangingClients struct {
 	inner   stream.ClientFactory
 	entered chan struct{}
@@ -237,13 +138,15 @@ type hangingClient struct {
 }
 
 func (h hangingClient) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	// Every put waits for the prefetch read to start (a scripted client
+	// answers at once, so the put could otherwise finish first), then
+	// hangs until the worker is stopped.
 	select {
 	case <-h.entered:
-		<-ctx.Done()
-		return nil, ctx.Err()
-	default:
+	case <-ctx.Done():
 	}
-	return h.KinesisAPI.PutRecords(ctx, in, opts...)
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
 
 // TestCloseJoinsPrefetch closes the Manager while a worker puts one window
@@ -251,15 +154,22 @@ func (h hangingClient) PutRecords(ctx context.Context, in *kinesis.PutRecordsInp
 // read finished, so the read ran against a store the server then closed;
 // now no journal read happens after Close returns.
 func TestCloseJoinsPrefetch(t *testing.T) {
-	g := &gatedJournals{entered: make(chan struct{}), closed: make(chan struct{})}
+	g := &gatedJournals{entered: make(chan struct{}), closed: make(chan struct{}), left: make(chan struct{})}
 	g.limit.Store(1)
-	w := newWorld(t, "prefetch", func(j stream.Journals) stream.Journals { g.inner = j; return g },
-		func(c stream.ClientFactory) stream.ClientFactory { return hangingClients{c, g.entered} })
-	w.create(t, "prefetch")
+	w := newUnitWorld(t, 3)
+	w.wrapJ = func(j stream.Journals) stream.Journals { g.inner = j; return g }
+	w.wrapC = func(c stream.ClientFactory) stream.ClientFactory { return hangingClients{c, g.entered} }
+	w.open()
+	w.create(false)
 	<-g.entered
-	w.closeManager()
-	close(g.closed)
 	w.close()
+	close(g.closed)
+	// Wait for the held read to return, wherever it runs.
+	select {
+	case <-g.left:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held journal read never returned")
+	}
 	if n := g.lateReads.Load(); n != 0 {
 		t.Fatalf("%d journal read(s) ran after Manager.Close returned", n)
 	}

@@ -541,6 +541,11 @@ func (w *worker) putAll(ctx context.Context, batch []kpl.Record, sizes map[uint6
 	var misrouted []kpl.Record
 	todo := batch
 	for len(todo) > 0 {
+		// A failed call may have dropped the client (its credentials
+		// failed): make a new one before the retry.
+		if w.client == nil && !w.ensureDestination(ctx) {
+			return nil, false
+		}
 		entries := make([]types.PutRecordsRequestEntry, len(todo))
 		for i := range todo {
 			entries[i] = todo[i].PutRecordsEntry()
