@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
-	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/store"
@@ -30,11 +28,7 @@ func repairCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("strand repair accept-journal-loss", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := config.Default().DataDir
-	if v := os.Getenv(config.EnvName("data-dir")); v != "" {
-		dataDir = v
-	}
-	fs.StringVar(&dataDir, "data-dir", dataDir, "data directory (the server must be stopped); also STRAND_DATA_DIR")
+	dataDir := dataDirFlag(fs, "data directory (the server must be stopped); also STRAND_DATA_DIR")
 	name := fs.String("ledger", "", "the ledger whose lost blocks are accepted (required)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: strand repair accept-journal-loss --data-dir DIR --ledger NAME\n\n"+
@@ -54,7 +48,7 @@ func repairCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	st := openOffline("strand repair", dataDir, false, stderr)
+	st := openOffline("strand repair", *dataDir, false, stderr)
 	if st == nil {
 		return 2
 	}
@@ -69,7 +63,7 @@ func repairCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strand repair: %v\n", err)
 		return 2
 	}
-	tips := store.NewTipFiles(dataDir)
+	tips := store.NewTipFiles(*dataDir)
 	defer tips.Close()
 	loss, err := journal.AcceptJournalLoss(st, tips, l.ID, l.Name)
 	if err != nil {

@@ -30,11 +30,7 @@ import (
 func verifyCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("strand verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := config.Default().DataDir
-	if v := os.Getenv(config.EnvName("data-dir")); v != "" {
-		dataDir = v
-	}
-	fs.StringVar(&dataDir, "data-dir", dataDir, "data directory to check (the server must be stopped); also STRAND_DATA_DIR")
+	dataDir := dataDirFlag(fs, "data directory to check (the server must be stopped); also STRAND_DATA_DIR")
 	name := fs.String("ledger", "", "check only this ledger (default: every ledger)")
 	workers := fs.Int("workers", 0, "goroutines hashing blocks (default: one per CPU)")
 	fs.Usage = func() {
@@ -56,7 +52,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	st := openOffline("strand verify", dataDir, true, stderr)
+	st := openOffline("strand verify", *dataDir, true, stderr)
 	if st == nil {
 		return 2
 	}
@@ -137,4 +133,14 @@ func openOffline(cmd, dataDir string, readOnly bool, stderr io.Writer) store.Sto
 		return nil
 	}
 	return st
+}
+
+// dataDirFlag registers --data-dir on fs for an offline command, defaulting
+// to STRAND_DATA_DIR or the server's default, as strand serve does.
+func dataDirFlag(fs *flag.FlagSet, usage string) *string {
+	dataDir := config.Default().DataDir
+	if v := os.Getenv(config.EnvName("data-dir")); v != "" {
+		dataDir = v
+	}
+	return fs.String("data-dir", dataDir, usage)
 }

@@ -441,6 +441,17 @@ func (c *Catalog) Tags(a ARN, raw string) (map[string]string, error) {
 	return l.Tags, nil
 }
 
+// IDs returns the set of every ledger's id (whatever its state).
+func (c *Catalog) IDs() map[string]bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make(map[string]bool, len(c.ledgers))
+	for _, l := range c.ledgers {
+		out[l.ID] = true
+	}
+	return out
+}
+
 // Names returns every ledger name, sorted.
 func (c *Catalog) Names() []string {
 	c.mu.RLock()

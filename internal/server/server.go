@@ -247,13 +247,7 @@ func (n *Node) checkJournals() error {
 		n.log.Error("ledger refused: its journal is missing acknowledged blocks; restore the data directory from a backup or run strand repair accept-journal-loss",
 			"ledger", loss.Ledger, "problem", loss.Error())
 	}
-	known := map[string]bool{}
-	for _, name := range n.ledgers.Names() {
-		if l, err := n.ledgers.Describe(name); err == nil {
-			known[l.ID] = true
-		}
-	}
-	orphans, err := journal.OrphanTips(n.tips, known)
+	orphans, err := journal.OrphanTips(n.tips, n.ledgers.IDs())
 	if err != nil {
 		return err
 	}

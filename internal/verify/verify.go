@@ -28,7 +28,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/strand-db/strand/internal/journal"
@@ -211,13 +210,7 @@ func Run(st store.Store, opts Options) (*Report, error) {
 // orphans adds a failed entry for every tip record whose ledger is not in
 // the catalogue (journal.OrphanTip): a ledger the catalogue may have lost.
 func orphans(cat *ledger.Catalog, tips journal.Tips, rep *Report) error {
-	known := map[string]bool{}
-	for _, name := range cat.Names() {
-		if l, err := cat.Describe(name); err == nil {
-			known[l.ID] = true
-		}
-	}
-	found, err := journal.OrphanTips(tips, known)
+	found, err := journal.OrphanTips(tips, cat.IDs())
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
@@ -233,8 +226,7 @@ func orphans(cat *ledger.Catalog, tips journal.Tips, rep *Report) error {
 // corruption shortens a store corruption error to its first line, for
 // the report.
 func corruption(err error) error {
-	msg, _, _ := strings.Cut(err.Error(), "\n")
-	return fmt.Errorf("the stored data cannot be read, it is damaged on disk: %s", msg)
+	return fmt.Errorf("the stored data cannot be read, it is damaged on disk: %s", store.FirstLine(err))
 }
 
 // ledgerRun is the state of one ledger's check.
