@@ -204,12 +204,16 @@ func Decode(b []byte) ([]*Value, error) {
 	return decode(b, MaxDepth)
 }
 
-func decode(b []byte, limit int) ([]*Value, error) {
+func decode(b []byte, limit int) (out []*Value, err error) {
 	if err := CheckBinaryLengths(b); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("%w: the Ion reader failed on it (%v)", ErrMalformed, p)
+		}
+	}()
 	r := ion.NewReaderBytes(b)
-	var out []*Value
 	for r.Next() {
 		v, err := read(r, 0, limit)
 		if err != nil {
@@ -258,3 +262,9 @@ func decodeOne(b []byte, limit int) (*Value, error) {
 // ErrInvalidText reports a string, symbol, field name or annotation whose
 // text is not valid UTF-8.
 var ErrInvalidText = errors.New("ionvalue: invalid text")
+
+// ErrMalformed reports Ion that ion-go's reader cannot read without failing
+// inside itself (it panics on some malformed binary, such as a broken local
+// symbol table): the panic is caught and turned into this error, so
+// malformed input from a client is a client error.
+var ErrMalformed = errors.New("ionvalue: malformed Ion")

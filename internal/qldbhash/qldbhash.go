@@ -148,7 +148,12 @@ func hashIon(b []byte) (v *ionvalue.Value, sum []byte, decodeErr, err error) {
 // hashIonReference is HashIon computed by ion-hash-go's HashReader over b:
 // the reference the fast path is tested against, and the fallback for the
 // inputs the fast path leaves to it.
-func hashIonReference(b []byte) ([]byte, error) {
+func hashIonReference(b []byte) (sum []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil { // ion-go panics on some malformed binary
+			sum, err = nil, fmt.Errorf("qldbhash: hash Ion: %w: %v", ionvalue.ErrMalformed, p)
+		}
+	}()
 	hr, err := ionhash.NewHashReader(&depthReader{Reader: ion.NewReaderBytes(b)}, ionhash.NewCryptoHasherProvider(ionhash.SHA256))
 	if err != nil {
 		return nil, fmt.Errorf("qldbhash: %w", err)
@@ -163,8 +168,7 @@ func hashIonReference(b []byte) ([]byte, error) {
 	if n != 1 {
 		return nil, fmt.Errorf("qldbhash: hash Ion: want exactly one value, got %d", n)
 	}
-	sum, err := hr.Sum(nil)
-	if err != nil {
+	if sum, err = hr.Sum(nil); err != nil {
 		return nil, fmt.Errorf("qldbhash: hash Ion: %w", err)
 	}
 	return sum, nil

@@ -42,3 +42,23 @@ func TestInvalidUTF8IonTextRefused(t *testing.T) {
 	}
 	verifyChain(t, ledgerOf(t, n, "badutf8"))
 }
+
+// TestMalformedBinaryIonRefused sends a binary Ion parameter with a broken
+// local symbol table, on which ion-go's reader panics (found by
+// FuzzDecodeBinary): it must be a client error, with nothing written.
+func TestMalformedBinaryIonRefused(t *testing.T) {
+	n, drv := startLedger(t, "badion", nil)
+	mustStmt(t, drv, "CREATE TABLE T")
+	raw := newRaw(t, n, "badion")
+	raw.begin()
+	_, err := raw.send(&qldbsession.SendCommandInput{ExecuteStatement: &types.ExecuteStatementRequest{
+		TransactionId: aws.String(raw.txID), Statement: aws.String("INSERT INTO T VALUE {'a': ?}"),
+		Parameters: []types.ValueHolder{{IonBinary: []byte("\xe0\x01\x00\xea\xe7\x81\x83\xd4\x86\x7f00")}}}})
+	var bre *types.BadRequestException
+	if !errors.As(err, &bre) {
+		t.Fatalf("error %v (%T), want BadRequestException", err, err)
+	}
+	if rows := mustStmt(t, drv, "SELECT COUNT(*) AS n FROM T"); len(rows) != 1 || rows[0].Get("n").Int != 0 {
+		t.Fatalf("documents after the refusal: %v", ionTexts(rows))
+	}
+}
