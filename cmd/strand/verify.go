@@ -11,17 +11,17 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/strand-db/strand/internal/audit"
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/store"
 	pebblestore "github.com/strand-db/strand/internal/store/pebble"
-	"github.com/strand-db/strand/internal/verify"
 )
 
 // verifyCmd runs `strand verify`: it opens the data directory offline (so it
 // fails while a server holds it) and checks every ledger, or the one named,
-// with package verify. It prints one line per ledger on stdout and progress
+// with package audit. It prints one line per ledger on stdout and progress
 // about every second on stderr. Exit status: 0 when every check passes, 1
 // when one fails (the first bad block and what failed are printed; data
 // damaged on disk is such a failure, and the other ledgers are still
@@ -64,7 +64,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		debug.SetGCPercent(400)
 	}
 	start := time.Now()
-	rep, err := verify.Run(st, verify.Options{Ledger: *name, Workers: *workers, Progress: func(p verify.Progress) {
+	rep, err := audit.Run(st, audit.Options{Ledger: *name, Workers: *workers, Progress: func(p audit.Progress) {
 		unit := "blocks"
 		if p.Phase == "documents" {
 			unit = "stored revisions"

@@ -12,7 +12,7 @@ import (
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	pebblestore "github.com/strand-db/strand/internal/store/pebble"
-	"github.com/strand-db/strand/internal/verify/verifytest"
+	"github.com/strand-db/strand/internal/testenv/ledgerfill"
 )
 
 func runVerify(args ...string) (int, string, string) {
@@ -23,7 +23,7 @@ func runVerify(args ...string) (int, string, string) {
 
 func TestVerifyCommand(t *testing.T) {
 	dir := t.TempDir()
-	if err := verifytest.Build(dir, "cars", 300, verifytest.Options{Sessions: 8}); err != nil {
+	if err := ledgerfill.Build(dir, "cars", 300, ledgerfill.Options{Sessions: 8}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -95,7 +95,7 @@ func TestVerifyCommand(t *testing.T) {
 // batch that a read-write open would replay into a new table and log.
 func TestVerifyWritesNothing(t *testing.T) {
 	dir := t.TempDir()
-	if err := verifytest.Build(dir, "cars", 20, verifytest.Options{Sessions: 2}); err != nil {
+	if err := ledgerfill.Build(dir, "cars", 20, ledgerfill.Options{Sessions: 2}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := pebblestore.Open(dir, pebblestore.Options{})

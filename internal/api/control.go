@@ -34,7 +34,7 @@ type route struct {
 	methods map[string]controlHandler
 }
 
-func (s *Server) controlRoutes() []route {
+func (s *Handler) controlRoutes() []route {
 	return []route{
 		{[]string{"ledgers"}, map[string]controlHandler{http.MethodPost: s.createLedger, http.MethodGet: s.listLedgers}},
 		{[]string{"ledgers", "*"}, map[string]controlHandler{http.MethodGet: s.describeLedger, http.MethodPatch: s.updateLedger, http.MethodDelete: s.deleteLedger}},
@@ -65,7 +65,7 @@ func splitPath(r *http.Request) ([]string, bool) {
 	return parts, true
 }
 
-func (s *Server) serveControl(w http.ResponseWriter, r *http.Request, body []byte) {
+func (s *Handler) serveControl(w http.ResponseWriter, r *http.Request, body []byte) {
 	segs, ok := splitPath(r)
 	if !ok {
 		writeError(w, restJSON, qldberr.New(errSerialization, "The request path is not validly escaped"))
@@ -158,7 +158,7 @@ type describeLedgerResponse struct {
 	EncryptionDescription *encryptionDescription `json:"EncryptionDescription,omitempty"`
 }
 
-func describeOf(l ledger.Ledger) describeLedgerResponse {
+func describeOf(l ledger.Entry) describeLedgerResponse {
 	return describeLedgerResponse{
 		Name: l.Name, Arn: l.ARN, State: l.State, CreationDateTime: epochPtr(l.CreationTime),
 		PermissionsMode: l.PermissionsMode, DeletionProtection: l.DeletionProtection,
@@ -166,7 +166,7 @@ func describeOf(l ledger.Ledger) describeLedgerResponse {
 	}
 }
 
-func (s *Server) createLedger(r *http.Request, _ []string, body []byte) (any, error) {
+func (s *Handler) createLedger(r *http.Request, _ []string, body []byte) (any, error) {
 	var in createLedgerRequest
 	if err := decodeJSON(body, &in); err != nil {
 		return nil, err
@@ -188,7 +188,7 @@ func (s *Server) createLedger(r *http.Request, _ []string, body []byte) (any, er
 	return out, nil
 }
 
-func (s *Server) describeLedger(_ *http.Request, p []string, _ []byte) (any, error) {
+func (s *Handler) describeLedger(_ *http.Request, p []string, _ []byte) (any, error) {
 	l, err := s.opts.Ledgers.Describe(p[0])
 	if err != nil {
 		return nil, err
@@ -225,7 +225,7 @@ func pageParams(r *http.Request) (int, string, error) {
 	return max, tok, nil
 }
 
-func (s *Server) listLedgers(r *http.Request, _ []string, _ []byte) (any, error) {
+func (s *Handler) listLedgers(r *http.Request, _ []string, _ []byte) (any, error) {
 	max, tok, err := pageParams(r)
 	if err != nil {
 		return nil, err
@@ -246,7 +246,7 @@ type updateLedgerRequest struct {
 	KmsKey             *string `json:"KmsKey"`
 }
 
-func (s *Server) updateLedger(_ *http.Request, p []string, body []byte) (any, error) {
+func (s *Handler) updateLedger(_ *http.Request, p []string, body []byte) (any, error) {
 	var in updateLedgerRequest
 	if err := decodeJSON(body, &in); err != nil {
 		return nil, err
@@ -270,7 +270,7 @@ type permissionsModeResponse struct {
 	PermissionsMode string `json:"PermissionsMode"`
 }
 
-func (s *Server) updatePermissionsMode(_ *http.Request, p []string, body []byte) (any, error) {
+func (s *Handler) updatePermissionsMode(_ *http.Request, p []string, body []byte) (any, error) {
 	var in permissionsModeRequest
 	if err := decodeJSON(body, &in); err != nil {
 		return nil, err
@@ -284,7 +284,7 @@ func (s *Server) updatePermissionsMode(_ *http.Request, p []string, body []byte)
 
 type empty struct{}
 
-func (s *Server) deleteLedger(_ *http.Request, p []string, _ []byte) (any, error) {
+func (s *Handler) deleteLedger(_ *http.Request, p []string, _ []byte) (any, error) {
 	if err := s.opts.Ledgers.Delete(p[0]); err != nil {
 		return nil, err
 	}
@@ -309,7 +309,7 @@ type taggable interface {
 	Tags(a ledger.ARN, raw string) (map[string]string, error)
 }
 
-func (s *Server) resourceARN(raw string) (ledger.ARN, taggable, error) {
+func (s *Handler) resourceARN(raw string) (ledger.ARN, taggable, error) {
 	a, err := ledger.ParseARN(raw)
 	if err != nil {
 		return ledger.ARN{}, nil, err
@@ -320,7 +320,7 @@ func (s *Server) resourceARN(raw string) (ledger.ARN, taggable, error) {
 	return a, s.opts.Ledgers, nil
 }
 
-func (s *Server) listTags(_ *http.Request, p []string, _ []byte) (any, error) {
+func (s *Handler) listTags(_ *http.Request, p []string, _ []byte) (any, error) {
 	a, res, err := s.resourceARN(p[0])
 	if err != nil {
 		return nil, err
@@ -335,7 +335,7 @@ func (s *Server) listTags(_ *http.Request, p []string, _ []byte) (any, error) {
 	return tagsResponse{Tags: tags}, nil
 }
 
-func (s *Server) tagResource(_ *http.Request, p []string, body []byte) (any, error) {
+func (s *Handler) tagResource(_ *http.Request, p []string, body []byte) (any, error) {
 	var in tagsBody
 	if err := decodeJSON(body, &in); err != nil {
 		return nil, err
@@ -353,7 +353,7 @@ func (s *Server) tagResource(_ *http.Request, p []string, body []byte) (any, err
 	return empty{}, nil
 }
 
-func (s *Server) untagResource(r *http.Request, p []string, _ []byte) (any, error) {
+func (s *Handler) untagResource(r *http.Request, p []string, _ []byte) (any, error) {
 	a, res, err := s.resourceARN(p[0])
 	if err != nil {
 		return nil, err

@@ -69,7 +69,7 @@ func closeUnread(w http.ResponseWriter, r *http.Request) {
 // MaxBodyBytes, reserves the body's size in the in-flight budget, and reads
 // it within the body-read timeout. On success the caller must call release
 // when it no longer holds the body.
-func (s *Server) admitBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), e *qldberr.Error) {
+func (s *Handler) admitBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), e *qldberr.Error) {
 	if r.ContentLength > MaxBodyBytes {
 		closeUnread(w, r)
 		return nil, nil, qldberr.New(errTooLarge, "Request body is larger than %d bytes", MaxBodyBytes)

@@ -50,17 +50,17 @@ type Options struct {
 	MaxInflightBodyBytes int64
 }
 
-// Server serves both QLDB APIs on one handler.
-type Server struct {
+// Handler serves both QLDB APIs on one handler.
+type Handler struct {
 	opts   Options
-	auth   *verifier
+	auth   *signatureChecker
 	budget *bodyBudget
 	log    *slog.Logger
 	routes []route
 }
 
 // New returns a Server for opts.
-func New(opts Options) *Server {
+func New(opts Options) *Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -73,11 +73,11 @@ func New(opts Options) *Server {
 	if opts.MaxInflightBodyBytes <= 0 {
 		opts.MaxInflightBodyBytes = DefaultMaxInflightBodyBytes
 	}
-	s := &Server{
+	s := &Handler{
 		opts:   opts,
 		budget: &bodyBudget{max: opts.MaxInflightBodyBytes},
 		log:    opts.Logger,
-		auth:   &verifier{creds: opts.Credentials, region: opts.Region, skew: opts.MaxClockSkew, now: opts.Now, signer: v4.NewSigner()},
+		auth:   &signatureChecker{creds: opts.Credentials, region: opts.Region, skew: opts.MaxClockSkew, now: opts.Now, signer: v4.NewSigner()},
 	}
 	s.routes = s.controlRoutes()
 	return s
@@ -97,7 +97,7 @@ const (
 // timeout, and only then are the payload hash and the signature verified
 // and the request decoded. No panic escapes it: a handler that panics
 // answers 500 InternalFailure and the stack goes to the log.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Amzn-RequestId", qldbid.New())
 	session := r.Header.Get(targetHdr) != ""
 	contentType := restJSON
@@ -134,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveSession handles the awsJson1_0 session API (POST / with X-Amz-Target).
-func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, body []byte) {
+func (s *Handler) serveSession(w http.ResponseWriter, r *http.Request, body []byte) {
 	target := r.Header.Get(targetHdr)
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		writeError(w, awsJSON10, qldberr.New(errUnknownOperation, "The session API is served by POST /"))
@@ -194,7 +194,7 @@ func writeJSON(w http.ResponseWriter, contentType string, v any) {
 // toAWSError converts an engine error into a client-visible one. Errors
 // that are not *qldberr.Error are internal: they are logged, and the client
 // gets a generic InternalFailure without details.
-func (s *Server) toAWSError(err error) *qldberr.Error {
+func (s *Handler) toAWSError(err error) *qldberr.Error {
 	if e := qldberr.As(err); e != nil {
 		return e
 	}

@@ -103,7 +103,7 @@ func toPage(p txn.Page) page {
 // sessionErrorPrefix namespaces __type the way the session service did.
 const sessionErrorPrefix = "com.amazonaws.qldbsession#"
 
-func (s *Server) writeSessionError(w http.ResponseWriter, err error) {
+func (s *Handler) writeSessionError(w http.ResponseWriter, err error) {
 	e := *s.toAWSError(err)
 	w.Header().Set("X-Amzn-ErrorType", e.Type)
 	writeErrorTyped(w, awsJSON10, &e, sessionErrorPrefix+e.Type)
@@ -111,7 +111,7 @@ func (s *Server) writeSessionError(w http.ResponseWriter, err error) {
 
 // sendCommand serves QLDBSession.SendCommand. ctx is the request's: a
 // statement stops when the client goes away.
-func (s *Server) sendCommand(ctx context.Context, w http.ResponseWriter, body []byte) {
+func (s *Handler) sendCommand(ctx context.Context, w http.ResponseWriter, body []byte) {
 	started := time.Now()
 	var in sendCommandRequest
 	if err := decodeJSON(body, &in); err != nil {

@@ -29,9 +29,9 @@ const (
 	errInvalidSignature   = "InvalidSignatureException"
 )
 
-// verifier checks AWS Signature Version 4 on incoming requests by recomputing
+// signatureChecker checks AWS Signature Version 4 on incoming requests by recomputing
 // the signature with the AWS SDK's own signer and comparing in constant time.
-type verifier struct {
+type signatureChecker struct {
 	creds  map[string]string // access key id -> secret; empty: accept any well-formed signature
 	region string
 	skew   time.Duration
@@ -106,7 +106,7 @@ type authHeader struct {
 // access key, the clock skew and the credential scope. It runs before the
 // body is read, so that (with credentials configured) a client without a
 // known key and a current date cannot make the server read or hold its body.
-func (v *verifier) checkHeaders(r *http.Request) (authHeader, *qldberr.Error) {
+func (v *signatureChecker) checkHeaders(r *http.Request) (authHeader, *qldberr.Error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return authHeader{}, authError(errMissingToken, "Missing Authentication Token")
@@ -157,7 +157,7 @@ func (v *verifier) checkHeaders(r *http.Request) (authHeader, *qldberr.Error) {
 // X-Amz-Content-Sha256 must equal it (UNSIGNED-PAYLOAD, which only S3
 // accepts, never does), so a signed request cannot carry another body.
 // The declared hash is compared even when no credentials are configured.
-func (v *verifier) checkBody(r *http.Request, ah authHeader, body []byte) *qldberr.Error {
+func (v *signatureChecker) checkBody(r *http.Request, ah authHeader, body []byte) *qldberr.Error {
 	sum := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(sum[:])
 	if declared, ok := r.Header[http.CanonicalHeaderKey("X-Amz-Content-Sha256")]; ok {
@@ -178,7 +178,7 @@ func (v *verifier) checkBody(r *http.Request, ah authHeader, body []byte) *qldbe
 // expectedSignature signs a copy of r holding only the headers the client
 // signed, with the client's signing time and the payload hash the server
 // computed from the body, and returns the signature.
-func (v *verifier) expectedSignature(r *http.Request, bodyLen int, payloadHash string, a sigV4Auth, secret string, t time.Time) (string, error) {
+func (v *signatureChecker) expectedSignature(r *http.Request, bodyLen int, payloadHash string, a sigV4Auth, secret string, t time.Time) (string, error) {
 	u := *r.URL
 	u.Host = r.Host
 	u.Scheme = "http"

@@ -21,7 +21,7 @@ import (
 // signature: changing one byte of either makes it refused.
 func FuzzSigV4Headers(f *testing.F) {
 	at := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
-	v := &verifier{creds: map[string]string{"AKID": "secret"}, region: "us-east-1", skew: 15 * time.Minute,
+	v := &signatureChecker{creds: map[string]string{"AKID": "secret"}, region: "us-east-1", skew: 15 * time.Minute,
 		now: func() time.Time { return at }, signer: v4.NewSigner()}
 	sign := func(body []byte, declared string) (string, string) {
 		r, _ := http.NewRequest("POST", "http://strand/ledgers", bytes.NewReader(body))

@@ -61,7 +61,7 @@ type streamDescription struct {
 	StreamName           string               `json:"StreamName"`
 }
 
-func (s *Server) describeStream(d stream.Definition) streamDescription {
+func (s *Handler) describeStream(d stream.Definition) streamDescription {
 	agg := d.Aggregation
 	out := streamDescription{
 		LedgerName: d.LedgerName, CreationTime: epochPtr(d.Created), InclusiveStartTime: epochPtr(d.Start),
@@ -75,7 +75,7 @@ func (s *Server) describeStream(d stream.Definition) streamDescription {
 	return out
 }
 
-func (s *Server) streamJournalToKinesis(r *http.Request, p []string, body []byte) (any, error) {
+func (s *Handler) streamJournalToKinesis(r *http.Request, p []string, body []byte) (any, error) {
 	var in streamJournalRequest
 	if err := decodeJSON(body, &in); err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func (s *Server) streamJournalToKinesis(r *http.Request, p []string, body []byte
 	return streamIDResponse{StreamId: id}, nil
 }
 
-func (s *Server) describeJournalKinesisStream(_ *http.Request, p []string, _ []byte) (any, error) {
+func (s *Handler) describeJournalKinesisStream(_ *http.Request, p []string, _ []byte) (any, error) {
 	d, err := s.opts.Streams.Describe(p[0], p[1])
 	if err != nil {
 		return nil, err
@@ -108,7 +108,7 @@ func (s *Server) describeJournalKinesisStream(_ *http.Request, p []string, _ []b
 	}{s.describeStream(d)}, nil
 }
 
-func (s *Server) listJournalKinesisStreams(r *http.Request, p []string, _ []byte) (any, error) {
+func (s *Handler) listJournalKinesisStreams(r *http.Request, p []string, _ []byte) (any, error) {
 	max, tok, err := pageParams(r)
 	if err != nil {
 		return nil, err
@@ -127,7 +127,7 @@ func (s *Server) listJournalKinesisStreams(r *http.Request, p []string, _ []byte
 	return out, nil
 }
 
-func (s *Server) cancelJournalKinesisStream(_ *http.Request, p []string, _ []byte) (any, error) {
+func (s *Handler) cancelJournalKinesisStream(_ *http.Request, p []string, _ []byte) (any, error) {
 	if err := s.opts.Streams.Cancel(p[0], p[1]); err != nil {
 		return nil, err
 	}

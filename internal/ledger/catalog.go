@@ -30,8 +30,8 @@ const (
 	AWSOwnedKey = "AWS_OWNED_KMS_KEY"
 )
 
-// Ledger is one ledger's catalogue entry.
-type Ledger struct {
+// Entry is one ledger's catalogue entry.
+type Entry struct {
 	ID                 string            `json:"id"` // internal id prefixing the ledger's data; a re-created name gets a new one
 	Name               string            `json:"name"`
 	ARN                string            `json:"arn"`
@@ -44,7 +44,7 @@ type Ledger struct {
 }
 
 // CustomerKey reports whether the ledger is encrypted with a customer managed key.
-func (l Ledger) CustomerKey() bool { return l.KmsKeyARN != AWSOwnedKey }
+func (l Entry) CustomerKey() bool { return l.KmsKeyARN != AWSOwnedKey }
 
 // CreateInput is a CreateLedger request.
 type CreateInput struct {
@@ -62,7 +62,7 @@ type Options struct {
 	MaxLedgers int // quota of active ledgers
 	// OnDelete, if set, is called (with the catalogue unlocked) after a
 	// ledger is removed, so that its sessions, streams and data can go.
-	OnDelete func(Ledger)
+	OnDelete func(Entry)
 	// Logger receives the report of a damaged ledger (MarkDamaged); nil
 	// means slog.Default().
 	Logger *slog.Logger
@@ -74,7 +74,7 @@ type Catalog struct {
 	opts Options
 
 	mu      sync.RWMutex
-	ledgers map[string]*Ledger
+	ledgers map[string]*Entry
 	damaged map[string]Damage // by ledger id; see MarkDamaged
 }
 
@@ -87,10 +87,10 @@ func Open(st store.Store, opts Options) (*Catalog, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	c := &Catalog{st: st, opts: opts, ledgers: map[string]*Ledger{}, damaged: map[string]Damage{}}
+	c := &Catalog{st: st, opts: opts, ledgers: map[string]*Entry{}, damaged: map[string]Damage{}}
 	var decodeErr error
 	err := st.Scan(catalogPrefix, store.PrefixEnd(catalogPrefix), func(_, v []byte) bool {
-		l := new(Ledger)
+		l := new(Entry)
 		if err := json.Unmarshal(v, l); err != nil {
 			decodeErr = fmt.Errorf("ledger: corrupt catalogue entry: %w", err)
 			return false
@@ -107,7 +107,7 @@ func Open(st store.Store, opts Options) (*Catalog, error) {
 	return c, nil
 }
 
-func (c *Catalog) put(l *Ledger) error {
+func (c *Catalog) put(l *Entry) error {
 	b, err := json.Marshal(l)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
@@ -125,30 +125,30 @@ func notFound(name string) error {
 }
 
 // Create adds a ledger. It is ACTIVE at once.
-func (c *Catalog) Create(in CreateInput, now time.Time) (Ledger, error) {
+func (c *Catalog) Create(in CreateInput, now time.Time) (Entry, error) {
 	if err := ValidateName("Name", in.Name); err != nil {
-		return Ledger{}, err
+		return Entry{}, err
 	}
 	switch in.PermissionsMode {
 	case PermissionsAllowAll, PermissionsStandard:
 	case "":
-		return Ledger{}, qldberr.Invalid("PermissionsMode", "PermissionsMode is required: ALLOW_ALL or STANDARD")
+		return Entry{}, qldberr.Invalid("PermissionsMode", "PermissionsMode is required: ALLOW_ALL or STANDARD")
 	default:
-		return Ledger{}, qldberr.Invalid("PermissionsMode", "PermissionsMode %q is not ALLOW_ALL or STANDARD", in.PermissionsMode)
+		return Entry{}, qldberr.Invalid("PermissionsMode", "PermissionsMode %q is not ALLOW_ALL or STANDARD", in.PermissionsMode)
 	}
 	tags, err := NewTags(in.Tags)
 	if err != nil {
-		return Ledger{}, err
+		return Entry{}, err
 	}
 	key := AWSOwnedKey
 	if in.KmsKey != nil {
 		k, err := c.resolveKey(*in.KmsKey)
 		if err != nil {
-			return Ledger{}, err
+			return Entry{}, err
 		}
 		key = k
 	}
-	l := &Ledger{
+	l := &Entry{
 		ID:                 qldbid.New(),
 		Name:               in.Name,
 		ARN:                LedgerARN(c.opts.Region, c.opts.AccountID, in.Name),
@@ -162,15 +162,15 @@ func (c *Catalog) Create(in CreateInput, now time.Time) (Ledger, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.ledgers[in.Name]; ok {
-		return Ledger{}, &qldberr.Error{Type: qldberr.ResourceAlreadyExists, ResourceType: "LEDGER", ResourceName: in.Name,
+		return Entry{}, &qldberr.Error{Type: qldberr.ResourceAlreadyExists, ResourceType: "LEDGER", ResourceName: in.Name,
 			Message: fmt.Sprintf("Ledger with name %s already exists", in.Name)}
 	}
 	if len(c.ledgers) >= c.opts.MaxLedgers {
-		return Ledger{}, &qldberr.Error{Type: qldberr.LimitExceeded, ResourceType: "LEDGER",
+		return Entry{}, &qldberr.Error{Type: qldberr.LimitExceeded, ResourceType: "LEDGER",
 			Message: fmt.Sprintf("Exceeded the limit of %d active ledgers", c.opts.MaxLedgers)}
 	}
 	if err := c.put(l); err != nil {
-		return Ledger{}, err
+		return Entry{}, err
 	}
 	c.ledgers[l.Name] = l
 	return l.clone(), nil
@@ -201,7 +201,7 @@ func (c *Catalog) resolveKey(k string) (string, error) {
 	return "", qldberr.Invalid("KmsKey", "KmsKey %q is not AWS_OWNED_KMS_KEY, a KMS key id, alias or ARN", k)
 }
 
-func (l *Ledger) clone() Ledger {
+func (l *Entry) clone() Entry {
 	out := *l
 	if l.Tags != nil {
 		out.Tags = make(map[string]string, len(l.Tags))
@@ -220,15 +220,15 @@ func validateLookupName(name string) error {
 }
 
 // Describe returns a ledger by name.
-func (c *Catalog) Describe(name string) (Ledger, error) {
+func (c *Catalog) Describe(name string) (Entry, error) {
 	if err := validateLookupName(name); err != nil {
-		return Ledger{}, err
+		return Entry{}, err
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	l, ok := c.ledgers[name]
 	if !ok {
-		return Ledger{}, notFound(name)
+		return Entry{}, notFound(name)
 	}
 	return l.clone(), nil
 }
@@ -236,13 +236,13 @@ func (c *Catalog) Describe(name string) (Ledger, error) {
 // Active returns the ledger by name when it exists and is ACTIVE: a missing
 // ledger is a ResourceNotFoundException, one in another state a
 // ResourcePreconditionNotMetException.
-func (c *Catalog) Active(name string) (Ledger, error) {
+func (c *Catalog) Active(name string) (Entry, error) {
 	l, err := c.Describe(name)
 	if err != nil {
-		return Ledger{}, err
+		return Entry{}, err
 	}
 	if l.State != StateActive {
-		return Ledger{}, qldberr.Precondition("LEDGER", name, "Ledger %s is %s, not ACTIVE", name, l.State)
+		return Entry{}, qldberr.Precondition("LEDGER", name, "Ledger %s is %s, not ACTIVE", name, l.State)
 	}
 	return l, nil
 }
@@ -252,7 +252,7 @@ const DefaultPageSize = 100
 
 // List returns up to max ledgers in name order after the page token, and
 // the token of the next page ("" on the last).
-func (c *Catalog) List(max int, token string) ([]Ledger, string, error) {
+func (c *Catalog) List(max int, token string) ([]Entry, string, error) {
 	if max == 0 {
 		max = DefaultPageSize
 	}
@@ -280,7 +280,7 @@ func (c *Catalog) List(max int, token string) ([]Ledger, string, error) {
 		names = names[:max]
 		next = pagetoken.Encode("ledgers", names[max-1])
 	}
-	out := make([]Ledger, len(names))
+	out := make([]Entry, len(names))
 	for i, n := range names {
 		out[i] = c.ledgers[n].clone()
 	}
@@ -289,19 +289,19 @@ func (c *Catalog) List(max int, token string) ([]Ledger, string, error) {
 }
 
 // Update changes a ledger's deletion protection and/or encryption key.
-func (c *Catalog) Update(name string, deletionProtection *bool, kmsKey *string) (Ledger, error) {
+func (c *Catalog) Update(name string, deletionProtection *bool, kmsKey *string) (Entry, error) {
 	if err := validateLookupName(name); err != nil {
-		return Ledger{}, err
+		return Entry{}, err
 	}
 	key := ""
 	if kmsKey != nil {
 		k, err := c.resolveKey(*kmsKey)
 		if err != nil {
-			return Ledger{}, err
+			return Entry{}, err
 		}
 		key = k
 	}
-	return c.modify(name, func(l *Ledger) error {
+	return c.modify(name, func(l *Entry) error {
 		if deletionProtection != nil {
 			l.DeletionProtection = *deletionProtection
 		}
@@ -313,14 +313,14 @@ func (c *Catalog) Update(name string, deletionProtection *bool, kmsKey *string) 
 }
 
 // UpdatePermissionsMode sets a ledger's permissions mode.
-func (c *Catalog) UpdatePermissionsMode(name, mode string) (Ledger, error) {
+func (c *Catalog) UpdatePermissionsMode(name, mode string) (Entry, error) {
 	if err := validateLookupName(name); err != nil {
-		return Ledger{}, err
+		return Entry{}, err
 	}
 	if mode != PermissionsAllowAll && mode != PermissionsStandard {
-		return Ledger{}, qldberr.Invalid("PermissionsMode", "PermissionsMode %q is not ALLOW_ALL or STANDARD", mode)
+		return Entry{}, qldberr.Invalid("PermissionsMode", "PermissionsMode %q is not ALLOW_ALL or STANDARD", mode)
 	}
-	return c.modify(name, func(l *Ledger) error {
+	return c.modify(name, func(l *Entry) error {
 		l.PermissionsMode = mode
 		return nil
 	})
@@ -328,19 +328,19 @@ func (c *Catalog) UpdatePermissionsMode(name, mode string) (Ledger, error) {
 
 // modify applies fn to a copy of the named ledger and stores it; on any
 // error nothing changes.
-func (c *Catalog) modify(name string, fn func(*Ledger) error) (Ledger, error) {
+func (c *Catalog) modify(name string, fn func(*Entry) error) (Entry, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cur, ok := c.ledgers[name]
 	if !ok {
-		return Ledger{}, notFound(name)
+		return Entry{}, notFound(name)
 	}
 	next := cur.clone()
 	if err := fn(&next); err != nil {
-		return Ledger{}, err
+		return Entry{}, err
 	}
 	if err := c.put(&next); err != nil {
-		return Ledger{}, err
+		return Entry{}, err
 	}
 	c.ledgers[name] = &next
 	return next.clone(), nil
@@ -400,7 +400,7 @@ func (c *Catalog) Tag(a ARN, raw string, tags map[string]*string) error {
 	if err != nil {
 		return err
 	}
-	_, err = c.modify(name, func(l *Ledger) error {
+	_, err = c.modify(name, func(l *Entry) error {
 		next, err := WithTags(l.Tags, add)
 		if err != nil {
 			return err
@@ -421,7 +421,7 @@ func (c *Catalog) Untag(a ARN, raw string, keys []string) error {
 	if err := ValidateTagKeys(keys); err != nil {
 		return err
 	}
-	_, err = c.modify(name, func(l *Ledger) error {
+	_, err = c.modify(name, func(l *Entry) error {
 		l.Tags = WithoutTags(l.Tags, keys)
 		return nil
 	})

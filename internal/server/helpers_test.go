@@ -67,7 +67,7 @@ func pooledDriver(t testing.TB, n *servertest.Node, ledger string, conc int, opt
 }
 
 // ledgerOf returns the engine of a ledger, whose journal the tests read.
-func ledgerOf(t testing.TB, n *servertest.Node, name string) *txn.Ledger {
+func ledgerOf(t testing.TB, n *servertest.Node, name string) *txn.LedgerEngine {
 	t.Helper()
 	l, err := n.Sessions().Ledger(name)
 	if err != nil {
@@ -342,7 +342,7 @@ func decodePage(t testing.TB, p *types.Page) []*ionvalue.Value {
 }
 
 // blocks reads every durable block of l, failing on a gap.
-func journalBlocks(t testing.TB, l *txn.Ledger) []*journal.Block {
+func journalBlocks(t testing.TB, l *txn.LedgerEngine) []*journal.Block {
 	t.Helper()
 	n := l.Next()
 	out := make([]*journal.Block, 0, n)
@@ -359,7 +359,7 @@ func journalBlocks(t testing.TB, l *txn.Ledger) []*journal.Block {
 // verifyChain checks every block of l with journal.VerifyBlock against its
 // predecessor and that addresses are dense and on one strand; it returns
 // the blocks.
-func verifyChain(t testing.TB, l *txn.Ledger) []*journal.Block {
+func verifyChain(t testing.TB, l *txn.LedgerEngine) []*journal.Block {
 	t.Helper()
 	bs := journalBlocks(t, l)
 	var prev []byte

@@ -16,7 +16,7 @@ import (
 //   - only packages under internal/store import Pebble, in code or tests,
 //     so another store implementation replaces it without touching the
 //     engine;
-//   - journal, stream (and its packages) and verify depend on txn neither
+//   - journal, stream (and its packages) and audit depend on txn neither
 //     directly nor transitively: txn appends through journal, and readers
 //     read through journal only;
 //   - engine packages (all but api, server, cmd and testenv) do not
@@ -52,11 +52,11 @@ func TestImportRules(t *testing.T) {
 				}
 			}
 		}
-		// Test-helper packages (verifytest builds data directories
+		// Test-helper packages (ledgerfill builds data directories
 		// through the engine) are not readers of the journal.
-		reader := under(path, "internal/journal") || under(path, "internal/stream") || under(path, "internal/verify")
+		reader := under(path, "internal/journal") || under(path, "internal/stream") || under(path, "internal/audit")
 		if reader && !strings.HasSuffix(path, "test") && slices.Contains(p.Deps, mod+"internal/txn") {
-			t.Errorf("%s depends on internal/txn: journal, stream and verify must read the log through journal only", path)
+			t.Errorf("%s depends on internal/txn: journal, stream and audit must read the log through journal only", path)
 		}
 		engine := !under(path, "internal/api") && !under(path, "internal/server") && !under(path, "cmd") && !under(path, "internal/testenv")
 		if engine && slices.Contains(p.Imports, "net/http") {

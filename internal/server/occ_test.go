@@ -37,7 +37,7 @@ func wantOCC(t testing.TB, r *rawSession, err error) {
 
 // accountsLedger starts a node with table Acc holding {id:'a', bal:0} and
 // {id:'b', bal:0}.
-func accountsLedger(t *testing.T, name string) (*servertest.Node, *qldbdriver.QLDBDriver, *txn.Ledger) {
+func accountsLedger(t *testing.T, name string) (*servertest.Node, *qldbdriver.QLDBDriver, *txn.LedgerEngine) {
 	t.Helper()
 	n, drv := startLedger(t, name, nil)
 	mustStmt(t, drv, "CREATE TABLE Acc")

@@ -7,7 +7,7 @@ import (
 
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/server/servertest"
-	"github.com/strand-db/strand/internal/verify/verifytest"
+	"github.com/strand-db/strand/internal/testenv/ledgerfill"
 )
 
 // BenchmarkLedgerReads measures the engine's reads of stored Ion, in
@@ -20,7 +20,7 @@ import (
 //	go test ./internal/server -run '^$' -bench LedgerReads -benchtime 2000x
 func BenchmarkLedgerReads(b *testing.B) {
 	const name = "bench"
-	dir := verifytest.BenchDir(b, 2000)
+	dir := ledgerfill.BenchDir(b, 2000)
 	cfg := config.Default()
 	cfg.Listen, cfg.DataDir = "127.0.0.1:0", dir
 	n := servertest.StartConfig(b, cfg)

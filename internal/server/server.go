@@ -264,7 +264,7 @@ func (n *Node) checkJournals() error {
 }
 
 // ledgerDeleted drops a deleted ledger's sessions and data.
-func (n *Node) ledgerDeleted(l ledger.Ledger) {
+func (n *Node) ledgerDeleted(l ledger.Entry) {
 	n.streams.DropLedger(l.ID)
 	if err := n.sessions.DropLedger(l); err != nil {
 		n.log.Error("removing a deleted ledger's data failed", "ledger", l.Name, "err", err)

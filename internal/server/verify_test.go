@@ -30,7 +30,7 @@ import (
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/qldbhash"
 	"github.com/strand-db/strand/internal/server/servertest"
-	"github.com/strand-db/strand/internal/verify/verifytest"
+	"github.com/strand-db/strand/internal/testenv/ledgerfill"
 )
 
 // Tests of GetDigest, GetBlock and GetRevision (reference §3.5–3.6, §4):
@@ -664,7 +664,7 @@ func TestAWSCLIVerification(t *testing.T) {
 }
 
 // BenchmarkGetRevision measures GetRevision with a proof on a ledger of
-// verifytest.BenchBlocks() blocks (default 1,000,000, built directly
+// ledgerfill.BenchBlocks() blocks (default 1,000,000, built directly
 // through the engine's commit path; kept in $STRAND_BENCH_DIR when set):
 // random revisions across the whole journal, each against the digest at the
 // tip, one request at a time through the AWS SDK over loopback HTTP. It
@@ -676,7 +676,7 @@ func TestAWSCLIVerification(t *testing.T) {
 //	STRAND_BENCH_DIR=/tmp/strand-bench go test ./internal/server -run '^$' -bench GetRevision -benchtime 20000x
 func BenchmarkGetRevision(b *testing.B) {
 	const name = "bench"
-	dir := verifytest.BenchDir(b, verifytest.BenchBlocks())
+	dir := ledgerfill.BenchDir(b, ledgerfill.BenchBlocks())
 	cfg := config.Default()
 	cfg.Listen, cfg.DataDir = "127.0.0.1:0", dir
 	n := servertest.StartConfig(b, cfg)

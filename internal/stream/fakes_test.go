@@ -40,7 +40,7 @@ const (
 type memJournals struct {
 	t      *testing.T
 	st     store.Store
-	ledger ledger.Ledger
+	ledger ledger.Entry
 	log    *journal.Log
 	docs   int
 }

@@ -462,9 +462,9 @@ func (m *Manager) Describe(ledgerName, id string) (Definition, error) {
 	return r.def, nil
 }
 
-func (m *Manager) ledgerFor(name string) (ledger.Ledger, error) {
+func (m *Manager) ledgerFor(name string) (ledger.Entry, error) {
 	if err := ledger.ValidateName("LedgerName", name); err != nil {
-		return ledger.Ledger{}, err
+		return ledger.Entry{}, err
 	}
 	return m.opts.Ledgers.Describe(name)
 }

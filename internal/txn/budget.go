@@ -46,7 +46,7 @@ func (e *Engine) StatementStats() StatementStats {
 
 // PendingBytes reports what the open transactions of a ledger hold, as
 // counted against Options.MaxPendingBytesPerLedger.
-func (l *Ledger) PendingBytes() int64 { return l.pending.Load() }
+func (l *LedgerEngine) PendingBytes() int64 { return l.pending.Load() }
 
 // statementContext derives the context a statement of t runs under: ctx
 // (the request's), ended at the transaction's deadline with cause
@@ -81,7 +81,7 @@ func (e *Engine) stoppedStatement(t *Transaction, err error) (out error, expired
 
 // reserve takes n bytes of the ledger's pending-bytes quota, or returns
 // LimitExceededException when that would pass it.
-func (l *Ledger) reserve(n int64) error {
+func (l *LedgerEngine) reserve(n int64) error {
 	if n <= 0 {
 		l.pending.Add(n)
 		return nil

@@ -42,7 +42,7 @@ func errOCC() error {
 // commits; if it was, it commits or fails exactly as it would have, and t is
 // ended in the background when the committer answers (so its snapshot keeps
 // protecting OCC until then).
-func (l *Ledger) commit(ctx context.Context, t *Transaction) (*journal.Block, error) {
+func (l *LedgerEngine) commit(ctx context.Context, t *Transaction) (*journal.Block, error) {
 	req := &commitRequest{tx: t, done: make(chan commitResult, 1)}
 	select {
 	case l.commitCh <- req:
@@ -72,7 +72,7 @@ func errCommitCancelled(txID string) error {
 	return qldberr.New(qldberr.BadRequest, "Commit of transaction %s cancelled: the client cancelled the request before the commit's outcome was known", txID)
 }
 
-func (l *Ledger) commitLoop() {
+func (l *LedgerEngine) commitLoop() {
 	defer close(l.stopped)
 	for {
 		select {
@@ -110,14 +110,14 @@ type groupState struct {
 	now    time.Time
 }
 
-func (g *groupState) table(l *Ledger, id string) (*tableMeta, bool) {
+func (g *groupState) table(l *LedgerEngine, id string) (*tableMeta, bool) {
 	if t, ok := g.tables[id]; ok {
 		return t, true
 	}
 	return l.table(id)
 }
 
-func (l *Ledger) commitGroup(group []*commitRequest) {
+func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 	if l.failed != nil {
 		for _, r := range group {
 			r.done <- commitResult{err: fmt.Errorf("txn: ledger %s refuses commits after a storage failure: %w", l.Name, l.failed)}
@@ -187,7 +187,7 @@ func (l *Ledger) commitGroup(group []*commitRequest) {
 // derived record to batch and appends the block through g.log. Nothing is
 // added when building fails; a failure of the append itself (reading the
 // ledger tree, a batch write) may leave the derived records in batch.
-func (l *Ledger) buildBlock(t *Transaction, g *groupState, batch store.IndexedBatch) (*journal.Block, *writeSet, error) {
+func (l *LedgerEngine) buildBlock(t *Transaction, g *groupState, batch store.IndexedBatch) (*journal.Block, *writeSet, error) {
 	addr := journal.BlockAddress{StrandID: l.StrandID, SequenceNo: g.log.Next()}
 	meta := func(id string, version uint64) journal.RevisionMetadata {
 		return journal.RevisionMetadata{ID: id, Version: version, TxTime: g.now, TxID: t.ID}
@@ -346,7 +346,7 @@ func hasIndex(tm *tableMeta, field string) bool {
 
 // buildIndex queues an entry for every live document of a table (as seen
 // through the group's batch) under a new index.
-func (l *Ledger) buildIndex(batch store.IndexedBatch, tableID, field string, set func(k, v []byte)) error {
+func (l *LedgerEngine) buildIndex(batch store.IndexedBatch, tableID, field string, set func(k, v []byte)) error {
 	prefix := l.keys.docs(tableID)
 	it, err := batch.NewIter(prefix, store.PrefixEnd(prefix))
 	if err != nil {

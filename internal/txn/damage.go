@@ -22,7 +22,7 @@ func (e *Engine) storageFailure(id, name, where string, err error) error {
 
 // checkRead is storageFailure for a read of l's data; a ledger not opened
 // by an Engine returns err unchanged.
-func (l *Ledger) checkRead(where string, err error) error {
+func (l *LedgerEngine) checkRead(where string, err error) error {
 	if err == nil || l.damage == nil {
 		return err
 	}

@@ -95,7 +95,7 @@ type Engine struct {
 	opts    Options
 
 	mu       sync.Mutex
-	ledgers  map[string]*Ledger              // open ledger engines by catalogue id
+	ledgers  map[string]*LedgerEngine        // open ledger engines by catalogue id
 	sessions map[string]*Session             // by token
 	counts   map[string]int                  // open sessions per ledger id
 	refused  map[string]*journal.JournalLoss // ledgers refused because acknowledged blocks are missing, by id
@@ -108,7 +108,7 @@ type Engine struct {
 // NewEngine returns an engine over the catalogue's ledgers.
 func NewEngine(st store.Store, catalog *ledger.Catalog, opts Options) *Engine {
 	opts.setDefaults()
-	e := &Engine{st: st, catalog: catalog, opts: opts, ledgers: map[string]*Ledger{},
+	e := &Engine{st: st, catalog: catalog, opts: opts, ledgers: map[string]*LedgerEngine{},
 		sessions: map[string]*Session{}, counts: map[string]int{}, refused: map[string]*journal.JournalLoss{}, done: make(chan struct{})}
 	e.janitor.Add(1)
 	go e.expireLoop()
@@ -120,7 +120,7 @@ func NewEngine(st store.Store, catalog *ledger.Catalog, opts Options) *Engine {
 // is opened) is refused with a ResourcePreconditionNotMetException naming
 // the missing blocks, until the server is restarted after an operator
 // accepted the loss.
-func (e *Engine) Ledger(name string) (*Ledger, error) {
+func (e *Engine) Ledger(name string) (*LedgerEngine, error) {
 	meta, err := e.catalog.Active(name)
 	if err != nil {
 		return nil, err
@@ -184,7 +184,7 @@ func (e *Engine) OpenAll() ([]*journal.JournalLoss, error) {
 
 // DropLedger ends the sessions of a deleted ledger, stops its engine and
 // removes its data.
-func (e *Engine) DropLedger(meta ledger.Ledger) error {
+func (e *Engine) DropLedger(meta ledger.Entry) error {
 	e.mu.Lock()
 	for tok, s := range e.sessions {
 		if s.ledger.ID == meta.ID {
@@ -224,7 +224,7 @@ func (e *Engine) Close() {
 	e.janitor.Wait()
 	e.mu.Lock()
 	ls := e.ledgers
-	e.ledgers = map[string]*Ledger{}
+	e.ledgers = map[string]*LedgerEngine{}
 	e.sessions = map[string]*Session{}
 	e.mu.Unlock()
 	for _, l := range ls {

@@ -71,11 +71,11 @@ type ledgerMeta struct {
 	StrandID string `json:"strandId"`
 }
 
-// Ledger is one ledger's derived state (its tables, documents and indexes),
+// LedgerEngine is one ledger's derived state (its tables, documents and indexes),
 // the OCC bookkeeping and the commit pipeline, over the ledger's journal
 // (the embedded *journal.Log, which answers blocks, the tip, digests and
 // proofs). Blocks are appended only by its committer goroutine.
-type Ledger struct {
+type LedgerEngine struct {
 	*journal.Log
 
 	ID       string
@@ -110,8 +110,8 @@ type Ledger struct {
 // With tips set it compares the journal with the ledger's tip record first
 // and fails with a *journal.JournalLoss when acknowledged blocks are missing
 // (see journal.Open).
-func openLedger(st store.Store, tips journal.Tips, id, name string, clock func() time.Time) (*Ledger, error) {
-	l := &Ledger{
+func openLedger(st store.Store, tips journal.Tips, id, name string, clock func() time.Time) (*LedgerEngine, error) {
+	l := &LedgerEngine{
 		ID: id, Name: name, st: st, keys: newKeys(id),
 		tables: map[string]*tableMeta{}, occ: newOCCState(),
 		commitCh: make(chan *commitRequest, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
@@ -161,13 +161,13 @@ func openLedger(st store.Store, tips journal.Tips, id, name string, clock func()
 }
 
 // close stops the committer after the requests already queued.
-func (l *Ledger) close() {
+func (l *LedgerEngine) close() {
 	close(l.stop)
 	<-l.stopped
 }
 
 // table returns a durable table by id.
-func (l *Ledger) table(id string) (*tableMeta, bool) {
+func (l *LedgerEngine) table(id string) (*tableMeta, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	t, ok := l.tables[id]
@@ -175,7 +175,7 @@ func (l *Ledger) table(id string) (*tableMeta, bool) {
 }
 
 // tableList returns the durable tables.
-func (l *Ledger) tableList() []*tableMeta {
+func (l *LedgerEngine) tableList() []*tableMeta {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	out := make([]*tableMeta, 0, len(l.tables))

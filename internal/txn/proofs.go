@@ -122,7 +122,7 @@ func (e *Engine) GetRevision(ctx context.Context, ledgerName, blockAddress, docI
 
 // parseAddress reads a block address sent as Ion text in member param and
 // checks that it names l's strand and a block that exists.
-func parseAddress(l *Ledger, param, text string) (journal.BlockAddress, error) {
+func parseAddress(l *LedgerEngine, param, text string) (journal.BlockAddress, error) {
 	if text == "" {
 		return journal.BlockAddress{}, qldberr.Invalid(param, "%s.IonText is required", param)
 	}
@@ -150,7 +150,7 @@ func parseAddress(l *Ledger, param, text string) (journal.BlockAddress, error) {
 }
 
 // blockAt reads the block named by the BlockAddress member.
-func blockAt(l *Ledger, text string) (*journal.Block, error) {
+func blockAt(l *LedgerEngine, text string) (*journal.Block, error) {
 	a, err := parseAddress(l, "BlockAddress", text)
 	if err != nil {
 		return nil, err
@@ -167,7 +167,7 @@ func blockAt(l *Ledger, text string) (*journal.Block, error) {
 
 // ledgerProof returns the ledger-tree proof of block seq at the tip named by
 // the DigestTipAddress member, which must not be older than the block.
-func ledgerProof(l *Ledger, seq uint64, tipText string) ([][]byte, error) {
+func ledgerProof(l *LedgerEngine, seq uint64, tipText string) ([][]byte, error) {
 	tip, err := parseAddress(l, "DigestTipAddress", tipText)
 	if err != nil {
 		return nil, err

@@ -22,7 +22,7 @@ import (
 // Session is one QLDB session: at most one open transaction at a time.
 type Session struct {
 	ID      string
-	ledger  *Ledger
+	ledger  *LedgerEngine
 	created time.Time
 	expires time.Time
 
@@ -31,7 +31,7 @@ type Session struct {
 	tx       *Transaction
 }
 
-func newSession(l *Ledger, now, expires time.Time) *Session {
+func newSession(l *LedgerEngine, now, expires time.Time) *Session {
 	s := &Session{ID: qldbid.New(), ledger: l, created: now, expires: expires}
 	s.lastUsed.Store(now.UnixNano())
 	return s

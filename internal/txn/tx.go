@@ -85,7 +85,7 @@ type undoEntry struct {
 // record what they read for OCC. Writes stay in memory until commit.
 type Transaction struct {
 	ID       string
-	ledger   *Ledger
+	ledger   *LedgerEngine
 	snapshot uint64 // Ledger.Next() at start: no read's sequence number is lower (OCC pruning)
 	started  time.Time
 
@@ -110,7 +110,7 @@ type Transaction struct {
 	cursors  map[string]*cursor
 }
 
-func newTransaction(l *Ledger, now time.Time) *Transaction {
+func newTransaction(l *LedgerEngine, now time.Time) *Transaction {
 	t := &Transaction{
 		ID: qldbid.New(), ledger: l, snapshot: l.Next(), started: now,
 		reads: newReadSet(), writes: map[string]*pendingDoc{}, tables: map[string]*tableMeta{},

@@ -1,4 +1,4 @@
-// Package verify checks a Strand data directory offline, the way an auditor
+// Package audit checks a Strand data directory offline, the way an auditor
 // would: for every ledger it re-reads the journal and recomputes every hash
 // QLDB's verifiers recompute (each revision hash, the transactionInfo hash,
 // the entries hash and the block hash, with journal.VerifyBlock), follows the
@@ -20,7 +20,7 @@
 // The package reads a store.Store and knows nothing of HTTP; the strand
 // verify command opens the store (which fails while a server holds it) and
 // prints the report.
-package verify
+package audit
 
 import (
 	"bytes"
@@ -256,7 +256,7 @@ func (r *ledgerRun) failAt(check string, seq uint64, hasBlock bool, key []byte, 
 	r.fail(f)
 }
 
-func checkLedger(st store.Store, l ledger.Ledger, opts Options) (LedgerReport, error) {
+func checkLedger(st store.Store, l ledger.Entry, opts Options) (LedgerReport, error) {
 	rep := LedgerReport{Name: l.Name, ID: l.ID}
 	r := &ledgerRun{st: st, opts: opts, keys: newKeys(l.ID), rep: &rep, idx: newRevIndex()}
 	raw, ok, err := st.Get(r.keys.meta)

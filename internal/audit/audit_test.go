@@ -1,4 +1,4 @@
-package verify_test
+package audit_test
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/qldb"
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
+	"github.com/strand-db/strand/internal/audit"
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
@@ -20,7 +21,6 @@ import (
 	"github.com/strand-db/strand/internal/server/servertest"
 	"github.com/strand-db/strand/internal/store"
 	pebblestore "github.com/strand-db/strand/internal/store/pebble"
-	"github.com/strand-db/strand/internal/verify"
 )
 
 var ctx = context.Background()
@@ -129,8 +129,8 @@ func openStore(t *testing.T, dir string) store.Store {
 func TestVerifyUntampered(t *testing.T) {
 	f := build(t)
 	st := openStore(t, f.dir)
-	var progress []verify.Progress
-	rep, err := verify.Run(st, verify.Options{Workers: 3, Progress: func(p verify.Progress) { progress = append(progress, p) }, ProgressEvery: time.Nanosecond})
+	var progress []audit.Progress
+	rep, err := audit.Run(st, audit.Options{Workers: 3, Progress: func(p audit.Progress) { progress = append(progress, p) }, ProgressEvery: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +177,11 @@ func TestVerifyUntampered(t *testing.T) {
 		t.Errorf("progress phases reported: %v", phases)
 	}
 
-	one, err := verify.Run(st, verify.Options{Ledger: "other"})
+	one, err := audit.Run(st, audit.Options{Ledger: "other"})
 	if err != nil || len(one.Ledgers) != 1 || !one.OK() {
 		t.Errorf("Ledger option: %+v, %v", one, err)
 	}
-	if _, err := verify.Run(st, verify.Options{Ledger: "nope"}); !errors.Is(err, verify.ErrNoLedger) {
+	if _, err := audit.Run(st, audit.Options{Ledger: "nope"}); !errors.Is(err, audit.ErrNoLedger) {
 		t.Errorf("unknown ledger: %v", err)
 	}
 }
@@ -356,65 +356,65 @@ func TestVerifyTampering(t *testing.T) {
 		block  uint64
 		msg    string
 	}{
-		{"block data", func() { tp.flip(blockKey, []byte("V-12")) }, verify.CheckBlock, insert.seq, "revision 0"},
-		{"block hash", func() { tp.flip(blockKey, block.BlockHash) }, verify.CheckBlock, insert.seq, "blockHash"},
-		{"block entries hash", func() { tp.flip(blockKey, block.EntriesHash) }, verify.CheckBlock, insert.seq, "entriesHash"},
-		{"block previous hash", func() { tp.flip(blockKey, block.PreviousBlockHash) }, verify.CheckBlock, insert.seq, "blockHash"},
-		{"statement text", func() { tp.flip(blockKey, []byte("INSERT INTO Car")) }, verify.CheckBlock, insert.seq, "transactionInfo"},
-		{"transaction id", func() { tp.flip(blockKey, []byte(block.TransactionID)) }, verify.CheckBlock, insert.seq, "transactionId"},
-		{"block garbage", func() { tp.set(blockKey, []byte("not ion")) }, verify.CheckBlock, insert.seq, "not"},
-		{"block missing", func() { tp.set(blockKey, nil) }, verify.CheckSequence, insert.seq, "missing"},
+		{"block data", func() { tp.flip(blockKey, []byte("V-12")) }, audit.CheckBlock, insert.seq, "revision 0"},
+		{"block hash", func() { tp.flip(blockKey, block.BlockHash) }, audit.CheckBlock, insert.seq, "blockHash"},
+		{"block entries hash", func() { tp.flip(blockKey, block.EntriesHash) }, audit.CheckBlock, insert.seq, "entriesHash"},
+		{"block previous hash", func() { tp.flip(blockKey, block.PreviousBlockHash) }, audit.CheckBlock, insert.seq, "blockHash"},
+		{"statement text", func() { tp.flip(blockKey, []byte("INSERT INTO Car")) }, audit.CheckBlock, insert.seq, "transactionInfo"},
+		{"transaction id", func() { tp.flip(blockKey, []byte(block.TransactionID)) }, audit.CheckBlock, insert.seq, "transactionId"},
+		{"block garbage", func() { tp.set(blockKey, []byte("not ion")) }, audit.CheckBlock, insert.seq, "not"},
+		{"block missing", func() { tp.set(blockKey, nil) }, audit.CheckSequence, insert.seq, "missing"},
 		{"block re-sealed on another chain", func() {
 			b := decodeStoredBlock(t, tp.get(blockKey))
 			b.Seal(qldbhash.HashString("elsewhere"))
 			tp.set(blockKey, encode(t, b.Ion()))
-		}, verify.CheckChain, insert.seq, "previousBlockHash"},
+		}, audit.CheckChain, insert.seq, "previousBlockHash"},
 		{"block forged and re-sealed in place", func() {
 			b := decodeStoredBlock(t, tp.get(blockKey))
 			b.Revisions[0].Data = b.Revisions[0].Data.With("VIN", ionvalue.String("forged"))
 			b.Seal(b.PreviousBlockHash)
 			tp.set(blockKey, encode(t, b.Ion()))
-		}, verify.CheckTree, insert.seq, "ledger tree node (level 0"},
-		{"history data", func() { tp.flip(hKey(insert), []byte("V-12")) }, verify.CheckHistory, insert.seq, "hash to"},
+		}, audit.CheckTree, insert.seq, "ledger tree node (level 0"},
+		{"history data", func() { tp.flip(hKey(insert), []byte("V-12")) }, audit.CheckHistory, insert.seq, "hash to"},
 		{"history hash", func() {
 			v, _ := ionvalue.DecodeOne(tp.get(hKey(insert)))
 			tp.flip(hKey(insert), v.Get("hash").Bytes)
-		}, verify.CheckHistory, insert.seq, "claims hash"},
+		}, audit.CheckHistory, insert.seq, "claims hash"},
 		{"history of an old version", func() {
 			v, _ := ionvalue.DecodeOne(tp.get(hKey(first[0])))
 			tp.set(hKey(first[0]), encode(t, v.With("data", v.Get("data").With("n", ionvalue.Int(7)))))
-		}, verify.CheckHistory, first[0].seq, "hash to"},
+		}, audit.CheckHistory, first[0].seq, "hash to"},
 		{"history moved to another block", func() {
 			v, _ := ionvalue.DecodeOne(tp.get(hKey(insert)))
 			addr := journal.BlockAddress{StrandID: block.Address.StrandID, SequenceNo: insert.seq - 1}
 			tp.set(hKey(insert), encode(t, v.With("blockAddress", addr.Ion())))
-		}, verify.CheckHistory, insert.seq, "holds no revision"},
-		{"history entry missing", func() { tp.set(hKey(first[0]), nil) }, verify.CheckHistory, first[0].seq, "no history entry"},
-		{"history entry undecodable", func() { tp.set(hKey(first[1]), []byte{0xe0, 0x01, 0x00, 0xea, 0xff}) }, verify.CheckHistory, first[1].seq, "not readable"},
-		{"latest data", func() { tp.flip(dKey(newest.doc), []byte("V-first")) }, verify.CheckLatest, newest.seq, "hash to"},
-		{"latest is stale", func() { tp.set(dKey(newest.doc), tp.get(hKey(first[0]))) }, verify.CheckLatest, newest.seq, "newest revision is version"},
-		{"latest missing", func() { tp.set(dKey(newest.doc), nil) }, verify.CheckLatest, newest.seq, "no latest-revision entry"},
+		}, audit.CheckHistory, insert.seq, "holds no revision"},
+		{"history entry missing", func() { tp.set(hKey(first[0]), nil) }, audit.CheckHistory, first[0].seq, "no history entry"},
+		{"history entry undecodable", func() { tp.set(hKey(first[1]), []byte{0xe0, 0x01, 0x00, 0xea, 0xff}) }, audit.CheckHistory, first[1].seq, "not readable"},
+		{"latest data", func() { tp.flip(dKey(newest.doc), []byte("V-first")) }, audit.CheckLatest, newest.seq, "hash to"},
+		{"latest is stale", func() { tp.set(dKey(newest.doc), tp.get(hKey(first[0]))) }, audit.CheckLatest, newest.seq, "newest revision is version"},
+		{"latest missing", func() { tp.set(dKey(newest.doc), nil) }, audit.CheckLatest, newest.seq, "no latest-revision entry"},
 		{"deleted document resurrected", func() {
 			prev := versions[deleted.doc][len(versions[deleted.doc])-2]
 			tp.set(dKey(deleted.doc), tp.get(hKey(prev)))
-		}, verify.CheckLatest, deleted.seq, "deleted"},
+		}, audit.CheckLatest, deleted.seq, "deleted"},
 		{"latest without history", func() {
 			tp.set(tp.key("d/", f.tableID, "/", "ZZZZZZZZZZZZZZZZZZZZZZ"), tp.get(dKey(newest.doc)))
-		}, verify.CheckLatest, newest.seq, "without any history"},
+		}, audit.CheckLatest, newest.seq, "without any history"},
 		{"revision-block index", func() {
 			tp.set(tp.key("r/", insert.doc, "/", insert.version), u64(insert.seq+1))
-		}, verify.CheckRevisionBlock, insert.seq, "no revision-block entry that names its block"},
-		{"tree leaf", func() { tp.flip(node(0, insert.seq), tp.get(node(0, insert.seq))[:8]) }, verify.CheckTree, insert.seq, "level 0"},
-		{"tree inner node", func() { tp.flip(node(2, 3), tp.get(node(2, 3))[:8]) }, verify.CheckTree, 15, "level 2, index 3"},
-		{"tree node missing", func() { tp.set(node(1, 4), nil) }, verify.CheckTree, 9, "missing"},
-		{"tree node beyond the journal", func() { tp.set(node(0, f.blocks), qldbhash.HashString("x")) }, verify.CheckTree, f.blocks - 1, "beyond the journal"},
-		{"tree level beyond the journal", func() { tp.set(node(20, 0), qldbhash.HashString("x")) }, verify.CheckTree, f.blocks - 1, "beyond the journal"},
+		}, audit.CheckRevisionBlock, insert.seq, "no revision-block entry that names its block"},
+		{"tree leaf", func() { tp.flip(node(0, insert.seq), tp.get(node(0, insert.seq))[:8]) }, audit.CheckTree, insert.seq, "level 0"},
+		{"tree inner node", func() { tp.flip(node(2, 3), tp.get(node(2, 3))[:8]) }, audit.CheckTree, 15, "level 2, index 3"},
+		{"tree node missing", func() { tp.set(node(1, 4), nil) }, audit.CheckTree, 9, "missing"},
+		{"tree node beyond the journal", func() { tp.set(node(0, f.blocks), qldbhash.HashString("x")) }, audit.CheckTree, f.blocks - 1, "beyond the journal"},
+		{"tree level beyond the journal", func() { tp.set(node(20, 0), qldbhash.HashString("x")) }, audit.CheckTree, f.blocks - 1, "beyond the journal"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			defer tp.restore()
 			c.tamper()
-			rep, err := verify.Run(st, verify.Options{Ledger: "cars"})
+			rep, err := audit.Run(st, audit.Options{Ledger: "cars"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -428,7 +428,7 @@ func TestVerifyTampering(t *testing.T) {
 			}
 		})
 	}
-	rep, err := verify.Run(st, verify.Options{})
+	rep, err := audit.Run(st, audit.Options{})
 	if err != nil || !rep.OK() {
 		t.Fatalf("after restoring: %v %v", rep.FirstFailure(), err)
 	}

@@ -1,4 +1,4 @@
-package verify
+package audit
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/store"
 	pebblestore "github.com/strand-db/strand/internal/store/pebble"
-	"github.com/strand-db/strand/internal/verify/verifytest"
+	"github.com/strand-db/strand/internal/testenv/ledgerfill"
 )
 
 // TestDecodeStoredData checks that every value Strand stores for a ledger
@@ -16,7 +16,7 @@ import (
 // binary decoder's path: with a fraction of the reader's allocations.
 func TestDecodeStoredData(t *testing.T) {
 	dir := t.TempDir()
-	if err := verifytest.Build(dir, "fast", 300, verifytest.Options{Sessions: 4}); err != nil {
+	if err := ledgerfill.Build(dir, "fast", 300, ledgerfill.Options{Sessions: 4}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := pebblestore.Open(dir, pebblestore.Options{})

@@ -1,10 +1,10 @@
-// Package verifytest builds real ledgers quickly, for the tests and
+// Package ledgerfill builds real ledgers quickly, for the tests and
 // benchmarks of verification. It opens a node with server.Open (no HTTP) and
 // drives the transaction engine directly, computing each commit digest as a
 // QLDB driver does, so every block goes through the real commit path and is
 // fully verifiable. Many sessions commit concurrently so that group commit
 // shares the fsyncs.
-package verifytest
+package ledgerfill
 
 import (
 	"context"
@@ -63,19 +63,19 @@ func Build(dir, name string, blocks uint64, opts Options) error {
 	cfg.Listen = "127.0.0.1:0"
 	node, err := server.Open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		return fmt.Errorf("verifytest: %w", err)
+		return fmt.Errorf("ledgerfill: %w", err)
 	}
 	defer node.Close()
 	if _, err := node.Ledgers().Describe(name); err != nil {
 		no := false
 		if _, err := node.Ledgers().Create(ledger.CreateInput{Name: name, PermissionsMode: ledger.PermissionsAllowAll, DeletionProtection: &no}, time.Now()); err != nil {
-			return fmt.Errorf("verifytest: create ledger: %w", err)
+			return fmt.Errorf("ledgerfill: create ledger: %w", err)
 		}
 	}
 	e := node.Sessions()
 	l, err := e.Ledger(name)
 	if err != nil {
-		return fmt.Errorf("verifytest: %w", err)
+		return fmt.Errorf("ledgerfill: %w", err)
 	}
 	if l.Next() == 0 {
 		c := &committer{e: e, ledger: name}
@@ -158,7 +158,7 @@ func (c *committer) commit(stmt string, params ...*ionvalue.Value) error {
 			}
 			continue
 		}
-		return fmt.Errorf("verifytest: %s: %w", stmt, err)
+		return fmt.Errorf("ledgerfill: %s: %w", stmt, err)
 	}
 }
 
@@ -203,7 +203,7 @@ func (c *committer) try(stmt string, params []*ionvalue.Value) error {
 			}
 		}
 		if len(page.Values) == 0 {
-			return errors.New("verifytest: INSERT returned no document id")
+			return errors.New("ledgerfill: INSERT returned no document id")
 		}
 	}
 	return nil
@@ -233,7 +233,7 @@ func BenchDir(tb testing.TB, blocks uint64) string {
 	}
 	start := time.Now()
 	err := Build(dir, "bench", blocks, Options{Progress: func(n uint64) {
-		tb.Logf("verifytest: building %s: %d/%d blocks, %.0f blocks/s", dir, n, blocks, float64(n)/time.Since(start).Seconds())
+		tb.Logf("ledgerfill: building %s: %d/%d blocks, %.0f blocks/s", dir, n, blocks, float64(n)/time.Since(start).Seconds())
 	}})
 	if err != nil {
 		tb.Fatal(err)

@@ -1,26 +1,26 @@
-package verify_test
+package audit_test
 
 import (
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/strand-db/strand/internal/audit"
 	pebblestore "github.com/strand-db/strand/internal/store/pebble"
-	"github.com/strand-db/strand/internal/verify"
-	"github.com/strand-db/strand/internal/verify/verifytest"
+	"github.com/strand-db/strand/internal/testenv/ledgerfill"
 )
 
 // BenchmarkVerify measures strand verify's throughput over a ledger of
-// verifytest.BenchBlocks() blocks (default 1,000,000; built once, and kept
+// ledgerfill.BenchBlocks() blocks (default 1,000,000; built once, and kept
 // in $STRAND_BENCH_DIR when set): blocks/s over the whole check, and
 // separately for the journal phase (blocks, chain, tree) and the documents
 // phase (h/, d/, r/ entries), and the CPU time per block (user + system,
 // all goroutines), which tells what the check would reach on idle cores:
 // about GOMAXPROCS / cpu-µs/block million blocks/s.
 //
-//	STRAND_BENCH_DIR=/tmp/strand-bench go test ./internal/verify -run '^$' -bench Verify -benchtime 3x
+//	STRAND_BENCH_DIR=/tmp/strand-bench go test ./internal/audit -run '^$' -bench Verify -benchtime 3x
 func BenchmarkVerify(b *testing.B) {
-	dir := verifytest.BenchDir(b, verifytest.BenchBlocks())
+	dir := ledgerfill.BenchDir(b, ledgerfill.BenchBlocks())
 	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -31,7 +31,7 @@ func BenchmarkVerify(b *testing.B) {
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rep, err := verify.Run(st, verify.Options{Ledger: "bench"})
+		rep, err := audit.Run(st, audit.Options{Ledger: "bench"})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -66,7 +66,7 @@ func optText(h *ionHolder) *string {
 }
 
 // getDigest answers GetDigest (txn.Engine.GetDigest).
-func (s *Server) getDigest(r *http.Request, p []string, _ []byte) (any, error) {
+func (s *Handler) getDigest(r *http.Request, p []string, _ []byte) (any, error) {
 	d, err := s.opts.Sessions.GetDigest(r.Context(), p[0])
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func (s *Server) getDigest(r *http.Request, p []string, _ []byte) (any, error) {
 }
 
 // getBlock answers GetBlock (txn.Engine.GetBlock).
-func (s *Server) getBlock(r *http.Request, p []string, body []byte) (any, error) {
+func (s *Handler) getBlock(r *http.Request, p []string, body []byte) (any, error) {
 	var in getBlockRequest
 	if err := decodeJSON(body, &in); err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ func (s *Server) getBlock(r *http.Request, p []string, body []byte) (any, error)
 }
 
 // getRevision answers GetRevision (txn.Engine.GetRevision).
-func (s *Server) getRevision(r *http.Request, p []string, body []byte) (any, error) {
+func (s *Handler) getRevision(r *http.Request, p []string, body []byte) (any, error) {
 	var in getRevisionRequest
 	if err := decodeJSON(body, &in); err != nil {
 		return nil, err
