@@ -306,3 +306,44 @@ func TestDecodeBinaryInvalidUTF8(t *testing.T) {
 		t.Errorf("valid field name: %v %v", v, ok)
 	}
 }
+
+// TestDecodeOneBinaryUsesStrandDecoder: DecodeOne reads binary client input
+// with Strand's decoder (a handful of allocations where ion-go's reader
+// takes hundreds), gives the values the ion-go based reader gives, and
+// keeps MaxDepth: a value at MaxDepth decodes on the fast path, one level
+// more is refused with ErrTooDeep.
+func TestDecodeOneBinaryUsesStrandDecoder(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 2000; i++ {
+		b, err := MarshalBinary(randValue(r, 0))
+		if err != nil {
+			continue
+		}
+		got, err := DecodeOne(b)
+		want, werr := decodeOne(b, MaxDepth)
+		if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+			t.Fatalf("DecodeOne(%x): error %v, reference %v", b, err, werr)
+		}
+		if err == nil && !identical(got, want) {
+			t.Fatalf("DecodeOne(%x) = %s, reference %s", b, got, want)
+		}
+	}
+	doc, err := MarshalBinary(Struct(Field{Name: "VIN", Value: String("1N4AL11D75C109151")}, Field{Name: "Year", Value: Int(2019)},
+		Field{Name: "Owners", Value: List(Struct(Field{Name: "PersonId", Value: String("294jJ3YUoH1IEEm8GSabOs")}))}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(10, func() { _, _ = DecodeOne(doc) }); n > 20 {
+		t.Errorf("DecodeOne of a small binary document: %v allocations, want Strand's decoder (at most 20)", n)
+	}
+	atLimit := nestedBinary(MaxDepth)
+	if v, fast := (&binaryDecoder{limit: MaxDepth}).decode(atLimit); !fast || Depth(v, 0) != MaxDepth {
+		t.Fatalf("fast path at MaxDepth: ok = %v", fast)
+	}
+	if _, err := DecodeOne(atLimit); err != nil {
+		t.Fatalf("DecodeOne at MaxDepth: %v", err)
+	}
+	if _, err := DecodeOne(nestedBinary(MaxDepth + 1)); !errors.Is(err, ErrTooDeep) {
+		t.Fatalf("DecodeOne one level deeper than MaxDepth: err = %v, want ErrTooDeep", err)
+	}
+}
