@@ -220,8 +220,8 @@ func TestDecodeBinaryMatchesReference(t *testing.T) {
 
 // FuzzDecodeBinary is the differential test of the binary decoder against
 // the ion-go based reader: whatever the binary decoder accepts, the reference
-// reads to the identical value, and a Decoder fails exactly when the
-// reference does.
+// reads to the identical value, a Decoder fails exactly when the reference
+// does, and DecodeOne gives the reference's value or error at MaxDepth.
 func FuzzDecodeBinary(f *testing.F) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 50; i++ {
@@ -233,6 +233,15 @@ func FuzzDecodeBinary(f *testing.F) {
 		_, refErr := decodeOne(b, MaxStoredDepth)
 		if _, err := new(Decoder).Decode(b); (err == nil) != (refErr == nil) {
 			t.Fatalf("Decoder error %v, reference %v", err, refErr)
+		}
+		// DecodeOne, the client path, at MaxDepth: same value, same error.
+		got, err := DecodeOne(b)
+		want, wantErr := decodeOne(b, MaxDepth)
+		if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			t.Fatalf("DecodeOne error %v, reference %v", err, wantErr)
+		}
+		if err == nil && !identical(got, want) {
+			t.Fatalf("DecodeOne = %s, reference %s", got, want)
 		}
 	})
 }
