@@ -4,15 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
+	"unicode/utf8"
 
 	"github.com/amzn/ion-go/ion"
 )
 
-// This file is Strand's Ion binary encoder (MarshalBinary). It writes
-// exactly the bytes amzn/ion-go's binary writer (v1.1.3) wrote for the same
-// Value, which is what every stored revision, journal block and
-// QLDBSession result holds; TestMarshalBinaryMatchesIonGoWriter and
-// FuzzMarshalBinary compare the two. ion-go's rules, kept here:
+// This file is Strand's one Ion binary encoder. It writes in one of two
+// byte-exact styles:
+//
+//   - IonGoStyle (MarshalBinary): exactly the bytes amzn/ion-go's binary
+//     writer (v1.1.3) wrote for the same Value, which is what every stored
+//     revision, journal block and QLDBSession result holds;
+//     TestMarshalBinaryMatchesIonGoWriter and FuzzMarshalBinary compare the
+//     two;
+//   - IonJavaStyle (Encoder, for stream/record): the bytes of ion-java's
+//     managed binary writer, which QLDB used for its stream records.
+//
+// IonGoStyle's rules:
 //
 //   - the Ion version marker, then a local symbol table
 //     $ion_symbol_table::{symbols:[...]} (no imports) only when the value
@@ -29,15 +38,35 @@ import (
 //   - decimals and timestamps as AppendDecimal and AppendTimestamp (see
 //     binary.go for the negative-zero rule).
 //
+// IonJavaStyle differs in five points: every float is 8 bytes; an int
+// beyond int64 carries its magnitude as Java's BigInteger.toByteArray gives
+// it (a leading 0x00 when the top bit is set); a symbol value takes its id
+// after its field name and annotations; strings must be valid UTF-8 and
+// timestamp years in 1..9999 (ion-java refuses the others); and field names
+// and annotations of the form $<digits> are written as their text.
+//
 // Containers are written body first and their type descriptor is inserted
 // before the body once its length is known: one memmove of the body per
 // nesting level, bounded by MaxStoredDepth.
+
+// EncodeStyle chooses which writer's bytes an Encoder reproduces.
+type EncodeStyle int
+
+const (
+	// IonGoStyle writes what amzn/ion-go's binary writer writes (the bytes
+	// of MarshalBinary).
+	IonGoStyle EncodeStyle = iota
+	// IonJavaStyle writes what ion-java's managed binary writer writes (the
+	// bytes of QLDB's stream records).
+	IonJavaStyle
+)
 
 // binaryEncoder accumulates one top-level value and its local symbols.
 type binaryEncoder struct {
 	body  []byte
 	syms  []string
 	local map[string]uint64
+	java  bool // IonJavaStyle
 }
 
 // sid returns the symbol id of text, adding it to the local symbols on first
@@ -87,14 +116,16 @@ func (e *binaryEncoder) value(v *Value, depth int) error {
 	if depth >= MaxStoredDepth && v.isContainer() {
 		return tooDeep(MaxStoredDepth)
 	}
-	e.symbolFirst(v)
+	if !e.java {
+		e.symbolFirst(v)
+	}
 	if len(v.Annotations) == 0 {
 		return e.bare(v, depth)
 	}
 	start := len(e.body)
 	var ids []byte
 	for _, a := range v.Annotations {
-		if isSymbolID(a) {
+		if !e.java && isSymbolID(a) {
 			return fmt.Errorf("annotation %q: %w", a, ErrSymbolIDText)
 		}
 		ids = AppendVarUint(ids, e.sid(a))
@@ -139,12 +170,15 @@ func (e *binaryEncoder) bare(v *Value, depth int) error {
 		}
 		e.scalar(TypeCodeDecimal, func(b []byte) []byte { return AppendDecimal(b, v.Decimal) })
 	case ion.TimestampType:
-		e.scalar(TypeCodeTimestamp, func(b []byte) []byte { return AppendTimestamp(b, v.Time) })
+		return e.timestamp(v.Time)
 	case ion.SymbolType:
 		var tmp [8]byte
 		m := AppendUint(tmp[:0], e.sid(v.Text))
 		e.body = append(AppendTypeDesc(e.body, TypeCodeSymbol, uint64(len(m))), m...)
 	case ion.StringType:
+		if e.java && !utf8.ValidString(v.Text) {
+			return errors.New("string is not valid UTF-8")
+		}
 		e.body = append(AppendTypeDesc(e.body, TypeCodeString, uint64(len(v.Text))), v.Text...)
 	case ion.ClobType:
 		e.body = append(AppendTypeDesc(e.body, TypeCodeClob, uint64(len(v.Bytes))), v.Bytes...)
@@ -168,10 +202,12 @@ func (e *binaryEncoder) bare(v *Value, depth int) error {
 	case ion.StructType:
 		start := len(e.body)
 		for _, f := range v.Fields {
-			if isSymbolID(f.Name) {
+			if !e.java && isSymbolID(f.Name) {
 				return fmt.Errorf("field name %q: %w", f.Name, ErrSymbolIDText)
 			}
-			e.symbolFirst(f.Value)
+			if !e.java {
+				e.symbolFirst(f.Value)
+			}
 			e.body = AppendVarUint(e.body, e.sid(f.Name))
 			if err := e.value(f.Value, depth+1); err != nil {
 				if errors.Is(err, ErrTooDeep) {
@@ -194,8 +230,31 @@ func (e *binaryEncoder) scalar(code byte, rep func([]byte) []byte) {
 	e.body = append(AppendTypeDesc(e.body, code, uint64(len(p))), p...)
 }
 
+// timestamp writes ts at its own precision. IonJavaStyle refuses a year
+// outside 1..9999.
+func (e *binaryEncoder) timestamp(ts ion.Timestamp) error {
+	if u := ts.GetDateTime().UTC(); e.java && (u.Year() < 1 || u.Year() > 9999) {
+		return fmt.Errorf("timestamp %v: year out of range", u)
+	}
+	var tmp [32]byte
+	p := AppendTimestamp(tmp[:0], ts)
+	e.body = append(AppendTypeDesc(e.body, TypeCodeTimestamp, uint64(len(p))), p...)
+	return nil
+}
+
 // int writes an int: a magnitude with the sign in the type code.
 func (e *binaryEncoder) int(v *Value) {
+	if v.BigInt != nil && e.java && !v.BigInt.IsInt64() {
+		// ion-java: the magnitude as BigInteger.toByteArray gives it, a
+		// leading 0x00 when the top bit is set, that is the Ion Int of |n|.
+		code := TypeCodePosInt
+		if v.BigInt.Sign() < 0 {
+			code = TypeCodeNegInt
+		}
+		mag := AppendBigInt(nil, new(big.Int).Abs(v.BigInt))
+		e.body = append(AppendTypeDesc(e.body, code, uint64(len(mag))), mag...)
+		return
+	}
 	if v.BigInt != nil {
 		if v.BigInt.Sign() == 0 {
 			e.body = append(e.body, TypeCodePosInt)
@@ -219,9 +278,12 @@ func (e *binaryEncoder) int(v *Value) {
 }
 
 // float writes f as ion-go does: positive zero in no bytes, NaN and values
-// float32 holds exactly in 4, the rest in 8.
+// float32 holds exactly in 4, the rest in 8. IonJavaStyle writes every
+// float in 8.
 func (e *binaryEncoder) float(f float64) {
 	switch {
+	case e.java:
+		e.body = AppendFloat64(append(e.body, TypeCodeFloat|8), f)
 	case f == 0 && !math.Signbit(f):
 		e.body = append(e.body, TypeCodeFloat)
 	case math.IsNaN(f):
@@ -302,3 +364,86 @@ func typeDescLen(n uint64) uint64 {
 	}
 	return l
 }
+
+// An Encoder writes one top-level Ion binary value piece by piece, for
+// records whose layout is fixed by a format (QLDB's stream records): Begin
+// and End containers, FieldName before each value in a struct, scalars and
+// whole Values in between; Bytes returns the version marker, the local
+// symbol table and the value. Symbols are interned in the order the style
+// prescribes. The zero Encoder is not ready; use NewEncoder.
+type Encoder struct {
+	e    binaryEncoder
+	open []openContainer
+}
+
+// openContainer is a container whose type descriptor is not written yet:
+// its body starts at body[start:].
+type openContainer struct {
+	code  byte
+	start int
+}
+
+// NewEncoder returns an Encoder writing in the given style.
+func NewEncoder(style EncodeStyle) *Encoder {
+	return &Encoder{e: binaryEncoder{body: make([]byte, 0, 1024), java: style == IonJavaStyle}}
+}
+
+// BeginStruct opens a struct; End closes it.
+func (w *Encoder) BeginStruct() { w.begin(TypeCodeStruct) }
+
+// BeginList opens a list; End closes it.
+func (w *Encoder) BeginList() { w.begin(TypeCodeList) }
+
+func (w *Encoder) begin(code byte) {
+	w.open = append(w.open, openContainer{code: code, start: len(w.e.body)})
+}
+
+// End closes the innermost open container.
+func (w *Encoder) End() {
+	c := w.open[len(w.open)-1]
+	w.open = w.open[:len(w.open)-1]
+	w.e.closeContainer(c.code, c.start)
+}
+
+// FieldName writes the name of the next value of a struct.
+func (w *Encoder) FieldName(name string) {
+	w.e.body = AppendVarUint(w.e.body, w.e.sid(name))
+}
+
+// WriteString writes a string; its text is not checked.
+func (w *Encoder) WriteString(s string) {
+	w.e.body = append(AppendTypeDesc(w.e.body, TypeCodeString, uint64(len(s))), s...)
+}
+
+// WriteBlob writes a blob.
+func (w *Encoder) WriteBlob(b []byte) {
+	w.e.body = append(AppendTypeDesc(w.e.body, TypeCodeBlob, uint64(len(b))), b...)
+}
+
+// WriteInt writes an int.
+func (w *Encoder) WriteInt(n int64) { w.e.int(&Value{Type: ion.IntType, Int: n}) }
+
+// WriteUint writes a non-negative int of up to 64 bits.
+func (w *Encoder) WriteUint(n uint64) {
+	if n == 0 {
+		w.e.body = append(w.e.body, TypeCodePosInt)
+		return
+	}
+	var tmp [8]byte
+	m := AppendUint(tmp[:0], n)
+	w.e.body = append(AppendTypeDesc(w.e.body, TypeCodePosInt, uint64(len(m))), m...)
+}
+
+// WriteTimestamp writes ts at its own precision (IonJavaStyle: the year
+// must be in 1..9999).
+func (w *Encoder) WriteTimestamp(ts ion.Timestamp) error { return w.e.timestamp(ts) }
+
+// WriteValue writes v with its annotations, as MarshalBinary does in the
+// encoder's style; its containers count from depth 0 towards
+// MaxStoredDepth. On error the Encoder must not be used further.
+func (w *Encoder) WriteValue(v *Value) error { return w.e.value(v, 0) }
+
+// Bytes returns the version marker, the local symbol table (when any
+// symbol is not a system symbol) and what was written. Every container
+// must be closed.
+func (w *Encoder) Bytes() []byte { return w.e.bytes() }
