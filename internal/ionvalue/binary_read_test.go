@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -354,5 +356,36 @@ func TestDecodeOneBinaryUsesStrandDecoder(t *testing.T) {
 	}
 	if _, err := DecodeOne(nestedBinary(MaxDepth + 1)); !errors.Is(err, ErrTooDeep) {
 		t.Fatalf("DecodeOne one level deeper than MaxDepth: err = %v, want ErrTooDeep", err)
+	}
+}
+
+// BenchmarkDecodeOne decodes the binary journal block of the vehicle
+// registration vector as a client parameter: DecodeOne, and for comparison
+// the ion-go based reader it used before.
+func BenchmarkDecodeOne(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "vehicle-registration-block100.ion"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	vs, err := Decode(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bin, err := MarshalBinary(vs[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, dec := range []struct {
+		name string
+		f    func([]byte) (*Value, error)
+	}{{"ionvalue", DecodeOne}, {"ion-go", func(b []byte) (*Value, error) { return decodeOne(b, MaxDepth) }}} {
+		b.Run(dec.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := dec.f(bin); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

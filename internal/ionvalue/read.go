@@ -237,10 +237,23 @@ func decode(b []byte, limit int) (out []*Value, err error) {
 // ErrMalformed; never a panic). Text Ion is read by ion-go's text reader.
 // The values of one result share a few allocations, as for DecodeStored.
 func DecodeOne(b []byte) (*Value, error) {
-	if v, ok := (&binaryDecoder{limit: MaxDepth}).decode(b); ok {
+	if v, ok := decodeClientBinary(b); ok {
 		return v, nil
 	}
 	return decodeOne(b, MaxDepth)
+}
+
+// decodeClientBinary is Strand's binary decoder at MaxDepth, for client
+// input. Should it ever fail inside itself (no input is known to make it;
+// FuzzDecodeBinary looks for one), the input goes to the ion-go based
+// reader instead, which reports malformed Ion as ErrMalformed.
+func decodeClientBinary(b []byte) (v *Value, ok bool) {
+	defer func() {
+		if recover() != nil {
+			v, ok = nil, false
+		}
+	}()
+	return (&binaryDecoder{limit: MaxDepth}).decode(b)
 }
 
 // DecodeStored is DecodeOne for Ion that Strand wrote around a user value
