@@ -8,16 +8,11 @@ import (
 	"github.com/strand-db/strand/internal/ionvalue"
 )
 
-// decodeIon decodes a stored value into memory of its own.
-func decodeIon(b []byte) (*ionvalue.Value, error) {
-	return ionvalue.DecodeStored(b)
-}
-
 // decoders are reusing Ion decoders: they keep their memory from one
 // decode to the next.
 var decoders = sync.Pool{New: func() any { return new(ionvalue.Decoder) }}
 
-// withDecoded decodes b as decodeIon does and calls fn with the value, which
+// withDecoded decodes b as ionvalue.DecodeStored does and calls fn with the value, which
 // is valid only during the call: the memory of its values, lists and
 // fields is reused by later decodes, so fn must not keep any of them (the
 // strings and byte slices in it stay valid). It returns fn's error, or the

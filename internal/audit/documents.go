@@ -343,7 +343,7 @@ func (r *ledgerRun) describeRevision(i int, seq uint64) string {
 	e := r.idx.revs[i]
 	raw, ok, err := r.st.Get(append(r.keys.blocks, u64(seq)...))
 	if err == nil && ok {
-		if b, err := decodeBlock(raw); err == nil {
+		if b, err := journal.DecodeBlock(raw); err == nil {
 			for _, rev := range b.Revisions {
 				if !rev.IsSystem() && r.idx.fp(rev.Metadata.ID) == e.doc && rev.Metadata.Version == e.version {
 					return fmt.Sprintf("the revision of document %s version %d in block %d", rev.Metadata.ID, e.version, seq)

@@ -36,20 +36,6 @@ type blockResult struct {
 	revs   []revEntry
 }
 
-// decodeBlock reads a stored block (Ion binary of its GetBlock shape) into
-// values of its own.
-func decodeBlock(raw []byte) (*journal.Block, error) {
-	v, err := decodeIon(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errNotIon, err)
-	}
-	b, err := journal.BlockFromIon(v)
-	if err != nil {
-		return nil, fmt.Errorf("the stored block is not a journal block: %w", err)
-	}
-	return b, nil
-}
-
 // checkBlock decodes and verifies one stored block on its own (everything
 // but the chain, which needs the previous block). It runs on the workers.
 func (r *ledgerRun) checkBlock(raw rawBlock) blockResult {

@@ -15,6 +15,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/strand-db/strand/internal/stream"
+	"github.com/strand-db/strand/internal/stream/kpl"
+	"github.com/strand-db/strand/internal/txn"
 )
 
 // Config is the whole configuration of a Strand server.
@@ -71,7 +75,9 @@ type Config struct {
 	Credentials map[string]string
 }
 
-// Default returns the configuration used when nothing is set.
+// Default returns the configuration used when nothing is set. The engines'
+// quotas and budgets take the defaults their packages define (txn, stream,
+// kpl), so each default is written once.
 func Default() Config {
 	return Config{
 		Listen:               "127.0.0.1:8410",
@@ -79,22 +85,22 @@ func Default() Config {
 		Region:               "us-east-1",
 		AccountID:            "000000000000",
 		MaxLedgers:           100,
-		MaxSessionsPerLedger: 1500,
+		MaxSessionsPerLedger: txn.DefaultMaxSessionsPerLedger,
 		MaxClockSkew:         15 * time.Minute,
 		ReadHeaderTimeout:    10 * time.Second,
 		BodyReadTimeout:      30 * time.Second,
 		IdleTimeout:          2 * time.Minute,
 		MaxInflightBodyBytes: 64 << 20,
 
-		MaxStatementRows:         10_000_000,
-		MaxStatementMemory:       512 << 20,
-		MaxPendingBytesPerLedger: 256 << 20,
+		MaxStatementRows:         txn.DefaultMaxStatementRows,
+		MaxStatementMemory:       txn.DefaultMaxStatementMemory,
+		MaxPendingBytesPerLedger: txn.DefaultMaxPendingBytesPerLedger,
 
-		MaxStreamsPerLedger:   5,
-		StreamRetention:       7 * 24 * time.Hour,
-		StreamImpairedTimeout: time.Hour,
-		AggregationMaxSize:    51200,
-		StreamRetryMax:        5 * time.Second,
+		MaxStreamsPerLedger:   stream.DefaultMaxActivePerLedger,
+		StreamRetention:       stream.DefaultRetention,
+		StreamImpairedTimeout: stream.DefaultImpairedTimeout,
+		AggregationMaxSize:    kpl.DefaultMaxAggregateSize,
+		StreamRetryMax:        stream.DefaultRetryMax,
 	}
 }
 

@@ -26,7 +26,10 @@ import (
 //   - int: Ion ints have no negative zero in Strand's model; zero is always
 //     written as a positive int (0x20), and a negative-int encoding of zero
 //     is left to ion-go's reader, which refuses it;
-//   - float: -0e0 keeps its sign bit (it is a distinct IEEE 754 value);
+//   - float: -0e0 keeps its sign bit (it is a distinct IEEE 754 value):
+//     MarshalBinary writes it in 4 bytes (0x44 80000000) and only a
+//     positive zero in none (0x40), the hash serializer and the stream
+//     records in 8;
 //   - VarInt: -0 appears only as a timestamp's unknown offset (-00:00, the
 //     byte 0xC0).
 

@@ -98,6 +98,17 @@ type binaryDecoder struct {
 	lst    []string // backing array of syms
 	// keep holds the whole slabs of a reusing decoder (see Decoder).
 	keep *slabs
+	// limit is the deepest container nesting decoded (0: MaxStoredDepth);
+	// the decoder gives up on anything deeper.
+	limit int
+}
+
+// depthLimit is the depth limit in force: limit, or MaxStoredDepth.
+func (d *binaryDecoder) depthLimit() int {
+	if d.limit == 0 {
+		return MaxStoredDepth
+	}
+	return d.limit
 }
 
 type slabs struct {
@@ -353,8 +364,8 @@ var ionTypes = [...]ion.Type{
 }
 
 // value decodes the value at the start of p, which sits inside depth
-// containers; it gives up on a container deeper than
-// MaxStoredDepth, leaving the refusal to the ion-go based reader.
+// containers; it gives up on a container deeper than the depth limit,
+// leaving the refusal to the ion-go based reader.
 func (d *binaryDecoder) value(p []byte, depth int) (*Value, []byte, bool) {
 	code, n, off, null, ok := readTypeDesc(p)
 	if !ok {
@@ -468,7 +479,7 @@ func (d *binaryDecoder) value(p []byte, depth int) (*Value, []byte, bool) {
 	case 0x9, 0xA:
 		v.Bytes = repr[:len(repr):len(repr)] // a slice of d.buf
 	case 0xB, 0xC:
-		if depth >= MaxStoredDepth {
+		if depth >= d.depthLimit() {
 			return nil, nil, false
 		}
 		if k := children(repr, false); k > 0 {
@@ -486,7 +497,7 @@ func (d *binaryDecoder) value(p []byte, depth int) (*Value, []byte, bool) {
 		if p[0]&0x0F == 1 && n == 0 { // a sorted struct must not be empty
 			return nil, nil, false
 		}
-		if depth >= MaxStoredDepth {
+		if depth >= d.depthLimit() {
 			return nil, nil, false
 		}
 		if k := children(repr, true); k > 0 {

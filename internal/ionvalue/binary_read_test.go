@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -220,8 +222,8 @@ func TestDecodeBinaryMatchesReference(t *testing.T) {
 
 // FuzzDecodeBinary is the differential test of the binary decoder against
 // the ion-go based reader: whatever the binary decoder accepts, the reference
-// reads to the identical value, and a Decoder fails exactly when the
-// reference does.
+// reads to the identical value, a Decoder fails exactly when the reference
+// does, and DecodeOne gives the reference's value or error at MaxDepth.
 func FuzzDecodeBinary(f *testing.F) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := 0; i < 50; i++ {
@@ -233,6 +235,15 @@ func FuzzDecodeBinary(f *testing.F) {
 		_, refErr := decodeOne(b, MaxStoredDepth)
 		if _, err := new(Decoder).Decode(b); (err == nil) != (refErr == nil) {
 			t.Fatalf("Decoder error %v, reference %v", err, refErr)
+		}
+		// DecodeOne, the client path, at MaxDepth: same value, same error.
+		got, err := DecodeOne(b)
+		want, wantErr := decodeOne(b, MaxDepth)
+		if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+			t.Fatalf("DecodeOne error %v, reference %v", err, wantErr)
+		}
+		if err == nil && !identical(got, want) {
+			t.Fatalf("DecodeOne = %s, reference %s", got, want)
 		}
 	})
 }
@@ -304,5 +315,77 @@ func TestDecodeBinaryInvalidUTF8(t *testing.T) {
 	good := ivm + "\xe8\x81\x83\xd5\x87\xb3\x82\x61\x62" + "\xd2\x8a\x20"
 	if v, ok := decodeBinary([]byte(good)); !ok || v.Get("ab") == nil {
 		t.Errorf("valid field name: %v %v", v, ok)
+	}
+}
+
+// TestDecodeOneBinaryUsesStrandDecoder: DecodeOne reads binary client input
+// with Strand's decoder (a handful of allocations where ion-go's reader
+// takes hundreds), gives the values the ion-go based reader gives, and
+// keeps MaxDepth: a value at MaxDepth decodes on the fast path, one level
+// more is refused with ErrTooDeep.
+func TestDecodeOneBinaryUsesStrandDecoder(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 2000; i++ {
+		b, err := MarshalBinary(randValue(r, 0))
+		if err != nil {
+			continue
+		}
+		got, err := DecodeOne(b)
+		want, werr := decodeOne(b, MaxDepth)
+		if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+			t.Fatalf("DecodeOne(%x): error %v, reference %v", b, err, werr)
+		}
+		if err == nil && !identical(got, want) {
+			t.Fatalf("DecodeOne(%x) = %s, reference %s", b, got, want)
+		}
+	}
+	doc, err := MarshalBinary(Struct(Field{Name: "VIN", Value: String("1N4AL11D75C109151")}, Field{Name: "Year", Value: Int(2019)},
+		Field{Name: "Owners", Value: List(Struct(Field{Name: "PersonId", Value: String("294jJ3YUoH1IEEm8GSabOs")}))}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(10, func() { _, _ = DecodeOne(doc) }); n > 20 {
+		t.Errorf("DecodeOne of a small binary document: %v allocations, want Strand's decoder (at most 20)", n)
+	}
+	atLimit := nestedBinary(MaxDepth)
+	if v, fast := (&binaryDecoder{limit: MaxDepth}).decode(atLimit); !fast || Depth(v, 0) != MaxDepth {
+		t.Fatalf("fast path at MaxDepth: ok = %v", fast)
+	}
+	if _, err := DecodeOne(atLimit); err != nil {
+		t.Fatalf("DecodeOne at MaxDepth: %v", err)
+	}
+	if _, err := DecodeOne(nestedBinary(MaxDepth + 1)); !errors.Is(err, ErrTooDeep) {
+		t.Fatalf("DecodeOne one level deeper than MaxDepth: err = %v, want ErrTooDeep", err)
+	}
+}
+
+// BenchmarkDecodeOne decodes the binary journal block of the vehicle
+// registration vector as a client parameter: DecodeOne, and for comparison
+// the ion-go based reader it used before.
+func BenchmarkDecodeOne(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "vehicle-registration-block100.ion"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	vs, err := Decode(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bin, err := MarshalBinary(vs[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, dec := range []struct {
+		name string
+		f    func([]byte) (*Value, error)
+	}{{"ionvalue", DecodeOne}, {"ion-go", func(b []byte) (*Value, error) { return decodeOne(b, MaxDepth) }}} {
+		b.Run(dec.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := dec.f(bin); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -229,9 +229,31 @@ func decode(b []byte, limit int) (out []*Value, err error) {
 
 // DecodeOne decodes an Ion stream (binary or text, as for Decode) that must
 // hold exactly one top-level value, and returns it. Values nested deeper than
-// MaxDepth are refused (ErrTooDeep).
+// MaxDepth are refused (ErrTooDeep). It is the decoder of client input
+// (statement parameters): binary Ion goes through Strand's own decoder
+// (binary_read.go, at MaxDepth), which hands anything it does not decode
+// exactly, errors included, to the ion-go based reader, so the values and
+// errors are that reader's (ErrTooDeep, ErrInvalidText, ErrLength,
+// ErrMalformed; never a panic). Text Ion is read by ion-go's text reader.
+// The values of one result share a few allocations, as for DecodeStored.
 func DecodeOne(b []byte) (*Value, error) {
+	if v, ok := decodeClientBinary(b); ok {
+		return v, nil
+	}
 	return decodeOne(b, MaxDepth)
+}
+
+// decodeClientBinary is Strand's binary decoder at MaxDepth, for client
+// input. Should it ever fail inside itself (no input is known to make it;
+// FuzzDecodeBinary looks for one), the input goes to the ion-go based
+// reader instead, which reports malformed Ion as ErrMalformed.
+func decodeClientBinary(b []byte) (v *Value, ok bool) {
+	defer func() {
+		if recover() != nil {
+			v, ok = nil, false
+		}
+	}()
+	return (&binaryDecoder{limit: MaxDepth}).decode(b)
 }
 
 // DecodeStored is DecodeOne for Ion that Strand wrote around a user value

@@ -148,17 +148,19 @@ func nonNilBytes(b []byte) []byte {
 
 // MarshalBinary encodes v as a self-contained Ion binary stream: the Ion
 // version marker, a local symbol table when v uses any non-system symbol, and
-// the single value v. This is the form QLDBSession carries in IonBinary.
+// the single value v. This is the form QLDBSession carries in IonBinary, and
+// the form of every stored revision and journal block. The bytes are those
+// ion-go's binary writer gives for WriteTo (binary_write.go), and so are the
+// errors: a nil Value, a decimal without a Decimal, a field name or
+// annotation of the form $<digits> (ErrSymbolIDText), a value nested deeper
+// than MaxStoredDepth (ErrTooDeep) or an unknown type.
 func MarshalBinary(v *Value) ([]byte, error) {
-	var buf bytes.Buffer
-	w := ion.NewBinaryWriter(&buf)
-	if err := v.WriteTo(w); err != nil {
-		return nil, err
+	var e binaryEncoder
+	e.body = make([]byte, 0, 256)
+	if err := e.value(v, 0); err != nil {
+		return nil, fmt.Errorf("ionvalue: write: %w", err)
 	}
-	if err := w.Finish(); err != nil {
-		return nil, fmt.Errorf("ionvalue: marshal binary: %w", err)
-	}
-	return buf.Bytes(), nil
+	return e.bytes(), nil
 }
 
 // MarshalText renders v as compact Ion text on one line, in the style of

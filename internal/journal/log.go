@@ -295,8 +295,10 @@ func EncodeBlock(b *Block) ([]byte, error) {
 	return ionvalue.MarshalBinary(b.Ion())
 }
 
-// DecodeBlock reverses EncodeBlock and fills each document revision's table
-// from transactionInfo.documents.
+// DecodeBlock reverses EncodeBlock: it decodes the stored Ion and reads it
+// with BlockFromIon, the one block parser (which fills each document
+// revision's table from transactionInfo.documents). The block owns its
+// memory.
 func DecodeBlock(raw []byte) (*Block, error) {
 	v, err := ionvalue.DecodeStored(raw)
 	if err != nil {
@@ -305,15 +307,6 @@ func DecodeBlock(raw []byte) (*Block, error) {
 	b, err := BlockFromIon(v)
 	if err != nil {
 		return nil, fmt.Errorf("journal: block: %w", err)
-	}
-	tables := make(map[string]DocumentInfo, len(b.TransactionInfo.Documents))
-	for _, d := range b.TransactionInfo.Documents {
-		tables[d.DocumentID] = d
-	}
-	for i := range b.Revisions {
-		if d, ok := tables[b.Revisions[i].Metadata.ID]; ok {
-			b.Revisions[i].TableName, b.Revisions[i].TableID = d.TableName, d.TableID
-		}
 	}
 	return b, nil
 }

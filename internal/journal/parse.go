@@ -59,21 +59,46 @@ func BlockFromIon(v *ionvalue.Value) (*Block, error) {
 		if err := wantType(revs, ion.ListType); err != nil {
 			return nil, fmt.Errorf("journal: block: revisions: %w", err)
 		}
+		docs := b.TransactionInfo.Documents
+		var byID map[string]int // for blocks of many documents
+		if len(docs) > 16 {
+			byID = make(map[string]int, len(docs))
+			for i := len(docs) - 1; i >= 0; i-- { // the first of duplicate ids wins
+				byID[docs[i].DocumentID] = i
+			}
+		}
 		for i, rv := range revs.Elems {
 			r, _, err := RevisionFromIon(rv)
 			if err != nil {
 				return nil, fmt.Errorf("journal: block: revision %d: %w", i, err)
 			}
-			for _, d := range b.TransactionInfo.Documents {
-				if !r.IsSystem() && d.DocumentID == r.Metadata.ID {
+			if !r.IsSystem() {
+				if d, ok := documentOf(docs, byID, r.Metadata.ID); ok {
 					r.TableName, r.TableID = d.TableName, d.TableID
-					break
 				}
 			}
 			b.Revisions = append(b.Revisions, r)
 		}
 	}
 	return b, nil
+}
+
+// documentOf finds the transactionInfo document of id: through byID when it
+// is set, otherwise by a scan (cheaper for the few documents of most blocks).
+func documentOf(docs []DocumentInfo, byID map[string]int, id string) (DocumentInfo, bool) {
+	if byID != nil {
+		i, ok := byID[id]
+		if !ok {
+			return DocumentInfo{}, false
+		}
+		return docs[i], true
+	}
+	for _, d := range docs {
+		if d.DocumentID == id {
+			return d, true
+		}
+	}
+	return DocumentInfo{}, false
 }
 
 // TransactionInfoFromIon reads transactionInfo (the inverse of

@@ -3,7 +3,7 @@
 // audit paths over lists of hashes, statement hashes and the commit digest
 // that the QLDB drivers send with CommitTransaction.
 //
-// Ion hashes are computed by an in-house serializer (fasthash.go) that walks
+// Ion hashes are computed by an in-house serializer (value.go) that walks
 // the ionvalue tree and feeds SHA-256 directly. It is byte-identical to
 // github.com/amzn/ion-hash-go, the library the QLDB Go driver uses: that
 // library is kept as the reference path (hashReference, hashIonReference) and

@@ -67,21 +67,32 @@ type Options struct {
 	Now                func() time.Time
 }
 
+// Defaults of the Options: the values a zero field takes, and
+// config.Default's values for the flags that set them (each default is
+// written here once).
+const (
+	DefaultMaxActivePerLedger = 5
+	DefaultRetention          = 7 * 24 * time.Hour
+	DefaultImpairedTimeout    = time.Hour
+	DefaultRetryBase          = 100 * time.Millisecond
+	DefaultRetryMax           = 5 * time.Second
+)
+
 func (o *Options) setDefaults() {
 	if o.MaxActivePerLedger == 0 {
-		o.MaxActivePerLedger = 5
+		o.MaxActivePerLedger = DefaultMaxActivePerLedger
 	}
 	if o.Retention == 0 {
-		o.Retention = 7 * 24 * time.Hour
+		o.Retention = DefaultRetention
 	}
 	if o.ImpairedTimeout == 0 {
-		o.ImpairedTimeout = time.Hour
+		o.ImpairedTimeout = DefaultImpairedTimeout
 	}
 	if o.RetryBase == 0 {
-		o.RetryBase = 100 * time.Millisecond
+		o.RetryBase = DefaultRetryBase
 	}
 	if o.RetryMax == 0 {
-		o.RetryMax = 5 * time.Second
+		o.RetryMax = DefaultRetryMax
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

@@ -48,8 +48,12 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Defaults of the statement and pending-write budgets.
+// Defaults of the engine's quotas and budgets: the values a zero Options
+// field takes, and config.Default's values for the flags that set them
+// (each default is written here once).
 const (
+	DefaultMaxSessionsPerLedger     = 1500
+	DefaultTxTimeout                = 30 * time.Second
 	DefaultMaxStatementRows         = 10_000_000
 	DefaultMaxStatementMemory       = 512 << 20
 	DefaultMaxPendingBytesPerLedger = 256 << 20
@@ -57,10 +61,10 @@ const (
 
 func (o *Options) setDefaults() {
 	if o.MaxSessionsPerLedger == 0 {
-		o.MaxSessionsPerLedger = 1500
+		o.MaxSessionsPerLedger = DefaultMaxSessionsPerLedger
 	}
 	if o.TxTimeout == 0 {
-		o.TxTimeout = 30 * time.Second
+		o.TxTimeout = DefaultTxTimeout
 	}
 	if o.SessionIdle == 0 {
 		o.SessionIdle = 60 * time.Second

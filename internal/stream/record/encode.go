@@ -2,7 +2,9 @@ package record
 
 import (
 	"fmt"
+	"time"
 
+	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
 )
 
@@ -26,16 +28,16 @@ func EncodeControl(streamARN, controlType string) ([]byte, error) {
 	if controlType != ControlCreated && controlType != ControlCompleted {
 		return nil, errf("encode CONTROL: unknown control record type %q", controlType)
 	}
-	w := newBinWriter()
-	w.beginStruct()
+	w := newRecordEncoder()
+	w.BeginStruct()
 	writeHeader(w, streamARN, TypeControl)
-	w.field("payload")
-	w.beginStruct()
-	w.field("controlRecordType")
-	w.writeString(controlType)
-	w.end()
-	w.end()
-	return w.bytes(), nil
+	w.FieldName("payload")
+	w.BeginStruct()
+	w.FieldName("controlRecordType")
+	w.WriteString(controlType)
+	w.End()
+	w.End()
+	return w.Bytes(), nil
 }
 
 // EncodeBlockSummary encodes the BLOCK_SUMMARY record of b:
@@ -62,88 +64,88 @@ func EncodeBlockSummary(streamARN string, b *journal.Block) ([]byte, error) {
 	if err := checkBlock(streamARN, b); err != nil {
 		return nil, err
 	}
-	w := newBinWriter()
-	w.beginStruct()
+	w := newRecordEncoder()
+	w.BeginStruct()
 	writeHeader(w, streamARN, TypeBlockSummary)
-	w.field("payload")
-	w.beginStruct()
+	w.FieldName("payload")
+	w.BeginStruct()
 	writeAddress(w, b.Address)
-	w.field("transactionId")
-	w.writeString(b.TransactionID)
-	w.field("blockTimestamp")
-	if err := w.writeTime(b.Timestamp); err != nil {
+	w.FieldName("transactionId")
+	w.WriteString(b.TransactionID)
+	w.FieldName("blockTimestamp")
+	if err := writeTime(w, b.Timestamp); err != nil {
 		return nil, errf("encode BLOCK_SUMMARY: blockTimestamp: %v", err)
 	}
-	w.field("blockHash")
-	w.writeLob(tcBlob, b.BlockHash)
-	w.field("entriesHash")
-	w.writeLob(tcBlob, b.EntriesHash)
-	w.field("previousBlockHash")
-	w.writeLob(tcBlob, b.PreviousBlockHash)
-	w.field("entriesHashList")
-	w.beginList()
+	w.FieldName("blockHash")
+	w.WriteBlob(b.BlockHash)
+	w.FieldName("entriesHash")
+	w.WriteBlob(b.EntriesHash)
+	w.FieldName("previousBlockHash")
+	w.WriteBlob(b.PreviousBlockHash)
+	w.FieldName("entriesHashList")
+	w.BeginList()
 	for _, h := range b.EntriesHashList {
-		w.writeLob(tcBlob, h)
+		w.WriteBlob(h)
 	}
-	w.end()
+	w.End()
 
-	w.field("transactionInfo")
-	w.beginStruct()
-	w.field("statements")
-	w.beginList()
+	w.FieldName("transactionInfo")
+	w.BeginStruct()
+	w.FieldName("statements")
+	w.BeginList()
 	for i, s := range b.TransactionInfo.Statements {
-		w.beginStruct()
-		w.field("statement")
-		w.writeString(s.Statement)
-		w.field("startTime")
-		if err := w.writeTime(s.StartTime); err != nil {
+		w.BeginStruct()
+		w.FieldName("statement")
+		w.WriteString(s.Statement)
+		w.FieldName("startTime")
+		if err := writeTime(w, s.StartTime); err != nil {
 			return nil, errf("encode BLOCK_SUMMARY: statement %d startTime: %v", i, err)
 		}
-		w.field("statementDigest")
-		w.writeLob(tcBlob, s.StatementDigest)
-		w.end()
+		w.FieldName("statementDigest")
+		w.WriteBlob(s.StatementDigest)
+		w.End()
 	}
-	w.end()
+	w.End()
 	if docs := b.TransactionInfo.Documents; len(docs) > 0 {
-		w.field("documents")
-		w.beginStruct()
+		w.FieldName("documents")
+		w.BeginStruct()
 		for _, d := range docs {
-			w.field(d.DocumentID)
-			w.beginStruct()
-			w.field("tableName")
-			w.writeString(d.TableName)
-			w.field("tableId")
-			w.writeString(d.TableID)
-			w.field("statements")
-			w.beginList()
+			w.FieldName(d.DocumentID)
+			w.BeginStruct()
+			w.FieldName("tableName")
+			w.WriteString(d.TableName)
+			w.FieldName("tableId")
+			w.WriteString(d.TableID)
+			w.FieldName("statements")
+			w.BeginList()
 			for _, idx := range d.Statements {
-				w.writeInt(int64(idx))
+				w.WriteInt(int64(idx))
 			}
-			w.end()
-			w.end()
+			w.End()
+			w.End()
 		}
-		w.end()
+		w.End()
 	}
-	w.end() // transactionInfo
+	w.End() // transactionInfo
 
 	if len(b.Revisions) > 0 {
-		w.field("revisionSummaries")
-		w.beginList()
+		w.FieldName("revisionSummaries")
+		w.BeginList()
 		for _, r := range b.Revisions {
-			w.beginStruct()
-			w.field("hash")
-			w.writeLob(tcBlob, r.Hash)
+			w.BeginStruct()
+			w.FieldName("hash")
+			w.WriteBlob(r.Hash)
 			if !r.IsSystem() {
-				w.field("documentId")
-				w.writeString(r.Metadata.ID)
+				w.FieldName("documentId")
+				w.WriteString(r.Metadata.ID)
 			}
-			w.end()
+			w.End()
 		}
-		w.end()
+		w.End()
 	}
-	w.end() // payload
-	w.end()
-	return w.bytes(), nil
+	w.End() // payload
+	w.End()
+	return w.Bytes(), nil
 }
 
 // EncodeRevisionDetails encodes the REVISION_DETAILS record of rev, a
@@ -173,63 +175,63 @@ func EncodeRevisionDetails(streamARN string, addr journal.BlockAddress, rev jour
 	case len(rev.Hash) != hashLen:
 		return nil, errf("encode REVISION_DETAILS: document %s: hash has %d bytes, want %d", rev.Metadata.ID, len(rev.Hash), hashLen)
 	}
-	w := newBinWriter()
-	w.beginStruct()
+	w := newRecordEncoder()
+	w.BeginStruct()
 	writeHeader(w, streamARN, TypeRevisionDetails)
-	w.field("payload")
-	w.beginStruct()
-	w.field("tableInfo")
-	w.beginStruct()
-	w.field("tableName")
-	w.writeString(rev.TableName)
-	w.field("tableId")
-	w.writeString(rev.TableID)
-	w.end()
-	w.field("revision")
-	w.beginStruct()
+	w.FieldName("payload")
+	w.BeginStruct()
+	w.FieldName("tableInfo")
+	w.BeginStruct()
+	w.FieldName("tableName")
+	w.WriteString(rev.TableName)
+	w.FieldName("tableId")
+	w.WriteString(rev.TableID)
+	w.End()
+	w.FieldName("revision")
+	w.BeginStruct()
 	writeAddress(w, addr)
-	w.field("hash")
-	w.writeLob(tcBlob, rev.Hash)
+	w.FieldName("hash")
+	w.WriteBlob(rev.Hash)
 	if rev.Data != nil {
-		w.field("data")
-		if err := w.writeValue(rev.Data); err != nil {
+		w.FieldName("data")
+		if err := w.WriteValue(rev.Data); err != nil {
 			return nil, errf("encode REVISION_DETAILS: document %s: data: %v", rev.Metadata.ID, err)
 		}
 	}
-	w.field("metadata")
-	w.beginStruct()
-	w.field("id")
-	w.writeString(rev.Metadata.ID)
-	w.field("version")
-	w.writeUint(tcPosInt, rev.Metadata.Version)
-	w.field("txTime")
-	if err := w.writeTime(rev.Metadata.TxTime); err != nil {
+	w.FieldName("metadata")
+	w.BeginStruct()
+	w.FieldName("id")
+	w.WriteString(rev.Metadata.ID)
+	w.FieldName("version")
+	w.WriteUint(rev.Metadata.Version)
+	w.FieldName("txTime")
+	if err := writeTime(w, rev.Metadata.TxTime); err != nil {
 		return nil, errf("encode REVISION_DETAILS: document %s: txTime: %v", rev.Metadata.ID, err)
 	}
-	w.field("txId")
-	w.writeString(rev.Metadata.TxID)
-	w.end() // metadata
-	w.end() // revision
-	w.end() // payload
-	w.end()
-	return w.bytes(), nil
+	w.FieldName("txId")
+	w.WriteString(rev.Metadata.TxID)
+	w.End() // metadata
+	w.End() // revision
+	w.End() // payload
+	w.End()
+	return w.Bytes(), nil
 }
 
-func writeHeader(w *binWriter, streamARN string, t RecordType) {
-	w.field("qldbStreamArn")
-	w.writeString(streamARN)
-	w.field("recordType")
-	w.writeString(string(t))
+func writeHeader(w *ionvalue.Encoder, streamARN string, t RecordType) {
+	w.FieldName("qldbStreamArn")
+	w.WriteString(streamARN)
+	w.FieldName("recordType")
+	w.WriteString(string(t))
 }
 
-func writeAddress(w *binWriter, a journal.BlockAddress) {
-	w.field("blockAddress")
-	w.beginStruct()
-	w.field("strandId")
-	w.writeString(a.StrandID)
-	w.field("sequenceNo")
-	w.writeUint(tcPosInt, a.SequenceNo)
-	w.end()
+func writeAddress(w *ionvalue.Encoder, a journal.BlockAddress) {
+	w.FieldName("blockAddress")
+	w.BeginStruct()
+	w.FieldName("strandId")
+	w.WriteString(a.StrandID)
+	w.FieldName("sequenceNo")
+	w.WriteUint(a.SequenceNo)
+	w.End()
 }
 
 // checkBlock validates what EncodeBlockSummary needs from b.
@@ -283,4 +285,28 @@ func checkBlock(streamARN string, b *journal.Block) error {
 		}
 	}
 	return nil
+}
+
+// Records are Ion binary in the style of ion-java's managed binary writer,
+// which QLDB used (ionvalue.IonJavaStyle): the Ion version marker, one local
+// symbol table $ion_symbol_table::{symbols:[...]} without imports, then the
+// record struct. The local symbols are every field name, annotation and
+// symbol value that is not an Ion 1.0 system symbol, in order of first use.
+// Floats inside revision data are binary64 and ints beyond int64 carry
+// Java's BigInteger magnitude; timestamps store UTC fields plus the offset.
+
+// ivm is the Ion 1.0 binary version marker that starts every record.
+var ivm = ionvalue.BinaryVersionMarker[:]
+
+// newRecordEncoder returns an encoder for one record.
+func newRecordEncoder() *ionvalue.Encoder { return ionvalue.NewEncoder(ionvalue.IonJavaStyle) }
+
+// writeTime writes t as a UTC timestamp with millisecond precision, as QLDB
+// writes blockTimestamp, startTime and txTime (Java Timestamp.forMillis(ms, 0)).
+func writeTime(w *ionvalue.Encoder, t time.Time) error {
+	t = t.UTC()
+	if t.Year() < 1 || t.Year() > 9999 {
+		return fmt.Errorf("timestamp %v: year out of range", t)
+	}
+	return w.WriteTimestamp(ionvalue.MillisTimestamp(t))
 }

@@ -401,24 +401,24 @@ func TestEncodeErrors(t *testing.T) {
 }
 
 func TestMillisecondTimestamps(t *testing.T) {
-	w := newBinWriter()
-	if err := w.writeTime(time.Date(2020, 7, 3, 20, 36, 44, 181_999_999, time.FixedZone("X", 3600))); err != nil {
+	w := newRecordEncoder()
+	if err := writeTime(w, time.Date(2020, 7, 3, 20, 36, 44, 181_999_999, time.FixedZone("X", 3600))); err != nil {
 		t.Fatal(err)
 	}
 	// 2020-07-03T19:36:44.181Z: sub-millisecond digits are truncated, the
 	// offset is normalised to UTC.
-	if want := "6b800fe4878393a4acc300b5"; hex.EncodeToString(w.body) != want {
-		t.Errorf("got %x, want %s", w.body, want)
+	if want := "6b800fe4878393a4acc300b5"; hex.EncodeToString(w.Bytes()[4:]) != want {
+		t.Errorf("got %x, want %s", w.Bytes()[4:], want)
 	}
-	w = newBinWriter()
-	if err := w.writeTime(time.Date(2020, 7, 3, 20, 36, 44, 0, time.UTC)); err != nil {
+	w = newRecordEncoder()
+	if err := writeTime(w, time.Date(2020, 7, 3, 20, 36, 44, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
 	// .000: exponent -3 and no coefficient, as ion-java writes it.
-	if want := "69800fe4878394a4acc3"; hex.EncodeToString(w.body) != want {
-		t.Errorf("got %x, want %s", w.body, want)
+	if want := "69800fe4878394a4acc3"; hex.EncodeToString(w.Bytes()[4:]) != want {
+		t.Errorf("got %x, want %s", w.Bytes()[4:], want)
 	}
-	v := mustDecodeOne(t, append(append([]byte{}, ivm...), w.body...))
+	v := mustDecodeOne(t, w.Bytes())
 	if ionvalue.MarshalText(v) != "2020-07-03T20:36:44.000Z" {
 		t.Errorf("decoded %s", ionvalue.MarshalText(v))
 	}
@@ -446,11 +446,11 @@ func TestDecodeRejects(t *testing.T) {
 		"list top level":     ionvalue.List(base),
 	}
 	for name, v := range cases {
-		w := newBinWriter()
-		if err := w.writeValue(v); err != nil {
+		w := newRecordEncoder()
+		if err := w.WriteValue(v); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		_, err := Decode(w.bytes())
+		_, err := Decode(w.Bytes())
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 		} else if !strings.HasPrefix(err.Error(), "record: decode: ") {

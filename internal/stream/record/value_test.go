@@ -18,11 +18,11 @@ import (
 
 func encodeValue(t testing.TB, v *ionvalue.Value) []byte {
 	t.Helper()
-	w := newBinWriter()
-	if err := w.writeValue(v); err != nil {
+	w := newRecordEncoder()
+	if err := w.WriteValue(v); err != nil {
 		t.Fatal(err)
 	}
-	return w.bytes()
+	return w.Bytes()
 }
 
 func f(name string, v *ionvalue.Value) ionvalue.Field { return ionvalue.Field{Name: name, Value: v} }
@@ -189,8 +189,8 @@ func TestWriterDepthLimit(t *testing.T) {
 		return v
 	}
 	encodeValue(t, nested(ionvalue.MaxStoredDepth))
-	w := newBinWriter()
-	if err := w.writeValue(nested(ionvalue.MaxStoredDepth + 1)); !errors.Is(err, ionvalue.ErrTooDeep) {
+	w := newRecordEncoder()
+	if err := w.WriteValue(nested(ionvalue.MaxStoredDepth + 1)); !errors.Is(err, ionvalue.ErrTooDeep) {
 		t.Fatalf("err = %v, want ErrTooDeep", err)
 	}
 }
