@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // wantErr checks that err is a *Error with the code and a message
@@ -113,7 +114,7 @@ func seed(t *testing.T, tx *memTx, table string, docs ...string) []string {
 	}
 	var ids []string
 	for _, d := range docs {
-		res := exec(t, tx, "INSERT INTO "+table+" ?", iv(t, d))
+		res := exec(t, tx, "INSERT INTO "+table+" ?", testenv.Ion(t, d))
 		ids = append(ids, docIDs(res)...)
 	}
 	tx.calls = nil
@@ -153,7 +154,7 @@ func TestIndexUse(t *testing.T) {
 		tx.calls = nil
 		var params []*ionvalue.Value
 		if strings.Contains(q, "?") {
-			params = []*ionvalue.Value{iv(t, `["b","zz"]`)}
+			params = []*ionvalue.Value{testenv.Ion(t, `["b","zz"]`)}
 		}
 		res := exec(t, tx, q, params...)
 		if len(tx.callsWith("Scan")) != 0 || len(tx.callsWith("Lookup")) == 0 {
