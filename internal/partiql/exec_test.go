@@ -1,6 +1,7 @@
 package partiql
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
@@ -259,4 +260,9 @@ func TestReadIOsSelfJoin(t *testing.T) {
 	if got := rowsText(res.Rows[:1]); got != `{Name:"x",Name:"x",Name:"x",Name:"x",Name:"x",Name:"x"}` {
 		t.Fatalf("row = %s", got)
 	}
+}
+
+// Execute is ExecuteContext without a context or limits, for tests.
+func Execute(tx Tx, stmt *Statement, params []*ionvalue.Value) (*Result, error) {
+	return ExecuteContext(context.Background(), tx, stmt, params, Limits{})
 }

@@ -446,3 +446,9 @@ func BenchmarkHashIon1KB(b *testing.B) {
 		}
 	}
 }
+
+// HashIon is HashIonValue without the value, for tests.
+func HashIon(b []byte) ([]byte, error) {
+	_, sum, _, err := hashIon(b)
+	return sum, err
+}
