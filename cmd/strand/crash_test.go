@@ -21,6 +21,7 @@ import (
 	"github.com/strand-db/strand/internal/server/servertest"
 	"github.com/strand-db/strand/internal/stream/record"
 	"github.com/strand-db/strand/internal/stream/streamtest"
+	"github.com/strand-db/strand/internal/testenv"
 	"github.com/strand-db/strand/internal/testenv/kinesisemu"
 )
 
@@ -130,8 +131,7 @@ func TestStreamSurvivesSIGKILL(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	testenv.Await(t, 60*time.Second, func() error {
 		col, err := streamtest.Read(ctx, emu, "crash")
 		if err != nil {
 			t.Fatal(err)
@@ -164,11 +164,8 @@ func TestStreamSurvivesSIGKILL(t *testing.T) {
 			if len(blocks) == 0 {
 				t.Fatal("no blocks")
 			}
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d acknowledged transactions never reached Kinesis (gap in sequence numbers: %v)", missing, gap)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("%d acknowledged transactions have not reached Kinesis (gap in sequence numbers: %v)", missing, gap)
+	})
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/qldb"
 	"github.com/aws/aws-sdk-go-v2/service/qldbsession"
 	"github.com/aws/aws-sdk-go-v2/service/qldbsession/types"
-	"github.com/aws/smithy-go"
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
 	"github.com/strand-db/strand/internal/server/servertest"
@@ -29,22 +28,8 @@ func runRepair(args ...string) (int, string, string) {
 func commitN(t *testing.T, drv *qldbdriver.QLDBDriver, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
-		if _, err := drv.Execute(context.Background(), func(tx qldbdriver.Transaction) (any, error) {
-			return tx.Execute(fmt.Sprintf("INSERT INTO T VALUE {'i': %d}", i))
-		}); err != nil {
-			t.Fatal(err)
-		}
+		servertest.Commit(t, drv, fmt.Sprintf("INSERT INTO T VALUE {'i': %d}", i))
 	}
-}
-
-// apiError returns the AWS error code and message of err.
-func apiError(t *testing.T, err error) (string, string) {
-	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("want an AWS API error, got %v", err)
-	}
-	return ae.ErrorCode(), ae.ErrorMessage()
 }
 
 // missingGauge reads strand_ledger_missing_acknowledged_blocks{ledger}.
@@ -115,7 +100,8 @@ func TestJournalShorterThanAcknowledged(t *testing.T) {
 	if err == nil {
 		t.Fatal("StartSession on a ledger missing acknowledged blocks succeeded")
 	}
-	code, msg := apiError(t, err)
+	ae := servertest.APIError(t, err)
+	code, msg := ae.ErrorCode(), ae.ErrorMessage()
 	if code != "BadRequestException" || !strings.Contains(msg, "journal ends at block 14 but blocks up to 20 were acknowledged") ||
 		!strings.Contains(msg, want) || !strings.Contains(msg, "strand repair accept-journal-loss --ledger lossy") {
 		t.Fatalf("StartSession: %s: %s", code, msg)
@@ -124,8 +110,8 @@ func TestJournalShorterThanAcknowledged(t *testing.T) {
 	if err == nil {
 		t.Fatal("GetDigest on a ledger missing acknowledged blocks succeeded")
 	}
-	if code, msg := apiError(t, err); code != "ResourcePreconditionNotMetException" || !strings.Contains(msg, want) {
-		t.Fatalf("GetDigest: %s: %s", code, msg)
+	if ae := servertest.APIError(t, err); ae.ErrorCode() != "ResourcePreconditionNotMetException" || !strings.Contains(ae.ErrorMessage(), want) {
+		t.Fatalf("GetDigest: %s: %s", ae.ErrorCode(), ae.ErrorMessage())
 	}
 	if v, ok := missingGauge(t, n, "lossy"); !ok || v != 6 {
 		t.Errorf("strand_ledger_missing_acknowledged_blocks{ledger=lossy} = %v (present %v), want 6", v, ok)
@@ -153,10 +139,7 @@ func TestJournalShorterThanAcknowledged(t *testing.T) {
 
 	n = servertest.StartConfig(t, n.Config)
 	commitN(t, n.Driver("lossy"), 1)
-	l, err := n.Sessions().Ledger("lossy")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := n.LedgerEngine("lossy")
 	if l.Next() != 16 {
 		t.Fatalf("after accepting the loss the next commit became block %d, want 15", l.Next()-1)
 	}
@@ -213,9 +196,9 @@ func TestTipRecordUnreadable(t *testing.T) {
 	if err == nil {
 		t.Fatal("GetDigest succeeded on a ledger whose tip record is unreadable")
 	}
-	if code, msg := apiError(t, err); code != "ResourcePreconditionNotMetException" ||
-		!strings.Contains(msg, "journal ends at block 3 but its acknowledged-tip record is unreadable") {
-		t.Fatalf("GetDigest: %s: %s", code, msg)
+	if ae := servertest.APIError(t, err); ae.ErrorCode() != "ResourcePreconditionNotMetException" ||
+		!strings.Contains(ae.ErrorMessage(), "journal ends at block 3 but its acknowledged-tip record is unreadable") {
+		t.Fatalf("GetDigest: %s: %s", ae.ErrorCode(), ae.ErrorMessage())
 	}
 	if v, ok := missingGauge(t, n, "torn"); !ok || v != -1 {
 		t.Errorf("strand_ledger_missing_acknowledged_blocks{ledger=torn} = %v (present %v), want -1", v, ok)

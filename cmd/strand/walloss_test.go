@@ -77,8 +77,8 @@ func TestDamagedWALProcedure(t *testing.T) {
 	if err == nil {
 		t.Fatal("StartSession succeeded on a ledger that lost acknowledged blocks with its log")
 	}
-	if code, msg := apiError(t, err); code != "BadRequestException" || !strings.Contains(msg, "blocks up to 44 were acknowledged") {
-		t.Fatalf("StartSession: %s: %s", code, msg)
+	if ae := servertest.APIError(t, err); ae.ErrorCode() != "BadRequestException" || !strings.Contains(ae.ErrorMessage(), "blocks up to 44 were acknowledged") {
+		t.Fatalf("StartSession: %s: %s", ae.ErrorCode(), ae.ErrorMessage())
 	}
 	n.Stop()
 	if rc, out, errOut := runVerify("--data-dir", dir); rc != 1 || !strings.Contains(out, "tip check") {

@@ -8,42 +8,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/qldb"
 	"github.com/aws/aws-sdk-go-v2/service/qldb/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/server/servertest"
 )
 
 var ctx = context.Background()
-
-// wantAPIError checks that err is an AWS API error of the given type and HTTP status.
-func wantAPIError(t *testing.T, err error, code string, status int) smithy.APIError {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("want %s, got success", code)
-	}
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("want API error %s, got %v", code, err)
-	}
-	if ae.ErrorCode() != code {
-		t.Fatalf("want error code %s, got %s (%s)", code, ae.ErrorCode(), ae.ErrorMessage())
-	}
-	if ae.ErrorMessage() == "" {
-		t.Errorf("%s has an empty message", code)
-	}
-	var re *awshttp.ResponseError
-	if !errors.As(err, &re) {
-		t.Fatalf("no HTTP response in %v", err)
-	}
-	if re.HTTPStatusCode() != status {
-		t.Errorf("%s: want HTTP %d, got %d", code, status, re.HTTPStatusCode())
-	}
-	return ae
-}
 
 func newClient(t *testing.T, mutate func(*config.Config)) (*servertest.Node, *qldb.Client) {
 	n := servertest.Start(t, mutate)
@@ -85,7 +57,7 @@ func TestLedgerLifecycle(t *testing.T) {
 
 	// Deletion protection defaults to true and blocks DeleteLedger.
 	_, err = c.DeleteLedger(ctx, &qldb.DeleteLedgerInput{Name: aws.String("vehicle-registration")})
-	wantAPIError(t, err, "ResourcePreconditionNotMetException", 412)
+	servertest.WantAPIError(t, err, "ResourcePreconditionNotMetException", 412)
 
 	key := "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 	u, err := c.UpdateLedger(ctx, &qldb.UpdateLedgerInput{Name: aws.String("vehicle-registration"), DeletionProtection: aws.Bool(false), KmsKey: aws.String(key)})
@@ -108,7 +80,7 @@ func TestLedgerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.DescribeLedger(ctx, &qldb.DescribeLedgerInput{Name: aws.String("vehicle-registration")})
-	ae := wantAPIError(t, err, "ResourceNotFoundException", 404)
+	ae := servertest.WantAPIError(t, err, "ResourceNotFoundException", 404)
 	var rnf *types.ResourceNotFoundException
 	if !errors.As(ae, &rnf) || aws.ToString(rnf.ResourceName) != "vehicle-registration" || aws.ToString(rnf.ResourceType) != "LEDGER" {
 		t.Errorf("ResourceNotFoundException members = %+v", rnf)
@@ -146,7 +118,7 @@ func TestCreateLedgerValidation(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s/%s", tc.name, tc.code), func(t *testing.T) {
 			_, err := c.CreateLedger(ctx, &qldb.CreateLedgerInput{Name: aws.String(tc.name), PermissionsMode: types.PermissionsMode(tc.mode), KmsKey: tc.kms, Tags: tc.tags})
-			ae := wantAPIError(t, err, tc.code, tc.status)
+			ae := servertest.WantAPIError(t, err, tc.code, tc.status)
 			var ip *types.InvalidParameterException
 			if tc.param != "" && (!errors.As(ae, &ip) || aws.ToString(ip.ParameterName) != tc.param) {
 				t.Errorf("ParameterName = %v, want %s", ip, tc.param)
@@ -164,7 +136,7 @@ func TestCreateLedgerValidation(t *testing.T) {
 		}
 	}
 	_, err = c.CreateLedger(ctx, &qldb.CreateLedgerInput{Name: aws.String("four"), PermissionsMode: types.PermissionsModeAllowAll})
-	wantAPIError(t, err, "LimitExceededException", 400)
+	servertest.WantAPIError(t, err, "LimitExceededException", 400)
 }
 
 func TestListLedgersPagination(t *testing.T) {
@@ -202,7 +174,7 @@ func TestListLedgersPagination(t *testing.T) {
 		{MaxResults: aws.Int32(0)}, {MaxResults: aws.Int32(101)}, {NextToken: aws.String("bm90LWEtdG9rZW4=")},
 	} {
 		_, err := c.ListLedgers(ctx, bad)
-		wantAPIError(t, err, "InvalidParameterException", 400)
+		servertest.WantAPIError(t, err, "InvalidParameterException", 400)
 	}
 }
 
@@ -227,17 +199,17 @@ func TestTags(t *testing.T) {
 		t.Errorf("tags = %v", lt.Tags)
 	}
 	_, err = c.ListTagsForResource(ctx, &qldb.ListTagsForResourceInput{ResourceArn: aws.String("arn:aws:qldb:us-east-1:000000000000:ledger/missing")})
-	wantAPIError(t, err, "ResourceNotFoundException", 404)
+	servertest.WantAPIError(t, err, "ResourceNotFoundException", 404)
 	_, err = c.ListTagsForResource(ctx, &qldb.ListTagsForResourceInput{ResourceArn: aws.String("arn:aws:s3:::bucket-name-here")})
-	wantAPIError(t, err, "InvalidParameterException", 400)
+	servertest.WantAPIError(t, err, "InvalidParameterException", 400)
 	_, err = c.TagResource(ctx, &qldb.TagResourceInput{ResourceArn: arn, Tags: map[string]*string{"aws:x": aws.String("1")}})
-	wantAPIError(t, err, "InvalidParameterException", 400)
+	servertest.WantAPIError(t, err, "InvalidParameterException", 400)
 	many := map[string]*string{}
 	for i := 0; i < 200; i++ {
 		many[fmt.Sprintf("k%d", i)] = aws.String("v")
 	}
 	_, err = c.TagResource(ctx, &qldb.TagResourceInput{ResourceArn: arn, Tags: many}) // 200 new + "a" = 201
-	wantAPIError(t, err, "InvalidParameterException", 400)
+	servertest.WantAPIError(t, err, "InvalidParameterException", 400)
 	lt, _ = c.ListTagsForResource(ctx, &qldb.ListTagsForResourceInput{ResourceArn: arn})
 	if len(lt.Tags) != 1 {
 		t.Errorf("a refused TagResource changed the tags: %d", len(lt.Tags))

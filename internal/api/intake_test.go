@@ -22,6 +22,7 @@ import (
 
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // signedWithDeclaredHash signs a request whose X-Amz-Content-Sha256 header
@@ -184,23 +185,18 @@ func TestInflightBodyBytesAreBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	small := []byte(`{"Name":"small","PermissionsMode":"ALLOW_ALL"}`)
-	throttled := false
 	// The server may not have taken the first request yet; on a loaded
 	// machine that can take a while, so wait on the condition, not a count.
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+	testenv.Await(t, 60*time.Second, func() error {
 		e := do(t, signedRequest(t, "POST", n.URL()+"/ledgers", "application/json", small, "AKID", "s", time.Now()))
 		if e.status == 503 && e.Type == "ThrottlingException" && e.header == "ThrottlingException" {
-			throttled = true
-			break
+			return nil
 		}
 		if e.status != 409 && e.status != 200 {
 			t.Fatalf("unexpected answer: %+v", e)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !throttled {
-		t.Fatal("a request was admitted while another held the whole in-flight body budget")
-	}
+		return errors.New("a request was admitted while another held the whole in-flight body budget")
+	})
 	// Finish the big body (the ledger name is fine; padding is whitespace).
 	rest := `"PermissionsMode":"ALLOW_ALL"}`
 	pad := 1<<20 - len(`{"Name":"big",`) - len(rest)

@@ -124,12 +124,12 @@ func TestAuthentication(t *testing.T) {
 	}
 
 	_, err := n.QLDB(servertest.AccessKeyID, "wrong-secret").ListLedgers(ctx, &qldb.ListLedgersInput{})
-	wantAPIError(t, err, "InvalidSignatureException", 403)
+	servertest.WantAPIError(t, err, "InvalidSignatureException", 403)
 	_, err = n.QLDB("AKIDUNKNOWN", servertest.SecretAccessKey).ListLedgers(ctx, &qldb.ListLedgersInput{})
-	wantAPIError(t, err, "UnrecognizedClientException", 403)
+	servertest.WantAPIError(t, err, "UnrecognizedClientException", 403)
 	// The session API is verified the same way.
 	_, err = n.Session(servertest.AccessKeyID, "wrong-secret").SendCommand(ctx, &qldbsession.SendCommandInput{})
-	wantAPIError(t, err, "InvalidSignatureException", 403)
+	servertest.WantAPIError(t, err, "InvalidSignatureException", 403)
 
 	for _, tc := range []struct {
 		name string

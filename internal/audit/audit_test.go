@@ -43,11 +43,6 @@ type revFact struct {
 	vin     string
 }
 
-func run(t testing.TB, drv *qldbdriver.QLDBDriver, stmt string, params ...any) []*ionvalue.Value {
-	t.Helper()
-	return servertest.MustQuery(t, drv, stmt, params...)
-}
-
 // build starts a server on a fresh directory, runs a workload covering
 // inserts, multi-document transactions, updates, deletes, DDL with DML,
 // read-only transactions and a second and an empty ledger, then stops it.
@@ -71,25 +66,25 @@ func build(t *testing.T) *fixture {
 	for i := 1; i <= 40; i++ {
 		switch {
 		case i%7 == 0:
-			run(t, drv, "INSERT INTO Car << ?, ? >>", map[string]any{"VIN": fmt.Sprintf("V-%d-a", i)}, map[string]any{"VIN": fmt.Sprintf("V-%d-b", i)})
+			servertest.MustQuery(t, drv, "INSERT INTO Car << ?, ? >>", map[string]any{"VIN": fmt.Sprintf("V-%d-a", i)}, map[string]any{"VIN": fmt.Sprintf("V-%d-b", i)})
 		case i%5 == 0:
-			run(t, drv, "UPDATE Car SET n = ? WHERE VIN = ?", i, fmt.Sprintf("V-%d", i-1))
+			servertest.MustQuery(t, drv, "UPDATE Car SET n = ? WHERE VIN = ?", i, fmt.Sprintf("V-%d", i-1))
 		case i%11 == 0:
-			run(t, drv, "DELETE FROM Car WHERE VIN = ?", fmt.Sprintf("V-%d", i-2))
+			servertest.MustQuery(t, drv, "DELETE FROM Car WHERE VIN = ?", fmt.Sprintf("V-%d", i-2))
 		case i%13 == 0:
-			run(t, drv, "SELECT * FROM Car WHERE VIN = 'V-first'") // a read-only block
+			servertest.MustQuery(t, drv, "SELECT * FROM Car WHERE VIN = 'V-first'") // a read-only block
 		default:
-			run(t, drv, "INSERT INTO Car ?", map[string]any{"VIN": fmt.Sprintf("V-%d", i), "n": i, "tags": []any{"x", i}})
+			servertest.MustQuery(t, drv, "INSERT INTO Car ?", map[string]any{"VIN": fmt.Sprintf("V-%d", i), "n": i, "tags": []any{"x", i}})
 		}
 	}
-	run(t, drv, "UPDATE Car SET n = 99 WHERE VIN = 'V-first'")
-	run(t, drv, "UPDATE Car SET n = 100 WHERE VIN = 'V-first'")
+	servertest.MustQuery(t, drv, "UPDATE Car SET n = 99 WHERE VIN = 'V-first'")
+	servertest.MustQuery(t, drv, "UPDATE Car SET n = 100 WHERE VIN = 'V-first'")
 	odrv := n.Driver("other")
-	run(t, odrv, "CREATE TABLE T")
-	run(t, odrv, "INSERT INTO T ?", map[string]any{"a": 1})
+	servertest.MustQuery(t, odrv, "CREATE TABLE T")
+	servertest.MustQuery(t, odrv, "INSERT INTO T ?", map[string]any{"a": 1})
 
 	f := &fixture{dir: n.Config.DataDir}
-	for _, v := range run(t, drv, "SELECT * FROM history(Car)") {
+	for _, v := range servertest.MustQuery(t, drv, "SELECT * FROM history(Car)") {
 		rev, addr, err := journal.RevisionFromIon(v)
 		if err != nil {
 			t.Fatal(err)
@@ -100,17 +95,14 @@ func build(t *testing.T) *fixture {
 		}
 		f.revs = append(f.revs, fact)
 	}
-	rows := run(t, drv, "SELECT tableId FROM information_schema.user_tables WHERE name = 'Car'")
+	rows := servertest.MustQuery(t, drv, "SELECT tableId FROM information_schema.user_tables WHERE name = 'Car'")
 	f.tableID = rows[0].Get("tableId").Text
 	out, err := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey).GetDigest(ctx, &qldb.GetDigestInput{Name: aws.String("cars")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.digest = out.Digest
-	l, err := n.Sessions().Ledger("cars")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := n.LedgerEngine("cars")
 	f.blocks = l.Next()
 	n.Stop()
 	return f
@@ -286,19 +278,6 @@ func (tp *tamperer) restore() {
 	tp.saved = map[string][]byte{}
 }
 
-func decodeStoredBlock(t *testing.T, raw []byte) *journal.Block {
-	t.Helper()
-	v, err := ionvalue.DecodeOne(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := journal.BlockFromIon(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func encode(t *testing.T, v *ionvalue.Value) []byte {
 	t.Helper()
 	b, err := ionvalue.MarshalBinary(v)
@@ -344,7 +323,7 @@ func TestVerifyTampering(t *testing.T) {
 		}
 	}
 	blockKey := tp.key("b/", insert.seq)
-	block := decodeStoredBlock(t, tp.get(blockKey))
+	block := servertest.DecodeBlock(t, tp.get(blockKey))
 	hKey := func(r revFact) []byte { return tp.key("h/", f.tableID, "/", r.doc, "/", r.version) }
 	dKey := func(doc string) []byte { return tp.key("d/", f.tableID, "/", doc) }
 	node := func(level byte, index uint64) []byte { return tp.key("m/", level, index) }
@@ -365,12 +344,12 @@ func TestVerifyTampering(t *testing.T) {
 		{"block garbage", func() { tp.set(blockKey, []byte("not ion")) }, audit.CheckBlock, insert.seq, "not"},
 		{"block missing", func() { tp.set(blockKey, nil) }, audit.CheckSequence, insert.seq, "missing"},
 		{"block re-sealed on another chain", func() {
-			b := decodeStoredBlock(t, tp.get(blockKey))
+			b := servertest.DecodeBlock(t, tp.get(blockKey))
 			b.Seal(qldbhash.HashString("elsewhere"))
 			tp.set(blockKey, encode(t, b.Ion()))
 		}, audit.CheckChain, insert.seq, "previousBlockHash"},
 		{"block forged and re-sealed in place", func() {
-			b := decodeStoredBlock(t, tp.get(blockKey))
+			b := servertest.DecodeBlock(t, tp.get(blockKey))
 			b.Revisions[0].Data = b.Revisions[0].Data.With("VIN", ionvalue.String("forged"))
 			b.Seal(b.PreviousBlockHash)
 			tp.set(blockKey, encode(t, b.Ion()))

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 func TestIndexKeyMatchesEquality(t *testing.T) {
@@ -21,7 +22,7 @@ func TestIndexKeyMatchesEquality(t *testing.T) {
 	}
 	vals := make([]*ionvalue.Value, len(texts))
 	for i, s := range texts {
-		vals[i] = iv(t, s)
+		vals[i] = testenv.Ion(t, s)
 	}
 	for i, a := range vals {
 		for j, b := range vals {
@@ -38,17 +39,17 @@ func TestIndexKeyMatchesEquality(t *testing.T) {
 		{"[1,2]", "[1.0,2e0]"}, {"{a:1,b:2}", "{b:2.0,a:1}"}, {"{a:[1,{b:2}]}", "{a:[1.0,{b:2e0}]}"}, {"nan", "nan"},
 	}
 	for _, m := range must {
-		if !valuesEqual(iv(t, m[0]), iv(t, m[1])) {
+		if !valuesEqual(testenv.Ion(t, m[0]), testenv.Ion(t, m[1])) {
 			t.Errorf("%s should equal %s", m[0], m[1])
 		}
 	}
 	mustNot := [][2]string{{"[1,2]", "[2,1]"}, {"[1,2]", "(1 2)"}, {"{a:1}", "{a:1,a:1}"}, {"1", `"1"`}, {"{{aGk=}}", `{{"hi"}}`}, {"+inf", "-inf"}}
 	for _, m := range mustNot {
-		if valuesEqual(iv(t, m[0]), iv(t, m[1])) {
+		if valuesEqual(testenv.Ion(t, m[0]), testenv.Ion(t, m[1])) {
 			t.Errorf("%s should not equal %s", m[0], m[1])
 		}
 	}
-	if IndexKey(nil) != nil || IndexKey(ionvalue.Null()) != nil || IndexKey(iv(t, "null.string")) != nil {
+	if IndexKey(nil) != nil || IndexKey(ionvalue.Null()) != nil || IndexKey(testenv.Ion(t, "null.string")) != nil {
 		t.Error("IndexKey of NULL/MISSING should be nil")
 	}
 }
@@ -67,7 +68,7 @@ func TestNumberOrdering(t *testing.T) {
 	for i, a := range ordered {
 		for j, b := range ordered {
 			want := cmpInt(a.group, b.group)
-			if got := compareNumbers(iv(t, a.text), iv(t, b.text)); got != want {
+			if got := compareNumbers(testenv.Ion(t, a.text), testenv.Ion(t, b.text)); got != want {
 				t.Errorf("compare(%s, %s) = %d, want %d (i=%d j=%d)", a.text, b.text, got, want, i, j)
 			}
 		}
@@ -77,7 +78,7 @@ func TestNumberOrdering(t *testing.T) {
 func TestCompareTotal(t *testing.T) {
 	asc := []string{"null", "false", "true", "-1", "0.5", "2e0", "2001T", `"a"`, "b", `{{"x"}}`, "{{aGk=}}", "[1]", "[1,2]", "[2]", "(1)", "{a:1}"}
 	for i := 0; i+1 < len(asc); i++ {
-		a, b := iv(t, asc[i]), iv(t, asc[i+1])
+		a, b := testenv.Ion(t, asc[i]), testenv.Ion(t, asc[i+1])
 		if compareTotal(a, b) >= 0 || compareTotal(b, a) <= 0 {
 			t.Errorf("expected %s < %s", asc[i], asc[i+1])
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // nestedLists is n nested lists around 1 as Ion text.
@@ -42,7 +43,7 @@ func TestIonLiteralDepthLimit(t *testing.T) {
 func TestWrittenDocumentDepthLimit(t *testing.T) {
 	tx := newMemTx()
 	ids := seed(t, tx, "T", `{a:1}`)
-	atLimit := iv(t, nestedLists(ionvalue.MaxDepth-1)) // the document struct adds one
+	atLimit := testenv.Ion(t, nestedLists(ionvalue.MaxDepth-1)) // the document struct adds one
 	exec(t, tx, "INSERT INTO T VALUE {'a': ?}", atLimit)
 	tx.calls = nil
 	cases := []string{

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 func TestDMLAccessPath(t *testing.T) {
@@ -33,7 +34,7 @@ func TestCommittedViewAndHistory(t *testing.T) {
 	ids := seed(t, tx, "Person", `{GovId:"g1",Name:"n1"}`, `{GovId:"g2",Name:"n2"}`)
 	tbl, _ := tx.Table("Person")
 	// The first document has a committed revision; the second has none.
-	committed := iv(t, `{blockAddress:{strandId:"s",sequenceNo:4},hash:{{AAAA}},data:{GovId:"g1",Name:"n1"},metadata:{id:"`+ids[0]+`",version:0,txTime:2020-01-01T00:00:00.000Z,txId:"tx1"}}`)
+	committed := testenv.Ion(t, `{blockAddress:{strandId:"s",sequenceNo:4},hash:{{AAAA}},data:{GovId:"g1",Name:"n1"},metadata:{id:"`+ids[0]+`",version:0,txTime:2020-01-01T00:00:00.000Z,txId:"tx1"}}`)
 	// A wrapper Tx adds the committed view to what memTx reads.
 	wrapped := &committedTx{memTx: tx, committed: map[string]*ionvalue.Value{ids[0]: committed}}
 	res := exec(t, wrapped, "SELECT c.metadata.id, c.data.Name FROM _ql_committed_Person AS c")
@@ -56,9 +57,9 @@ func TestCommittedViewAndHistory(t *testing.T) {
 	// History: by table name and by id, with times, and the metadata.id
 	// filter pushed down.
 	tx.history[tbl.ID] = []*ionvalue.Value{
-		iv(t, `{data:{Owner:"a"},metadata:{id:"d1",version:0}}`),
-		iv(t, `{data:{Owner:"b"},metadata:{id:"d1",version:1}}`),
-		iv(t, `{data:{Owner:"c"},metadata:{id:"d2",version:0}}`),
+		testenv.Ion(t, `{data:{Owner:"a"},metadata:{id:"d1",version:0}}`),
+		testenv.Ion(t, `{data:{Owner:"b"},metadata:{id:"d1",version:1}}`),
+		testenv.Ion(t, `{data:{Owner:"c"},metadata:{id:"d2",version:0}}`),
 	}
 	tx.calls = nil
 	res = exec(t, tx, "SELECT h.data.Owner, h.metadata.version FROM history(Person, `2019-06-05T00:00:00Z`, `2030-01-01T00:00:00Z`) AS h WHERE h.metadata.id = ?", ionvalue.String("d1"))

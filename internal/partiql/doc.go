@@ -1,7 +1,7 @@
 // Package partiql parses and evaluates the PartiQL dialect of Amazon QLDB.
 //
 // Parse turns a statement into an immutable *Statement (cache it by text);
-// Execute runs it against a Tx, the transaction layer's view of the ledger,
+// ExecuteContext runs it against a Tx, the transaction layer's view of the ledger,
 // and returns a *Result. The package knows nothing of storage, sessions or
 // HTTP.
 //

@@ -9,22 +9,17 @@ import (
 	"github.com/strand-db/strand/internal/ionvalue"
 )
 
-// Execute runs a parsed statement in a transaction. params bind the ?
-// placeholders in order (a nil entry is MISSING); there must be exactly
+// ExecuteContext runs a parsed statement in a transaction. params bind the
+// ? placeholders in order (a nil entry is MISSING); there must be exactly
 // stmt.NumParams of them.
 //
 // Statement errors come back as *Error (see the Code* constants); errors
 // from tx come back as they were when they are *Error, otherwise wrapped
 // with %w and a "partiql: " prefix. After an error the transaction may hold
 // some of the statement's writes: as in QLDB, the caller should abort it.
-// Execute does not keep stmt, params or tx after it returns.
+// ExecuteContext does not keep stmt, params or tx after it returns.
 //
-// Execute runs without limits; servers use ExecuteContext.
-func Execute(tx Tx, stmt *Statement, params []*ionvalue.Value) (*Result, error) {
-	return ExecuteContext(context.Background(), tx, stmt, params, Limits{})
-}
-
-// ExecuteContext is Execute under a context and a budget. The evaluator
+// It runs under a context and a budget. The evaluator
 // looks at ctx every few hundred rows: once ctx is done the statement stops
 // and the error wraps context.Cause(ctx) (so errors.Is finds the cause, for
 // example context.Canceled or a cause given to context.WithDeadlineCause).

@@ -1,12 +1,14 @@
 package partiql
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // wantErr checks that err is a *Error with the code and a message
@@ -113,7 +115,7 @@ func seed(t *testing.T, tx *memTx, table string, docs ...string) []string {
 	}
 	var ids []string
 	for _, d := range docs {
-		res := exec(t, tx, "INSERT INTO "+table+" ?", iv(t, d))
+		res := exec(t, tx, "INSERT INTO "+table+" ?", testenv.Ion(t, d))
 		ids = append(ids, docIDs(res)...)
 	}
 	tx.calls = nil
@@ -153,7 +155,7 @@ func TestIndexUse(t *testing.T) {
 		tx.calls = nil
 		var params []*ionvalue.Value
 		if strings.Contains(q, "?") {
-			params = []*ionvalue.Value{iv(t, `["b","zz"]`)}
+			params = []*ionvalue.Value{testenv.Ion(t, `["b","zz"]`)}
 		}
 		res := exec(t, tx, q, params...)
 		if len(tx.callsWith("Scan")) != 0 || len(tx.callsWith("Lookup")) == 0 {
@@ -258,4 +260,9 @@ func TestReadIOsSelfJoin(t *testing.T) {
 	if got := rowsText(res.Rows[:1]); got != `{Name:"x",Name:"x",Name:"x",Name:"x",Name:"x",Name:"x"}` {
 		t.Fatalf("row = %s", got)
 	}
+}
+
+// Execute is ExecuteContext without a context or limits, for tests.
+func Execute(tx Tx, stmt *Statement, params []*ionvalue.Value) (*Result, error) {
+	return ExecuteContext(context.Background(), tx, stmt, params, Limits{})
 }

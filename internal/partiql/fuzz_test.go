@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 var fuzzSeeds = []string{
@@ -67,10 +68,10 @@ func FuzzExecute(f *testing.F) {
 		}
 		tx := newMemTx()
 		seed(t, tx, "T", `{Name:"a",n:1,l:[1,2],a:{b:[{c:1}]}}`, `{Name:"b",n:2.5,s:"abc"}`, `{Name:null}`)
-		tx.history["tbl001"] = []*ionvalue.Value{iv(t, `{data:{Name:"a"},metadata:{id:"doc002",version:0}}`)}
+		tx.history["tbl001"] = []*ionvalue.Value{testenv.Ion(t, `{data:{Name:"a"},metadata:{id:"doc002",version:0}}`)}
 		params := make([]*ionvalue.Value, st.NumParams)
 		for i := range params {
-			params[i] = []*ionvalue.Value{ionvalue.String("a"), iv(t, "[1,{Name:\"p\"}]"), ionvalue.Int(1), iv(t, "{Name:\"q\"}")}[i%4]
+			params[i] = []*ionvalue.Value{ionvalue.String("a"), testenv.Ion(t, "[1,{Name:\"p\"}]"), ionvalue.Int(1), testenv.Ion(t, "{Name:\"q\"}")}[i%4]
 		}
 		_, err = Execute(tx, st, params)
 		if err != nil && strings.Contains(err.Error(), "internal error") {

@@ -251,16 +251,6 @@ func (m *memTx) DropIndex(tableID, indexID string) error {
 
 // --- test helpers ---
 
-// iv parses Ion text.
-func iv(t testing.TB, text string) *ionvalue.Value {
-	t.Helper()
-	v, err := ionvalue.DecodeOne([]byte(text))
-	if err != nil {
-		t.Fatalf("bad Ion %q: %v", text, err)
-	}
-	return v
-}
-
 // exec parses and runs a statement, failing the test on error.
 func exec(t testing.TB, tx Tx, stmt string, params ...*ionvalue.Value) *Result {
 	t.Helper()

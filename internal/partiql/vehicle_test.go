@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // The AWS vehicle-registration (DMV) sample, statement by statement, as its
@@ -22,18 +23,10 @@ const (
  {VIN:"3HGGK5G53FM761765",Type:"Motorcycle",Year:2011,Make:"Ducati",Model:"Monster 1200",Color:"Yellow"}]`
 )
 
-func sampleRegistration(vin, plate, personID string, ticket string) *ionvalue.Value {
-	return ionvalueMust(`{VIN:"` + vin + `",LicensePlateNumber:"` + plate + `",State:"WA",City:"Seattle",
-		PendingPenaltyTicketAmount:` + ticket + `,ValidFromDate:2017-08-21T,ValidToDate:2020-05-11T,
-		Owners:{PrimaryOwner:{PersonId:"` + personID + `"},SecondaryOwners:[]}}`)
-}
-
-func ionvalueMust(text string) *ionvalue.Value {
-	v, err := ionvalue.DecodeOne([]byte(text))
-	if err != nil {
-		panic(err)
-	}
-	return v
+func sampleRegistration(t testing.TB, vin, plate, personID string, ticket string) *ionvalue.Value {
+	return testenv.Ion(t, `{VIN:"`+vin+`",LicensePlateNumber:"`+plate+`",State:"WA",City:"Seattle",
+		PendingPenaltyTicketAmount:`+ticket+`,ValidFromDate:2017-08-21T,ValidToDate:2020-05-11T,
+		Owners:{PrimaryOwner:{PersonId:"`+personID+`"},SecondaryOwners:[]}}`)
 }
 
 func TestVehicleRegistrationSample(t *testing.T) {
@@ -55,20 +48,20 @@ func TestVehicleRegistrationSample(t *testing.T) {
 	}
 
 	// insert_document: people first, then documents that refer to them.
-	personIDs := docIDs(exec(t, tx, "INSERT INTO Person ?", iv(t, samplePeople)))
+	personIDs := docIDs(exec(t, tx, "INSERT INTO Person ?", testenv.Ion(t, samplePeople)))
 	if len(personIDs) != 3 {
 		t.Fatalf("person ids = %v", personIDs)
 	}
-	exec(t, tx, "INSERT INTO Vehicle ?", iv(t, sampleVehicles))
+	exec(t, tx, "INSERT INTO Vehicle ?", testenv.Ion(t, sampleVehicles))
 	regs := ionvalue.List(
-		sampleRegistration("1N4AL11D75C109151", "LEWISR261LL", personIDs[0], "90.25"),
-		sampleRegistration("KM8SRDHF6EU074761", "CA762X", personIDs[1], "130.75"),
-		sampleRegistration("3HGGK5G53FM761765", "CD820Z", personIDs[2], "442.30"),
+		sampleRegistration(t, "1N4AL11D75C109151", "LEWISR261LL", personIDs[0], "90.25"),
+		sampleRegistration(t, "KM8SRDHF6EU074761", "CA762X", personIDs[1], "130.75"),
+		sampleRegistration(t, "3HGGK5G53FM761765", "CD820Z", personIDs[2], "442.30"),
 	)
 	if n := len(exec(t, tx, "INSERT INTO VehicleRegistration ?", regs).Rows); n != 3 {
 		t.Fatalf("inserted %d registrations", n)
 	}
-	exec(t, tx, "INSERT INTO DriversLicense ?", iv(t, `{PersonId:"`+personIDs[0]+`",LicenseNumber:"LEWISR261LL",LicenseType:"Learner",ValidFromDate:2016-12-20T,ValidToDate:2020-11-15T}`))
+	exec(t, tx, "INSERT INTO DriversLicense ?", testenv.Ion(t, `{PersonId:"`+personIDs[0]+`",LicenseNumber:"LEWISR261LL",LicenseType:"Learner",ValidFromDate:2016-12-20T,ValidToDate:2020-11-15T}`))
 
 	// get_document_ids: SELECT id FROM Person AS t BY id WHERE t.GovId = ?
 	tx.calls = nil
@@ -159,7 +152,7 @@ func TestVehicleRegistrationSample(t *testing.T) {
 		t.Fatalf("license by person = %s", rowsText(res.Rows))
 	}
 	res = exec(t, tx, "UPDATE DriversLicense AS d SET d.ValidFromDate = ?, d.ValidToDate = ? WHERE d.LicenseNumber = ?",
-		iv(t, "2019-12-01T"), iv(t, "2024-12-01T"), ionvalue.String("LEWISR261LL"))
+		testenv.Ion(t, "2019-12-01T"), testenv.Ion(t, "2024-12-01T"), ionvalue.String("LEWISR261LL"))
 	if len(res.Rows) != 1 {
 		t.Fatalf("renew = %s", rowsText(res.Rows))
 	}

@@ -76,12 +76,14 @@ func HashString(s string) []byte {
 	return sum[:]
 }
 
-// HashIon returns the Ion hash of the single value held by the Ion stream b
-// (binary when it starts with the Ion version marker, text otherwise), equal
-// to what ion-hash-go's HashReader computes over b, which is how the QLDB
-// driver hashes statement parameters. Local symbol tables and the version
-// marker do not change the hash. It is an error for b to hold no value or
-// more than one.
+// HashIonValue returns the Ion hash of the single value held by the Ion
+// stream b (binary when it starts with the Ion version marker, text
+// otherwise), equal to what ion-hash-go's HashReader computes over b, which
+// is how the QLDB driver hashes statement parameters, and that value,
+// decoded by ionvalue.DecodeOne, so that a caller needing both decodes b
+// once. Local symbol tables and the version marker do not change the hash.
+// It is an error for b to hold no value or more than one, and it fails when
+// either decoding or hashing fails.
 //
 // b is decoded with ionvalue and hashed by the fast path. ionvalue spells a
 // symbol whose text is unknown as "$<sid>", which the reference hashes
@@ -94,17 +96,9 @@ func HashString(s string) []byte {
 // declared length, and a tiny input can declare terabytes (see
 // checkBinaryLengths). Input nested deeper than ionvalue.MaxDepth is
 // refused too (an error wrapping ionvalue.ErrTooDeep), since ion-hash-go's
-// reader recurses once per level. These are the cases where HashIon and
+// reader recurses once per level. These are the cases where this hash and
 // ion-hash-go differ: the library accepts a truncated top-level container,
 // or dies.
-func HashIon(b []byte) ([]byte, error) {
-	_, sum, _, err := hashIon(b)
-	return sum, err
-}
-
-// HashIonValue is HashIon that also returns the single value b holds,
-// decoded by ionvalue.DecodeOne, so that a caller needing both decodes b
-// once. It fails when either decoding or hashing fails.
 func HashIonValue(b []byte) (*ionvalue.Value, []byte, error) {
 	v, sum, decodeErr, err := hashIon(b)
 	if err != nil {
@@ -116,7 +110,7 @@ func HashIonValue(b []byte) (*ionvalue.Value, []byte, error) {
 	return v, sum, nil
 }
 
-// hashIon computes HashIon(b). v is b's value decoded by ionvalue, or nil
+// hashIon computes HashIonValue(b). v is b's value decoded by ionvalue, or nil
 // with decodeErr set when ionvalue cannot decode it (the hash then comes from
 // the reference, which may still succeed).
 func hashIon(b []byte) (v *ionvalue.Value, sum []byte, decodeErr, err error) {
@@ -145,7 +139,7 @@ func hashIon(b []byte) (v *ionvalue.Value, sum []byte, decodeErr, err error) {
 	return v, fast[:], nil, nil
 }
 
-// hashIonReference is HashIon computed by ion-hash-go's HashReader over b:
+// hashIonReference is HashIonValue's hash computed by ion-hash-go's HashReader over b:
 // the reference the fast path is tested against, and the fallback for the
 // inputs the fast path leaves to it.
 func hashIonReference(b []byte) (sum []byte, err error) {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 func mustHex(t testing.TB, s string) []byte {
@@ -31,15 +32,6 @@ func mustB64(t testing.TB, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func mustIon(t testing.TB, s string) *ionvalue.Value {
-	t.Helper()
-	v, err := ionvalue.DecodeOne([]byte(s))
-	if err != nil {
-		t.Fatalf("DecodeOne(%s): %v", s, err)
-	}
-	return v
 }
 
 // commitVectors mirrors testdata/commit-digests.json.
@@ -86,7 +78,7 @@ func TestCommitDigestVectors(t *testing.T) {
 			for _, st := range vec.Statements {
 				var params []*ionvalue.Value
 				for _, p := range st.Parameters {
-					params = append(params, mustIon(t, p))
+					params = append(params, testenv.Ion(t, p))
 				}
 				d.Add(StatementHash(st.Statement, params))
 			}
@@ -102,7 +94,7 @@ func TestIonHashVectors(t *testing.T) {
 	for text, wantHex := range cv.IonHashesHex {
 		t.Run(text, func(t *testing.T) {
 			want := mustHex(t, wantHex)
-			v := mustIon(t, text)
+			v := testenv.Ion(t, text)
 			if got := Hash(v); !bytes.Equal(got, want) {
 				t.Errorf("Hash = %x, want %x", got, want)
 			}
@@ -182,7 +174,7 @@ func TestHashWriterAgreesWithHashReader(t *testing.T) {
 		"a::b::{c:d::[e::1]}", "x::[]", "{a:{b:{c:{d:[{e:[1,2,{f:null.struct}]}]}}}}",
 	}
 	for _, in := range inputs {
-		v := mustIon(t, in)
+		v := testenv.Ion(t, in)
 		h, err := HashValue(v)
 		if err != nil {
 			t.Fatalf("HashValue(%s): %v", in, err)
@@ -227,7 +219,7 @@ func TestHashSemantics(t *testing.T) {
 		{"0e0", "-0e0", false},
 	}
 	for _, tc := range cases {
-		ha, hb := Hash(mustIon(t, tc.a)), Hash(mustIon(t, tc.b))
+		ha, hb := Hash(testenv.Ion(t, tc.a)), Hash(testenv.Ion(t, tc.b))
 		if bytes.Equal(ha, hb) != tc.equal {
 			t.Errorf("H(%s) == H(%s) is %v, want %v", tc.a, tc.b, !tc.equal, tc.equal)
 		}
@@ -423,7 +415,7 @@ func benchDoc(b *testing.B) *ionvalue.Value {
 		fmt.Fprintf(&sb, `{PersonId:"CMVdR77XP8zAglmmFDGT%02d",Since:2019-09-16T19:37:05.344Z,Share:%d}`, i, i)
 	}
 	sb.WriteString(`]},Notes:"` + strings.Repeat("x", 200) + `"}`)
-	v := mustIon(b, sb.String())
+	v := testenv.Ion(b, sb.String())
 	bin, err := ionvalue.MarshalBinary(v)
 	if err != nil {
 		b.Fatal(err)
@@ -453,4 +445,10 @@ func BenchmarkHashIon1KB(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// HashIon is HashIonValue without the value, for tests.
+func HashIon(b []byte) ([]byte, error) {
+	_, sum, _, err := hashIon(b)
+	return sum, err
 }

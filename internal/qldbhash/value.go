@@ -68,7 +68,7 @@ type hashState struct {
 	buf     []byte       // serialized form of the value being hashed
 	digests [][Size]byte // field hashes of the open structs, innermost last
 	tmp     []byte       // big-int magnitudes
-	// ionMode is set by HashIon: any symbol text of the form $<digits> (which
+	// ionMode is set by HashIonValue: any symbol text of the form $<digits> (which
 	// ionvalue.Read also uses for symbols whose text is unknown) aborts with
 	// errFallback so that the caller can use the reference reader.
 	ionMode bool

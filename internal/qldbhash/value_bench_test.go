@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // benchDocText is the ~1 KB document of benchDoc, as Ion text.
@@ -65,7 +66,7 @@ func BenchmarkHashPaths(b *testing.B) {
 		name string
 		v    *ionvalue.Value
 	}{
-		{"doc1KB", mustIon(b, benchDocText)},
+		{"doc1KB", testenv.Ion(b, benchDocText)},
 		{"metadata", benchMetadata()},
 		{"txInfo", benchTxInfo()},
 		{"string100k", ionvalue.String(long)},
@@ -110,7 +111,7 @@ func BenchmarkHashIonPaths(b *testing.B) {
 		name string
 		v    *ionvalue.Value
 	}{
-		{"doc1KB", mustIon(b, benchDocText)},
+		{"doc1KB", testenv.Ion(b, benchDocText)},
 		{"string", ionvalue.String("TOYENC486FH")},
 	} {
 		bin, err := ionvalue.MarshalBinary(c.v)

@@ -15,6 +15,7 @@ import (
 	"github.com/amzn/ion-go/ion"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // diffCase is one value of the differential table.
@@ -561,7 +562,7 @@ func TestHashIonFallback(t *testing.T) {
 	if _, err := fastSum(v, true); err != errFallback {
 		t.Errorf("symbol SID 0: fast path err = %v, want errFallback", err)
 	}
-	v = mustIon(t, `{a:b::[c,{d:"$1"}]}`)
+	v = testenv.Ion(t, `{a:b::[c,{d:"$1"}]}`)
 	if _, err := fastSum(v, true); err != nil {
 		t.Errorf("ordinary value: %v", err)
 	}
@@ -606,7 +607,7 @@ func TestFastHashAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
-	doc := mustIon(t, benchDocText)
+	doc := testenv.Ion(t, benchDocText)
 	HashValue(doc) // warm the pool
 	if n := testing.AllocsPerRun(100, func() { HashValue(doc) }); n > 1 {
 		t.Errorf("HashValue allocates %v times per call, want 1 (the result)", n)
@@ -854,7 +855,7 @@ func TestStatementHashPanicsOnBadParameter(t *testing.T) {
 }
 
 func TestStatementHashMatchesReference(t *testing.T) {
-	params := []*ionvalue.Value{ionvalue.String("TOYENC486FH"), mustIon(t, `{a:[1,2.5,"\x0b"],b:c::null.int}`), ionvalue.Int(-1)}
+	params := []*ionvalue.Value{ionvalue.String("TOYENC486FH"), testenv.Ion(t, `{a:[1,2.5,"\x0b"],b:c::null.int}`), ionvalue.Int(-1)}
 	want, err := hashReference(ionvalue.String("SELECT * FROM t WHERE a = ? AND b = ? AND c = ?"))
 	if err != nil {
 		t.Fatal(err)

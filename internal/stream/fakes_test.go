@@ -23,6 +23,7 @@ import (
 	"github.com/strand-db/strand/internal/store/memstore"
 	"github.com/strand-db/strand/internal/stream"
 	"github.com/strand-db/strand/internal/stream/record"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // This file holds the unit-test harness of the stream manager: a real
@@ -187,27 +188,18 @@ func (w *unitWorld) describe(id string) stream.Definition {
 	return d
 }
 
-// waitFor polls cond until it holds, failing the test after a generous
-// deadline (a deadline, not a timing assertion).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(4 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+// unitWait bounds how long a unit test waits for the manager or a worker
+// (a deadline for a failing test, not a timing assertion).
+const unitWait = 4 * time.Second
 
 func (w *unitWorld) waitDelivered(id string, n uint64) {
 	w.t.Helper()
-	waitFor(w.t, fmt.Sprintf("%d blocks delivered", n), func() bool { got, _ := w.m.Delivered(id); return got >= n })
+	testenv.AwaitTrue(w.t, fmt.Sprintf("%d blocks delivered", n), unitWait, func() bool { got, _ := w.m.Delivered(id); return got >= n })
 }
 
 func (w *unitWorld) waitStatus(id, status, cause string) {
 	w.t.Helper()
-	waitFor(w.t, status+" "+cause, func() bool { d := w.describe(id); return d.Status == status && d.ErrorCause == cause })
+	testenv.AwaitTrue(w.t, status+" "+cause, unitWait, func() bool { d := w.describe(id); return d.Status == status && d.ErrorCause == cause })
 }
 
 // putFunc answers one PutRecords call (n counts calls from 1). Returning

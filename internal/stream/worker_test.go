@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/strand-db/strand/internal/stream"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // TestUnitCleanRunDeliversEveryRecordOnce streams a journal to a Kinesis
@@ -98,7 +99,7 @@ func TestUnitThrottlingRetriesThenActive(t *testing.T) {
 	w.open()
 	id := w.create(true)
 	impaired := false
-	waitFor(t, "delivery", func() bool {
+	testenv.AwaitTrue(t, "delivery", unitWait, func() bool {
 		if w.describe(id).Status != stream.StatusActive {
 			impaired = true
 		}
@@ -157,7 +158,7 @@ func TestUnitImpairedCausesAndRecovery(t *testing.T) {
 			w.kin.script(failPut, tc.list, tc.client)
 			if tc.client == nil && tc.list == nil {
 				// Only the puts fail: several retries, not one.
-				waitFor(t, "retried puts", func() bool { return w.kin.putCalls() >= 3 })
+				testenv.AwaitTrue(t, "retried puts", unitWait, func() bool { return w.kin.putCalls() >= 3 })
 			}
 			w.waitStatus(id, stream.StatusImpaired, tc.cause)
 			if got, _ := w.m.Delivered(id); got != 0 {
@@ -188,7 +189,7 @@ func TestUnitCheckpointOnlyAfterAck(t *testing.T) {
 	}, nil, nil)
 	w.open()
 	id := w.create(true)
-	waitFor(t, "retries", func() bool {
+	testenv.AwaitTrue(t, "retries", unitWait, func() bool {
 		if got, _ := w.m.Delivered(id); got != 0 {
 			t.Fatalf("checkpoint moved to %d while every put failed", got)
 		}
@@ -230,7 +231,7 @@ func TestUnitCancelEndsWorker(t *testing.T) {
 	}, nil, nil)
 	w.open()
 	id := w.create(false)
-	waitFor(t, "the first put", func() bool { return w.kin.putCalls() > 0 })
+	testenv.AwaitTrue(t, "the first put", unitWait, func() bool { return w.kin.putCalls() > 0 })
 	if err := w.m.Cancel("led", id); err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,12 @@ func (n *Node) CreateLedger(name string) {
 // shut down when the test ends.
 func (n *Node) Driver(ledgerName string, opts ...func(*qldbdriver.DriverOptions)) *qldbdriver.QLDBDriver {
 	n.t.Helper()
-	drv, err := qldbdriver.New(ledgerName, n.Session(AccessKeyID, SecretAccessKey), func(o *qldbdriver.DriverOptions) {
+	return n.driver(ledgerName, n.Session(AccessKeyID, SecretAccessKey), opts)
+}
+
+func (n *Node) driver(ledgerName string, c *qldbsession.Client, opts []func(*qldbdriver.DriverOptions)) *qldbdriver.QLDBDriver {
+	n.t.Helper()
+	drv, err := qldbdriver.New(ledgerName, c, func(o *qldbdriver.DriverOptions) {
 		o.LoggerVerbosity = qldbdriver.LogOff
 		for _, f := range opts {
 			f(o)

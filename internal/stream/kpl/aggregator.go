@@ -146,9 +146,6 @@ func NewAggregator(m *ShardMap, cfg Config) (*Aggregator, error) {
 	return a, nil
 }
 
-// Pending returns the number of user records added but not yet returned.
-func (a *Aggregator) Pending() int { return a.buffered }
-
 // Add adds r and returns the Records it completed (possibly none): the
 // pending aggregate of r's shard when r does not fit in it, r itself when it
 // is too large to aggregate, or the aggregate r filled up to
@@ -227,17 +224,6 @@ func (a *Aggregator) Flush() ([]Record, error) {
 		out = append(out, rec)
 	}
 	return out, nil
-}
-
-// SetShardMap flushes everything pending (grouped under the old map) and
-// routes later records by m.
-func (a *Aggregator) SetShardMap(m *ShardMap) ([]Record, error) {
-	if m == nil {
-		return nil, errors.New("kpl: nil shard map")
-	}
-	out, err := a.Flush()
-	a.shards = m
-	return out, err
 }
 
 // emit removes b from the pending set and encodes it.

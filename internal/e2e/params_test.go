@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"math"
@@ -9,6 +9,8 @@ import (
 	"github.com/amzn/ion-go/ion"
 
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // ionText is a statement parameter given as Ion text, for values Go types
@@ -18,7 +20,7 @@ type ionText struct{ v *ionvalue.Value }
 
 func (p ionText) MarshalIon(w ion.Writer) error { return p.v.WriteTo(w) }
 
-func textParam(t testing.TB, text string) ionText { return ionText{ionv(t, text)} }
+func textParam(t testing.TB, text string) ionText { return ionText{testenv.Ion(t, text)} }
 
 // bigInt sends a *big.Int as an Ion int. ion-go marshals a bare *big.Int
 // as an empty struct (big.Int has no exported fields), so applications
@@ -33,8 +35,8 @@ func (b bigInt) MarshalIon(w ion.Writer) error { return w.WriteBigInt(b.Int) }
 // again with WHERE v = ?. The server's digest check also proves that it
 // hashes every type exactly as the driver does.
 func TestParameterRoundTrip(t *testing.T) {
-	_, drv := startLedger(t, "params", nil)
-	mustStmt(t, drv, "CREATE TABLE Vals")
+	_, drv := servertest.StartLedger(t, "params", nil)
+	servertest.MustQuery(t, drv, "CREATE TABLE Vals")
 
 	big70 := new(big.Int).Lsh(big.NewInt(1), 70)
 	negBig := new(big.Int).Neg(new(big.Int).Add(new(big.Int).Lsh(big.NewInt(1), 80), big.NewInt(1)))
@@ -114,32 +116,32 @@ func TestParameterRoundTrip(t *testing.T) {
 	for i, c := range cases {
 		// Two documents per case: the value inside a struct parameter, and
 		// the value as a parameter of its own.
-		if _, err := runStmt(drv, "INSERT INTO Vals ?", doc{2 * i, c.param}); err != nil {
+		if _, err := servertest.Query(drv, "INSERT INTO Vals ?", doc{2 * i, c.param}); err != nil {
 			t.Fatalf("%s: INSERT INTO Vals ?: %v", c.name, err)
 		}
-		if _, err := runStmt(drv, "INSERT INTO Vals VALUE {'k': ?, 'v': ?}", 2*i+1, c.param); err != nil {
+		if _, err := servertest.Query(drv, "INSERT INTO Vals VALUE {'k': ?, 'v': ?}", 2*i+1, c.param); err != nil {
 			t.Fatalf("%s: INSERT INTO Vals VALUE {'k': ?, 'v': ?}: %v", c.name, err)
 		}
 	}
 	for i, c := range cases {
-		want := ionOf(t, c.param)
+		want := testenv.IonOf(t, c.param)
 		if want.Type != c.typ {
 			t.Errorf("%s: the driver sends %v, a %v; the case expects a %v", c.name, want, want.Type, c.typ)
 		}
-		got, err := runStmt(drv, "SELECT VALUE v FROM Vals WHERE k IN (?, ?)", 2*i, 2*i+1)
+		got, err := servertest.Query(drv, "SELECT VALUE v FROM Vals WHERE k IN (?, ?)", 2*i, 2*i+1)
 		if err != nil {
 			t.Errorf("%s: select: %v", c.name, err)
 			continue
 		}
 		if len(got) != 2 || !ionvalue.Equal(got[0], want) || !ionvalue.Equal(got[1], want) {
-			t.Errorf("%s: read back %v, sent %v (twice)", c.name, ionTexts(got), want)
+			t.Errorf("%s: read back %v, sent %v (twice)", c.name, testenv.IonTexts(got), want)
 		}
-		whole, err := runStmt(drv, "SELECT * FROM Vals WHERE k = ?", 2*i)
+		whole, err := servertest.Query(drv, "SELECT * FROM Vals WHERE k = ?", 2*i)
 		if err != nil || len(whole) != 1 || !ionvalue.Equal(whole[0], ionvalue.Struct(
 			ionvalue.Field{Name: "k", Value: ionvalue.Int(int64(2 * i))}, ionvalue.Field{Name: "v", Value: want})) {
-			t.Errorf("%s: SELECT * gave %v (err %v)", c.name, ionTexts(whole), err)
+			t.Errorf("%s: SELECT * gave %v (err %v)", c.name, testenv.IonTexts(whole), err)
 		}
-		keys, err := runStmt(drv, "SELECT VALUE k FROM Vals WHERE v = ?", c.param)
+		keys, err := servertest.Query(drv, "SELECT VALUE k FROM Vals WHERE v = ?", c.param)
 		if err != nil {
 			t.Errorf("%s: WHERE v = ?: %v", c.name, err)
 			continue
@@ -148,7 +150,7 @@ func TestParameterRoundTrip(t *testing.T) {
 		if c.null {
 			wantKeys = nil
 		}
-		wantRows(t, c.name+": SELECT VALUE k FROM Vals WHERE v = ?", keys, wantKeys...)
+		testenv.WantValues(t, c.name+": SELECT VALUE k FROM Vals WHERE v = ?", keys, wantKeys...)
 	}
 }
 

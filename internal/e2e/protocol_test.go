@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/qldbhash"
 	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // wantBadRequest fails unless err is a typed BadRequestException (no Code)
@@ -60,9 +61,9 @@ func wantISE(t testing.TB, r *rawSession, err error, re string) {
 // expired", which the driver does not retry, and the session is gone.
 func TestTransactionExpiry(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	n, drv := startLedger(t, "expiry", func(c *config.Config) { c.TxTimeout = timeout })
-	l := ledgerOf(t, n, "expiry")
-	mustStmt(t, drv, "CREATE TABLE T")
+	n, drv := servertest.StartLedger(t, "expiry", func(c *config.Config) { c.TxTimeout = timeout })
+	l := n.LedgerEngine("expiry")
+	servertest.MustQuery(t, drv, "CREATE TABLE T")
 
 	for _, atCommit := range []bool{false, true} {
 		t.Run(fmt.Sprintf("at commit %v", atCommit), func(t *testing.T) {
@@ -72,14 +73,14 @@ func TestTransactionExpiry(t *testing.T) {
 			_, err := drv.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
 				attempts++
 				txID = tx.ID()
-				if _, err := queryRows(tx, "INSERT INTO T VALUE {'a': 1}"); err != nil {
+				if _, err := servertest.Rows(tx, "INSERT INTO T VALUE {'a': 1}"); err != nil {
 					return nil, err
 				}
 				time.Sleep(timeout + 200*time.Millisecond)
 				if atCommit {
 					return nil, nil
 				}
-				_, err := queryRows(tx, "SELECT * FROM T")
+				_, err := servertest.Rows(tx, "SELECT * FROM T")
 				return nil, err
 			})
 			wantISE(t, nil, err, "^Transaction "+regexp.QuoteMeta(txID)+" has expired$")
@@ -91,7 +92,7 @@ func TestTransactionExpiry(t *testing.T) {
 			}
 		})
 	}
-	wantRows(t, "nothing committed", mustStmt(t, drv, "SELECT COUNT(*) FROM T"), `{_1:0}`)
+	testenv.WantValues(t, "nothing committed", servertest.MustQuery(t, drv, "SELECT COUNT(*) FROM T"), `{_1:0}`)
 
 	// On a raw session: the session is discarded with the transaction.
 	r := newRaw(t, n, "expiry")
@@ -107,9 +108,9 @@ func TestTransactionExpiry(t *testing.T) {
 // statements sent: BadRequestException "Digests don't match", nothing
 // written, and the session usable afterwards.
 func TestCommitDigestMismatch(t *testing.T) {
-	n, drv := startLedger(t, "digest", nil)
-	l := ledgerOf(t, n, "digest")
-	mustStmt(t, drv, "CREATE TABLE T")
+	n, drv := servertest.StartLedger(t, "digest", nil)
+	l := n.LedgerEngine("digest")
+	servertest.MustQuery(t, drv, "CREATE TABLE T")
 	cases := []struct {
 		name   string
 		digest func(r *rawSession, withoutLast []byte) []byte
@@ -146,7 +147,7 @@ func TestCommitDigestMismatch(t *testing.T) {
 			}
 			// The session is still usable.
 			r.begin()
-			wantRows(t, "nothing written", r.mustExec("SELECT COUNT(*) FROM T"), `{_1:0}`)
+			testenv.WantValues(t, "nothing written", r.mustExec("SELECT COUNT(*) FROM T"), `{_1:0}`)
 			if err := r.commit(); err != nil {
 				t.Fatalf("commit after a mismatch: %v", err)
 			}
@@ -156,8 +157,8 @@ func TestCommitDigestMismatch(t *testing.T) {
 
 // TestSessionCommands covers the session-level rules of SendCommand.
 func TestSessionCommands(t *testing.T) {
-	n, drv := startLedger(t, "cmds", nil)
-	mustStmt(t, drv, "CREATE TABLE T")
+	n, drv := servertest.StartLedger(t, "cmds", nil)
+	servertest.MustQuery(t, drv, "CREATE TABLE T")
 
 	t.Run("StartTransaction twice", func(t *testing.T) {
 		r := newRaw(t, n, "cmds")
@@ -184,7 +185,7 @@ func TestSessionCommands(t *testing.T) {
 		}
 	})
 	t.Run("abort writes nothing", func(t *testing.T) {
-		l := ledgerOf(t, n, "cmds")
+		l := n.LedgerEngine("cmds")
 		r := newRaw(t, n, "cmds")
 		r.begin()
 		r.mustExec("INSERT INTO T VALUE {'aborted': true}")
@@ -195,7 +196,7 @@ func TestSessionCommands(t *testing.T) {
 		if l.Next() != before {
 			t.Error("abort wrote a block")
 		}
-		wantRows(t, "after abort", mustStmt(t, drv, "SELECT COUNT(*) FROM T WHERE aborted = true"), `{_1:0}`)
+		testenv.WantValues(t, "after abort", servertest.MustQuery(t, drv, "SELECT COUNT(*) FROM T WHERE aborted = true"), `{_1:0}`)
 	})
 	t.Run("statement without a transaction", func(t *testing.T) {
 		r := newRaw(t, n, "cmds")
@@ -242,8 +243,8 @@ func TestSessionCommands(t *testing.T) {
 // TestSessionLimit: past MaxSessionsPerLedger, StartSession gets
 // LimitExceededException; ending a session frees its slot.
 func TestSessionLimit(t *testing.T) {
-	n, _ := startLedger(t, "limit", func(c *config.Config) { c.MaxSessionsPerLedger = 2 })
-	// startLedger's driver holds no session until used.
+	n, _ := servertest.StartLedger(t, "limit", func(c *config.Config) { c.MaxSessionsPerLedger = 2 })
+	// StartLedger's driver holds no session until used.
 	r1 := newRaw(t, n, "limit")
 	newRaw(t, n, "limit")
 	c := n.Session(servertest.AccessKeyID, servertest.SecretAccessKey)
@@ -265,8 +266,8 @@ func TestSessionLimit(t *testing.T) {
 // a NextPageToken; FetchPage returns the rest; the driver reads all rows.
 func TestFetchPage(t *testing.T) {
 	const rows = 450
-	n, drv := startLedger(t, "paging", nil)
-	mustStmt(t, drv, "CREATE TABLE T")
+	n, drv := servertest.StartLedger(t, "paging", nil)
+	servertest.MustQuery(t, drv, "CREATE TABLE T")
 	for i := 0; i < rows; i += 40 {
 		_, err := drv.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
 			for j := i; j < i+40 && j < rows; j++ {
@@ -291,7 +292,7 @@ func TestFetchPage(t *testing.T) {
 	pages := 0
 	for {
 		pages++
-		for _, v := range decodePage(t, page) {
+		for _, v := range servertest.DecodePage(t, page) {
 			got = append(got, v.Int)
 		}
 		if page.NextPageToken == nil {
@@ -311,7 +312,7 @@ func TestFetchPage(t *testing.T) {
 		t.Fatalf("commit after FetchPage (FetchPage is not in the digest): %v", err)
 	}
 
-	all := mustStmt(t, drv, "SELECT VALUE n FROM T")
+	all := servertest.MustQuery(t, drv, "SELECT VALUE n FROM T")
 	seen := map[int64]bool{}
 	for _, v := range all {
 		seen[v.Int] = true
@@ -324,9 +325,9 @@ func TestFetchPage(t *testing.T) {
 // TestQuotas: QLDB's per-transaction limits fail with a clear message and
 // write nothing.
 func TestQuotas(t *testing.T) {
-	n, drv := startLedger(t, "quotas", nil)
-	l := ledgerOf(t, n, "quotas")
-	mustStmt(t, drv, "CREATE TABLE Q")
+	n, drv := servertest.StartLedger(t, "quotas", nil)
+	l := n.LedgerEngine("quotas")
+	servertest.MustQuery(t, drv, "CREATE TABLE Q")
 	big := strings.Repeat("x", 70*1024)
 	bag := make([]string, 41)
 	for i := range bag {
@@ -387,7 +388,7 @@ func TestQuotas(t *testing.T) {
 			if l.Next() != before {
 				t.Error("a transaction over quota wrote a block")
 			}
-			wantRows(t, "nothing written", mustStmt(t, drv, "SELECT COUNT(*) FROM Q"), `{_1:0}`)
+			testenv.WantValues(t, "nothing written", servertest.MustQuery(t, drv, "SELECT COUNT(*) FROM Q"), `{_1:0}`)
 		})
 	}
 	// Exactly at the limits is fine.

@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"errors"
@@ -19,6 +19,7 @@ import (
 	"github.com/strand-db/strand/internal/server/servertest"
 	"github.com/strand-db/strand/internal/stream/record"
 	"github.com/strand-db/strand/internal/stream/streamtest"
+	"github.com/strand-db/strand/internal/testenv"
 	"github.com/strand-db/strand/internal/testenv/faultproxy"
 	"github.com/strand-db/strand/internal/testenv/kinesisemu"
 )
@@ -27,20 +28,16 @@ import (
 // status (and error cause, when given).
 func awaitStatus(t *testing.T, c *qldb.Client, ledgerName, id string, status types.StreamStatus, cause types.ErrorCause) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	testenv.Await(t, 30*time.Second, func() error {
 		d, err := c.DescribeJournalKinesisStream(bg, &qldb.DescribeJournalKinesisStreamInput{LedgerName: aws.String(ledgerName), StreamId: aws.String(id)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if d.Stream.Status == status && (cause == "" || d.Stream.ErrorCause == cause) {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stream %s is %s (%s), want %s (%s)", id, d.Stream.Status, d.Stream.ErrorCause, status, cause)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+		return fmt.Errorf("stream %s is %s (%s), want %s (%s)", id, d.Stream.Status, d.Stream.ErrorCause, status, cause)
+	})
 }
 
 func fastRetries(c *config.Config) { c.StreamRetryMax = 200 * time.Millisecond }
@@ -54,7 +51,7 @@ func TestStreamSurvivesRestart(t *testing.T) {
 	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	id := startStream(t, c, "restart", "survivor", emu.StreamARN("restart"), time.Now().Add(-time.Hour), nil, nil)
 	for i := 0; i < 20; i++ { // commits racing the worker while we stop
-		commitTx(t, drv, fmt.Sprintf("INSERT INTO Before VALUE {'k': %d}", 1000+i))
+		servertest.Commit(t, drv, fmt.Sprintf("INSERT INTO Before VALUE {'k': %d}", 1000+i))
 	}
 	drv.Shutdown(bg)
 	n.Stop()
@@ -62,7 +59,7 @@ func TestStreamSurvivesRestart(t *testing.T) {
 	n2 := servertest.StartConfig(t, n.Config)
 	drv2 := n2.Driver("restart")
 	workload(t, drv2, "After", 5)
-	l, _ := n2.Sessions().Ledger("restart")
+	l := n2.LedgerEngine("restart")
 	upTo := l.Next()
 	col := awaitBlocks(t, emu, "restart", upTo, false)
 	verifyStreamedJournal(t, n2, "restart", col, 0, upTo)
@@ -77,15 +74,15 @@ func TestStreamImpairedByMissingDestinationRecovers(t *testing.T) {
 	workload(t, drv, "T", 3)
 	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	id := startStream(t, c, "fragile", "fragile", emu.StreamARN("fragile"), time.Now().Add(-time.Hour), nil, nil)
-	l, _ := n.Sessions().Ledger("fragile")
+	l := n.LedgerEngine("fragile")
 	awaitBlocks(t, emu, "fragile", l.Next(), false)
 
 	if err := emu.DeleteStream(bg, "fragile"); err != nil {
 		t.Fatal(err)
 	}
-	commitTx(t, drv, "INSERT INTO T VALUE {'k': 'during outage'}")
+	servertest.Commit(t, drv, "INSERT INTO T VALUE {'k': 'during outage'}")
 	awaitStatus(t, c, "fragile", id, types.StreamStatusImpaired, types.ErrorCauseKinesisStreamNotFound)
-	commitTx(t, drv, "INSERT INTO T VALUE {'k': 'still out'}")
+	servertest.Commit(t, drv, "INSERT INTO T VALUE {'k': 'still out'}")
 
 	if err := emu.CreateStream(bg, "fragile", 1); err != nil {
 		t.Fatal(err)
@@ -94,26 +91,18 @@ func TestStreamImpairedByMissingDestinationRecovers(t *testing.T) {
 	// Nothing was lost: the blocks committed during the outage (and the
 	// unacknowledged tail before it) arrive in the new stream.
 	upTo := l.Next()
-	col := awaitBlocks(t, emu, "fragile", 0, false)
 	seen := map[uint64]bool{}
-	for _, d := range col.Records {
-		if d.Record.Block != nil {
-			seen[d.Record.Block.Address.SequenceNo] = true
-		}
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !seen[upTo-1] || !seen[upTo-2] {
-		if time.Now().After(deadline) {
-			t.Fatalf("blocks %d and %d committed during the outage never arrived", upTo-2, upTo-1)
-		}
-		time.Sleep(50 * time.Millisecond)
-		col = awaitBlocks(t, emu, "fragile", 0, false)
-		for _, d := range col.Records {
+	testenv.Await(t, 30*time.Second, func() error {
+		for _, d := range awaitBlocks(t, emu, "fragile", 0, false).Records {
 			if d.Record.Block != nil {
 				seen[d.Record.Block.Address.SequenceNo] = true
 			}
 		}
-	}
+		if !seen[upTo-1] || !seen[upTo-2] {
+			return fmt.Errorf("blocks %d and %d committed during the outage have not arrived", upTo-2, upTo-1)
+		}
+		return nil
+	})
 }
 
 func TestStreamImpairedByDeniedCalls(t *testing.T) {
@@ -129,11 +118,11 @@ func TestStreamImpairedByDeniedCalls(t *testing.T) {
 	workload(t, drv, "T", 2)
 	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	id := startStream(t, c, "denied", "denied", emu.StreamARN("denied"), time.Now().Add(-time.Hour), nil, nil)
-	l, _ := n.Sessions().Ledger("denied")
+	l := n.LedgerEngine("denied")
 	awaitBlocks(t, emu, "denied", l.Next(), false)
 
 	proxy.SetMode(faultproxy.FailAll(400, "AccessDeniedException", "User: arn:aws:sts::000000000000:assumed-role/qldb-stream is not authorized to perform: kinesis:PutRecords"))
-	commitTx(t, drv, "INSERT INTO T VALUE {'k': 'denied'}")
+	servertest.Commit(t, drv, "INSERT INTO T VALUE {'k': 'denied'}")
 	awaitStatus(t, c, "denied", id, types.StreamStatusImpaired, types.ErrorCauseIamPermissionRevoked)
 	proxy.SetMode(faultproxy.PassThrough())
 	awaitStatus(t, c, "denied", id, types.StreamStatusActive, "")
@@ -160,7 +149,7 @@ func TestStreamRetriesThrottlingWithoutLoss(t *testing.T) {
 	workload(t, drv, "A", 10)
 	proxy.SetMode(faultproxy.FailEveryNthEntry(3).ForOperations("PutRecords"))
 	workload(t, drv, "B", 10)
-	l, _ := n.Sessions().Ledger("throttled")
+	l := n.LedgerEngine("throttled")
 	col := awaitBlocks(t, emu, "throttled", l.Next(), false)
 	verifyStreamedJournal(t, n, "throttled", col, 0, l.Next())
 	st := proxy.Stats()
@@ -202,12 +191,12 @@ func TestStreamFailsAfterImpairedTimeout(t *testing.T) {
 	workload(t, drv, "T", 1)
 	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	id := startStream(t, c, "doomed", "doomed", emu.StreamARN("doomed"), time.Now().Add(-time.Hour), nil, nil)
-	l, _ := n.Sessions().Ledger("doomed")
+	l := n.LedgerEngine("doomed")
 	awaitBlocks(t, emu, "doomed", l.Next(), false)
 	if err := emu.DeleteStream(bg, "doomed"); err != nil {
 		t.Fatal(err)
 	}
-	commitTx(t, drv, "INSERT INTO T VALUE {'k': 'lost destination'}")
+	servertest.Commit(t, drv, "INSERT INTO T VALUE {'k': 'lost destination'}")
 	awaitStatus(t, c, "doomed", id, types.StreamStatusImpaired, types.ErrorCauseKinesisStreamNotFound)
 	awaitStatus(t, c, "doomed", id, types.StreamStatusFailed, types.ErrorCauseKinesisStreamNotFound)
 	// A FAILED stream cannot be canceled and does not come back.
@@ -271,7 +260,7 @@ func TestStreamFollowsResharding(t *testing.T) {
 	workload(t, drv, "T", 3)
 	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	startStream(t, c, "split", "split", emu.StreamARN("split"), time.Now().Add(-time.Hour), nil, nil)
-	l, _ := n.Sessions().Ledger("split")
+	l := n.LedgerEngine("split")
 	awaitBlocks(t, emu, "split", l.Next(), false)
 
 	shards, err := emu.Client.ListShards(bg, &kinesis.ListShardsInput{StreamName: aws.String("split")})
@@ -283,25 +272,20 @@ func TestStreamFollowsResharding(t *testing.T) {
 		ShardToSplit: shards.Shards[0].ShardId, NewStartingHashKey: aws.String(mid)}); err != nil {
 		t.Fatalf("SplitShard: %v", err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.Await(t, 30*time.Second, func() error {
 		s, err := emu.Client.ListShards(bg, &kinesis.ListShardsInput{StreamName: aws.String("split")})
-		if err == nil && len(s.Shards) == 3 {
-			break
+		if err == nil && len(s.Shards) != 3 {
+			err = fmt.Errorf("the split has not shown: %d shards", len(s.Shards))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the split never showed: %v %v", err, s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err
+	})
 	// Multi-document transactions so that each window aggregates records
 	// that hash to both children.
 	for i := 0; i < 10; i++ {
-		commitTx(t, drv, fmt.Sprintf("INSERT INTO T << {'a': %d}, {'b': %d}, {'c': %d}, {'d': %d} >>", i, i, i, i))
+		servertest.Commit(t, drv, fmt.Sprintf("INSERT INTO T << {'a': %d}, {'b': %d}, {'c': %d}, {'d': %d} >>", i, i, i, i))
 	}
 	upTo := l.Next()
-	deadline = time.Now().Add(60 * time.Second)
-	for {
+	testenv.Await(t, 60*time.Second, func() error {
 		col, err := streamtest.ReadAsKCL(bg, emu, "split")
 		if err != nil {
 			t.Fatal(err)
@@ -338,11 +322,8 @@ func TestStreamFollowsResharding(t *testing.T) {
 			}
 			t.Logf("per shard [aggregated, raw]: %v", per)
 			t.Logf("a KCL-style consumer got every record; %d misplaced user records were dropped and re-sent", col.Dropped)
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d records never reached a KCL-style consumer (%d dropped as misplaced)", missing, col.Dropped)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("%d records have not reached a KCL-style consumer (%d dropped as misplaced)", missing, col.Dropped)
+	})
 }

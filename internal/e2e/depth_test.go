@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"errors"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/qldbhash"
+	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // deepBinary is n nested lists around the int 1 as an Ion binary stream.
@@ -52,11 +54,11 @@ func deepText(n int) string { return strings.Repeat("[", n) + "1" + strings.Repe
 // naming the limit; nothing is written, the transaction stays usable and the
 // server keeps serving.
 func TestDeepIonRefused(t *testing.T) {
-	n, drv := startLedger(t, "deepion", nil)
-	mustStmt(t, drv, "CREATE TABLE T")
-	mustStmt(t, drv, "INSERT INTO T VALUE {'a': 1}")
+	n, drv := servertest.StartLedger(t, "deepion", nil)
+	servertest.MustQuery(t, drv, "CREATE TABLE T")
+	servertest.MustQuery(t, drv, "INSERT INTO T VALUE {'a': 1}")
 	// A document at the limit is accepted (the struct is one level).
-	mustStmt(t, drv, "INSERT INTO T VALUE {'a': ?}", textParam(t, deepText(ionvalue.MaxDepth-1)))
+	servertest.MustQuery(t, drv, "INSERT INTO T VALUE {'a': ?}", textParam(t, deepText(ionvalue.MaxDepth-1)))
 
 	old := debug.SetMaxStack(4 << 20)
 	defer debug.SetMaxStack(old)
@@ -112,22 +114,22 @@ func TestDeepIonRefused(t *testing.T) {
 		// A result a statement builds around the document at the limit.
 		{"SELECT VALUE " + strings.Repeat("[", 9) + "t" + strings.Repeat("]", 9) + " FROM T AS t", nil, "Ion nesting depth exceeds the limit of 1008"},
 	} {
-		_, err := runStmt(drv, c.stmt, c.params...)
+		_, err := servertest.Query(drv, c.stmt, c.params...)
 		if err == nil {
 			t.Fatalf("%.60s...: accepted", c.stmt)
 		}
-		if _, msg := statementError(t, err); !strings.Contains(msg, c.want) {
+		if _, msg := servertest.StatementError(t, err); !strings.Contains(msg, c.want) {
 			t.Fatalf("%.60s...: message %q, want it to contain %q", c.stmt, msg, c.want)
 		}
 	}
 
 	// Nothing was written and the server still serves.
-	if rows := mustStmt(t, drv, "SELECT COUNT(*) AS n FROM T"); len(rows) != 1 || rows[0].Get("n").Int != 2 {
-		t.Fatalf("documents after the refusals: %v", ionTexts(rows))
+	if rows := servertest.MustQuery(t, drv, "SELECT COUNT(*) AS n FROM T"); len(rows) != 1 || rows[0].Get("n").Int != 2 {
+		t.Fatalf("documents after the refusals: %v", testenv.IonTexts(rows))
 	}
 	found := false
-	for _, b := range verifyChain(t, ledgerOf(t, n, "deepion")) {
-		if hasStatement(b, sel) {
+	for _, b := range servertest.VerifyChain(t, n.LedgerEngine("deepion")) {
+		if servertest.HasStatement(b, sel) {
 			found = true
 			if len(b.TransactionInfo.Statements) != 1 || len(b.Revisions) != 0 {
 				t.Fatalf("block %d of the raw transaction: %d statements, %d revisions; want only the SELECT",

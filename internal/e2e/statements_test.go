@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"bytes"
@@ -11,13 +11,15 @@ import (
 
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // tableID checks that DDL returned exactly one {tableId} row and returns it.
 func tableID(t testing.TB, rows []*ionvalue.Value) string {
 	t.Helper()
 	if len(rows) != 1 || len(rows[0].Fields) != 1 {
-		t.Fatalf("DDL returned %v, want one {tableId} row", ionTexts(rows))
+		t.Fatalf("DDL returned %v, want one {tableId} row", testenv.IonTexts(rows))
 	}
 	id := strField(t, rows[0], "tableId")
 	if len(id) != 22 {
@@ -82,33 +84,33 @@ func checkRevision(t testing.TB, l interface {
 // UPDATE/DELETE/FROM, the committed view, history, the catalogue, and the
 // statement errors.
 func TestStatementClasses(t *testing.T) {
-	n, drv := startLedger(t, "statements", nil)
-	l := ledgerOf(t, n, "statements")
+	n, drv := servertest.StartLedger(t, "statements", nil)
+	l := n.LedgerEngine("statements")
 
 	// DDL returns {tableId}; CREATE INDEX returns the indexed table's id.
-	personID := tableID(t, mustStmt(t, drv, "CREATE TABLE Person"))
-	if id := tableID(t, mustStmt(t, drv, "CREATE INDEX ON Person (GovId)")); id != personID {
+	personID := tableID(t, servertest.MustQuery(t, drv, "CREATE TABLE Person"))
+	if id := tableID(t, servertest.MustQuery(t, drv, "CREATE INDEX ON Person (GovId)")); id != personID {
 		t.Errorf("CREATE INDEX returned tableId %s, want the table's %s", id, personID)
 	}
-	vehicleID := tableID(t, mustStmt(t, drv, "CREATE TABLE Vehicle"))
+	vehicleID := tableID(t, servertest.MustQuery(t, drv, "CREATE TABLE Vehicle"))
 	if got := tableNames(t, drv); !slices.Equal(got, []string{"Person", "Vehicle"}) {
 		t.Errorf("GetTableNames = %v, want [Person Vehicle]", got)
 	}
 
 	// The INSERT forms; DML returns one {documentId} per document.
-	p1 := docIDs(t, mustStmt(t, drv, "INSERT INTO Person VALUE {'GovId': 'P1', 'Name': 'Ann', 'Age': 31, 'Tags': ['a', 'b'], 'Addr': {'City': 'Oslo'}}"))
-	p23 := docIDs(t, mustStmt(t, drv, "INSERT INTO Person << {'GovId': 'P2', 'Name': 'Bob', 'Age': 25}, ? >>",
+	p1 := docIDs(t, servertest.MustQuery(t, drv, "INSERT INTO Person VALUE {'GovId': 'P1', 'Name': 'Ann', 'Age': 31, 'Tags': ['a', 'b'], 'Addr': {'City': 'Oslo'}}"))
+	p23 := docIDs(t, servertest.MustQuery(t, drv, "INSERT INTO Person << {'GovId': 'P2', 'Name': 'Bob', 'Age': 25}, ? >>",
 		map[string]any{"GovId": "P3", "Name": "Cat", "Age": 40, "Nick": nil}))
 	type person struct {
 		GovID string `ion:"GovId"`
 		Name  string `ion:"Name"`
 		Age   int    `ion:"Age"`
 	}
-	p4 := docIDs(t, mustStmt(t, drv, "INSERT INTO Person ?", person{"P4", "Dan", 52}))
+	p4 := docIDs(t, servertest.MustQuery(t, drv, "INSERT INTO Person ?", person{"P4", "Dan", 52}))
 	if len(p1) != 1 || len(p23) != 2 || len(p4) != 1 {
 		t.Fatalf("INSERT returned %d, %d, %d ids; want 1, 2, 1", len(p1), len(p23), len(p4))
 	}
-	docIDs(t, mustStmt(t, drv, "INSERT INTO Vehicle << {'VIN': 'V1', 'Owner': 'P1'}, {'VIN': 'V2', 'Owner': 'P3'} >>"))
+	docIDs(t, servertest.MustQuery(t, drv, "INSERT INTO Vehicle << {'VIN': 'V1', 'Owner': 'P1'}, {'VIN': 'V2', 'Owner': 'P3'} >>"))
 	ids := map[string]bool{p1[0]: true, p23[0]: true, p23[1]: true, p4[0]: true}
 	if len(ids) != 4 {
 		t.Fatalf("document ids are not distinct: %v %v %v", p1, p23, p4)
@@ -153,18 +155,18 @@ func TestStatementClasses(t *testing.T) {
 		{"SELECT COUNT(*) FROM Person WHERE Age > 30", nil, []string{`{_1:3}`}},
 	}
 	for _, c := range selects {
-		rows, err := runStmt(drv, c.stmt, c.params...)
+		rows, err := servertest.Query(drv, c.stmt, c.params...)
 		if err != nil {
 			t.Errorf("%s %v: %v", c.stmt, c.params, err)
 			continue
 		}
-		wantRows(t, c.stmt, rows, c.want...)
+		testenv.WantValues(t, c.stmt, rows, c.want...)
 	}
 
 	// The catalogue: the index is ONLINE once its transaction committed.
-	ix := mustStmt(t, drv, "SELECT VALUE indexes[0] FROM information_schema.user_tables WHERE name = 'Person'")
+	ix := servertest.MustQuery(t, drv, "SELECT VALUE indexes[0] FROM information_schema.user_tables WHERE name = 'Person'")
 	if len(ix) != 1 || strField(t, ix[0], "expr") != "[GovId]" || strField(t, ix[0], "status") != "ONLINE" || len(strField(t, ix[0], "indexId")) != 22 {
-		t.Errorf("Person's index in user_tables = %v, want {indexId, expr:\"[GovId]\", status:\"ONLINE\"}", ionTexts(ix))
+		t.Errorf("Person's index in user_tables = %v, want {indexId, expr:\"[GovId]\", status:\"ONLINE\"}", testenv.IonTexts(ix))
 	}
 
 	// UPDATE SET / REMOVE, BY, and the FROM forms.
@@ -184,7 +186,7 @@ func TestStatementClasses(t *testing.T) {
 		{"DELETE FROM Person WHERE GovId = 'P4'", nil, p4},
 	}
 	for _, c := range dml {
-		rows, err := runStmt(drv, c.stmt, c.params...)
+		rows, err := servertest.Query(drv, c.stmt, c.params...)
 		if err != nil {
 			t.Errorf("%s: %v", c.stmt, err)
 			continue
@@ -193,13 +195,13 @@ func TestStatementClasses(t *testing.T) {
 			t.Errorf("%s returned documentIds %v, want %v", c.stmt, got, c.want)
 		}
 	}
-	wantRows(t, "after DML", mustStmt(t, drv, "SELECT * FROM Person WHERE GovId IN ('P1', 'P2', 'P4')"),
+	testenv.WantValues(t, "after DML", servertest.MustQuery(t, drv, "SELECT * FROM Person WHERE GovId IN ('P1', 'P2', 'P4')"),
 		`{GovId:"P1",Name:"Ann",Age:32,Addr:{City:"Oslo",Zip:"0150"},Nick:"Annie"}`,
 		`{GovId:"P2",Name:"Bob",Checked:true,Tags:["x","y"]}`)
-	wantRows(t, "COUNT after DELETE", mustStmt(t, drv, "SELECT COUNT(*) FROM Person"), `{_1:3}`)
+	testenv.WantValues(t, "COUNT after DELETE", servertest.MustQuery(t, drv, "SELECT COUNT(*) FROM Person"), `{_1:3}`)
 
 	// The committed view: {blockAddress, hash, data, metadata}, hash recomputes.
-	cv := mustStmt(t, drv, "SELECT * FROM _ql_committed_Person WHERE data.GovId = 'P1'")
+	cv := servertest.MustQuery(t, drv, "SELECT * FROM _ql_committed_Person WHERE data.GovId = 'P1'")
 	if len(cv) != 1 {
 		t.Fatalf("committed view returned %d rows, want 1", len(cv))
 	}
@@ -207,11 +209,11 @@ func TestStatementClasses(t *testing.T) {
 	if rev.Metadata.ID != p1[0] || rev.Metadata.Version != 3 || len(rev.Metadata.TxID) != 22 || rev.Metadata.TxTime.IsZero() {
 		t.Errorf("committed metadata %+v, want id %s version 3 with txId and txTime", rev.Metadata, p1[0])
 	}
-	wantRows(t, "committed data", []*ionvalue.Value{rev.Data},
+	testenv.WantValues(t, "committed data", []*ionvalue.Value{rev.Data},
 		`{GovId:"P1",Name:"Ann",Age:32,Addr:{City:"Oslo",Zip:"0150"},Nick:"Annie"}`)
 
 	// history(): every revision of P1 (versions 0..3), and P4's deletion.
-	hist := mustStmt(t, drv, "SELECT * FROM history(Person) AS h WHERE h.metadata.id = ?", p1[0])
+	hist := servertest.MustQuery(t, drv, "SELECT * FROM history(Person) AS h WHERE h.metadata.id = ?", p1[0])
 	if len(hist) != 4 {
 		t.Fatalf("history of P1 has %d revisions, want 4", len(hist))
 	}
@@ -222,27 +224,27 @@ func TestStatementClasses(t *testing.T) {
 	if len(versions) != 4 || !versions[0] || !versions[3] {
 		t.Errorf("history versions %v, want 0..3", versions)
 	}
-	del := mustStmt(t, drv, "SELECT h.metadata.version AS v, h.data AS d FROM history(Person) AS h WHERE h.metadata.id = ?", p4[0])
-	wantRows(t, "history of a deleted document", del, `{v:0,d:{GovId:"P4",Name:"Dan",Age:52}}`, `{v:1}`)
+	del := servertest.MustQuery(t, drv, "SELECT h.metadata.version AS v, h.data AS d FROM history(Person) AS h WHERE h.metadata.id = ?", p4[0])
+	testenv.WantValues(t, "history of a deleted document", del, `{v:0,d:{GovId:"P4",Name:"Dan",Age:52}}`, `{v:1}`)
 
 	// DROP TABLE / UNDROP TABLE "id".
-	if id := tableID(t, mustStmt(t, drv, "DROP TABLE Vehicle")); id != vehicleID {
+	if id := tableID(t, servertest.MustQuery(t, drv, "DROP TABLE Vehicle")); id != vehicleID {
 		t.Errorf("DROP TABLE returned %s, want %s", id, vehicleID)
 	}
 	if got := tableNames(t, drv); !slices.Equal(got, []string{"Person"}) {
 		t.Errorf("GetTableNames after DROP = %v, want [Person]", got)
 	}
-	wantRows(t, "dropped table status", mustStmt(t, drv, "SELECT status FROM information_schema.user_tables WHERE name = 'Vehicle'"),
+	testenv.WantValues(t, "dropped table status", servertest.MustQuery(t, drv, "SELECT status FROM information_schema.user_tables WHERE name = 'Vehicle'"),
 		`{status:"INACTIVE"}`)
-	if _, err := runStmt(drv, "SELECT * FROM Vehicle"); err == nil {
+	if _, err := servertest.Query(drv, "SELECT * FROM Vehicle"); err == nil {
 		t.Error("SELECT from a dropped table succeeded")
-	} else if code, _ := statementError(t, err); code != "432" {
+	} else if code, _ := servertest.StatementError(t, err); code != "432" {
 		t.Errorf("SELECT from a dropped table: code %q, want 432 (%v)", code, err)
 	}
-	if id := tableID(t, mustStmt(t, drv, fmt.Sprintf("UNDROP TABLE \"%s\"", vehicleID))); id != vehicleID {
+	if id := tableID(t, servertest.MustQuery(t, drv, fmt.Sprintf("UNDROP TABLE \"%s\"", vehicleID))); id != vehicleID {
 		t.Errorf("UNDROP TABLE returned %s, want %s", id, vehicleID)
 	}
-	wantRows(t, "undropped table keeps its documents", mustStmt(t, drv, "SELECT COUNT(*) FROM Vehicle"), `{_1:2}`)
+	testenv.WantValues(t, "undropped table keeps its documents", servertest.MustQuery(t, drv, "SELECT COUNT(*) FROM Vehicle"), `{_1:2}`)
 	if got := tableNames(t, drv); !slices.Equal(got, []string{"Person", "Vehicle"}) {
 		t.Errorf("GetTableNames after UNDROP = %v", got)
 	}
@@ -256,12 +258,12 @@ func TestStatementClasses(t *testing.T) {
 		{"DELETE FROM NonExistentTable", "432", "Semantic Error: at line 1, column 13: No such variable named 'NonExistentTable'"},
 	}
 	for _, c := range errs {
-		_, err := runStmt(drv, c.stmt)
+		_, err := servertest.Query(drv, c.stmt)
 		if err == nil {
 			t.Errorf("%s succeeded", c.stmt)
 			continue
 		}
-		code, msg := statementError(t, err)
+		code, msg := servertest.StatementError(t, err)
 		if code != c.code || !strings.Contains(msg, c.msg) {
 			t.Errorf("%s: code %q message %q; want code %s containing %q", c.stmt, code, msg, c.code, c.msg)
 		}
@@ -275,50 +277,50 @@ func TestStatementClasses(t *testing.T) {
 // after statements fail, that a failing multi-document UPDATE is undone as
 // a whole, and that only the successful statements reach the journal.
 func TestFailedStatementLeavesNoTrace(t *testing.T) {
-	n, drv := startLedger(t, "failed", nil)
-	l := ledgerOf(t, n, "failed")
-	mustStmt(t, drv, "CREATE TABLE T")
-	mustStmt(t, drv, "INSERT INTO T << {'k': 1, 'n': 10}, {'k': 2, 'n': 0}, {'k': 3, 'n': 5} >>")
+	n, drv := servertest.StartLedger(t, "failed", nil)
+	l := n.LedgerEngine("failed")
+	servertest.MustQuery(t, drv, "CREATE TABLE T")
+	servertest.MustQuery(t, drv, "INSERT INTO T << {'k': 1, 'n': 10}, {'k': 2, 'n': 0}, {'k': 3, 'n': 5} >>")
 
 	var newID string
 	_, err := drv.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
-		if _, err := queryRows(tx, "INSERT INTO Nope VALUE {'a': 1}"); err == nil {
+		if _, err := servertest.Rows(tx, "INSERT INTO Nope VALUE {'a': 1}"); err == nil {
 			return nil, fmt.Errorf("INSERT into an unknown table succeeded")
-		} else if code, _ := statementError(t, err); code != "432" {
+		} else if code, _ := servertest.StatementError(t, err); code != "432" {
 			return nil, fmt.Errorf("unknown table: code %q (%v), want 432", code, err)
 		}
 		// Fails on the document with n = 0 whatever the scan order; the
 		// other documents it may already have updated must be restored.
-		if _, err := queryRows(tx, "UPDATE T AS t SET t.r = 100 / t.n"); err == nil {
+		if _, err := servertest.Rows(tx, "UPDATE T AS t SET t.r = 100 / t.n"); err == nil {
 			return nil, fmt.Errorf("division by zero succeeded")
 		}
-		if _, err := queryRows(tx, "SELEC nonsense"); err == nil {
+		if _, err := servertest.Rows(tx, "SELEC nonsense"); err == nil {
 			return nil, fmt.Errorf("a syntax error succeeded")
 		}
-		rows, err := queryRows(tx, "INSERT INTO T VALUE {'k': 4}")
+		rows, err := servertest.Rows(tx, "INSERT INTO T VALUE {'k': 4}")
 		if err != nil {
 			return nil, fmt.Errorf("statement after failures: %w", err)
 		}
 		newID = docIDs(t, rows)[0]
 		// The transaction's own view shows no trace either.
-		rows, err = queryRows(tx, "SELECT COUNT(*) FROM T WHERE r IS NOT MISSING")
+		rows, err = servertest.Rows(tx, "SELECT COUNT(*) FROM T WHERE r IS NOT MISSING")
 		if err != nil {
 			return nil, err
 		}
-		if !sameRows(rows, []*ionvalue.Value{ionv(t, "{_1:0}")}) {
-			return nil, fmt.Errorf("inside the transaction the failed UPDATE is visible: %v", ionTexts(rows))
+		if !testenv.SameValues(rows, []*ionvalue.Value{testenv.Ion(t, "{_1:0}")}) {
+			return nil, fmt.Errorf("inside the transaction the failed UPDATE is visible: %v", testenv.IonTexts(rows))
 		}
 		return nil, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantRows(t, "documents after commit", mustStmt(t, drv, "SELECT * FROM T"),
+	testenv.WantValues(t, "documents after commit", servertest.MustQuery(t, drv, "SELECT * FROM T"),
 		`{k:1,n:10}`, `{k:2,n:0}`, `{k:3,n:5}`, `{k:4}`)
 
-	bs := verifyChain(t, l)
+	bs := servertest.VerifyChain(t, l)
 	last := bs[len(bs)-2] // the final SELECT wrote the last block
-	if !hasStatement(last, "INSERT INTO T VALUE {'k': 4}") {
+	if !servertest.HasStatement(last, "INSERT INTO T VALUE {'k': 4}") {
 		t.Fatalf("block %d is not the transaction under test: %+v", last.Address.SequenceNo, last.TransactionInfo.Statements)
 	}
 	var stmts []string

@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/qldbsession/types"
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
+	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // TestSerializableTransfers runs 64 concurrent driver clients moving random
@@ -26,19 +28,19 @@ func TestSerializableTransfers(t *testing.T) {
 		clients   = 64
 		perClient = 24 // 1,536 transfers
 	)
-	n, _ := startLedger(t, "bank", nil)
+	n, _ := servertest.StartLedger(t, "bank", nil)
 	// Two of 20 accounts per transfer and 64 clients: most first attempts
 	// conflict. A backoff well above the transaction's length lets the
 	// retries spread out instead of colliding again (the driver's default
 	// 10 ms base wastes several attempts per transfer, which costs minutes
 	// under -race).
-	drv := pooledDriver(t, n, "bank", clients, func(o *qldbdriver.DriverOptions) {
+	drv := n.PooledDriver("bank", clients, func(o *qldbdriver.DriverOptions) {
 		o.RetryPolicy = qldbdriver.RetryPolicy{MaxRetryLimit: 20,
 			Backoff: qldbdriver.ExponentialBackoffStrategy{SleepBase: 100 * time.Millisecond, SleepCap: 5 * time.Second}}
 	})
-	l := ledgerOf(t, n, "bank")
-	mustStmt(t, drv, "CREATE TABLE Accounts")
-	mustStmt(t, drv, "CREATE INDEX ON Accounts (id)")
+	l := n.LedgerEngine("bank")
+	servertest.MustQuery(t, drv, "CREATE TABLE Accounts")
+	servertest.MustQuery(t, drv, "CREATE INDEX ON Accounts (id)")
 	_, err := drv.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
 		for i := 0; i < accounts; i++ {
 			if _, err := tx.Execute("INSERT INTO Accounts VALUE {'id': ?, 'bal': ?}", acct(i), start); err != nil {
@@ -76,7 +78,7 @@ func TestSerializableTransfers(t *testing.T) {
 					mu.Lock()
 					attempts++
 					mu.Unlock()
-					rows, err := queryRows(tx, "SELECT id, bal FROM Accounts WHERE id IN (?, ?)", acct(from), acct(to))
+					rows, err := servertest.Rows(tx, "SELECT id, bal FROM Accounts WHERE id IN (?, ?)", acct(from), acct(to))
 					if err != nil {
 						return nil, err
 					}
@@ -85,7 +87,7 @@ func TestSerializableTransfers(t *testing.T) {
 						bal[r.Get("id").Text] = r.Get("bal").Int
 					}
 					if len(bal) != 2 {
-						return nil, fmt.Errorf("read %d accounts of %s, %s: %v", len(bal), acct(from), acct(to), ionTexts(rows))
+						return nil, fmt.Errorf("read %d accounts of %s, %s: %v", len(bal), acct(from), acct(to), testenv.IonTexts(rows))
 					}
 					if bal[acct(from)] < amount {
 						return int64(0), nil // would overdraw: commit the read only
@@ -138,7 +140,7 @@ func TestSerializableTransfers(t *testing.T) {
 		t.Errorf("only %d of %d transfers committed", len(committed), clients*perClient)
 	}
 
-	rows := mustStmt(t, drv, "SELECT id, bal FROM Accounts")
+	rows := servertest.MustQuery(t, drv, "SELECT id, bal FROM Accounts")
 	if len(rows) != accounts {
 		t.Fatalf("%d accounts, want %d", len(rows), accounts)
 	}
@@ -164,7 +166,7 @@ func TestSerializableTransfers(t *testing.T) {
 	if got := blocksAfter - setupBlocks; got != uint64(len(committed)) {
 		t.Errorf("%d blocks for %d committed transfers", got, len(committed))
 	}
-	bs := verifyChain(t, l)
+	bs := servertest.VerifyChain(t, l)
 	seen := map[string]bool{}
 	for _, b := range bs {
 		if seen[b.TransactionID] {

@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/qldbsession/types"
 
 	"github.com/strand-db/strand/internal/qldbhash"
+	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // TestInvalidUTF8IonTextRefused sends an Ion text parameter whose string
@@ -18,8 +20,8 @@ import (
 // encoding could never be decoded again, so the block holding it would be
 // unreadable by GetBlock, the verifier and journal streams.
 func TestInvalidUTF8IonTextRefused(t *testing.T) {
-	n, drv := startLedger(t, "badutf8", nil)
-	mustStmt(t, drv, "CREATE TABLE T")
+	n, drv := servertest.StartLedger(t, "badutf8", nil)
+	servertest.MustQuery(t, drv, "CREATE TABLE T")
 	raw := newRaw(t, n, "badutf8")
 	raw.begin()
 	const stmt = "INSERT INTO T VALUE {'a': ?}"
@@ -37,18 +39,18 @@ func TestInvalidUTF8IonTextRefused(t *testing.T) {
 	if err := raw.commit(); err != nil {
 		t.Fatalf("commit after the refusal: %v", err)
 	}
-	if rows := mustStmt(t, drv, "SELECT COUNT(*) AS n FROM T"); len(rows) != 1 || rows[0].Get("n").Int != 0 {
-		t.Fatalf("documents after the refusal: %v", ionTexts(rows))
+	if rows := servertest.MustQuery(t, drv, "SELECT COUNT(*) AS n FROM T"); len(rows) != 1 || rows[0].Get("n").Int != 0 {
+		t.Fatalf("documents after the refusal: %v", testenv.IonTexts(rows))
 	}
-	verifyChain(t, ledgerOf(t, n, "badutf8"))
+	servertest.VerifyChain(t, n.LedgerEngine("badutf8"))
 }
 
 // TestMalformedBinaryIonRefused sends a binary Ion parameter with a broken
 // local symbol table, on which ion-go's reader panics (found by
 // FuzzDecodeBinary): it must be a client error, with nothing written.
 func TestMalformedBinaryIonRefused(t *testing.T) {
-	n, drv := startLedger(t, "badion", nil)
-	mustStmt(t, drv, "CREATE TABLE T")
+	n, drv := servertest.StartLedger(t, "badion", nil)
+	servertest.MustQuery(t, drv, "CREATE TABLE T")
 	raw := newRaw(t, n, "badion")
 	raw.begin()
 	_, err := raw.send(&qldbsession.SendCommandInput{ExecuteStatement: &types.ExecuteStatementRequest{
@@ -58,7 +60,7 @@ func TestMalformedBinaryIonRefused(t *testing.T) {
 	if !errors.As(err, &bre) {
 		t.Fatalf("error %v (%T), want BadRequestException", err, err)
 	}
-	if rows := mustStmt(t, drv, "SELECT COUNT(*) AS n FROM T"); len(rows) != 1 || rows[0].Get("n").Int != 0 {
-		t.Fatalf("documents after the refusal: %v", ionTexts(rows))
+	if rows := servertest.MustQuery(t, drv, "SELECT COUNT(*) AS n FROM T"); len(rows) != 1 || rows[0].Get("n").Int != 0 {
+		t.Fatalf("documents after the refusal: %v", testenv.IonTexts(rows))
 	}
 }

@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"os/exec"
@@ -59,7 +59,7 @@ func TestStreamBoto3AndCLI(t *testing.T) {
 		t.Fatalf("boto3: %v\n%s", err, out)
 	}
 	id := strings.TrimSpace(string(out))
-	l, _ := n.Sessions().Ledger("boto-ledger")
+	l := n.LedgerEngine("boto-ledger")
 	col := awaitBlocks(t, emu, "boto", l.Next(), false)
 	verifyStreamedJournal(t, n, "boto-ledger", col, 0, l.Next())
 
@@ -100,7 +100,7 @@ func TestStreamKinesisLocalARNAddressing(t *testing.T) {
 	workload(t, drv, "T", 4)
 	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	startStream(t, c, "arn-ledger", "arn-stream", emu.StreamARN("by-arn"), time.Now().Add(-time.Hour), nil, nil)
-	l, _ := n.Sessions().Ledger("arn-ledger")
+	l := n.LedgerEngine("arn-ledger")
 	col := awaitBlocks(t, emu, "by-arn", l.Next(), false)
 	verifyStreamedJournal(t, n, "arn-ledger", col, 0, l.Next())
 }

@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/qldbhash"
+	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // stmtCall is one statement a test transaction sent.
@@ -27,8 +29,8 @@ type stmtCall struct {
 // parameters); DDL wrote system revisions; documents map to the statements
 // that touched them.
 func TestJournalAfterWorkload(t *testing.T) {
-	n, drv := startLedger(t, "journal", nil)
-	l := ledgerOf(t, n, "journal")
+	n, drv := servertest.StartLedger(t, "journal", nil)
+	l := n.LedgerEngine("journal")
 
 	ts := ion.NewTimestampWithFractionalSeconds(time.Date(2020, 1, 2, 3, 4, 5, 6007, time.UTC), ion.TimestampPrecisionNanosecond, ion.TimezoneUTC, 9)
 	type txSpec struct {
@@ -67,7 +69,7 @@ func TestJournalAfterWorkload(t *testing.T) {
 		_, err := drv.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
 			txIDs[i] = tx.ID()
 			for _, c := range s.calls {
-				if _, err := queryRows(tx, c.stmt, c.params...); err != nil {
+				if _, err := servertest.Rows(tx, c.stmt, c.params...); err != nil {
 					return nil, err
 				}
 			}
@@ -78,7 +80,7 @@ func TestJournalAfterWorkload(t *testing.T) {
 		}
 	}
 
-	bs := verifyChain(t, l)
+	bs := servertest.VerifyChain(t, l)
 	if len(bs) != len(specs) {
 		t.Fatalf("journal has %d blocks, want one per transaction (%d)", len(bs), len(specs))
 	}
@@ -99,7 +101,7 @@ func TestJournalAfterWorkload(t *testing.T) {
 			got := b.TransactionInfo.Statements[j]
 			params := make([]*ionvalue.Value, len(c.params))
 			for k, p := range c.params {
-				params[k] = ionOf(t, p)
+				params[k] = testenv.IonOf(t, p)
 			}
 			if got.Statement != c.stmt {
 				t.Errorf("%s: statement %d is %q, want %q", s.name, j, got.Statement, c.stmt)

@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
 	"github.com/strand-db/strand/internal/config"
+	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // ints is the list 0..n-1, sent by the driver as an Ion list.
@@ -36,26 +38,14 @@ func heapAfterGC() uint64 {
 	return ms.HeapAlloc
 }
 
-// waitFor polls cond until it holds or a generous bound passes (a bound on
-// failure only: nothing here asserts how fast the server is).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(30 * time.Second); !cond(); {
-		if time.Now().After(end) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestStatementBudgetCrossJoin: a three-way cross join of 100-element lists
 // (a million result rows, about a gigabyte in memory) is refused with a
 // statement error once it passes the memory budget; nothing stays held,
 // and the transaction and session remain usable.
 func TestStatementBudgetCrossJoin(t *testing.T) {
 	const memoryBudget = 128 << 20
-	n, drv := startLedger(t, "budget", func(c *config.Config) { c.MaxStatementMemory = memoryBudget })
-	l := ledgerOf(t, n, "budget")
+	n, drv := servertest.StartLedger(t, "budget", func(c *config.Config) { c.MaxStatementMemory = memoryBudget })
+	l := n.LedgerEngine("budget")
 	before := heapAfterGC()
 	list := ints(100)
 	attempts := 0
@@ -66,7 +56,7 @@ func TestStatementBudgetCrossJoin(t *testing.T) {
 	if err == nil {
 		t.Fatal("the cross join of three 100-element lists succeeded")
 	}
-	code, msg := statementError(t, err)
+	code, msg := servertest.StatementError(t, err)
 	if code != "400" || !strings.Contains(msg, "Statement budget exceeded") || !strings.Contains(msg, fmt.Sprint(memoryBudget)) {
 		t.Errorf("error %s %q, want 400 naming the memory budget", code, msg)
 	}
@@ -84,21 +74,21 @@ func TestStatementBudgetCrossJoin(t *testing.T) {
 	}
 	// The rows budget: a COUNT over the same join holds no rows but visits
 	// a million of them.
-	n2, drv2 := startLedger(t, "rows", func(c *config.Config) { c.MaxStatementRows = 50000 })
+	n2, drv2 := servertest.StartLedger(t, "rows", func(c *config.Config) { c.MaxStatementRows = 50000 })
 	_, err = drv2.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
 		return tx.Execute("SELECT COUNT(*) FROM ? a, ? b, ? c", list, list, list)
 	})
 	if err == nil {
 		t.Fatal("a join visiting a million rows passed a 50,000-row budget")
 	}
-	if _, msg := statementError(t, err); !strings.Contains(msg, "more than 50000 rows") {
+	if _, msg := servertest.StatementError(t, err); !strings.Contains(msg, "more than 50000 rows") {
 		t.Errorf("error %q, want it to name the rows budget", msg)
 	}
 	if got := n2.Sessions().StatementStats().Budget; got != 1 {
 		t.Errorf("budget refusals = %d, want 1", got)
 	}
 	// Within budget, the statement runs.
-	wantRows(t, "join within budget", mustStmt(t, drv2, "SELECT COUNT(*) FROM ? a, ? b", list, list), `{_1:10000}`)
+	testenv.WantValues(t, "join within budget", servertest.MustQuery(t, drv2, "SELECT COUNT(*) FROM ? a, ? b", list, list), `{_1:10000}`)
 }
 
 // longJoin visits 100^5 rows holding nothing: it runs far longer than any
@@ -118,7 +108,7 @@ func noRowsBudget(c *config.Config) { c.MaxStatementRows = 1 << 62 }
 // its transaction's deadline stops and gets QLDB's expiry error, which the
 // driver does not retry; the session is gone.
 func TestStatementStopsWhenTransactionExpires(t *testing.T) {
-	n, _ := startLedger(t, "expiry", func(c *config.Config) {
+	n, _ := servertest.StartLedger(t, "expiry", func(c *config.Config) {
 		noRowsBudget(c)
 		c.TxTimeout = 5 * time.Second
 	})
@@ -148,7 +138,7 @@ func TestStatementStopsWhenTransactionExpires(t *testing.T) {
 // statement stops it; the statement is undone and the transaction stays
 // usable.
 func TestStatementStopsWhenClientGoesAway(t *testing.T) {
-	n, _ := startLedger(t, "gone", noRowsBudget)
+	n, _ := servertest.StartLedger(t, "gone", noRowsBudget)
 	r := newRaw(t, n, "gone")
 	r.begin()
 	r.mustExec("CREATE TABLE T")
@@ -161,18 +151,18 @@ func TestStatementStopsWhenClientGoesAway(t *testing.T) {
 		done <- err
 	}()
 	e := n.Sessions()
-	waitFor(t, "the statement to run", func() bool { return e.StatementStats().Running == 1 })
+	testenv.AwaitTrue(t, "the statement to run", 30*time.Second, func() bool { return e.StatementStats().Running == 1 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("client error %v, want context.Canceled", err)
 	}
-	waitFor(t, "the server to stop the statement", func() bool { return e.StatementStats().Canceled == 1 })
+	testenv.AwaitTrue(t, "the server to stop the statement", 30*time.Second, func() bool { return e.StatementStats().Canceled == 1 })
 	if st := e.StatementStats(); st.Running != 0 || st.Expired != 0 {
 		t.Errorf("statement stats %+v", st)
 	}
 	// The session and its transaction carry on (the abandoned statement is
 	// not in the digest the client computed, so abort rather than commit).
-	wantRows(t, "after the cancelled statement", r.mustExec("SELECT COUNT(*) FROM T"), `{_1:0}`)
+	testenv.WantValues(t, "after the cancelled statement", r.mustExec("SELECT COUNT(*) FROM T"), `{_1:0}`)
 	if err := r.abort(); err != nil {
 		t.Errorf("AbortTransaction: %v", err)
 	}
@@ -184,9 +174,9 @@ func TestStatementStopsWhenClientGoesAway(t *testing.T) {
 // transaction (abort or commit) gives its share back.
 func TestPendingBytesPerLedger(t *testing.T) {
 	const limit = 2 << 20
-	n, drv := startLedger(t, "pending", func(c *config.Config) { c.MaxPendingBytesPerLedger = limit })
-	l := ledgerOf(t, n, "pending")
-	mustStmt(t, drv, "CREATE TABLE T")
+	n, drv := servertest.StartLedger(t, "pending", func(c *config.Config) { c.MaxPendingBytesPerLedger = limit })
+	l := n.LedgerEngine("pending")
+	servertest.MustQuery(t, drv, "CREATE TABLE T")
 	doc := strings.Repeat("x", 100*1024)
 	a, b := newRaw(t, n, "pending"), newRaw(t, n, "pending")
 	a.begin()
@@ -223,7 +213,7 @@ func TestPendingBytesPerLedger(t *testing.T) {
 	if err := b.commit(); err != nil {
 		t.Fatalf("commit: %v", err)
 	}
-	wantRows(t, "committed", mustStmt(t, drv, "SELECT COUNT(*) FROM T"), fmt.Sprintf("{_1:%d}", inserted+1))
+	testenv.WantValues(t, "committed", servertest.MustQuery(t, drv, "SELECT COUNT(*) FROM T"), fmt.Sprintf("{_1:%d}", inserted+1))
 	if p := l.PendingBytes(); p != 0 {
 		t.Errorf("ledger holds %d pending bytes with no transaction open", p)
 	}
@@ -249,9 +239,9 @@ func ionParams(t *testing.T, xs ...any) []types.ValueHolder {
 // half a megabyte as a decoded value tree; ten of them in one open
 // transaction must not hold megabytes.
 func TestPendingDocumentsHeldCompactly(t *testing.T) {
-	n, drv := startLedger(t, "compact", nil)
-	l := ledgerOf(t, n, "compact")
-	mustStmt(t, drv, "CREATE TABLE T")
+	n, drv := servertest.StartLedger(t, "compact", nil)
+	l := n.LedgerEngine("compact")
+	servertest.MustQuery(t, drv, "CREATE TABLE T")
 	const docs = 10
 	doc := make(map[string]int, 2000)
 	for i := 0; i < 2000; i++ {
@@ -279,9 +269,9 @@ func TestPendingDocumentsHeldCompactly(t *testing.T) {
 	if err := r.commit(); err != nil {
 		t.Fatalf("commit: %v", err)
 	}
-	rows := mustStmt(t, drv, "SELECT f1999 FROM T")
+	rows := servertest.MustQuery(t, drv, "SELECT f1999 FROM T")
 	if len(rows) != docs {
 		t.Fatalf("%d documents committed", len(rows))
 	}
-	wantRows(t, "a committed field", rows[:1], `{f1999:1999}`)
+	testenv.WantValues(t, "a committed field", rows[:1], `{f1999:1999}`)
 }

@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"os"
@@ -48,7 +48,7 @@ func TestStreamWithoutAWSCredentialsIsImpaired(t *testing.T) {
 	drv := n.Driver("nocreds")
 	workload(t, drv, "T", 2)
 	id := startStream(t, n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey), "nocreds", "nocreds", emu.StreamARN("nocreds"), time.Now().Add(-time.Hour), nil, nil)
-	l, _ := n.Sessions().Ledger("nocreds")
+	l := n.LedgerEngine("nocreds")
 	awaitBlocks(t, emu, "nocreds", l.Next(), false)
 	drv.Shutdown(bg)
 	n.Stop()
@@ -61,7 +61,7 @@ func TestStreamWithoutAWSCredentialsIsImpaired(t *testing.T) {
 		t.Errorf("start-up did not report the missing credentials: %q", n2.KinesisCredentials())
 	}
 	drv2 := n2.Driver("nocreds")
-	commitTx(t, drv2, "INSERT INTO T VALUE {'k': 'no credentials'}")
+	servertest.Commit(t, drv2, "INSERT INTO T VALUE {'k': 'no credentials'}")
 	c := n2.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	awaitStatus(t, c, "nocreds", id, types.StreamStatusImpaired, types.ErrorCauseIamPermissionRevoked)
 
@@ -69,7 +69,7 @@ func TestStreamWithoutAWSCredentialsIsImpaired(t *testing.T) {
 		t.Fatal(err)
 	}
 	awaitStatus(t, c, "nocreds", id, types.StreamStatusActive, "")
-	l2, _ := n2.Sessions().Ledger("nocreds")
+	l2 := n2.LedgerEngine("nocreds")
 	col := awaitBlocks(t, emu, "nocreds", l2.Next(), false)
 	verifyStreamedJournal(t, n2, "nocreds", col, 0, l2.Next())
 }
@@ -88,7 +88,7 @@ func TestStreamWithUnreadableCheckpointIsImpaired(t *testing.T) {
 	workload(t, drv, "T", 2)
 	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	id := startStream(t, c, "corrupt", "corrupt", emu.StreamARN("corrupt"), time.Now().Add(-time.Hour), nil, nil)
-	l, _ := n.Sessions().Ledger("corrupt")
+	l := n.LedgerEngine("corrupt")
 	awaitBlocks(t, emu, "corrupt", l.Next(), false)
 	drv.Shutdown(bg)
 	n.Stop()

@@ -1,8 +1,7 @@
-package server_test
+package e2e
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -19,10 +18,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/qldb"
 	"github.com/aws/aws-sdk-go-v2/service/qldb/types"
-	"github.com/aws/smithy-go"
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
 	"github.com/strand-db/strand/internal/config"
@@ -30,14 +27,13 @@ import (
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/qldbhash"
 	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 	"github.com/strand-db/strand/internal/testenv/ledgerfill"
 )
 
 // Tests of GetDigest, GetBlock and GetRevision (reference §3.5–3.6, §4):
 // every proof is folded from its leaf with dot, as QLDB's verifiers do, and
 // compared with a digest GetDigest returned at that tip.
-
-var vfCtx = context.Background()
 
 // vfDigest is one GetDigest answer.
 type vfDigest struct {
@@ -48,7 +44,7 @@ type vfDigest struct {
 
 func vfGetDigest(t testing.TB, c *qldb.Client, name string) vfDigest {
 	t.Helper()
-	out, err := c.GetDigest(vfCtx, &qldb.GetDigestInput{Name: aws.String(name)})
+	out, err := c.GetDigest(bg, &qldb.GetDigestInput{Name: aws.String(name)})
 	if err != nil {
 		t.Fatalf("GetDigest: %v", err)
 	}
@@ -62,11 +58,7 @@ func vfGetDigest(t testing.TB, c *qldb.Client, name string) vfDigest {
 // vfAddress parses a block address the way a client does: as Ion.
 func vfAddress(t testing.TB, text string) journal.BlockAddress {
 	t.Helper()
-	v, err := ionvalue.DecodeOne([]byte(text))
-	if err != nil {
-		t.Fatalf("address %q: %v", text, err)
-	}
-	a, err := journal.AddressFromIon(v)
+	a, err := journal.AddressFromIon(testenv.Ion(t, text))
 	if err != nil {
 		t.Fatalf("address %q: %v", text, err)
 	}
@@ -130,7 +122,7 @@ func vfCheckFold(t testing.TB, r *rand.Rand, what string, leaf []byte, proof [][
 // the documents the DML statements touched.
 func vfExec(t testing.TB, drv *qldbdriver.QLDBDriver, stmts ...func(tx qldbdriver.Transaction) (qldbdriver.Result, error)) []string {
 	t.Helper()
-	res, err := drv.Execute(vfCtx, func(tx qldbdriver.Transaction) (any, error) {
+	res, err := drv.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
 		var ids []string
 		for _, s := range stmts {
 			r, err := s(tx)
@@ -183,7 +175,7 @@ func TestVerificationProofs(t *testing.T) {
 	drv := n.Driver(name)
 	r := rand.New(rand.NewPCG(7, 11))
 
-	_, err := c.GetDigest(vfCtx, &qldb.GetDigestInput{Name: aws.String(name)})
+	_, err := c.GetDigest(bg, &qldb.GetDigestInput{Name: aws.String(name)})
 	vfWantError(t, err, "ResourcePreconditionNotMetException", 412, "")
 
 	var live []string
@@ -218,10 +210,7 @@ func TestVerificationProofs(t *testing.T) {
 	}
 	final := vfGetDigest(t, c, name)
 	digests = append(digests, final)
-	l, err := n.Sessions().Ledger(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := n.LedgerEngine(name)
 	strand := l.StrandID
 	if a := vfAddress(t, final.tip); a.StrandID != strand || a.SequenceNo != l.Next()-1 {
 		t.Fatalf("final tip %s, ledger strand %s next %d", final.tip, strand, l.Next())
@@ -231,21 +220,14 @@ func TestVerificationProofs(t *testing.T) {
 	// own Ion text, and a valid hash chain.
 	blocks := make([]*journal.Block, final.seq+1)
 	for seq := range blocks {
-		out, err := c.GetBlock(vfCtx, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: vfAddr(strand, uint64(seq))})
+		out, err := c.GetBlock(bg, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: vfAddr(strand, uint64(seq))})
 		if err != nil {
 			t.Fatalf("GetBlock %d: %v", seq, err)
 		}
 		if out.Proof != nil {
 			t.Errorf("GetBlock %d without a tip returned a proof", seq)
 		}
-		v, err := ionvalue.DecodeOne([]byte(*out.Block.IonText))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := journal.BlockFromIon(v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := servertest.DecodeBlock(t, []byte(*out.Block.IonText))
 		var prev []byte
 		if seq > 0 {
 			prev = blocks[seq-1].BlockHash
@@ -281,7 +263,7 @@ func TestVerificationProofs(t *testing.T) {
 			seqs = append(seqs, uint64(r.IntN(int(d.seq)+1)))
 		}
 		for _, seq := range seqs {
-			out, err := c.GetBlock(vfCtx, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: vfAddr(strand, seq),
+			out, err := c.GetBlock(bg, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: vfAddr(strand, seq),
 				DigestTipAddress: &types.ValueHolder{IonText: aws.String(d.tip)}})
 			if err != nil {
 				t.Fatalf("GetBlock %d at tip %d: %v", seq, d.seq, err)
@@ -320,7 +302,7 @@ func TestVerificationProofs(t *testing.T) {
 			}
 		}
 		for _, d := range []vfDigest{eligible[r.IntN(len(eligible))], final} {
-			out, err := c.GetRevision(vfCtx, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(strand, addr.SequenceNo),
+			out, err := c.GetRevision(bg, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(strand, addr.SequenceNo),
 				DocumentId: aws.String(rev.Metadata.ID), DigestTipAddress: &types.ValueHolder{IonText: aws.String(d.tip)}})
 			if err != nil {
 				t.Fatalf("GetRevision %s in block %d at tip %d: %v", rev.Metadata.ID, addr.SequenceNo, d.seq, err)
@@ -345,11 +327,11 @@ func TestVerificationProofs(t *testing.T) {
 	if !ok {
 		t.Fatalf("block 0 does not hold the first insert")
 	}
-	out, err := c.GetRevision(vfCtx, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(strand, 0), DocumentId: aws.String(ids[0])})
+	out, err := c.GetRevision(bg, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(strand, 0), DocumentId: aws.String(ids[0])})
 	if err != nil || out.Proof != nil || out.Revision == nil {
 		t.Fatalf("GetRevision without tip: %+v, %v", out, err)
 	}
-	out, err = c.GetRevision(vfCtx, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(strand, 0), DocumentId: aws.String(ids[0]),
+	out, err = c.GetRevision(bg, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(strand, 0), DocumentId: aws.String(ids[0]),
 		DigestTipAddress: vfAddr(strand, 0)})
 	if err != nil {
 		t.Fatal(err)
@@ -372,20 +354,7 @@ func vfContains(list []string, s string) bool {
 // set, the InvalidParameterException's ParameterName.
 func vfWantError(t testing.TB, err error, code string, status int, param string) {
 	t.Helper()
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		t.Fatalf("want %s, got %v", code, err)
-	}
-	if ae.ErrorCode() != code {
-		t.Fatalf("want %s, got %s: %s", code, ae.ErrorCode(), ae.ErrorMessage())
-	}
-	if ae.ErrorMessage() == "" {
-		t.Errorf("%s without a message", code)
-	}
-	var re *awshttp.ResponseError
-	if !errors.As(err, &re) || re.HTTPStatusCode() != status {
-		t.Errorf("%s: want HTTP %d, got %v", code, status, err)
-	}
+	servertest.WantAPIError(t, err, code, status)
 	if param != "" {
 		var ip *types.InvalidParameterException
 		if !errors.As(err, &ip) || aws.ToString(ip.ParameterName) != param {
@@ -410,11 +379,11 @@ func TestVerificationErrors(t *testing.T) {
 	text := func(s string) *types.ValueHolder { return &types.ValueHolder{IonText: aws.String(s)} }
 
 	// Missing ledger: 404 on all three.
-	_, err := c.GetDigest(vfCtx, &qldb.GetDigestInput{Name: aws.String("nope")})
+	_, err := c.GetDigest(bg, &qldb.GetDigestInput{Name: aws.String("nope")})
 	vfWantError(t, err, "ResourceNotFoundException", 404, "")
-	_, err = c.GetBlock(vfCtx, &qldb.GetBlockInput{Name: aws.String("nope"), BlockAddress: vfAddr(strand, 0)})
+	_, err = c.GetBlock(bg, &qldb.GetBlockInput{Name: aws.String("nope"), BlockAddress: vfAddr(strand, 0)})
 	vfWantError(t, err, "ResourceNotFoundException", 404, "")
-	_, err = c.GetRevision(vfCtx, &qldb.GetRevisionInput{Name: aws.String("nope"), BlockAddress: vfAddr(strand, 0), DocumentId: aws.String(ids[0])})
+	_, err = c.GetRevision(bg, &qldb.GetRevisionInput{Name: aws.String("nope"), BlockAddress: vfAddr(strand, 0), DocumentId: aws.String(ids[0])})
 	vfWantError(t, err, "ResourceNotFoundException", 404, "")
 
 	// Addresses are Ion, not a pattern: other field order, spacing,
@@ -424,7 +393,7 @@ func TestVerificationErrors(t *testing.T) {
 		fmt.Sprintf("address::{strandId:%q,sequenceNo:0,note:\"x\"}", strand),
 		fmt.Sprintf("{'strandId':\"%s\", /* c */ sequenceNo:0}", strand),
 	} {
-		if _, err := c.GetBlock(vfCtx, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: text(s)}); err != nil {
+		if _, err := c.GetBlock(bg, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: text(s)}); err != nil {
 			t.Errorf("GetBlock %s: %v", s, err)
 		}
 	}
@@ -451,27 +420,27 @@ func TestVerificationErrors(t *testing.T) {
 		{"malformed tip", "DigestTipAddress", vfAddr(strand, 0), text("{sequenceNo:1}")},
 	}
 	for _, b := range bad {
-		_, err := c.GetBlock(vfCtx, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: b.addr, DigestTipAddress: b.tip})
+		_, err := c.GetBlock(bg, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: b.addr, DigestTipAddress: b.tip})
 		t.Run("GetBlock "+b.name, func(t *testing.T) { vfWantError(t, err, "InvalidParameterException", 400, b.param) })
 		doc := ids[0]
 		if b.name == "tip before the block" {
 			doc = ids1[0] // written by block 1
 		}
-		_, err = c.GetRevision(vfCtx, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: b.addr, DocumentId: aws.String(doc), DigestTipAddress: b.tip})
+		_, err = c.GetRevision(bg, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: b.addr, DocumentId: aws.String(doc), DigestTipAddress: b.tip})
 		t.Run("GetRevision "+b.name, func(t *testing.T) { vfWantError(t, err, "InvalidParameterException", 400, b.param) })
 	}
 
 	// Documents: not in that block, malformed.
 	for _, doc := range []string{"AAAAAAAAAAAAAAAAAAAAAA", "short", strings.Repeat("x", 23), "has space in it 123456"} {
-		_, err := c.GetRevision(vfCtx, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(strand, 0), DocumentId: aws.String(doc), DigestTipAddress: vfAddr(strand, 1)})
+		_, err := c.GetRevision(bg, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(strand, 0), DocumentId: aws.String(doc), DigestTipAddress: vfAddr(strand, 1)})
 		vfWantError(t, err, "InvalidParameterException", 400, "DocumentId")
 	}
 	// The revision of ids[0] is in block 0, not block 1.
-	_, err = c.GetRevision(vfCtx, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(strand, 1), DocumentId: aws.String(ids[0])})
+	_, err = c.GetRevision(bg, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(strand, 1), DocumentId: aws.String(ids[0])})
 	vfWantError(t, err, "InvalidParameterException", 400, "DocumentId")
 
 	// The tip equal to the block is fine, and GetDigest answers again.
-	if _, err := c.GetBlock(vfCtx, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: vfAddr(strand, 1), DigestTipAddress: vfAddr(strand, 1)}); err != nil {
+	if _, err := c.GetBlock(bg, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: vfAddr(strand, 1), DigestTipAddress: vfAddr(strand, 1)}); err != nil {
 		t.Errorf("tip == block: %v", err)
 	}
 	if d2 := vfGetDigest(t, c, name); !bytes.Equal(d2.digest, d.digest) || d2.tip != d.tip {
@@ -491,7 +460,7 @@ func vfRaw(t *testing.T, n *servertest.Node, method, path, body string) (int, st
 	req.Header.Set("Content-Type", "application/json")
 	sum := sha256.Sum256([]byte(body))
 	creds := aws.Credentials{AccessKeyID: servertest.AccessKeyID, SecretAccessKey: servertest.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(vfCtx, creds, req, hex.EncodeToString(sum[:]), "qldb", n.Config.Region, time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(bg, creds, req, hex.EncodeToString(sum[:]), "qldb", n.Config.Region, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -561,7 +530,7 @@ func TestVerificationWhileCommitting(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := drv.Execute(vfCtx, func(tx qldbdriver.Transaction) (any, error) {
+				if _, err := drv.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
 					return tx.Execute("INSERT INTO T ?", map[string]any{"w": w, "i": i})
 				}); err != nil {
 					t.Errorf("writer %d: %v", w, err)
@@ -575,25 +544,18 @@ func TestVerificationWhileCommitting(t *testing.T) {
 		d := vfGetDigest(t, c, name)
 		a := vfAddress(t, d.tip)
 		seq := uint64(r.IntN(int(a.SequenceNo) + 1))
-		out, err := c.GetBlock(vfCtx, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: vfAddr(a.StrandID, seq),
+		out, err := c.GetBlock(bg, &qldb.GetBlockInput{Name: aws.String(name), BlockAddress: vfAddr(a.StrandID, seq),
 			DigestTipAddress: &types.ValueHolder{IonText: aws.String(d.tip)}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := ionvalue.DecodeOne([]byte(*out.Block.IonText))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := journal.BlockFromIon(v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := servertest.DecodeBlock(t, []byte(*out.Block.IonText))
 		vfCheckFold(t, r, fmt.Sprintf("block %d at tip %d", seq, a.SequenceNo), b.BlockHash, vfProof(t, out.Proof), d.digest)
 		rev := b.Revisions[len(b.Revisions)-1]
 		if rev.IsSystem() {
 			continue // the CREATE TABLE block
 		}
-		ro, err := c.GetRevision(vfCtx, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(a.StrandID, seq),
+		ro, err := c.GetRevision(bg, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(a.StrandID, seq),
 			DocumentId: aws.String(rev.Metadata.ID), DigestTipAddress: &types.ValueHolder{IonText: aws.String(d.tip)}})
 		if err != nil {
 			t.Fatal(err)
@@ -630,24 +592,13 @@ func TestAWSCLIVerification(t *testing.T) {
 	block0 := fmt.Sprintf("{strandId:%q,sequenceNo:0}", a.StrandID)
 
 	out = awsCLI(t, n, true, "qldb", "get-block", "--name", "cli-verify", "--block-address", holder(block0), "--digest-tip-address", holder(tip))
-	v, err := ionvalue.DecodeOne([]byte(out["Block"].(map[string]any)["IonText"].(string)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := journal.BlockFromIon(v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := servertest.DecodeBlock(t, []byte(out["Block"].(map[string]any)["IonText"].(string)))
 	proofText := out["Proof"].(map[string]any)["IonText"].(string)
 	vfCheckFold(t, r, "CLI get-block", b.BlockHash, vfProof(t, &types.ValueHolder{IonText: &proofText}), digest)
 
 	out = awsCLI(t, n, true, "qldb", "get-revision", "--name", "cli-verify", "--block-address", holder(block0),
 		"--document-id", ids[1], "--digest-tip-address", holder(tip))
-	rv, err := ionvalue.DecodeOne([]byte(out["Revision"].(map[string]any)["IonText"].(string)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rev, _, err := journal.RevisionFromIon(rv)
+	rev, _, err := journal.RevisionFromIon(testenv.Ion(t, out["Revision"].(map[string]any)["IonText"].(string)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -682,10 +633,7 @@ func BenchmarkGetRevision(b *testing.B) {
 	n := servertest.StartConfig(b, cfg)
 	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	d := vfGetDigest(b, c, name)
-	l, err := n.Sessions().Ledger(name)
-	if err != nil {
-		b.Fatal(err)
-	}
+	l := n.LedgerEngine(name)
 	type target struct {
 		seq uint64
 		doc string
@@ -743,7 +691,7 @@ func BenchmarkGetRevision(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		tg := targets[i%len(targets)]
 		start := time.Now()
-		out, err := c.GetRevision(vfCtx, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(l.StrandID, tg.seq),
+		out, err := c.GetRevision(bg, &qldb.GetRevisionInput{Name: aws.String(name), BlockAddress: vfAddr(l.StrandID, tg.seq),
 			DocumentId: aws.String(tg.doc), DigestTipAddress: tip})
 		lat = append(lat, time.Since(start))
 		if err != nil {

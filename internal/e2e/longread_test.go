@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"fmt"
@@ -38,7 +38,7 @@ func fillTable(t testing.TB, drv *qldbdriver.QLDBDriver, table string, docs, con
 					fmt.Fprintf(&b, "{'i': %d, 'note': 'document %d of a long result'}", i, i)
 				}
 				b.WriteString(">>")
-				if _, err := runStmt(drv, b.String()); err != nil {
+				if _, err := servertest.Query(drv, b.String()); err != nil {
 					errs <- err
 					return
 				}
@@ -77,13 +77,13 @@ func TestDriverReadsLongResult(t *testing.T) {
 	const docs, reads = 3000, 4
 	n := servertest.Start(t, nil)
 	n.CreateLedger("long")
-	fill := pooledDriver(t, n, "long", 8)
-	mustStmt(t, fill, "CREATE TABLE T")
+	fill := n.PooledDriver("long", 8)
+	servertest.MustQuery(t, fill, "CREATE TABLE T")
 	fillTable(t, fill, "T", docs, 8)
 
 	drv := n.Driver("long", func(o *qldbdriver.DriverOptions) { o.RetryPolicy.MaxRetryLimit = 0 })
 	for r := 0; r < reads; r++ {
-		rows, err := runStmt(drv, "SELECT * FROM T")
+		rows, err := servertest.Query(drv, "SELECT * FROM T")
 		if err != nil {
 			t.Fatalf("read %d of %d: %v", r+1, reads, err)
 		}

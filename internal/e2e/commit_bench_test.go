@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"encoding/binary"
@@ -77,8 +77,8 @@ func BenchmarkCommit(b *testing.B) {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
 			n := servertest.Start(b, nil)
 			n.CreateLedger("bench")
-			drv := pooledDriver(b, n, "bench", conc)
-			mustStmt(b, drv, "CREATE TABLE T")
+			drv := n.PooledDriver("bench", conc)
+			servertest.MustQuery(b, drv, "CREATE TABLE T")
 			insert := func(i int) error {
 				_, err := drv.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
 					return tx.Execute("INSERT INTO T VALUE {'k': ?, 'v': 'some payload of a typical size'}", i)

@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
 	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 	"github.com/strand-db/strand/internal/txn"
 )
 
@@ -39,17 +40,17 @@ func wantOCC(t testing.TB, r *rawSession, err error) {
 // {id:'b', bal:0}.
 func accountsLedger(t *testing.T, name string) (*servertest.Node, *qldbdriver.QLDBDriver, *txn.LedgerEngine) {
 	t.Helper()
-	n, drv := startLedger(t, name, nil)
-	mustStmt(t, drv, "CREATE TABLE Acc")
-	mustStmt(t, drv, "INSERT INTO Acc << {'id': 'a', 'bal': 0}, {'id': 'b', 'bal': 0} >>")
-	return n, drv, ledgerOf(t, n, name)
+	n, drv := servertest.StartLedger(t, name, nil)
+	servertest.MustQuery(t, drv, "CREATE TABLE Acc")
+	servertest.MustQuery(t, drv, "INSERT INTO Acc << {'id': 'a', 'bal': 0}, {'id': 'b', 'bal': 0} >>")
+	return n, drv, n.LedgerEngine(name)
 }
 
 func balance(t testing.TB, drv *qldbdriver.QLDBDriver, id string) int64 {
 	t.Helper()
-	rows := mustStmt(t, drv, "SELECT VALUE bal FROM Acc WHERE id = ?", id)
+	rows := servertest.MustQuery(t, drv, "SELECT VALUE bal FROM Acc WHERE id = ?", id)
 	if len(rows) != 1 {
-		t.Fatalf("account %s: %v", id, ionTexts(rows))
+		t.Fatalf("account %s: %v", id, testenv.IonTexts(rows))
 	}
 	return rows[0].Int
 }
@@ -71,18 +72,18 @@ func TestDriverRetriesOCC(t *testing.T) {
 			attempts := 0
 			_, err := drv.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
 				attempts++
-				rows, err := queryRows(tx, "SELECT VALUE bal FROM Acc WHERE id = 'a'")
+				rows, err := servertest.Rows(tx, "SELECT VALUE bal FROM Acc WHERE id = 'a'")
 				if err != nil || len(rows) != 1 {
 					return nil, errors.Join(err, errors.New("balance not found"))
 				}
 				if attempts == 1 {
 					// A competing transaction on another session commits first.
-					if _, err := runStmt(drv, "UPDATE Acc SET bal = bal + 100 WHERE id = 'a'"); err != nil {
+					if _, err := servertest.Query(drv, "UPDATE Acc SET bal = bal + 100 WHERE id = 'a'"); err != nil {
 						return nil, err
 					}
 				}
 				if c.update {
-					_, err = queryRows(tx, "UPDATE Acc SET bal = ? WHERE id = 'a'", rows[0].Int+1)
+					_, err = servertest.Rows(tx, "UPDATE Acc SET bal = ? WHERE id = 'a'", rows[0].Int+1)
 				}
 				return nil, err
 			})
@@ -121,7 +122,7 @@ func TestRawOCCConflict(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			n, drv, l := accountsLedger(t, "rawocc")
-			aID := strField(t, mustStmt(t, drv, "SELECT xid FROM Acc AS x BY xid WHERE x.id = 'a'")[0], "xid")
+			aID := strField(t, servertest.MustQuery(t, drv, "SELECT xid FROM Acc AS x BY xid WHERE x.id = 'a'")[0], "xid")
 			r := newRaw(t, n, "rawocc")
 			r.begin()
 			for _, s := range c.stmts {
@@ -133,17 +134,17 @@ func TestRawOCCConflict(t *testing.T) {
 					t.Fatalf("%s: %v", s, err)
 				}
 			}
-			mustStmt(t, drv, "UPDATE Acc SET bal = 7 WHERE id = 'a'")
+			servertest.MustQuery(t, drv, "UPDATE Acc SET bal = 7 WHERE id = 'a'")
 			before := l.Next()
 			wantOCC(t, r, r.commit())
 			if after := l.Next(); after != before {
 				t.Errorf("the conflicting commit wrote a block: Next %d -> %d", before, after)
 			}
-			wantRows(t, "accounts after OCC", mustStmt(t, drv, "SELECT * FROM Acc"), `{id:"a",bal:7}`, `{id:"b",bal:0}`)
+			testenv.WantValues(t, "accounts after OCC", servertest.MustQuery(t, drv, "SELECT * FROM Acc"), `{id:"a",bal:7}`, `{id:"b",bal:0}`)
 
 			// The session survives; the failed transaction is closed.
 			r.begin()
-			wantRows(t, "read on the same session", r.mustExec("SELECT VALUE bal FROM Acc WHERE id = 'a'"), `7`)
+			testenv.WantValues(t, "read on the same session", r.mustExec("SELECT VALUE bal FROM Acc WHERE id = 'a'"), `7`)
 			if err := r.commit(); err != nil {
 				t.Fatalf("commit on the session after OCC: %v", err)
 			}
@@ -155,19 +156,19 @@ func TestRawOCCConflict(t *testing.T) {
 // commit.
 func TestOCCNoConflict(t *testing.T) {
 	n, drv, _ := accountsLedger(t, "noocc")
-	mustStmt(t, drv, "CREATE TABLE Other")
-	aID := strField(t, mustStmt(t, drv, "SELECT xid FROM Acc AS x BY xid WHERE x.id = 'a'")[0], "xid")
-	bID := strField(t, mustStmt(t, drv, "SELECT xid FROM Acc AS x BY xid WHERE x.id = 'b'")[0], "xid")
+	servertest.MustQuery(t, drv, "CREATE TABLE Other")
+	aID := strField(t, servertest.MustQuery(t, drv, "SELECT xid FROM Acc AS x BY xid WHERE x.id = 'a'")[0], "xid")
+	bID := strField(t, servertest.MustQuery(t, drv, "SELECT xid FROM Acc AS x BY xid WHERE x.id = 'b'")[0], "xid")
 	r := newRaw(t, n, "noocc")
 	r.begin()
 	r.mustExec("SELECT * FROM Acc BY xid WHERE xid = ?", aID)
 	r.mustExec("UPDATE Acc AS x BY xid SET x.bal = 1 WHERE xid = ?", aID)
-	mustStmt(t, drv, "UPDATE Acc AS x BY xid SET x.bal = 2 WHERE xid = ?", bID)
-	mustStmt(t, drv, "INSERT INTO Other VALUE {'z': 1}")
+	servertest.MustQuery(t, drv, "UPDATE Acc AS x BY xid SET x.bal = 2 WHERE xid = ?", bID)
+	servertest.MustQuery(t, drv, "INSERT INTO Other VALUE {'z': 1}")
 	if err := r.commit(); err != nil {
 		t.Fatalf("commit after disjoint concurrent writes: %v", err)
 	}
-	wantRows(t, "accounts", mustStmt(t, drv, "SELECT * FROM Acc"), `{id:"a",bal:1}`, `{id:"b",bal:2}`)
+	testenv.WantValues(t, "accounts", servertest.MustQuery(t, drv, "SELECT * FROM Acc"), `{id:"a",bal:1}`, `{id:"b",bal:2}`)
 }
 
 // TestIndexLookupOCC: a transaction that read by an indexed equality
@@ -189,14 +190,14 @@ func TestIndexLookupOCC(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			n, drv := startLedger(t, "idx", nil)
-			mustStmt(t, drv, "CREATE TABLE T")
-			mustStmt(t, drv, "CREATE INDEX ON T (k)")
-			mustStmt(t, drv, "INSERT INTO T << {'k': 'a', 'n': 1}, {'k': 'c', 'n': 3} >>")
+			n, drv := servertest.StartLedger(t, "idx", nil)
+			servertest.MustQuery(t, drv, "CREATE TABLE T")
+			servertest.MustQuery(t, drv, "CREATE INDEX ON T (k)")
+			servertest.MustQuery(t, drv, "INSERT INTO T << {'k': 'a', 'n': 1}, {'k': 'c', 'n': 3} >>")
 			r := newRaw(t, n, "idx")
 			r.begin()
-			wantRows(t, "lookup", r.mustExec("SELECT * FROM T WHERE k = 'a'"), `{k:"a",n:1}`)
-			mustStmt(t, drv, c.concurrent)
+			testenv.WantValues(t, "lookup", r.mustExec("SELECT * FROM T WHERE k = 'a'"), `{k:"a",n:1}`)
+			servertest.MustQuery(t, drv, c.concurrent)
 			err := r.commit()
 			if c.conflict {
 				wantOCC(t, r, err)
@@ -226,12 +227,12 @@ func TestCatalogOCC(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			n, drv := startLedger(t, "catalog", nil)
-			mustStmt(t, drv, "CREATE TABLE Old")
+			n, drv := servertest.StartLedger(t, "catalog", nil)
+			servertest.MustQuery(t, drv, "CREATE TABLE Old")
 			r := newRaw(t, n, "catalog")
 			r.begin()
 			r.mustExec(c.read)
-			mustStmt(t, drv, c.concurrent)
+			servertest.MustQuery(t, drv, c.concurrent)
 			err := r.commit()
 			if c.conflict {
 				wantOCC(t, r, err)
@@ -257,15 +258,15 @@ func TestCommitBeforeFirstReadDoesNotConflict(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			n, drv, _ := accountsLedger(t, "late")
-			aID := strField(t, mustStmt(t, drv, "SELECT xid FROM Acc AS x BY xid WHERE x.id = 'a'")[0], "xid")
+			aID := strField(t, servertest.MustQuery(t, drv, "SELECT xid FROM Acc AS x BY xid WHERE x.id = 'a'")[0], "xid")
 			r := newRaw(t, n, "late")
 			r.begin()
-			mustStmt(t, drv, "UPDATE Acc SET bal = 7 WHERE id = 'a'")
+			servertest.MustQuery(t, drv, "UPDATE Acc SET bal = 7 WHERE id = 'a'")
 			var params []any
 			if strings.Contains(c.read, "?") {
 				params = []any{aID}
 			}
-			wantRows(t, "read after the other commit", r.mustExec(c.read, params...), `7`)
+			testenv.WantValues(t, "read after the other commit", r.mustExec(c.read, params...), `7`)
 			r.mustExec("UPDATE Acc SET bal = 8 WHERE id = 'a'")
 			if err := r.commit(); err != nil {
 				t.Fatalf("commit: %v; the only concurrent change was committed before the read", err)
@@ -273,7 +274,7 @@ func TestCommitBeforeFirstReadDoesNotConflict(t *testing.T) {
 			// A change after the read still conflicts.
 			r.begin()
 			r.mustExec(c.read, params...)
-			mustStmt(t, drv, "UPDATE Acc SET bal = 9 WHERE id = 'a'")
+			servertest.MustQuery(t, drv, "UPDATE Acc SET bal = 9 WHERE id = 'a'")
 			wantOCC(t, r, r.commit())
 		})
 	}

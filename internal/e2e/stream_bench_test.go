@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"context"
@@ -142,7 +142,7 @@ func BenchmarkStreamLatency(b *testing.B) {
 	}
 	lwg.Wait()
 	elapsed := time.Since(start)
-	l, _ := n.Sessions().Ledger("latency")
+	l := n.LedgerEngine("latency")
 	want := int(l.Next()) - 2 // blocks after the stream started (CREATE TABLE came before)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -197,7 +197,7 @@ func BenchmarkStreamBackfill(b *testing.B) {
 		}()
 	}
 	lwg.Wait()
-	l, _ := n.Sessions().Ledger("backfill")
+	l := n.LedgerEngine("backfill")
 	tip := l.Next()
 
 	b.ResetTimer()

@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"errors"
@@ -19,6 +19,7 @@ import (
 	"github.com/strand-db/strand/internal/server/servertest"
 	"github.com/strand-db/strand/internal/stream/record"
 	"github.com/strand-db/strand/internal/stream/streamtest"
+	"github.com/strand-db/strand/internal/testenv"
 	"github.com/strand-db/strand/internal/testenv/kinesisemu"
 )
 
@@ -35,35 +36,19 @@ func startWithKinesis(t testing.TB, emu *kinesisemu.Emulator, mutate func(*confi
 	})
 }
 
-// commitTx runs statements in one transaction through the driver.
-func commitTx(t *testing.T, drv *qldbdriver.QLDBDriver, stmts ...string) {
-	t.Helper()
-	_, err := drv.Execute(bg, func(tx qldbdriver.Transaction) (any, error) {
-		for _, s := range stmts {
-			if _, err := tx.Execute(s); err != nil {
-				return nil, err
-			}
-		}
-		return nil, nil
-	})
-	if err != nil {
-		t.Fatalf("%v: %v", stmts, err)
-	}
-}
-
 // workload commits a mix of DDL, inserts, updates, deletes and a read-only
 // transaction.
 func workload(t *testing.T, drv *qldbdriver.QLDBDriver, table string, docs int) {
 	t.Helper()
-	commitTx(t, drv, "CREATE TABLE "+table)
-	commitTx(t, drv, "CREATE INDEX ON "+table+" (k)")
+	servertest.Commit(t, drv, "CREATE TABLE "+table)
+	servertest.Commit(t, drv, "CREATE INDEX ON "+table+" (k)")
 	for i := 0; i < docs; i++ {
-		commitTx(t, drv, fmt.Sprintf("INSERT INTO %s VALUE {'k': %d, 'name': 'doc-%d', 'tags': ['a', 'b'], 'when': `2024-01-02T03:04:05.123456789Z`}", table, i, i))
+		servertest.Commit(t, drv, fmt.Sprintf("INSERT INTO %s VALUE {'k': %d, 'name': 'doc-%d', 'tags': ['a', 'b'], 'when': `2024-01-02T03:04:05.123456789Z`}", table, i, i))
 	}
-	commitTx(t, drv, fmt.Sprintf("UPDATE %s AS d SET d.name = 'changed' WHERE d.k = 1", table),
+	servertest.Commit(t, drv, fmt.Sprintf("UPDATE %s AS d SET d.name = 'changed' WHERE d.k = 1", table),
 		fmt.Sprintf("UPDATE %s AS d SET d.extra = 1.50 WHERE d.k = 2", table))
-	commitTx(t, drv, fmt.Sprintf("DELETE FROM %s AS d WHERE d.k = 0", table))
-	commitTx(t, drv, "SELECT * FROM "+table)
+	servertest.Commit(t, drv, fmt.Sprintf("DELETE FROM %s AS d WHERE d.k = 0", table))
+	servertest.Commit(t, drv, "SELECT * FROM "+table)
 }
 
 func startStream(t *testing.T, c *qldb.Client, ledgerName, name, streamARN string, start time.Time, end *time.Time, aggregate *bool) string {
@@ -88,9 +73,10 @@ func startStream(t *testing.T, c *qldb.Client, ledgerName, name, streamARN strin
 // if wantCompleted, a COMPLETED control record).
 func awaitBlocks(t *testing.T, emu *kinesisemu.Emulator, kinesisStream string, upTo uint64, wantCompleted bool) *streamtest.Collection {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := streamtest.Read(bg, emu, kinesisStream)
+	var c *streamtest.Collection
+	testenv.Await(t, 60*time.Second, func() error {
+		var err error
+		c, err = streamtest.Read(bg, emu, kinesisStream)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,13 +99,11 @@ func awaitBlocks(t *testing.T, emu *kinesisemu.Emulator, kinesisStream string, u
 		// their way when its BLOCK_SUMMARY is in.
 		_, incomplete := c.Blocks()
 		if all && (completed || !wantCompleted) && incomplete == nil {
-			return c
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("destination has %d of %d blocks (completed=%v, revisions: %v) after 60 s", len(seen), upTo, completed, incomplete)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("destination has %d of %d blocks (completed=%v, revisions: %v)", len(seen), upTo, completed, incomplete)
+	})
+	return c
 }
 
 // verifyStreamedJournal checks what a consumer can check: CREATED present,
@@ -138,10 +122,7 @@ func verifyStreamedJournal(t *testing.T, n *servertest.Node, ledgerName string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := n.Sessions().Ledger(ledgerName)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := n.LedgerEngine(ledgerName)
 	bySeq := map[uint64]*journal.Block{}
 	for _, b := range blocks {
 		bySeq[b.Address.SequenceNo] = b
@@ -184,7 +165,7 @@ func TestStreamEndToEnd(t *testing.T) {
 	id := startStream(t, c, "streamed", "to-kinesis", emu.StreamARN("journal"), time.Now().Add(-time.Hour), nil, nil)
 	workload(t, drv, "Later", 5) // committed while the stream runs
 
-	l, _ := n.Sessions().Ledger("streamed")
+	l := n.LedgerEngine("streamed")
 	upTo := l.Next()
 	col := awaitBlocks(t, emu, "journal", upTo, false)
 	verifyStreamedJournal(t, n, "streamed", col, 0, upTo)
@@ -262,11 +243,11 @@ func TestStreamPastEndCompletesWithoutAggregation(t *testing.T) {
 	n.CreateLedger("bounded")
 	drv := n.Driver("bounded")
 	workload(t, drv, "T", 4)
-	l, _ := n.Sessions().Ledger("bounded")
+	l := n.LedgerEngine("bounded")
 	end := time.Now()
 	upTo := l.Barrier()
 	time.Sleep(5 * time.Millisecond)
-	commitTx(t, drv, "INSERT INTO T VALUE {'k': 100}") // after the end time: not streamed
+	servertest.Commit(t, drv, "INSERT INTO T VALUE {'k': 100}") // after the end time: not streamed
 
 	c := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	id := startStream(t, c, "bounded", "bounded", emu.StreamARN("bounded"), time.Now().Add(-time.Hour), &end, aws.Bool(false))
@@ -283,20 +264,7 @@ func TestStreamPastEndCompletesWithoutAggregation(t *testing.T) {
 	if ctl := col.Controls(); ctl[len(ctl)-1] != record.ControlCompleted {
 		t.Errorf("controls %v: COMPLETED must be last", ctl)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d, err := c.DescribeJournalKinesisStream(bg, &qldb.DescribeJournalKinesisStreamInput{LedgerName: aws.String("bounded"), StreamId: aws.String(id)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.Stream.Status == types.StreamStatusCompleted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status %s, want COMPLETED", d.Stream.Status)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitStatus(t, c, "bounded", id, types.StreamStatusCompleted, "")
 }
 
 func TestStreamValidation(t *testing.T) {

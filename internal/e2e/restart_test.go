@@ -1,4 +1,4 @@
-package server_test
+package e2e
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
 	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/testenv"
 )
 
 // TestRestart commits, stops the node, starts a new one on the same data
@@ -14,17 +15,17 @@ import (
 // dropped tables, history, the journal) and that new commits continue the
 // chain and the sequence numbers.
 func TestRestart(t *testing.T) {
-	n, drv := startLedger(t, "durable", nil)
-	mustStmt(t, drv, "CREATE TABLE T")
-	mustStmt(t, drv, "CREATE INDEX ON T (k)")
-	mustStmt(t, drv, "CREATE TABLE Gone")
-	mustStmt(t, drv, "DROP TABLE Gone")
-	ids := docIDs(t, mustStmt(t, drv, "INSERT INTO T << {'k': 'a', 'n': 1}, {'k': 'b', 'n': 2} >>"))
-	mustStmt(t, drv, "UPDATE T SET n = 10 WHERE k = 'a'")
-	mustStmt(t, drv, "DELETE FROM T WHERE k = 'b'")
+	n, drv := servertest.StartLedger(t, "durable", nil)
+	servertest.MustQuery(t, drv, "CREATE TABLE T")
+	servertest.MustQuery(t, drv, "CREATE INDEX ON T (k)")
+	servertest.MustQuery(t, drv, "CREATE TABLE Gone")
+	servertest.MustQuery(t, drv, "DROP TABLE Gone")
+	ids := docIDs(t, servertest.MustQuery(t, drv, "INSERT INTO T << {'k': 'a', 'n': 1}, {'k': 'b', 'n': 2} >>"))
+	servertest.MustQuery(t, drv, "UPDATE T SET n = 10 WHERE k = 'a'")
+	servertest.MustQuery(t, drv, "DELETE FROM T WHERE k = 'b'")
 
-	l := ledgerOf(t, n, "durable")
-	oldBlocks := verifyChain(t, l)
+	l := n.LedgerEngine("durable")
+	oldBlocks := servertest.VerifyChain(t, l)
 	oldNext := l.Next()
 	lastHash := oldBlocks[len(oldBlocks)-1].BlockHash
 	strand := l.StrandID
@@ -32,7 +33,7 @@ func TestRestart(t *testing.T) {
 	n.Stop()
 
 	n2 := servertest.StartConfig(t, cfg)
-	l2 := ledgerOf(t, n2, "durable")
+	l2 := n2.LedgerEngine("durable")
 	if l2.StrandID != strand {
 		t.Errorf("strand id changed across restart: %s -> %s", strand, l2.StrandID)
 	}
@@ -42,7 +43,7 @@ func TestRestart(t *testing.T) {
 	if _, tip, ok := l2.Tip(); !ok || !bytes.Equal(tip, lastHash) {
 		t.Fatalf("after restart the tip hash is %x, want %x", tip, lastHash)
 	}
-	restored := verifyChain(t, l2)
+	restored := servertest.VerifyChain(t, l2)
 	for i, b := range restored {
 		if !bytes.Equal(b.BlockHash, oldBlocks[i].BlockHash) || b.TransactionID != oldBlocks[i].TransactionID {
 			t.Errorf("block %d changed across restart", i)
@@ -50,11 +51,11 @@ func TestRestart(t *testing.T) {
 	}
 
 	drv2 := n2.Driver("durable")
-	wantRows(t, "documents after restart", mustStmt(t, drv2, "SELECT * FROM T"), `{k:"a",n:10}`)
-	wantRows(t, "index lookup after restart", mustStmt(t, drv2, "SELECT n FROM T WHERE k = ?", "a"), `{n:10}`)
-	wantRows(t, "catalogue after restart", mustStmt(t, drv2, "SELECT name, status FROM information_schema.user_tables"),
+	testenv.WantValues(t, "documents after restart", servertest.MustQuery(t, drv2, "SELECT * FROM T"), `{k:"a",n:10}`)
+	testenv.WantValues(t, "index lookup after restart", servertest.MustQuery(t, drv2, "SELECT n FROM T WHERE k = ?", "a"), `{n:10}`)
+	testenv.WantValues(t, "catalogue after restart", servertest.MustQuery(t, drv2, "SELECT name, status FROM information_schema.user_tables"),
 		`{name:"T",status:"ACTIVE"}`, `{name:"Gone",status:"INACTIVE"}`)
-	wantRows(t, "history after restart", mustStmt(t, drv2,
+	testenv.WantValues(t, "history after restart", servertest.MustQuery(t, drv2,
 		"SELECT VALUE h.metadata.version FROM history(T) AS h WHERE h.metadata.id = ?", ids[0]), `0`, `1`)
 
 	// New commits continue the chain and the sequence numbers.
@@ -67,7 +68,7 @@ func TestRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := verifyChain(t, l2)
+	all := servertest.VerifyChain(t, l2)
 	first := -1
 	for i := int(before); i < len(all); i++ {
 		if all[i].TransactionID == txID {
@@ -89,7 +90,7 @@ func TestRestart(t *testing.T) {
 	r := newRaw(t, n2, "durable")
 	r.begin()
 	r.mustExec("SELECT * FROM T WHERE k = 'z'")
-	mustStmt(t, drv2, "INSERT INTO T VALUE {'k': 'y'}")
+	servertest.MustQuery(t, drv2, "INSERT INTO T VALUE {'k': 'y'}")
 	if err := r.commit(); err != nil {
 		t.Errorf("lookup of k = 'z' conflicted with an insert of k = 'y' after restart: %v", err)
 	}
