@@ -48,6 +48,13 @@ type Options struct {
 	// MaxInflightBodyBytes bounds the request-body bytes held at once
 	// across all requests (zero: DefaultMaxInflightBodyBytes).
 	MaxInflightBodyBytes int64
+
+	// Router, when set (several nodes on one shared store), names the node
+	// that serves each ledger: session commands, journal reads and journal
+	// stream requests for a ledger another node owns are forwarded to it
+	// (see forward.go). ForwardClient sends them (nil: http.DefaultClient).
+	Router        Router
+	ForwardClient *http.Client
 }
 
 // Handler serves both QLDB APIs on one handler.
@@ -152,7 +159,7 @@ func (s *Handler) serveSession(w http.ResponseWriter, r *http.Request, body []by
 		writeError(w, awsJSON10, qldberr.New(errUnsupportedMedia, "Content-Type must be %s, got %q", awsJSON10, mt))
 		return
 	}
-	s.sendCommand(r.Context(), w, body)
+	s.sendCommand(w, r, body)
 }
 
 // decodeJSON strictly decodes a JSON request body into v. An empty body

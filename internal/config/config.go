@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -61,6 +62,10 @@ type Config struct {
 	StreamRetryMax        time.Duration // cap of the Kinesis retry backoff
 	MetricsListen         string        // serve Prometheus /metrics here; "" disables
 
+	// Several nodes on one shared store (PostgreSQL).
+	NodeURL  string        // where the other nodes reach this one; "" derives it from the listen address
+	LeaseTTL time.Duration // how long a ledger's lease lasts without renewal (failover time)
+
 	// KinesisCredentials, when set, replaces the standard credential chain
 	// for Kinesis calls (used by tests and embedders; no flag).
 	KinesisCredentials aws.CredentialsProvider
@@ -93,6 +98,7 @@ func Default() Config {
 		MaxStreamsPerLedger:   5,
 		StreamRetention:       7 * 24 * time.Hour,
 		StreamImpairedTimeout: time.Hour,
+		LeaseTTL:              5 * time.Second,
 		AggregationMaxSize:    51200,
 		StreamRetryMax:        5 * time.Second,
 	}
@@ -134,6 +140,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StreamBufferDelay, "stream-buffer-delay", c.StreamBufferDelay, "after a commit, wait this long for more blocks before putting to Kinesis")
 	fs.DurationVar(&c.StreamRetryMax, "stream-retry-max", c.StreamRetryMax, "longest wait between retries of a failed Kinesis call")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address to serve Prometheus metrics on (/metrics); empty disables")
+	fs.StringVar(&c.NodeURL, "node-url", c.NodeURL, "with a shared (PostgreSQL) store: the URL where the other strand nodes reach this one (default: http(s)://<listen address>)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "with a shared (PostgreSQL) store: how long a node's hold on a ledger lasts without renewal; another node takes the ledgers of a dead node after it")
 }
 
 // Parse sets c from environment variables (via getenv) and then from args;
@@ -228,6 +236,14 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("--max-clock-skew must be positive"))
+	}
+	if c.LeaseTTL < 300*time.Millisecond || c.LeaseTTL > 10*time.Minute {
+		errs = append(errs, errors.New("--lease-ttl must be between 300ms and 10m"))
+	}
+	if c.NodeURL != "" {
+		if u, err := url.Parse(c.NodeURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--node-url %q is not an http:// or https:// URL with a host", c.NodeURL))
+		}
 	}
 	if c.ReadHeaderTimeout <= 0 || c.BodyReadTimeout <= 0 || c.IdleTimeout <= 0 {
 		errs = append(errs, errors.New("--read-header-timeout, --body-read-timeout and --idle-timeout must be positive"))

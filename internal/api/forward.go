@@ -1,0 +1,127 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/qldberr"
+)
+
+// Router finds the node that serves a ledger when several nodes share one
+// store (package server implements it over package cluster's leases).
+type Router interface {
+	// Route returns the base URL of the node that serves ledgerName, or ""
+	// when this node serves it (having taken its lease if it was free) or
+	// when the ledger does not exist (this node then says so).
+	Route(ctx context.Context, ledgerName string) (string, error)
+}
+
+// forwardedHeader marks a request one node forwarded to another: the
+// receiver serves it itself and never forwards it again. It grants
+// nothing: the receiver verifies the client's own signature, which the
+// forwarder passes on unchanged with the body and the Host it signed.
+const forwardedHeader = "X-Strand-Forwarded"
+
+// hopHeaders are the hop-by-hop headers a proxy must not pass on (RFC 9110
+// section 7.6.1).
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// routeLedger decides where a request for ledgerName is served: it returns
+// the owner's URL to forward to, or "" to serve it here. A request that was
+// forwarded already is served here, unless the ledger belongs to yet
+// another node, which is an error the client retries (the ledger is
+// changing hands).
+func (s *Handler) routeLedger(r *http.Request, ledgerName string, session bool) (string, *qldberr.Error) {
+	if s.opts.Router == nil || ledgerName == "" {
+		return "", nil
+	}
+	owner, err := s.opts.Router.Route(r.Context(), ledgerName)
+	if err != nil {
+		s.log.Error("cannot route request to its ledger's node", "ledger", ledgerName, "err", err)
+		return "", moving(ledgerName, session)
+	}
+	if owner != "" && r.Header.Get(forwardedHeader) != "" {
+		return "", moving(ledgerName, session)
+	}
+	return owner, nil
+}
+
+// moving is the retryable error of a request for a ledger that no node can
+// serve at this moment (its owner is unreachable or it is changing hands):
+// InvalidSessionException on the session API, which the drivers retry with
+// a new session, and CapacityExceededException (503) on the control plane,
+// which the SDKs retry.
+func moving(ledgerName string, session bool) *qldberr.Error {
+	if session {
+		return qldberr.New(qldberr.InvalidSession, "Ledger %s is moving to another node; start a new session", ledgerName)
+	}
+	return qldberr.New(qldberr.CapacityExceeded, "Ledger %s is moving to another node; retry the request", ledgerName)
+}
+
+// forward sends the request, with the body already read, to the node at
+// base and copies its answer back. The client's Host, signature headers and
+// body go unchanged, so the owner verifies the client's own signature.
+func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, base, ledgerName string, session bool) {
+	contentType := restJSON
+	if session {
+		contentType = awsJSON10
+	}
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, strings.TrimSuffix(base, "/")+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		s.log.Error("cannot forward request", "owner", base, "err", err)
+		writeError(w, contentType, moving(ledgerName, session))
+		return
+	}
+	for k, vs := range r.Header {
+		out.Header[k] = append([]string(nil), vs...)
+	}
+	for _, h := range hopHeaders {
+		out.Header.Del(h)
+	}
+	out.Host = r.Host
+	out.ContentLength = int64(len(body))
+	out.Header.Set(forwardedHeader, "1")
+	resp, err := s.forwarder().Do(out)
+	if err != nil {
+		s.log.Warn("ledger owner unreachable", "ledger", ledgerName, "owner", base, "err", err)
+		writeError(w, contentType, moving(ledgerName, session))
+		return
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		w.Header()[k] = append([]string(nil), vs...)
+	}
+	for _, h := range hopHeaders {
+		w.Header().Del(h)
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+}
+
+// forwarder is the HTTP client that forwards to other nodes.
+func (s *Handler) forwarder() *http.Client {
+	if s.opts.ForwardClient != nil {
+		return s.opts.ForwardClient
+	}
+	return http.DefaultClient
+}
+
+// controlLedger returns the ledger a control-plane request must be served
+// by the owner of: the journal reads (digest, block, revision) and the
+// journal streams of a ledger, and the tags of a stream. Catalogue
+// operations are served by any node ("").
+func controlLedger(segs []string) string {
+	switch {
+	case len(segs) >= 3 && segs[0] == "ledgers" && segs[2] != "permissions-mode":
+		return segs[1]
+	case len(segs) == 2 && segs[0] == "tags":
+		if a, err := ledger.ParseARN(segs[1]); err == nil && a.StreamID != "" {
+			return a.Ledger
+		}
+	}
+	return ""
+}
