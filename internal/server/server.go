@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/strand-db/strand/internal/api"
+	"github.com/strand-db/strand/internal/cluster"
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
@@ -46,7 +47,13 @@ type Node struct {
 
 	metricsAddr string
 	http        *http.Server
-	ln          net.Listener
+	// leases is set when the store is shared by several nodes: which
+	// ledgers (and so which journal streams) this node serves.
+	leases     *cluster.Leases
+	stopLeases context.CancelFunc
+	leasesDone chan struct{}
+
+	ln net.Listener
 
 	// kinesisCreds is why no AWS credentials could be obtained for Kinesis
 	// at start-up (checked only with --kinesis-endpoint); nil when they could.
@@ -68,8 +75,18 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: log, store: st}
+	// On a store shared by several nodes each ledger, with its sessions and
+	// journal streams, is served by the node holding its lease.
+	shared := SharedStore(cfg)
+	var txnOwner txn.Ownership
+	var streamOwner stream.Ownership
+	if shared {
+		n.leases = cluster.New(cluster.Options{Store: st, URL: cfg.NodeURL, TTL: cfg.LeaseTTL, Logger: log,
+			Gained: n.ledgerGained, Lost: n.ledgerLost, Candidates: n.leaseCandidates})
+		txnOwner, streamOwner = n.leases, n.leases
+	}
 	cat, err := ledger.Open(st, ledger.Options{Region: cfg.Region, AccountID: cfg.AccountID, MaxLedgers: cfg.MaxLedgers,
-		OnDelete: n.ledgerDeleted, Logger: log})
+		OnDelete: n.ledgerDeleted, Logger: log, Shared: shared})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -86,7 +103,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	}
 	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout, Tips: tips,
 		MaxStatementRows: cfg.MaxStatementRows, MaxStatementMemory: cfg.MaxStatementMemory,
-		MaxPendingBytesPerLedger: cfg.MaxPendingBytesPerLedger})
+		MaxPendingBytesPerLedger: cfg.MaxPendingBytesPerLedger, Ownership: txnOwner})
 	n.metrics = prometheus.NewRegistry()
 	cc, ok := st.(corruptionCounter)
 	if !ok {
@@ -118,6 +135,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.streams, err = stream.Open(stream.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID,
 		MaxActivePerLedger: cfg.MaxStreamsPerLedger, Retention: cfg.StreamRetention, ImpairedTimeout: cfg.StreamImpairedTimeout,
+		Ownership:   streamOwner,
 		Aggregation: kpl.Config{MaxAggregateSize: cfg.AggregationMaxSize}, BufferDelay: cfg.StreamBufferDelay,
 		RetryMax: cfg.StreamRetryMax, RetryBase: min(100*time.Millisecond, cfg.StreamRetryMax),
 		Clients:  clients,
@@ -133,6 +151,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 		Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials,
 		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Logger: log,
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
+		Router: n.router(), ForwardClient: forwardClient(),
 	})
 	// The body's read deadline is set by the handler once the headers are
 	// authenticated (api.Options.BodyReadTimeout); headers have their own.
@@ -161,6 +180,7 @@ func (n *Node) Listen() error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	n.ln = ln
+	n.startLeases()
 	if n.cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", n.cfg.MetricsListen)
 		if err != nil {
@@ -255,6 +275,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 // txn); the other ledgers serve. Only an error that is not such a loss
 // stops the start.
 func (n *Node) checkJournals() error {
+	if n.leases != nil {
+		// On a shared store a ledger is opened by the node that takes its
+		// lease; the database's own commit is the durability point, with
+		// no tip records beside it.
+		return nil
+	}
 	losses, err := n.sessions.OpenAll()
 	if err != nil {
 		return err
@@ -310,8 +336,10 @@ func (n *Node) Close() error {
 	if n.mhttp != nil {
 		n.mhttp.Close()
 	}
+	n.stopLeasesLoop()
 	n.streams.Close()
 	n.sessions.Close()
+	n.releaseLeases()
 	err := n.closeTips()
 	if serr := n.store.Close(); serr != nil {
 		err = serr
