@@ -20,13 +20,13 @@ import (
 
 // Config is the whole configuration of a Strand server.
 type Config struct {
-	Listen    string // host:port to serve on
-	DataDir   string // directory of the embedded store
-	Store     string // "" or "pebble": the embedded store in DataDir; a postgres:// URL: PostgreSQL
+	Listen  string // host:port to serve on
+	DataDir string // directory of the embedded store
+	Store   string // "" or "pebble": the embedded store in DataDir; a postgres:// URL: PostgreSQL
 
-	StoreMaxConns int // connections in the PostgreSQL store's pool
-	Region    string // region in ARNs and the SigV4 scope
-	AccountID string // 12-digit account id in ARNs
+	StoreMaxConns int    // connections in the PostgreSQL store's pool
+	Region        string // region in ARNs and the SigV4 scope
+	AccountID     string // 12-digit account id in ARNs
 
 	AccessKeyID     string // one credential pair, or
 	SecretAccessKey string
