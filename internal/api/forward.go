@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/qldberr"
@@ -35,6 +36,8 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", 
 // forwarded already is served here, unless the ledger belongs to yet
 // another node, which is an error the client retries (the ledger is
 // changing hands).
+//
+// session says the request is a command of an existing session (see moving).
 func (s *Handler) routeLedger(r *http.Request, ledgerName string, session bool) (string, *qldberr.Error) {
 	if s.opts.Router == nil || ledgerName == "" {
 		return "", nil
@@ -52,9 +55,10 @@ func (s *Handler) routeLedger(r *http.Request, ledgerName string, session bool) 
 
 // moving is the retryable error of a request for a ledger that no node can
 // serve at this moment (its owner is unreachable or it is changing hands):
-// InvalidSessionException on the session API, which the drivers retry with
-// a new session, and CapacityExceededException (503) on the control plane,
-// which the SDKs retry.
+// InvalidSessionException for a command of an existing session, which the
+// drivers retry with a new session, and CapacityExceededException (503)
+// otherwise (StartSession, the control plane), which the SDKs' standard
+// retryers retry.
 func moving(ledgerName string, session bool) *qldberr.Error {
 	if session {
 		return qldberr.New(qldberr.InvalidSession, "Ledger %s is moving to another node; start a new session", ledgerName)
@@ -62,19 +66,59 @@ func moving(ledgerName string, session bool) *qldberr.Error {
 	return qldberr.New(qldberr.CapacityExceeded, "Ledger %s is moving to another node; retry the request", ledgerName)
 }
 
-// forward sends the request, with the body already read, to the node at
-// base and copies its answer back. The client's Host, signature headers and
-// body go unchanged, so the owner verifies the client's own signature.
-func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, base, ledgerName string, session bool) {
+// dispatch serves a request for ledgerName on a store shared by several
+// nodes: it reports false when this node serves it itself, and true when
+// the request has been answered (forwarded to the owner, or refused). While
+// the owner cannot be reached (it died and its lease has not run out yet)
+// the request waits and is routed again, for up to Options.RouteWait, so
+// that a failover looks like a slow answer rather than an error. Sending a
+// request again is safe: either the owner never received it (the connection
+// was refused), or the node that now serves the ledger does not know the
+// session it belongs to and answers InvalidSessionException, which the
+// drivers retry.
+//
+// session says the request is a command of an existing session (see moving).
+func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, ledgerName string, session bool) bool {
 	contentType := restJSON
-	if session {
+	if r.Header.Get(targetHdr) != "" {
 		contentType = awsJSON10
 	}
+	deadline := time.Now().Add(s.opts.RouteWait)
+	for {
+		owner, rerr := s.routeLedger(r, ledgerName, session)
+		if rerr != nil {
+			writeError(w, contentType, rerr)
+			return true
+		}
+		if owner == "" {
+			return false
+		}
+		if s.forward(w, r, body, owner, ledgerName) {
+			return true
+		}
+		if !time.Now().Before(deadline) {
+			writeError(w, contentType, moving(ledgerName, session))
+			return true
+		}
+		select {
+		case <-r.Context().Done():
+			writeError(w, contentType, moving(ledgerName, session))
+			return true
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// forward sends the request, with the body already read, to the node at
+// base and copies its answer back. The client's Host, signature headers and
+// body go unchanged, so the owner verifies the client's own signature. It
+// reports false, having written nothing, when the owner could not be
+// reached.
+func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, base, ledgerName string) bool {
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, strings.TrimSuffix(base, "/")+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		s.log.Error("cannot forward request", "owner", base, "err", err)
-		writeError(w, contentType, moving(ledgerName, session))
-		return
+		return false
 	}
 	for k, vs := range r.Header {
 		out.Header[k] = append([]string(nil), vs...)
@@ -88,8 +132,7 @@ func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, b
 	resp, err := s.forwarder().Do(out)
 	if err != nil {
 		s.log.Warn("ledger owner unreachable", "ledger", ledgerName, "owner", base, "err", err)
-		writeError(w, contentType, moving(ledgerName, session))
-		return
+		return false
 	}
 	defer resp.Body.Close()
 	for k, vs := range resp.Header {
@@ -100,6 +143,7 @@ func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, b
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
+	return true
 }
 
 // forwarder is the HTTP client that forwards to other nodes.

@@ -55,6 +55,9 @@ type Options struct {
 	// (see forward.go). ForwardClient sends them (nil: http.DefaultClient).
 	Router        Router
 	ForwardClient *http.Client
+	// RouteWait bounds how long a request waits for a ledger whose owner
+	// cannot be reached before it is refused with a retryable error.
+	RouteWait time.Duration
 }
 
 // Handler serves both QLDB APIs on one handler.

@@ -149,13 +149,11 @@ func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byt
 	} else if name, ok := txn.TokenLedger(token); ok {
 		ledgerName = name
 	}
-	owner, rerr := s.routeLedger(r, ledgerName, true)
-	if rerr != nil {
-		s.writeSessionError(w, rerr)
-		return
-	}
-	if owner != "" {
-		s.forward(w, r, body, owner, ledgerName, true)
+	// A StartSession that cannot be routed gets a 503 the SDKs retry (the
+	// drivers do not retry a failed StartSession themselves); a command of
+	// an existing session gets InvalidSessionException, which the drivers
+	// retry with a new session.
+	if s.dispatch(w, r, body, ledgerName, in.StartSession == nil) {
 		return
 	}
 	e := s.opts.Sessions

@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"math/big"
+	"strings"
 	"sync"
 	"time"
 
@@ -391,6 +392,11 @@ func (e *Engine) StartSession(ctx context.Context, ledgerName string) (string, e
 		}
 		if qe := qldberr.As(err); qe != nil && qe.Type == qldberr.PreconditionNotMet {
 			return "", qldberr.New(qldberr.BadRequest, "%s", qe.Message)
+		}
+		if qe := qldberr.As(err); qe != nil && qe.Type == qldberr.InvalidSession {
+			// Another node holds the ledger (it is changing hands): a 503
+			// the SDKs retry, since the drivers do not retry StartSession.
+			return "", qldberr.New(qldberr.CapacityExceeded, "%s", strings.Replace(qe.Message, "; start a new session", "; retry", 1))
 		}
 		return "", err
 	}

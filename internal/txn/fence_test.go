@@ -31,8 +31,8 @@ func TestFormerOwnerCannotAppend(t *testing.T) {
 
 	e := NewEngine(st, cat, Options{Ownership: a, Now: clk.Now})
 	t.Cleanup(e.Close)
-	if _, err := e.StartSession(context.Background(), "l"); qldberr.As(err) == nil || qldberr.As(err).Type != qldberr.InvalidSession {
-		t.Fatalf("StartSession on a ledger this node does not hold = %v, want InvalidSessionException", err)
+	if _, err := e.StartSession(context.Background(), "l"); qldberr.As(err) == nil || qldberr.As(err).Type != qldberr.CapacityExceeded {
+		t.Fatalf("StartSession on a ledger this node does not hold = %v, want CapacityExceededException", err)
 	}
 	if _, held, err := a.Acquire(meta.ID); err != nil || !held {
 		t.Fatalf("a.Acquire: %v %v", held, err)
@@ -67,7 +67,7 @@ func TestFormerOwnerCannotAppend(t *testing.T) {
 		t.Fatalf("block %d after the fenced commit: present=%v err=%v; want absent", next, ok, err)
 	}
 	// And it stays fenced: a new session is refused, nothing more is written.
-	if _, err := e.StartSession(context.Background(), "l"); qldberr.As(err) == nil || qldberr.As(err).Type != qldberr.InvalidSession {
-		t.Fatalf("StartSession on the former owner = %v, want InvalidSessionException", err)
+	if _, err := e.StartSession(context.Background(), "l"); qldberr.As(err) == nil || qldberr.As(err).Type != qldberr.CapacityExceeded {
+		t.Fatalf("StartSession on the former owner = %v, want CapacityExceededException", err)
 	}
 }
