@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"syscall"
@@ -313,5 +314,92 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool) {
 			t.Fatal(errors.New("condition not met in time"))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestClusterPausedOwnerRejoins pauses the owner of a ledger (SIGSTOP) past
+// its lease while another node takes the ledger and commits, then wakes it
+// (SIGCONT) and commits through it again: the woken node no longer holds
+// the ledger (by its own clock it expired, and its renewal is refused by the
+// fencing token), so it forwards instead of appending, and the journal stays
+// one chain that audits clean. TestFormerOwnerCannotAppend (package txn)
+// covers a former owner whose clock still believes in its lease.
+func TestClusterPausedOwnerRejoins(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	bin := buildStrand(t)
+	emu := kinesisemu.StartKinesalite(t)
+	ctx := context.Background()
+	procs := []*strandProc{
+		startServe(t, bin, t.TempDir(), emu.Endpoint, "--store", db, "--lease-ttl", "1s"),
+		startServe(t, bin, t.TempDir(), emu.Endpoint, "--store", db, "--lease-ttl", "1s"),
+	}
+	qc, sc := procs[0].clients()
+	if _, err := qc.CreateLedger(ctx, &qldb.CreateLedgerInput{Name: aws.String("paused"), PermissionsMode: types.PermissionsModeAllowAll}); err != nil {
+		t.Fatal(err)
+	}
+	drv := func(sc *qldbsession.Client) *qldbdriver.QLDBDriver {
+		d, err := qldbdriver.New("paused", sc, func(o *qldbdriver.DriverOptions) {
+			o.LoggerVerbosity = qldbdriver.LogOff
+			o.RetryPolicy = qldbdriver.RetryPolicy{MaxRetryLimit: 10,
+				Backoff: qldbdriver.ExponentialBackoffStrategy{SleepBase: 20 * time.Millisecond, SleepCap: 300 * time.Millisecond}}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Shutdown(ctx) })
+		return d
+	}
+	exec := func(d *qldbdriver.QLDBDriver, stmt string) {
+		t.Helper()
+		if _, err := d.Execute(ctx, func(tx qldbdriver.Transaction) (any, error) { return tx.Execute(stmt) }); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	d0 := drv(sc)
+	exec(d0, "CREATE TABLE T")
+	before := owner(t, db, "paused")
+	paused, other := procs[0], procs[1]
+	if before.URL == procs[1].url {
+		paused, other = procs[1], procs[0]
+	}
+	if err := paused.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	_, osc := other.clients()
+	d1 := drv(osc)
+	for i := 0; i < 5; i++ {
+		exec(d1, fmt.Sprintf("INSERT INTO T VALUE {'while_paused': %d}", i))
+	}
+	after := owner(t, db, "paused")
+	if after.URL != other.url || after.Token <= before.Token {
+		t.Fatalf("lease while the owner was paused: %+v (before: %+v)", after, before)
+	}
+	if err := paused.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	_, psc := paused.clients()
+	dp := drv(psc)
+	for i := 0; i < 5; i++ {
+		exec(dp, fmt.Sprintf("INSERT INTO T VALUE {'woken': %d}", i))
+		exec(d1, fmt.Sprintf("INSERT INTO T VALUE {'other': %d}", i))
+	}
+	if now := owner(t, db, "paused"); now.Token != after.Token {
+		t.Fatalf("the woken node took the ledger back: %+v (it was %+v)", now, after)
+	}
+	for _, p := range procs {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_ = p.cmd.Wait()
+	}
+	st, err := pgstore.Open(db, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rep, err := audit.Run(st, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.Ledgers[0].Revisions != 15 {
+		t.Fatalf("audit: ok=%v revisions=%d (want 15): %v", rep.OK(), rep.Ledgers[0].Revisions, rep.FirstFailure())
 	}
 }

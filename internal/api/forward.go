@@ -83,7 +83,10 @@ func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, 
 	if r.Header.Get(targetHdr) != "" {
 		contentType = awsJSON10
 	}
-	deadline := time.Now().Add(s.opts.RouteWait)
+	// The wait budget counts the pauses between attempts, not the time a
+	// forwarded request spent with an owner that then lost its lease.
+	waited := time.Duration(0)
+	const pause = 100 * time.Millisecond
 	for {
 		owner, rerr := s.routeLedger(r, ledgerName, session)
 		if rerr != nil {
@@ -96,7 +99,7 @@ func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, 
 		if s.forward(w, r, body, owner, ledgerName) {
 			return true
 		}
-		if !time.Now().Before(deadline) {
+		if waited >= s.opts.RouteWait {
 			writeError(w, contentType, moving(ledgerName, session))
 			return true
 		}
@@ -104,7 +107,8 @@ func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, 
 		case <-r.Context().Done():
 			writeError(w, contentType, moving(ledgerName, session))
 			return true
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(pause):
+			waited += pause
 		}
 	}
 }
@@ -129,7 +133,15 @@ func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, b
 	out.Host = r.Host
 	out.ContentLength = int64(len(body))
 	out.Header.Set(forwardedHeader, "1")
+	// An owner that stops answering (paused, partitioned) loses its lease
+	// after the TTL; the request is then taken back and routed again
+	// rather than left waiting on it.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	out = out.WithContext(ctx)
+	stop := s.watchOwner(ctx, cancel, ledgerName, base)
 	resp, err := s.forwarder().Do(out)
+	stop()
 	if err != nil {
 		s.log.Warn("ledger owner unreachable", "ledger", ledgerName, "owner", base, "err", err)
 		return false
@@ -144,6 +156,39 @@ func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, b
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
 	return true
+}
+
+// watchOwner cancels a forwarded request (cancel) when the ledger's owner
+// is no longer base, checking every Options.OwnerCheck until the returned
+// stop is called.
+func (s *Handler) watchOwner(ctx context.Context, cancel context.CancelFunc, ledgerName, base string) (stop func()) {
+	every := s.opts.OwnerCheck
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if owner, err := s.opts.Router.Route(ctx, ledgerName); err == nil && owner != base {
+					s.log.Warn("ledger owner stopped answering and lost its lease; routing the request again",
+						"ledger", ledgerName, "former_owner", base, "owner", owner)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
 }
 
 // forwarder is the HTTP client that forwards to other nodes.
