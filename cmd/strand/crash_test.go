@@ -31,10 +31,10 @@ type strandProc struct {
 	url string
 }
 
-func startServe(t *testing.T, bin, dir, kinesisEndpoint string) *strandProc {
+func startServe(t *testing.T, bin, dir, kinesisEndpoint string, extra ...string) *strandProc {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir,
-		"--kinesis-endpoint", kinesisEndpoint, "--stream-retry-max", "200ms")
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir,
+		"--kinesis-endpoint", kinesisEndpoint, "--stream-retry-max", "200ms"}, extra...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
 		"AWS_ACCESS_KEY_ID=AKIDKINESIS", "AWS_SECRET_ACCESS_KEY=kinesis-secret", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}

@@ -87,6 +87,9 @@ func (s *Handler) serveControl(w http.ResponseWriter, r *http.Request, body []by
 			writeError(w, restJSON, qldberr.New(errMethodNotAllowed, "%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, " or ")))
 			return
 		}
+		if name := controlLedger(segs); name != "" && s.dispatch(w, r, body, name, false) {
+			return
+		}
 		if len(body) > 0 {
 			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != restJSON && mt != "application/x-amz-json-1.1") {
 				writeError(w, restJSON, qldberr.New(errUnsupportedMedia, "Content-Type must be application/json, got %q", r.Header.Get("Content-Type")))

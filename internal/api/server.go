@@ -48,6 +48,19 @@ type Options struct {
 	// MaxInflightBodyBytes bounds the request-body bytes held at once
 	// across all requests (zero: DefaultMaxInflightBodyBytes).
 	MaxInflightBodyBytes int64
+
+	// Router, when set (several nodes on one shared store), names the node
+	// that serves each ledger: session commands, journal reads and journal
+	// stream requests for a ledger another node owns are forwarded to it
+	// (see forward.go). ForwardClient sends them (nil: http.DefaultClient).
+	Router        Router
+	ForwardClient *http.Client
+	// RouteWait bounds how long a request waits for a ledger whose owner
+	// cannot be reached before it is refused with a retryable error.
+	RouteWait time.Duration
+	// OwnerCheck is how often a forwarded request checks that its target
+	// still owns the ledger (0: never); it is taken back when not.
+	OwnerCheck time.Duration
 }
 
 // Handler serves both QLDB APIs on one handler.
@@ -152,7 +165,7 @@ func (s *Handler) serveSession(w http.ResponseWriter, r *http.Request, body []by
 		writeError(w, awsJSON10, qldberr.New(errUnsupportedMedia, "Content-Type must be %s, got %q", awsJSON10, mt))
 		return
 	}
-	s.sendCommand(r.Context(), w, body)
+	s.sendCommand(w, r, body)
 }
 
 // decodeJSON strictly decodes a JSON request body into v. An empty body

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -111,7 +110,8 @@ func (s *Handler) writeSessionError(w http.ResponseWriter, err error) {
 
 // sendCommand serves QLDBSession.SendCommand. ctx is the request's: a
 // statement stops when the client goes away.
-func (s *Handler) sendCommand(ctx context.Context, w http.ResponseWriter, body []byte) {
+func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byte) {
+	ctx := r.Context()
 	started := time.Now()
 	var in sendCommandRequest
 	if err := decodeJSON(body, &in); err != nil {
@@ -139,6 +139,21 @@ func (s *Handler) sendCommand(ctx context.Context, w http.ResponseWriter, body [
 	}
 	if in.StartSession == nil && !validToken(token) {
 		s.writeSessionError(w, qldberr.New(qldberr.BadRequest, "The parameter SessionToken is not valid"))
+		return
+	}
+	// On a shared store the ledger's owner serves the session: the ledger is
+	// named by StartSession, and by the session token after it.
+	ledgerName := ""
+	if in.StartSession != nil {
+		ledgerName = in.StartSession.LedgerName
+	} else if name, ok := txn.TokenLedger(token); ok {
+		ledgerName = name
+	}
+	// A StartSession that cannot be routed gets a 503 the SDKs retry (the
+	// drivers do not retry a failed StartSession themselves); a command of
+	// an existing session gets InvalidSessionException, which the drivers
+	// retry with a new session.
+	if s.dispatch(w, r, body, ledgerName, in.StartSession == nil) {
 		return
 	}
 	e := s.opts.Sessions

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/strand-db/strand/internal/cluster"
 	"github.com/strand-db/strand/internal/stream"
 	"github.com/strand-db/strand/internal/stream/kpl"
 	"github.com/strand-db/strand/internal/txn"
@@ -23,10 +25,13 @@ import (
 
 // Config is the whole configuration of a Strand server.
 type Config struct {
-	Listen    string // host:port to serve on
-	DataDir   string // directory of the embedded store
-	Region    string // region in ARNs and the SigV4 scope
-	AccountID string // 12-digit account id in ARNs
+	Listen  string // host:port to serve on
+	DataDir string // directory of the embedded store
+	Store   string // "" or "pebble": the embedded store in DataDir; a postgres:// URL: PostgreSQL
+
+	StoreMaxConns int    // connections in the PostgreSQL store's pool
+	Region        string // region in ARNs and the SigV4 scope
+	AccountID     string // 12-digit account id in ARNs
 
 	AccessKeyID     string // one credential pair, or
 	SecretAccessKey string
@@ -65,6 +70,10 @@ type Config struct {
 	StreamRetryMax        time.Duration // cap of the Kinesis retry backoff
 	MetricsListen         string        // serve Prometheus /metrics here; "" disables
 
+	// Several nodes on one shared store (PostgreSQL).
+	NodeURL  string        // where the other nodes reach this one; "" derives it from the listen address
+	LeaseTTL time.Duration // how long a ledger's lease lasts without renewal (failover time)
+
 	// KinesisCredentials, when set, replaces the standard credential chain
 	// for Kinesis calls (used by tests and embedders; no flag).
 	KinesisCredentials aws.CredentialsProvider
@@ -82,6 +91,7 @@ func Default() Config {
 	return Config{
 		Listen:               "127.0.0.1:8410",
 		DataDir:              "./strand-data",
+		StoreMaxConns:        10,
 		Region:               "us-east-1",
 		AccountID:            "000000000000",
 		MaxLedgers:           100,
@@ -101,6 +111,7 @@ func Default() Config {
 		StreamImpairedTimeout: stream.DefaultImpairedTimeout,
 		AggregationMaxSize:    kpl.DefaultMaxAggregateSize,
 		StreamRetryMax:        stream.DefaultRetryMax,
+		LeaseTTL:              cluster.DefaultTTL,
 	}
 }
 
@@ -114,6 +125,8 @@ func EnvName(flagName string) string {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (host:port)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded store")
+	fs.StringVar(&c.Store, "store", c.Store, "where the data lives: empty or 'pebble' for the embedded store in --data-dir, or a postgres:// (postgresql://) URL of a PostgreSQL database; give a URL with a password as STRAND_STORE, as other users can read a command line")
+	fs.IntVar(&c.StoreMaxConns, "store-max-conns", c.StoreMaxConns, "connections in the PostgreSQL store's pool (with a postgres:// --store)")
 	fs.StringVar(&c.Region, "region", c.Region, "AWS region the server answers as")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "12-digit account id used in ARNs")
 	fs.StringVar(&c.AccessKeyID, "access-key-id", c.AccessKeyID, "access key id clients must sign with")
@@ -140,6 +153,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StreamBufferDelay, "stream-buffer-delay", c.StreamBufferDelay, "after a commit, wait this long for more blocks before putting to Kinesis")
 	fs.DurationVar(&c.StreamRetryMax, "stream-retry-max", c.StreamRetryMax, "longest wait between retries of a failed Kinesis call")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address to serve Prometheus metrics on (/metrics); empty disables")
+	fs.StringVar(&c.NodeURL, "node-url", c.NodeURL, "with a shared (PostgreSQL) store: the URL where the other strand nodes reach this one (default: http(s)://<listen address>)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "with a shared (PostgreSQL) store: how long a node's hold on a ledger lasts without renewal; another node takes the ledgers of a dead node after it")
 }
 
 // Parse sets c from environment variables (via getenv) and then from args;
@@ -197,6 +212,12 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	}
+	switch kind := c.StoreKind(); {
+	case kind == "":
+		errs = append(errs, errors.New("--store must be empty, 'pebble', or a postgres:// or postgresql:// URL"))
+	case kind == StorePostgres && (c.StoreMaxConns < 1 || c.StoreMaxConns > 10000):
+		errs = append(errs, errors.New("--store-max-conns must be between 1 and 10000"))
+	}
 	if !regionPattern.MatchString(c.Region) {
 		errs = append(errs, fmt.Errorf("--region %q is not a region name like us-east-1", c.Region))
 	}
@@ -234,6 +255,14 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("--max-clock-skew must be positive"))
+	}
+	if c.LeaseTTL < 300*time.Millisecond || c.LeaseTTL > 10*time.Minute {
+		errs = append(errs, errors.New("--lease-ttl must be between 300ms and 10m"))
+	}
+	if c.NodeURL != "" {
+		if u, err := url.Parse(c.NodeURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--node-url %q is not an http:// or https:// URL with a host", c.NodeURL))
+		}
 	}
 	if c.ReadHeaderTimeout <= 0 || c.BodyReadTimeout <= 0 || c.IdleTimeout <= 0 {
 		errs = append(errs, errors.New("--read-header-timeout, --body-read-timeout and --idle-timeout must be positive"))
@@ -293,6 +322,25 @@ func readCredentials(path string, creds map[string]string) error {
 		return fmt.Errorf("--credentials-file %s holds no key pairs", path)
 	}
 	return nil
+}
+
+// Store kinds, as StoreKind returns them.
+const (
+	StorePebble   = "pebble"
+	StorePostgres = "postgres"
+)
+
+// StoreKind names the store c.Store selects: StorePebble (empty or
+// "pebble"), StorePostgres (a postgres:// or postgresql:// URL), or "" when
+// it is neither.
+func (c *Config) StoreKind() string {
+	switch {
+	case c.Store == "" || c.Store == StorePebble:
+		return StorePebble
+	case strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://"):
+		return StorePostgres
+	}
+	return ""
 }
 
 // IsLoopback reports whether the listen address only accepts connections

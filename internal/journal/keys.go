@@ -12,6 +12,8 @@ import "encoding/binary"
 //	d/<tableID>/<docID>                   latest live revision, committed-view Ion binary (package txn)
 //	x/<tableID>/<sha256(field)><sha256(key)>/<docID>   index entry, empty value (package txn)
 //	h/<tableID>/<docID>/<version:8>       every revision, committed-view Ion binary (package txn)
+//	lease                                 the ledger's owner lease, JSON (package cluster; shared stores only)
+//	fence                                 the owner's fencing token, 8 bytes (package cluster; shared stores only)
 //
 // Package journal owns the prefix, the journal (b/), the revision lookup
 // (r/) and the ledger tree (m/); package txn writes the derived state (t/,
@@ -29,6 +31,8 @@ type Layout struct {
 	History        []byte // h/: every revision per table, document and 8-byte version
 	RevisionBlocks []byte // r/: block sequence number per document and 8-byte version
 	Tree           []byte // m/: ledger Merkle tree nodes
+	Lease          []byte // the owner lease key (package cluster)
+	Fence          []byte // the fencing token key that every owner's write expects (package cluster)
 }
 
 // LedgerLayout returns the layout of the ledger with the given catalogue id.
@@ -43,6 +47,8 @@ func LedgerLayout(ledgerID string) Layout {
 		History:        clip(p + "h/"),
 		RevisionBlocks: clip(p + "r/"),
 		Tree:           clip(p + "m/"),
+		Lease:          clip(p + "lease"),
+		Fence:          clip(p + "fence"),
 	}
 }
 

@@ -5,6 +5,7 @@ package ledger
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -66,6 +67,12 @@ type Options struct {
 	// Logger receives the report of a damaged ledger (MarkDamaged); nil
 	// means slog.Default().
 	Logger *slog.Logger
+	// Shared says the store is shared with other nodes: every read loads
+	// the catalogue again from the store, so that a ledger created, changed
+	// or deleted through any node is seen by all at once, and every change
+	// is a conditional write (store.Batch.Expect) of the entry as read, so
+	// that concurrent changes through two nodes cannot both win.
+	Shared bool
 }
 
 // Catalog holds every ledger. It is safe for concurrent use.
@@ -75,6 +82,7 @@ type Catalog struct {
 
 	mu      sync.RWMutex
 	ledgers map[string]*Entry
+	raw     map[string][]byte // each entry as stored, by name (what a shared store's changes expect)
 	damaged map[string]Damage // by ledger id; see MarkDamaged
 }
 
@@ -87,26 +95,71 @@ func Open(st store.Store, opts Options) (*Catalog, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	c := &Catalog{st: st, opts: opts, ledgers: map[string]*Entry{}, damaged: map[string]Damage{}}
+	c := &Catalog{st: st, opts: opts, damaged: map[string]Damage{}}
+	if err := c.load(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// load reads every entry from the store, replacing what c holds.
+func (c *Catalog) load() error {
+	ledgers, raws := map[string]*Entry{}, map[string][]byte{}
 	var decodeErr error
-	err := st.Scan(catalogPrefix, store.PrefixEnd(catalogPrefix), func(_, v []byte) bool {
+	err := c.st.Scan(catalogPrefix, store.PrefixEnd(catalogPrefix), func(_, v []byte) bool {
 		l := new(Entry)
 		if err := json.Unmarshal(v, l); err != nil {
 			decodeErr = fmt.Errorf("ledger: corrupt catalogue entry: %w", err)
 			return false
 		}
-		c.ledgers[l.Name] = l
+		ledgers[l.Name] = l
+		raws[l.Name] = append([]byte(nil), v...)
 		return true
 	})
+	if err == nil {
+		err = decodeErr
+	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if decodeErr != nil {
-		return nil, decodeErr
-	}
-	return c, nil
+	c.mu.Lock()
+	c.ledgers, c.raw = ledgers, raws
+	c.mu.Unlock()
+	return nil
 }
 
+// sync reloads the catalogue on a shared store (see Options.Shared).
+func (c *Catalog) sync() error {
+	if !c.opts.Shared {
+		return nil
+	}
+	if err := c.load(); err != nil {
+		return fmt.Errorf("ledger: load catalogue: %w", err)
+	}
+	return nil
+}
+
+// maxConflictRetries bounds how often a change that lost a race with
+// another node's change is retried on the fresh catalogue.
+const maxConflictRetries = 5
+
+// retry runs change until it does not lose a race with another node on a
+// shared store (store.ErrConflict), reloading the catalogue before each try.
+func (c *Catalog) retry(change func() error) error {
+	var err error
+	for i := 0; i < maxConflictRetries; i++ {
+		if err = c.sync(); err != nil {
+			return err
+		}
+		if err = change(); !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+	return qldberr.New(qldberr.ResourceInUse, "The ledger catalogue is being changed concurrently; retry the request")
+}
+
+// put stores l, expecting (on a shared store) the entry of its name to be
+// as c last read it. Called with c.mu held.
 func (c *Catalog) put(l *Entry) error {
 	b, err := json.Marshal(l)
 	if err != nil {
@@ -114,10 +167,19 @@ func (c *Catalog) put(l *Entry) error {
 	}
 	batch := c.st.NewBatch()
 	defer batch.Close()
+	if c.opts.Shared {
+		if err := batch.Expect(catalogKey(l.Name), c.raw[l.Name]); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	}
 	if err := batch.Set(catalogKey(l.Name), b); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	return c.st.Apply(batch)
+	if err := c.st.Apply(batch); err != nil {
+		return err
+	}
+	c.raw[l.Name] = b
+	return nil
 }
 
 func notFound(name string) error {
@@ -159,20 +221,26 @@ func (c *Catalog) Create(in CreateInput, now time.Time) (Entry, error) {
 		KmsKeyARN:          key,
 		Tags:               tags,
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.ledgers[in.Name]; ok {
-		return Entry{}, &qldberr.Error{Type: qldberr.ResourceAlreadyExists, ResourceType: "LEDGER", ResourceName: in.Name,
-			Message: fmt.Sprintf("Ledger with name %s already exists", in.Name)}
-	}
-	if len(c.ledgers) >= c.opts.MaxLedgers {
-		return Entry{}, &qldberr.Error{Type: qldberr.LimitExceeded, ResourceType: "LEDGER",
-			Message: fmt.Sprintf("Exceeded the limit of %d active ledgers", c.opts.MaxLedgers)}
-	}
-	if err := c.put(l); err != nil {
+	err = c.retry(func() error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if _, ok := c.ledgers[in.Name]; ok {
+			return &qldberr.Error{Type: qldberr.ResourceAlreadyExists, ResourceType: "LEDGER", ResourceName: in.Name,
+				Message: fmt.Sprintf("Ledger with name %s already exists", in.Name)}
+		}
+		if len(c.ledgers) >= c.opts.MaxLedgers {
+			return &qldberr.Error{Type: qldberr.LimitExceeded, ResourceType: "LEDGER",
+				Message: fmt.Sprintf("Exceeded the limit of %d active ledgers", c.opts.MaxLedgers)}
+		}
+		if err := c.put(l); err != nil {
+			return err
+		}
+		c.ledgers[l.Name] = l
+		return nil
+	})
+	if err != nil {
 		return Entry{}, err
 	}
-	c.ledgers[l.Name] = l
 	return l.clone(), nil
 }
 
@@ -224,6 +292,9 @@ func (c *Catalog) Describe(name string) (Entry, error) {
 	if err := validateLookupName(name); err != nil {
 		return Entry{}, err
 	}
+	if err := c.sync(); err != nil {
+		return Entry{}, err
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	l, ok := c.ledgers[name]
@@ -266,6 +337,9 @@ func (c *Catalog) List(max int, token string) ([]Entry, string, error) {
 			return nil, "", qldberr.Invalid("NextToken", "NextToken is not a token this server issued")
 		}
 		after = k
+	}
+	if err := c.sync(); err != nil {
+		return nil, "", err
 	}
 	c.mu.RLock()
 	names := make([]string, 0, len(c.ledgers))
@@ -329,21 +403,26 @@ func (c *Catalog) UpdatePermissionsMode(name, mode string) (Entry, error) {
 // modify applies fn to a copy of the named ledger and stores it; on any
 // error nothing changes.
 func (c *Catalog) modify(name string, fn func(*Entry) error) (Entry, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cur, ok := c.ledgers[name]
-	if !ok {
-		return Entry{}, notFound(name)
-	}
-	next := cur.clone()
-	if err := fn(&next); err != nil {
-		return Entry{}, err
-	}
-	if err := c.put(&next); err != nil {
-		return Entry{}, err
-	}
-	c.ledgers[name] = &next
-	return next.clone(), nil
+	var out Entry
+	err := c.retry(func() error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		cur, ok := c.ledgers[name]
+		if !ok {
+			return notFound(name)
+		}
+		next := cur.clone()
+		if err := fn(&next); err != nil {
+			return err
+		}
+		if err := c.put(&next); err != nil {
+			return err
+		}
+		c.ledgers[name] = &next
+		out = next.clone()
+		return nil
+	})
+	return out, err
 }
 
 // Delete removes a ledger. It is refused while deletion protection is on.
@@ -352,30 +431,39 @@ func (c *Catalog) Delete(name string) error {
 	if err := validateLookupName(name); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	l, ok := c.ledgers[name]
-	if !ok {
-		c.mu.Unlock()
-		return notFound(name)
-	}
-	if l.DeletionProtection {
-		c.mu.Unlock()
-		return qldberr.Precondition("LEDGER", name,
-			"Ledger %s has deletion protection enabled; disable it with UpdateLedger before deleting the ledger", name)
-	}
-	batch := c.st.NewBatch()
-	defer batch.Close()
-	if err := batch.Delete(catalogKey(name)); err != nil {
-		c.mu.Unlock()
-		return fmt.Errorf("ledger: %w", err)
-	}
-	if err := c.st.Apply(batch); err != nil {
-		c.mu.Unlock()
+	var gone Entry
+	err := c.retry(func() error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		l, ok := c.ledgers[name]
+		if !ok {
+			return notFound(name)
+		}
+		if l.DeletionProtection {
+			return qldberr.Precondition("LEDGER", name,
+				"Ledger %s has deletion protection enabled; disable it with UpdateLedger before deleting the ledger", name)
+		}
+		batch := c.st.NewBatch()
+		defer batch.Close()
+		if c.opts.Shared {
+			if err := batch.Expect(catalogKey(name), c.raw[name]); err != nil {
+				return fmt.Errorf("ledger: %w", err)
+			}
+		}
+		if err := batch.Delete(catalogKey(name)); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		if err := c.st.Apply(batch); err != nil {
+			return err
+		}
+		delete(c.ledgers, name)
+		delete(c.raw, name)
+		gone = l.clone()
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	delete(c.ledgers, name)
-	gone := l.clone()
-	c.mu.Unlock()
 	if c.opts.OnDelete != nil {
 		c.opts.OnDelete(gone)
 	}
@@ -443,6 +531,7 @@ func (c *Catalog) Tags(a ARN, raw string) (map[string]string, error) {
 
 // IDs returns the set of every ledger's id (whatever its state).
 func (c *Catalog) IDs() map[string]bool {
+	_ = c.sync() // on failure, what was last read
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := make(map[string]bool, len(c.ledgers))
@@ -454,6 +543,7 @@ func (c *Catalog) IDs() map[string]bool {
 
 // Names returns every ledger name, sorted.
 func (c *Catalog) Names() []string {
+	_ = c.sync() // on failure, what was last read
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := make([]string, 0, len(c.ledgers))

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,12 +20,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/strand-db/strand/internal/api"
+	"github.com/strand-db/strand/internal/cluster"
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/server/plainbody"
 	"github.com/strand-db/strand/internal/store"
 	pebblestore "github.com/strand-db/strand/internal/store/pebble"
+	pgstore "github.com/strand-db/strand/internal/store/postgres"
 	"github.com/strand-db/strand/internal/stream"
 	"github.com/strand-db/strand/internal/stream/kpl"
 	"github.com/strand-db/strand/internal/txn"
@@ -44,15 +47,22 @@ type Node struct {
 
 	metricsAddr string
 	http        *http.Server
-	ln          net.Listener
+	// leases is set when the store is shared by several nodes: which
+	// ledgers (and so which journal streams) this node serves.
+	leases     *cluster.Leases
+	stopLeases context.CancelFunc
+	leasesDone chan struct{}
+
+	ln net.Listener
 
 	// kinesisCreds is why no AWS credentials could be obtained for Kinesis
 	// at start-up (checked only with --kinesis-endpoint); nil when they could.
 	kinesisCreds error
 }
 
-// Open validates cfg, opens the data directory (failing at once if another
-// process holds it) and builds the engines. It does not listen yet.
+// Open validates cfg, opens the store (the data directory, failing at once
+// if another process holds it; or the PostgreSQL database of cfg.Store) and
+// builds the engines. It does not listen yet.
 func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -60,28 +70,50 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	st, err := pebblestore.Open(cfg.DataDir, pebblestore.Options{})
+	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: log, store: st}
+	// On a store shared by several nodes each ledger, with its sessions and
+	// journal streams, is served by the node holding its lease.
+	shared := SharedStore(cfg)
+	var txnOwner txn.Ownership
+	var streamOwner stream.Ownership
+	if shared {
+		n.leases = cluster.New(cluster.Options{Store: st, URL: cfg.NodeURL, TTL: cfg.LeaseTTL, Logger: log,
+			Gained: n.ledgerGained, Lost: n.ledgerLost, Candidates: n.leaseCandidates})
+		txnOwner, streamOwner = n.leases, n.leases
+	}
 	cat, err := ledger.Open(st, ledger.Options{Region: cfg.Region, AccountID: cfg.AccountID, MaxLedgers: cfg.MaxLedgers,
-		OnDelete: n.ledgerDeleted, Logger: log})
+		OnDelete: n.ledgerDeleted, Logger: log, Shared: shared})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	n.ledgers = cat
-	n.tips = store.NewTipFiles(cfg.DataDir)
-	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout, Tips: n.tips,
+	// Tip record files guard the embedded store's synced commits against a
+	// file system that loses them; on PostgreSQL the database's commit is
+	// the durability point, and a node's local files would not be seen by
+	// the others.
+	var tips journal.Tips
+	if cfg.StoreKind() == config.StorePebble {
+		n.tips = store.NewTipFiles(cfg.DataDir)
+		tips = n.tips
+	}
+	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout, Tips: tips,
 		MaxStatementRows: cfg.MaxStatementRows, MaxStatementMemory: cfg.MaxStatementMemory,
-		MaxPendingBytesPerLedger: cfg.MaxPendingBytesPerLedger})
+		MaxPendingBytesPerLedger: cfg.MaxPendingBytesPerLedger, Ownership: txnOwner})
 	n.metrics = prometheus.NewRegistry()
-	n.metrics.MustRegister(newHealthCollector(cat, st))
+	cc, ok := st.(corruptionCounter)
+	if !ok {
+		cc = noCorruptions{}
+	}
+	n.metrics.MustRegister(newHealthCollector(cat, cc))
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := n.checkJournals(); err != nil {
 		n.sessions.Close()
-		n.tips.Close()
+		n.closeTips()
 		st.Close()
 		return nil, err
 	}
@@ -103,6 +135,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	n.streams, err = stream.Open(stream.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID,
 		MaxActivePerLedger: cfg.MaxStreamsPerLedger, Retention: cfg.StreamRetention, ImpairedTimeout: cfg.StreamImpairedTimeout,
+		Ownership:   streamOwner,
 		Aggregation: kpl.Config{MaxAggregateSize: cfg.AggregationMaxSize}, BufferDelay: cfg.StreamBufferDelay,
 		RetryMax: cfg.StreamRetryMax, RetryBase: min(100*time.Millisecond, cfg.StreamRetryMax),
 		Clients:  clients,
@@ -110,7 +143,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	})
 	if err != nil {
 		n.sessions.Close()
-		n.tips.Close()
+		n.closeTips()
 		st.Close()
 		return nil, err
 	}
@@ -118,6 +151,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 		Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials,
 		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Logger: log,
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
+		Router: n.router(), ForwardClient: forwardClient(), RouteWait: 2*cfg.LeaseTTL + time.Second, OwnerCheck: cfg.LeaseTTL / 3,
 	})
 	// The body's read deadline is set by the handler once the headers are
 	// authenticated (api.Options.BodyReadTimeout); headers have their own.
@@ -146,6 +180,7 @@ func (n *Node) Listen() error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 	}
 	n.ln = ln
+	n.startLeases()
 	if n.cfg.MetricsListen != "" {
 		mln, err := net.Listen("tcp", n.cfg.MetricsListen)
 		if err != nil {
@@ -184,6 +219,18 @@ func (n *Node) AuthMode() string {
 		return "none: any well-formed SigV4 signature is accepted (loopback only)"
 	}
 	return fmt.Sprintf("SigV4 verified against %d configured access key(s)", len(n.cfg.Credentials))
+}
+
+// StoreDescription names the store, for the start-up banner: "data
+// directory: DIR", or "store: PostgreSQL URL" without the URL's password.
+func (n *Node) StoreDescription() string {
+	if n.cfg.StoreKind() != config.StorePostgres {
+		return "data directory: " + n.cfg.DataDir
+	}
+	if u, err := url.Parse(n.cfg.Store); err == nil {
+		return "store: PostgreSQL " + u.Redacted()
+	}
+	return "store: PostgreSQL"
 }
 
 // KinesisCredentials describes the AWS credentials for Kinesis, for the
@@ -228,6 +275,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 // txn); the other ledgers serve. Only an error that is not such a loss
 // stops the start.
 func (n *Node) checkJournals() error {
+	if n.leases != nil {
+		// On a shared store a ledger is opened by the node that takes its
+		// lease; the database's own commit is the durability point, with
+		// no tip records beside it.
+		return nil
+	}
 	losses, err := n.sessions.OpenAll()
 	if err != nil {
 		return err
@@ -247,9 +300,12 @@ func (n *Node) checkJournals() error {
 		n.log.Error("ledger refused: its journal is missing acknowledged blocks; restore the data directory from a backup or run strand repair accept-journal-loss",
 			"ledger", loss.Ledger, "problem", loss.Error())
 	}
-	orphans, err := journal.OrphanTips(n.tips, n.ledgers.IDs())
-	if err != nil {
-		return err
+	var orphans []journal.OrphanTip
+	if n.tips != nil {
+		var err error
+		if orphans, err = journal.OrphanTips(n.tips, n.ledgers.IDs()); err != nil {
+			return err
+		}
 	}
 	orphanGauge := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "strand_orphan_tip_records",
@@ -280,15 +336,42 @@ func (n *Node) Close() error {
 	if n.mhttp != nil {
 		n.mhttp.Close()
 	}
+	n.stopLeasesLoop()
 	n.streams.Close()
 	n.sessions.Close()
-	err := n.tips.Close()
+	n.releaseLeases()
+	err := n.closeTips()
 	if serr := n.store.Close(); serr != nil {
 		err = serr
 	}
 	n.store = nil
 	return err
 }
+
+// openStore opens the store cfg.Store selects.
+func openStore(cfg config.Config) (store.Store, error) {
+	if cfg.StoreKind() == config.StorePostgres {
+		st, err := pgstore.Open(cfg.Store, pgstore.Options{MaxConns: int32(cfg.StoreMaxConns)})
+		if err != nil {
+			return nil, fmt.Errorf("server: --store: %w", err)
+		}
+		return st, nil
+	}
+	return pebblestore.Open(cfg.DataDir, pebblestore.Options{})
+}
+
+func (n *Node) closeTips() error {
+	if n.tips == nil {
+		return nil
+	}
+	return n.tips.Close()
+}
+
+// noCorruptions is the corruption count of a store that reports none
+// (PostgreSQL checks its own pages).
+type noCorruptions struct{}
+
+func (noCorruptions) Corruptions() uint64 { return 0 }
 
 // Sessions returns the session and transaction engine (tests and tools
 // read ledgers' journals through it).

@@ -33,6 +33,11 @@ var ErrCorruption = errors.New("store: on-disk corruption")
 // after its Close.
 var ErrClosed = errors.New("store: closed")
 
+// ErrConflict is matched (errors.Is) by the error of an Apply whose batch
+// carried an expectation (Batch.Expect) that did not hold at the commit:
+// nothing of the batch was applied.
+var ErrConflict = errors.New("store: expectation failed")
+
 // CorruptionError is a read that met on-disk corruption: it matches
 // ErrCorruption and wraps the implementation's error. Implementations
 // return it (wrapped) for every corrupt read.
@@ -138,6 +143,20 @@ type Writer interface {
 // of it to discard the writes).
 type Batch interface {
 	Writer
+
+	// Expect makes the batch conditional: Apply of this batch fails,
+	// applying nothing, with an error matching ErrConflict unless, at the
+	// moment of the commit, key's committed value equals value (a nil
+	// value means: key is absent; an empty non-nil value means: key is
+	// present with an empty value). The check is atomic with the batch's
+	// writes with respect to every other Apply of the same Store (what
+	// other processes write to the same storage, where an implementation
+	// allows that, is covered only where the implementation says so). It
+	// looks at the committed state only, never at the batch's own writes.
+	// Key and value are copied. A batch may carry several expectations;
+	// all must hold.
+	Expect(key, value []byte) error
+
 	Close() error
 }
 

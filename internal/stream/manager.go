@@ -11,6 +11,7 @@ package stream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -64,7 +65,47 @@ type Options struct {
 	Store              store.Store
 	Logger             *slog.Logger
 	Metrics            *Metrics
-	Now                func() time.Time
+	// Ownership, when set, says which ledgers' streams this node delivers
+	// on a store shared by several nodes (package cluster implements it):
+	// a ledger's streams run only while this node holds the ledger (Adopt
+	// and Release follow the lease), and every write of a stream's
+	// definition or checkpoint expects the ledger's fencing token. Nil:
+	// this node delivers every stream of its store.
+	Ownership Ownership
+	Now       func() time.Time
+}
+
+// Ownership tells which ledgers this node holds on a shared store.
+type Ownership interface {
+	// Fence returns what every write of this node for the ledger must
+	// expect (store.Batch.Expect(key, value)), and false when this node
+	// does not hold the ledger.
+	Fence(ledgerID string) (key, value []byte, ok bool)
+}
+
+// errNotHeld is the error of a write for a ledger this node does not hold.
+var errNotHeld = errors.New("stream: this node does not hold the ledger")
+
+// fence adds the ownership expectation of ledgerID to b (nothing without
+// Ownership), or fails with errNotHeld.
+func (m *Manager) fence(b store.Batch, ledgerID string) error {
+	if m.opts.Ownership == nil {
+		return nil
+	}
+	key, value, ok := m.opts.Ownership.Fence(ledgerID)
+	if !ok {
+		return errNotHeld
+	}
+	return b.Expect(key, value)
+}
+
+// owns reports whether this node delivers the streams of ledgerID.
+func (m *Manager) owns(ledgerID string) bool {
+	if m.opts.Ownership == nil {
+		return true
+	}
+	_, _, ok := m.opts.Ownership.Fence(ledgerID)
+	return ok
 }
 
 // Defaults of the Options: the values a zero field takes, and
@@ -166,24 +207,15 @@ type running struct {
 func Open(opts Options) (*Manager, error) {
 	opts.setDefaults()
 	m := &Manager{opts: opts, streams: map[string]*running{}, done: make(chan struct{})}
-	var decodeErr error
-	err := opts.Store.Scan([]byte("sd/"), store.PrefixEnd([]byte("sd/")), func(_, v []byte) bool {
-		var d Definition
-		if decodeErr = json.Unmarshal(v, &d); decodeErr != nil {
-			return false
-		}
-		m.streams[d.ID] = &running{def: d}
-		return true
-	})
-	if err == nil {
-		err = decodeErr
-	}
+	defs, err := m.load("")
 	if err != nil {
-		return nil, fmt.Errorf("stream: load: %w", err)
+		return nil, err
 	}
 	m.mu.Lock()
-	for _, r := range m.streams {
-		if !terminal(r.def.Status) {
+	for _, d := range defs {
+		r := &running{def: d}
+		m.streams[d.ID] = r
+		if !terminal(r.def.Status) && m.owns(d.LedgerID) {
 			m.startLocked(r)
 		}
 		m.opts.Metrics.setStatus(r.def.LedgerName, r.def.ID, r.def.Status)
@@ -192,6 +224,75 @@ func Open(opts Options) (*Manager, error) {
 	m.wg.Add(1)
 	go m.expireLoop()
 	return m, nil
+}
+
+// load reads the stored stream definitions, of every ledger or of one.
+func (m *Manager) load(ledgerID string) ([]Definition, error) {
+	var defs []Definition
+	var decodeErr error
+	err := m.opts.Store.Scan([]byte("sd/"), store.PrefixEnd([]byte("sd/")), func(_, v []byte) bool {
+		var d Definition
+		if decodeErr = json.Unmarshal(v, &d); decodeErr != nil {
+			return false
+		}
+		if ledgerID == "" || d.LedgerID == ledgerID {
+			defs = append(defs, d)
+		}
+		return true
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream: load: %w", err)
+	}
+	return defs, nil
+}
+
+// Adopt starts delivering the streams of a ledger this node has just taken
+// (on a shared store): their definitions are read again from the store,
+// since the previous owner may have changed them, and a worker starts for
+// each live one, resuming from its checkpoint.
+func (m *Manager) Adopt(ledgerID string) error {
+	m.Release(ledgerID)
+	defs, err := m.load(ledgerID)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, r := range m.streams {
+		if r.def.LedgerID == ledgerID {
+			delete(m.streams, id)
+		}
+	}
+	for _, d := range defs {
+		r := &running{def: d}
+		m.streams[d.ID] = r
+		m.opts.Metrics.setStatus(d.LedgerName, d.ID, d.Status)
+		if !terminal(d.Status) {
+			m.startLocked(r)
+		}
+	}
+	return nil
+}
+
+// Release stops the workers of a ledger this node no longer holds, and
+// waits for them. Their checkpoints stay for the next owner.
+func (m *Manager) Release(ledgerID string) {
+	m.mu.Lock()
+	var waits []chan struct{}
+	for _, r := range m.streams {
+		if r.def.LedgerID == ledgerID && r.cancel != nil {
+			r.cancel()
+			waits = append(waits, r.exited)
+			r.cancel = nil
+		}
+	}
+	m.mu.Unlock()
+	for _, w := range waits {
+		<-w
+	}
 }
 
 // Close stops every worker; their checkpoints stay for the next start.
@@ -228,8 +329,10 @@ func (m *Manager) persist(id string) error {
 	r, ok := m.streams[id]
 	var b []byte
 	var err error
+	var ledgerID string
 	if ok {
 		b, err = json.Marshal(&r.def)
+		ledgerID = r.def.LedgerID
 	}
 	m.mu.Unlock()
 	if !ok {
@@ -240,6 +343,9 @@ func (m *Manager) persist(id string) error {
 	}
 	batch := m.opts.Store.NewBatch()
 	defer batch.Close()
+	if err := m.fence(batch, ledgerID); err != nil {
+		return fmt.Errorf("stream: %w", err)
+	}
 	if err := batch.Set(defKey(id), b); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
@@ -596,7 +702,7 @@ func (m *Manager) expire(now time.Time) {
 	m.mu.Lock()
 	var ids []string
 	for id, r := range m.streams {
-		if !m.visible(&r.def, now) {
+		if !m.visible(&r.def, now) && m.owns(r.def.LedgerID) {
 			delete(m.streams, id)
 			ids = append(ids, id)
 		}

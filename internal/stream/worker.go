@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/store"
 	"github.com/strand-db/strand/internal/stream/kpl"
 	"github.com/strand-db/strand/internal/stream/record"
 )
@@ -137,6 +138,12 @@ func (w *worker) run(ctx context.Context) {
 				err := w.saveCheckpoint()
 				if err == nil {
 					break
+				}
+				if lostLedger(err) {
+					// Another node owns the ledger now and resumes from
+					// the last checkpoint: stop without a status change.
+					o.Logger.Info("journal stream handed over to another node", append(w.log(), "err", err)...)
+					return
 				}
 				w.internalFault("checkpoint not saved", err)
 				if !w.sleep(ctx) {
@@ -316,6 +323,12 @@ func (w *worker) loadCheckpoint() error {
 	return json.Unmarshal(raw, &w.cp)
 }
 
+// lostLedger reports whether a write failed because this node no longer
+// holds the stream's ledger (a shared store's fencing).
+func lostLedger(err error) bool {
+	return errors.Is(err, errNotHeld) || errors.Is(err, store.ErrConflict)
+}
+
 func (w *worker) saveCheckpoint() error {
 	b, err := json.Marshal(w.cp)
 	if err != nil {
@@ -323,6 +336,9 @@ func (w *worker) saveCheckpoint() error {
 	}
 	batch := w.m.opts.Store.NewBatch()
 	defer batch.Close()
+	if err := w.m.fence(batch, w.def.LedgerID); err != nil {
+		return err
+	}
 	if err := batch.Set(cpKey(w.id), b); err != nil {
 		return err
 	}

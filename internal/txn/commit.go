@@ -3,6 +3,7 @@ package txn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -119,13 +120,23 @@ func (g *groupState) table(l *LedgerEngine, id string) (*tableMeta, bool) {
 
 func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 	if l.failed != nil {
+		err := fmt.Errorf("txn: ledger %s refuses commits after a storage failure: %w", l.Name, l.failed)
+		if errors.Is(l.failed, store.ErrConflict) {
+			err = notHeld(l.Name)
+		}
 		for _, r := range group {
-			r.done <- commitResult{err: fmt.Errorf("txn: ledger %s refuses commits after a storage failure: %w", l.Name, l.failed)}
+			r.done <- commitResult{err: err}
 		}
 		return
 	}
 	batch := l.st.NewIndexedBatch()
 	defer batch.Close()
+	if err := l.fence.expect(batch); err != nil {
+		for _, r := range group {
+			r.done <- commitResult{err: fmt.Errorf("txn: %w", err)}
+		}
+		return
+	}
 	jg := l.Begin(batch)
 	defer jg.End()
 	g := &groupState{tables: map[string]*tableMeta{}, log: jg}
@@ -162,8 +173,14 @@ func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 	// opened.
 	if err := jg.Commit(); err != nil {
 		l.failed = err
+		cerr := fmt.Errorf("txn: %w", err)
+		if errors.Is(err, store.ErrConflict) {
+			// The fencing token changed: another node owns the ledger now
+			// and nothing of this group was written.
+			cerr = notHeld(l.Name)
+		}
 		for _, a := range ok {
-			a.req.done <- commitResult{err: fmt.Errorf("txn: %w", err)}
+			a.req.done <- commitResult{err: cerr}
 		}
 		return
 	}

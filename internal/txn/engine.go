@@ -7,11 +7,13 @@
 package txn
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"math/big"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,7 +47,22 @@ type Options struct {
 	// limit.
 	MaxPendingBytesPerLedger int64
 
+	// Ownership, when set, says which ledgers this node may serve: on a
+	// store shared by several nodes (package cluster implements it) a
+	// ledger is opened only while this node holds its lease, and every
+	// commit batch expects the lease's fencing token. Nil: this node owns
+	// every ledger of its store.
+	Ownership Ownership
+
 	Now func() time.Time
+}
+
+// Ownership tells which ledgers this node holds on a shared store.
+type Ownership interface {
+	// Fence returns what every write of this node for the ledger must
+	// expect (store.Batch.Expect(key, value)), and false when this node
+	// does not hold the ledger.
+	Fence(ledgerID string) (key, value []byte, ok bool)
 }
 
 // Defaults of the engine's quotas and budgets: the values a zero Options
@@ -129,15 +146,30 @@ func (e *Engine) Ledger(name string) (*LedgerEngine, error) {
 	if err != nil {
 		return nil, err
 	}
+	var fence *fenceKV
+	if e.opts.Ownership != nil {
+		key, value, ok := e.opts.Ownership.Fence(meta.ID)
+		if !ok {
+			return nil, notHeld(meta.Name)
+		}
+		fence = &fenceKV{key: key, value: value}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if l, ok := e.ledgers[meta.ID]; ok {
-		return l, nil
+		if fence == nil || bytes.Equal(l.fence.value, fence.value) {
+			return l, nil
+		}
+		// This node lost the ledger and took it again since l was opened:
+		// what l keeps in memory may be stale, so it is rebuilt.
+		if old := e.dropLocked(meta.ID); old != nil {
+			old.close()
+		}
 	}
 	if loss := e.refused[meta.ID]; loss != nil {
 		return nil, refusal(loss)
 	}
-	l, err := openLedger(e.st, e.opts.Tips, meta.ID, meta.Name, e.opts.Now)
+	l, err := openLedger(e.st, e.opts.Tips, meta.ID, meta.Name, fence, e.opts.Now)
 	var loss *journal.JournalLoss
 	if errors.As(err, &loss) {
 		e.refused[meta.ID] = loss
@@ -151,6 +183,41 @@ func (e *Engine) Ledger(name string) (*LedgerEngine, error) {
 	l.maxPending = e.opts.MaxPendingBytesPerLedger
 	e.ledgers[meta.ID] = l
 	return l, nil
+}
+
+// notHeld is the error of a ledger that another node serves (or that is
+// changing hands). The drivers retry InvalidSessionException with a new
+// session, which the api layer routes to the ledger's owner.
+func notHeld(name string) error {
+	return qldberr.New(qldberr.InvalidSession, "Ledger %s is served by another node; start a new session", name)
+}
+
+// Release closes the engine of a ledger this node no longer holds (its
+// lease was lost or given up): its sessions end (their next command gets
+// InvalidSessionException) and its committer stops after the queued
+// commits, which its fencing token makes fail if another node took over.
+// Nothing of the ledger's data is removed.
+func (e *Engine) Release(ledgerID string) {
+	e.mu.Lock()
+	l := e.dropLocked(ledgerID)
+	e.mu.Unlock()
+	if l != nil {
+		l.close()
+	}
+}
+
+// dropLocked forgets a ledger's engine and sessions and returns the engine
+// for closing (outside e.mu, unless its committer is known idle).
+func (e *Engine) dropLocked(ledgerID string) *LedgerEngine {
+	for tok, s := range e.sessions {
+		if s.ledger.ID == ledgerID {
+			delete(e.sessions, tok)
+		}
+	}
+	delete(e.counts, ledgerID)
+	l := e.ledgers[ledgerID]
+	delete(e.ledgers, ledgerID)
+	return l
 }
 
 // refusal is the client-visible error of a refused ledger.
@@ -189,19 +256,7 @@ func (e *Engine) OpenAll() ([]*journal.JournalLoss, error) {
 // DropLedger ends the sessions of a deleted ledger, stops its engine and
 // removes its data.
 func (e *Engine) DropLedger(meta ledger.Entry) error {
-	e.mu.Lock()
-	for tok, s := range e.sessions {
-		if s.ledger.ID == meta.ID {
-			delete(e.sessions, tok)
-		}
-	}
-	delete(e.counts, meta.ID)
-	l := e.ledgers[meta.ID]
-	delete(e.ledgers, meta.ID)
-	e.mu.Unlock()
-	if l != nil {
-		l.close()
-	}
+	e.Release(meta.ID)
 	e.mu.Lock()
 	delete(e.refused, meta.ID)
 	e.mu.Unlock()
@@ -284,12 +339,36 @@ func (e *Engine) reapLocked(now time.Time, ledgerID string) []*Session {
 	return stale
 }
 
-func newToken() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
+// newToken returns a new session token: the ledger's name, a zero byte and
+// 32 random bytes, in standard base64, so that any node of a cluster can
+// tell from a token which ledger (and so which owner) it belongs to
+// (TokenLedger). Only the random part makes it unguessable.
+func newToken(ledgerName string) string {
+	b := make([]byte, 0, len(ledgerName)+33)
+	b = append(b, ledgerName...)
+	b = append(b, 0)
+	var r [32]byte
+	if _, err := rand.Read(r[:]); err != nil {
 		panic("txn: random source failed: " + err.Error())
 	}
-	return base64.StdEncoding.EncodeToString(b[:])
+	return base64.StdEncoding.EncodeToString(append(b, r[:]...))
+}
+
+// TokenLedger returns the name of the ledger a session token of this
+// server belongs to, and false for anything else.
+func TokenLedger(token string) (string, bool) {
+	if len(token) > 128 {
+		return "", false
+	}
+	b, err := base64.StdEncoding.DecodeString(token)
+	if err != nil || len(b) < 34 {
+		return "", false
+	}
+	name, rest, ok := bytes.Cut(b, []byte{0})
+	if !ok || len(rest) != 32 || len(name) == 0 {
+		return "", false
+	}
+	return string(name), true
 }
 
 func randomDuration(lo, hi time.Duration) time.Duration {
@@ -318,6 +397,11 @@ func (e *Engine) StartSession(ctx context.Context, ledgerName string) (string, e
 		if qe := qldberr.As(err); qe != nil && qe.Type == qldberr.PreconditionNotMet {
 			return "", qldberr.New(qldberr.BadRequest, "%s", qe.Message)
 		}
+		if qe := qldberr.As(err); qe != nil && qe.Type == qldberr.InvalidSession {
+			// Another node holds the ledger (it is changing hands): a 503
+			// the SDKs retry, since the drivers do not retry StartSession.
+			return "", qldberr.New(qldberr.CapacityExceeded, "%s", strings.Replace(qe.Message, "; start a new session", "; retry", 1))
+		}
 		return "", err
 	}
 	now := e.opts.Now()
@@ -331,7 +415,7 @@ func (e *Engine) StartSession(ctx context.Context, ledgerName string) (string, e
 	full := e.counts[l.ID] >= e.opts.MaxSessionsPerLedger
 	tok := ""
 	if !full {
-		tok = newToken()
+		tok = newToken(l.Name)
 		e.sessions[tok] = s
 		e.counts[l.ID]++
 	}

@@ -66,6 +66,17 @@ func (t *tableMeta) ion() *ionvalue.Value {
 	)
 }
 
+// fenceKV is a fencing expectation: the key and the token value.
+type fenceKV struct{ key, value []byte }
+
+// expect adds the fencing expectation to b, if any.
+func (f *fenceKV) expect(b store.Batch) error {
+	if f == nil {
+		return nil
+	}
+	return b.Expect(f.key, f.value)
+}
+
 // ledgerMeta is stored once per ledger.
 type ledgerMeta struct {
 	StrandID string `json:"strandId"`
@@ -84,6 +95,9 @@ type LedgerEngine struct {
 
 	st   store.Store
 	keys keys
+	// fence is what every commit batch expects on a shared store (nil:
+	// this node owns the ledger outright); see Options.Ownership.
+	fence *fenceKV
 	// damage turns a read error meeting on-disk corruption into the
 	// client's error, marking the ledger damaged (Engine.storageFailure).
 	damage func(where string, err error) error
@@ -110,9 +124,9 @@ type LedgerEngine struct {
 // With tips set it compares the journal with the ledger's tip record first
 // and fails with a *journal.JournalLoss when acknowledged blocks are missing
 // (see journal.Open).
-func openLedger(st store.Store, tips journal.Tips, id, name string, clock func() time.Time) (*LedgerEngine, error) {
+func openLedger(st store.Store, tips journal.Tips, id, name string, fence *fenceKV, clock func() time.Time) (*LedgerEngine, error) {
 	l := &LedgerEngine{
-		ID: id, Name: name, st: st, keys: newKeys(id),
+		ID: id, Name: name, st: st, keys: newKeys(id), fence: fence,
 		tables: map[string]*tableMeta{}, occ: newOCCState(),
 		commitCh: make(chan *commitRequest, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
 		now: clock,
@@ -130,6 +144,7 @@ func openLedger(st store.Store, tips journal.Tips, id, name string, clock func()
 		meta.StrandID = qldbid.New()
 		b, _ := json.Marshal(meta)
 		batch := st.NewBatch()
+		_ = fence.expect(batch)
 		_ = batch.Set(l.keys.meta(), b)
 		err := st.Apply(batch)
 		batch.Close()

@@ -96,6 +96,12 @@ func (s *Store) Apply(b store.Batch) error {
 	if s.closed {
 		return fmt.Errorf("memstore: commit: %w", store.ErrClosed)
 	}
+	for _, e := range mb.expects {
+		v, ok := s.vals[e.key]
+		if ok != (e.value != nil) || !bytes.Equal(v, e.value) {
+			return fmt.Errorf("memstore: commit: key %q: %w", e.key, store.ErrConflict)
+		}
+	}
 	for _, o := range mb.ops {
 		switch {
 		case o.end != nil:
@@ -142,8 +148,21 @@ func (o op) covers(k string) bool {
 // batch is both a store.Batch and a store.IndexedBatch: its reads replay
 // its writes over the store.
 type batch struct {
-	s   *Store
-	ops []op
+	s       *Store
+	ops     []op
+	expects []expectation
+}
+
+// expectation is one Batch.Expect, checked by Apply under the store's lock:
+// value nil means absent.
+type expectation struct {
+	key   string
+	value []byte
+}
+
+func (b *batch) Expect(key, value []byte) error {
+	b.expects = append(b.expects, expectation{key: string(key), value: bytes.Clone(value)})
+	return nil
 }
 
 func (b *batch) Set(key, value []byte) error {
@@ -162,7 +181,7 @@ func (b *batch) DeleteRange(start, end []byte) error {
 	return nil
 }
 
-func (b *batch) Close() error { b.ops = nil; return nil }
+func (b *batch) Close() error { b.ops, b.expects = nil, nil; return nil }
 
 func (b *batch) Get(key []byte) ([]byte, bool, error) {
 	v, ok, err := b.s.Get(key)

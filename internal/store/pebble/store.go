@@ -43,8 +43,15 @@ type Options struct {
 
 // Store is an open data directory; it implements store.Store.
 type Store struct {
-	db     *pebble.DB
-	lock   *os.File
+	db   *pebble.DB
+	lock *os.File
+
+	// commitMu orders commits against conditional ones (Batch.Expect): a
+	// batch with expectations holds it exclusively from its check through
+	// its synced commit; every other batch holds it shared, so plain
+	// commits still run concurrently and share fsyncs.
+	commitMu sync.RWMutex
+
 	dir    string
 	closed atomic.Bool
 
@@ -195,6 +202,16 @@ func (s *Store) NewIndexedBatch() store.IndexedBatch {
 // Apply implements store.Store: the batch is committed with a sync of the
 // write-ahead log; concurrent Apply calls share fsyncs (Pebble's group
 // commit).
+//
+// A batch with expectations (Batch.Expect) is checked and committed under
+// an exclusive lock that every Apply of this Store takes (shared, for
+// batches without expectations), so the check is atomic with respect to
+// every other Apply: no commit of this process slips in between. Such a
+// batch commits alone, with its own sync, and holds up the other commits
+// of the store for that sync; batches without expectations keep the
+// concurrent, fsync-sharing path. (Pebble has no compare-and-set of its
+// own; the lock is what makes the check hold, which is enough as one
+// process owns the directory.)
 func (s *Store) Apply(b store.Batch) error {
 	pb, ok := b.(*batch)
 	if !ok || pb.s != s {
@@ -202,6 +219,22 @@ func (s *Store) Apply(b store.Batch) error {
 	}
 	if s.closed.Load() {
 		return fmt.Errorf("store: commit: %w", store.ErrClosed)
+	}
+	if len(pb.expects) == 0 {
+		s.commitMu.RLock()
+		defer s.commitMu.RUnlock()
+	} else {
+		s.commitMu.Lock()
+		defer s.commitMu.Unlock()
+		for _, e := range pb.expects {
+			v, ok, err := get(s.db, e.key)
+			if err != nil {
+				return fmt.Errorf("store: commit: checking an expectation: %w", err)
+			}
+			if ok != (e.value != nil) || !bytes.Equal(v, e.value) {
+				return fmt.Errorf("store: commit: key %q: %w", e.key, store.ErrConflict)
+			}
+		}
 	}
 	if err := pb.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
@@ -269,8 +302,17 @@ func readError(op string, key []byte, err error) error {
 
 // batch is a store.Batch and store.IndexedBatch over a *pebble.Batch.
 type batch struct {
-	s *Store
-	b *pebble.Batch
+	s       *Store
+	b       *pebble.Batch
+	expects []expectation
+}
+
+// expectation is one Batch.Expect: value nil means absent.
+type expectation struct{ key, value []byte }
+
+func (b *batch) Expect(key, value []byte) error {
+	b.expects = append(b.expects, expectation{key: bytes.Clone(key), value: bytes.Clone(value)})
+	return nil
 }
 
 func (b *batch) Set(key, value []byte) error { return b.b.Set(key, value, nil) }

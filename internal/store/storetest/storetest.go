@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/strand-db/strand/internal/store"
@@ -121,6 +123,112 @@ var cases = []struct {
 		want(t, s, nil, nil, "a=a b=b c=c d=d")
 		must(t, s.Apply(b))
 		want(t, s, nil, nil, "a=new c2=c2 d=d e=e")
+	}},
+	{"ExpectHolds", func(t *testing.T, s store.Store) {
+		put(t, s, "lease")
+		apply(t, s, func(b store.Batch) {
+			must(t, b.Expect([]byte("lease"), []byte("lease")))
+			must(t, b.Expect([]byte("absent"), nil))
+			must(t, b.Set([]byte("lease"), []byte("2")))
+			must(t, b.Set([]byte("w"), []byte("w")))
+		})
+		want(t, s, nil, nil, "lease=2 w=w")
+	}},
+	{"ExpectMismatchAppliesNothing", func(t *testing.T, s store.Store) {
+		put(t, s, "a", "b", "c")
+		for _, tc := range []struct {
+			key   string
+			value []byte
+		}{
+			{"a", []byte("other")},   // a different value
+			{"a", nil},               // present, expected absent
+			{"a", []byte{}},          // present, expected empty
+			{"missing", []byte("x")}, // absent, expected a value
+			{"missing", []byte{}},    // absent, expected present and empty
+		} {
+			b := s.NewBatch()
+			must(t, b.Expect([]byte("b"), []byte("b"))) // holds
+			must(t, b.Expect([]byte(tc.key), tc.value))
+			must(t, b.Set([]byte("a"), []byte("changed")))
+			must(t, b.Delete([]byte("b")))
+			must(t, b.DeleteRange([]byte("c"), []byte("d")))
+			must(t, b.Set([]byte("new"), []byte("new")))
+			err := s.Apply(b)
+			b.Close()
+			if !errors.Is(err, store.ErrConflict) {
+				t.Errorf("Apply expecting %s=%q: %v, want ErrConflict", tc.key, tc.value, err)
+			}
+			want(t, s, nil, nil, "a=a b=b c=c")
+		}
+	}},
+	{"ExpectAbsentAndEmpty", func(t *testing.T, s store.Store) {
+		// Create-if-absent: the first wins, the second conflicts.
+		for i, wantErr := range []bool{false, true} {
+			b := s.NewBatch()
+			must(t, b.Expect([]byte("k"), nil))
+			must(t, b.Set([]byte("k"), []byte{}))
+			err := s.Apply(b)
+			b.Close()
+			if wantErr != errors.Is(err, store.ErrConflict) || (!wantErr && err != nil) {
+				t.Fatalf("create-if-absent #%d: %v", i+1, err)
+			}
+		}
+		// An empty value is present, and matches an empty expectation.
+		apply(t, s, func(b store.Batch) {
+			must(t, b.Expect([]byte("k"), []byte{}))
+			must(t, b.Delete([]byte("k")))
+		})
+		want(t, s, nil, nil, "")
+		// The batch's own writes do not count: only the committed state.
+		b := s.NewIndexedBatch()
+		must(t, b.Set([]byte("k"), []byte("mine")))
+		must(t, b.Expect([]byte("k"), []byte("mine")))
+		if err := s.Apply(b); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("Apply expecting the batch's own write: %v, want ErrConflict", err)
+		}
+		b.Close()
+	}},
+	{"ExpectConcurrentIncrements", func(t *testing.T, s store.Store) {
+		const workers, each = 4, 15
+		var wg sync.WaitGroup
+		errs := make(chan error, workers)
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for done := 0; done < each; {
+					v, ok, err := s.Get([]byte("n"))
+					if err != nil {
+						errs <- err
+						return
+					}
+					var n int
+					if ok {
+						n, _ = strconv.Atoi(string(v))
+					} else {
+						v = nil
+					}
+					b := s.NewBatch()
+					_ = b.Expect([]byte("n"), v)
+					_ = b.Set([]byte("n"), []byte(strconv.Itoa(n+1)))
+					err = s.Apply(b)
+					b.Close()
+					switch {
+					case err == nil:
+						done++
+					case !errors.Is(err, store.ErrConflict):
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		want(t, s, nil, nil, fmt.Sprintf("n=%d", workers*each))
 	}},
 	{"ClosedStoreErrors", func(t *testing.T, s store.Store) {
 		put(t, s, "a")

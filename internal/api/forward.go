@@ -1,0 +1,216 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/qldberr"
+)
+
+// Router finds the node that serves a ledger when several nodes share one
+// store (package server implements it over package cluster's leases).
+type Router interface {
+	// Route returns the base URL of the node that serves ledgerName, or ""
+	// when this node serves it (having taken its lease if it was free) or
+	// when the ledger does not exist (this node then says so).
+	Route(ctx context.Context, ledgerName string) (string, error)
+}
+
+// forwardedHeader marks a request one node forwarded to another: the
+// receiver serves it itself and never forwards it again. It grants
+// nothing: the receiver verifies the client's own signature, which the
+// forwarder passes on unchanged with the body and the Host it signed.
+const forwardedHeader = "X-Strand-Forwarded"
+
+// hopHeaders are the hop-by-hop headers a proxy must not pass on (RFC 9110
+// section 7.6.1).
+var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// routeLedger decides where a request for ledgerName is served: it returns
+// the owner's URL to forward to, or "" to serve it here. A request that was
+// forwarded already is served here, unless the ledger belongs to yet
+// another node, which is an error the client retries (the ledger is
+// changing hands).
+//
+// session says the request is a command of an existing session (see moving).
+func (s *Handler) routeLedger(r *http.Request, ledgerName string, session bool) (string, *qldberr.Error) {
+	if s.opts.Router == nil || ledgerName == "" {
+		return "", nil
+	}
+	owner, err := s.opts.Router.Route(r.Context(), ledgerName)
+	if err != nil {
+		s.log.Error("cannot route request to its ledger's node", "ledger", ledgerName, "err", err)
+		return "", moving(ledgerName, session)
+	}
+	if owner != "" && r.Header.Get(forwardedHeader) != "" {
+		return "", moving(ledgerName, session)
+	}
+	return owner, nil
+}
+
+// moving is the retryable error of a request for a ledger that no node can
+// serve at this moment (its owner is unreachable or it is changing hands):
+// InvalidSessionException for a command of an existing session, which the
+// drivers retry with a new session, and CapacityExceededException (503)
+// otherwise (StartSession, the control plane), which the SDKs' standard
+// retryers retry.
+func moving(ledgerName string, session bool) *qldberr.Error {
+	if session {
+		return qldberr.New(qldberr.InvalidSession, "Ledger %s is moving to another node; start a new session", ledgerName)
+	}
+	return qldberr.New(qldberr.CapacityExceeded, "Ledger %s is moving to another node; retry the request", ledgerName)
+}
+
+// dispatch serves a request for ledgerName on a store shared by several
+// nodes: it reports false when this node serves it itself, and true when
+// the request has been answered (forwarded to the owner, or refused). While
+// the owner cannot be reached (it died and its lease has not run out yet)
+// the request waits and is routed again, for up to Options.RouteWait, so
+// that a failover looks like a slow answer rather than an error. Sending a
+// request again is safe: either the owner never received it (the connection
+// was refused), or the node that now serves the ledger does not know the
+// session it belongs to and answers InvalidSessionException, which the
+// drivers retry.
+//
+// session says the request is a command of an existing session (see moving).
+func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, ledgerName string, session bool) bool {
+	contentType := restJSON
+	if r.Header.Get(targetHdr) != "" {
+		contentType = awsJSON10
+	}
+	// The wait budget counts the pauses between attempts, not the time a
+	// forwarded request spent with an owner that then lost its lease.
+	waited := time.Duration(0)
+	const pause = 100 * time.Millisecond
+	for {
+		owner, rerr := s.routeLedger(r, ledgerName, session)
+		if rerr != nil {
+			writeError(w, contentType, rerr)
+			return true
+		}
+		if owner == "" {
+			return false
+		}
+		if s.forward(w, r, body, owner, ledgerName) {
+			return true
+		}
+		if waited >= s.opts.RouteWait {
+			writeError(w, contentType, moving(ledgerName, session))
+			return true
+		}
+		select {
+		case <-r.Context().Done():
+			writeError(w, contentType, moving(ledgerName, session))
+			return true
+		case <-time.After(pause):
+			waited += pause
+		}
+	}
+}
+
+// forward sends the request, with the body already read, to the node at
+// base and copies its answer back. The client's Host, signature headers and
+// body go unchanged, so the owner verifies the client's own signature. It
+// reports false, having written nothing, when the owner could not be
+// reached.
+func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, base, ledgerName string) bool {
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, strings.TrimSuffix(base, "/")+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		s.log.Error("cannot forward request", "owner", base, "err", err)
+		return false
+	}
+	for k, vs := range r.Header {
+		out.Header[k] = append([]string(nil), vs...)
+	}
+	for _, h := range hopHeaders {
+		out.Header.Del(h)
+	}
+	out.Host = r.Host
+	out.ContentLength = int64(len(body))
+	out.Header.Set(forwardedHeader, "1")
+	// An owner that stops answering (paused, partitioned) loses its lease
+	// after the TTL; the request is then taken back and routed again
+	// rather than left waiting on it.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	out = out.WithContext(ctx)
+	stop := s.watchOwner(ctx, cancel, ledgerName, base)
+	resp, err := s.forwarder().Do(out)
+	stop()
+	if err != nil {
+		s.log.Warn("ledger owner unreachable", "ledger", ledgerName, "owner", base, "err", err)
+		return false
+	}
+	defer resp.Body.Close()
+	for k, vs := range resp.Header {
+		w.Header()[k] = append([]string(nil), vs...)
+	}
+	for _, h := range hopHeaders {
+		w.Header().Del(h)
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
+	return true
+}
+
+// watchOwner cancels a forwarded request (cancel) when the ledger's owner
+// is no longer base, checking every Options.OwnerCheck until the returned
+// stop is called.
+func (s *Handler) watchOwner(ctx context.Context, cancel context.CancelFunc, ledgerName, base string) (stop func()) {
+	every := s.opts.OwnerCheck
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if owner, err := s.opts.Router.Route(ctx, ledgerName); err == nil && owner != base {
+					s.log.Warn("ledger owner stopped answering and lost its lease; routing the request again",
+						"ledger", ledgerName, "former_owner", base, "owner", owner)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
+}
+
+// forwarder is the HTTP client that forwards to other nodes.
+func (s *Handler) forwarder() *http.Client {
+	if s.opts.ForwardClient != nil {
+		return s.opts.ForwardClient
+	}
+	return http.DefaultClient
+}
+
+// controlLedger returns the ledger a control-plane request must be served
+// by the owner of: the journal reads (digest, block, revision) and the
+// journal streams of a ledger, and the tags of a stream. Catalogue
+// operations are served by any node ("").
+func controlLedger(segs []string) string {
+	switch {
+	case len(segs) >= 3 && segs[0] == "ledgers" && segs[2] != "permissions-mode":
+		return segs[1]
+	case len(segs) == 2 && segs[0] == "tags":
+		if a, err := ledger.ParseARN(segs[1]); err == nil && a.StreamID != "" {
+			return a.Ledger
+		}
+	}
+	return ""
+}

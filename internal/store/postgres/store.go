@@ -1,0 +1,431 @@
+// Package pgstore is a store.Store on PostgreSQL (13 and later) and the
+// PostgreSQL-compatible distributed databases (CockroachDB, YugabyteDB),
+// through pgx and its connection pool. Every key lives in one table of
+// ordered keys, strand_kv(k bytea PRIMARY KEY, v bytea NOT NULL): bytea
+// compares byte-wise, the order store.Iterator promises. A second table,
+// strand_schema, holds the schema's version; Open creates or migrates the
+// schema, and refuses a database whose schema is newer than it knows.
+//
+// Apply runs each batch as one database transaction (SERIALIZABLE, retried
+// on serialization failures) and returns only after COMMIT has returned:
+// the database's commit is the durability point, so the store has no tip
+// record files (Dir returns "").
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/strand-db/strand/internal/store"
+)
+
+// SchemaVersion is the version of the tables this package reads and writes.
+const SchemaVersion = 1
+
+// ErrSchemaTooNew is matched by the error of Open on a database whose schema
+// was written by a newer Strand.
+var ErrSchemaTooNew = errors.New("pgstore: the database's schema is newer than this strand binary")
+
+// Options tune Open. The zero value is the default setting.
+type Options struct {
+	// MaxConns is the size of the connection pool; 0 means DefaultMaxConns.
+	// An open iterator over more than one page holds a connection until it
+	// is closed.
+	MaxConns int32
+
+	// ConnectTimeout bounds the connection and schema set-up of Open, and
+	// each new connection of the pool; 0 means 10 seconds.
+	ConnectTimeout time.Duration
+
+	// OpTimeout bounds each operation (a read, a page of an iterator, a
+	// commit with its retries); 0 means 60 seconds. The engine's calls
+	// carry no deadline of their own: this keeps a lost database from
+	// hanging them forever.
+	OpTimeout time.Duration
+}
+
+// DefaultMaxConns is the pool size when Options.MaxConns is 0.
+const DefaultMaxConns = 10
+
+// Store is an open PostgreSQL store; it implements store.Store.
+type Store struct {
+	pool      *pgxpool.Pool
+	where     string // host:port/database, for errors (never the password)
+	opTimeout time.Duration
+	closed    atomic.Bool
+	bg        sync.WaitGroup // iterators' background rollbacks
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (postgres:// or postgresql://, any
+// parameter pgx accepts), checks that it answers within the connect
+// timeout, and creates or migrates the schema.
+func Open(url string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's parse errors may quote the URL, password included.
+		return nil, errors.New("pgstore: the store URL is not a valid PostgreSQL connection URL")
+	}
+	where := net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))) + "/" + cfg.ConnConfig.Database
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.OpTimeout <= 0 {
+		opts.OpTimeout = 60 * time.Second
+	}
+	cfg.MaxConns = opts.MaxConns
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	cfg.ConnConfig.ConnectTimeout = opts.ConnectTimeout
+	ctx, cancel := context.WithTimeout(context.Background(), opts.ConnectTimeout)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: connect to %s: %w", where, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: connect to %s: %w", where, err)
+	}
+	s := &Store{pool: pool, where: where, opTimeout: opts.OpTimeout}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgstore: %s: %w", where, err)
+	}
+	return s, nil
+}
+
+// migrate creates the schema or brings it to SchemaVersion, in one
+// transaction; several nodes starting at once retry on the conflict.
+func (s *Store) migrate(ctx context.Context) error {
+	var err error
+	for range 5 {
+		if err = s.migrateOnce(ctx); err == nil || !retryable(err) && !isCode(err, "23505", "42P07") {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *Store) migrateOnce(ctx context.Context) error {
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS strand_schema (id INT PRIMARY KEY, version INT NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema table: %w", err)
+		}
+		var version int
+		err := tx.QueryRow(ctx, `SELECT version FROM strand_schema WHERE id = 1`).Scan(&version)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			version = 0
+		case err != nil:
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if version > SchemaVersion {
+			return fmt.Errorf("%w: schema version %d, this binary knows up to %d; run a newer strand", ErrSchemaTooNew, version, SchemaVersion)
+		}
+		if version == SchemaVersion {
+			return nil
+		}
+		// Version 0 -> 1: the key-value table. Later versions add steps here.
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS strand_kv (k BYTEA PRIMARY KEY, v BYTEA NOT NULL)`); err != nil {
+			return fmt.Errorf("create strand_kv: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO strand_schema (id, version) VALUES (1, $1)
+			ON CONFLICT (id) DO UPDATE SET version = excluded.version`, SchemaVersion); err != nil {
+			return fmt.Errorf("record schema version: %w", err)
+		}
+		return nil
+	})
+}
+
+// retryable reports a serialization failure or deadlock: the transaction
+// may succeed when run again.
+func retryable(err error) bool { return isCode(err, "40001", "40P01") }
+
+func isCode(err error, codes ...string) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	for _, c := range codes {
+		if pe.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Dir implements store.Store: "" (there are no tip record files; the
+// database's commit is the durability point).
+func (s *Store) Dir() string { return "" }
+
+// Close implements store.Store: it waits for the iterators' background
+// rollbacks and closes the pool.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return fmt.Errorf("pgstore: close: %w", store.ErrClosed)
+	}
+	s.bg.Wait()
+	s.pool.Close()
+	return nil
+}
+
+func (s *Store) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.opTimeout)
+}
+
+// fail wraps an error of op with the database's address.
+func (s *Store) fail(op string, err error) error {
+	return fmt.Errorf("pgstore: %s (%s): %w", op, s.where, err)
+}
+
+// Get implements store.Store with one query.
+func (s *Store) Get(key []byte) ([]byte, bool, error) {
+	if s.closed.Load() {
+		return nil, false, fmt.Errorf("pgstore: get: %w", store.ErrClosed)
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var v []byte
+	err := s.pool.QueryRow(ctx, `SELECT v FROM strand_kv WHERE k = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, s.fail("get", err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, true, nil
+}
+
+// Scan implements store.Store.
+func (s *Store) Scan(lower, upper []byte, fn func(key, value []byte) bool) error {
+	return store.Scan(s, lower, upper, fn)
+}
+
+// ScanReverse implements store.Store.
+func (s *Store) ScanReverse(lower, upper []byte, fn func(key, value []byte) bool) error {
+	return store.ScanReverse(s, lower, upper, fn)
+}
+
+// NewBatch implements store.Store.
+func (s *Store) NewBatch() store.Batch { return &batch{s: s} }
+
+// NewIndexedBatch implements store.Store.
+func (s *Store) NewIndexedBatch() store.IndexedBatch { return &batch{s: s} }
+
+// Apply implements store.Store: the batch's expectations and writes, in
+// order, in one SERIALIZABLE transaction sent as one pipeline; Apply
+// returns after COMMIT returns. An expectation reads its key with SELECT
+// ... FOR UPDATE, so it holds until the commit against every writer of the
+// database, other nodes included; SERIALIZABLE covers an expected absent
+// key. A transaction the database aborts as a serialization failure or a
+// deadlock is run again (the batch is replayed, expectations re-checked),
+// a few times. A failed COMMIT whose outcome is unknown (the connection
+// broke) is reported as an error: the batch may or may not be applied.
+func (s *Store) Apply(b store.Batch) error {
+	pb, ok := b.(*batch)
+	if !ok || pb.s != s {
+		return fmt.Errorf("pgstore: commit: a batch of another store (%T)", b)
+	}
+	if s.closed.Load() {
+		return fmt.Errorf("pgstore: commit: %w", store.ErrClosed)
+	}
+	if len(pb.ops) == 0 && len(pb.expects) == 0 {
+		return nil
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	var err error
+	for attempt := 0; attempt < 10; attempt++ {
+		if err = s.applyOnce(ctx, pb); err == nil || !retryable(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
+	}
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return s.fail("commit", err)
+	}
+	return err
+}
+
+func (s *Store) applyOnce(ctx context.Context, pb *batch) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release() // a connection left in a transaction is destroyed, not reused
+	q := &pgx.Batch{}
+	q.Queue(`BEGIN ISOLATION LEVEL SERIALIZABLE`)
+	for _, e := range pb.expects {
+		q.Queue(`SELECT v FROM strand_kv WHERE k = $1 FOR UPDATE`, e.key)
+	}
+	for _, o := range pb.ops {
+		switch {
+		case o.end != nil:
+			q.Queue(`DELETE FROM strand_kv WHERE k >= $1 AND k < $2`, o.key, o.end)
+		case o.del:
+			q.Queue(`DELETE FROM strand_kv WHERE k = $1`, o.key)
+		default:
+			q.Queue(`INSERT INTO strand_kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, o.key, o.val)
+		}
+	}
+	res := conn.SendBatch(ctx, q)
+	err = func() error {
+		if _, err := res.Exec(); err != nil {
+			return err
+		}
+		for _, e := range pb.expects {
+			var v []byte
+			err := res.QueryRow().Scan(&v)
+			found := err == nil
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+			if found && v == nil {
+				v = []byte{}
+			}
+			if found != (e.value != nil) || !bytes.Equal(v, e.value) {
+				return fmt.Errorf("pgstore: commit: key %q: %w", e.key, store.ErrConflict)
+			}
+		}
+		for range pb.ops {
+			if _, err := res.Exec(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		// Best effort: a broken connection is destroyed on release anyway.
+		_, _ = conn.Exec(ctx, `ROLLBACK`)
+		return err
+	}
+	_, err = conn.Exec(ctx, `COMMIT`)
+	return err
+}
+
+// op is one write: a range deletion when end is set, a deletion when del,
+// else a set.
+type op struct {
+	key, end, val []byte
+	del           bool
+}
+
+func (o op) covers(k []byte) bool {
+	if o.end != nil {
+		return bytes.Compare(o.key, k) <= 0 && bytes.Compare(k, o.end) < 0
+	}
+	return bytes.Equal(o.key, k)
+}
+
+// expectation is one Batch.Expect: value nil means absent.
+type expectation struct{ key, value []byte }
+
+// batch is both a store.Batch and a store.IndexedBatch: its writes are kept
+// in order and sent by Apply; its reads replay them over the committed
+// state.
+type batch struct {
+	s       *Store
+	ops     []op
+	expects []expectation
+}
+
+func (b *batch) Set(key, value []byte) error {
+	v := bytes.Clone(value)
+	if v == nil {
+		v = []byte{} // nil would be sent as NULL
+	}
+	b.ops = append(b.ops, op{key: bytes.Clone(key), val: v})
+	return nil
+}
+
+func (b *batch) Delete(key []byte) error {
+	b.ops = append(b.ops, op{key: bytes.Clone(key), del: true})
+	return nil
+}
+
+func (b *batch) DeleteRange(start, end []byte) error {
+	e := bytes.Clone(end)
+	if e == nil {
+		e = []byte{}
+	}
+	b.ops = append(b.ops, op{key: bytes.Clone(start), end: e})
+	return nil
+}
+
+func (b *batch) Expect(key, value []byte) error {
+	b.expects = append(b.expects, expectation{key: bytes.Clone(key), value: bytes.Clone(value)})
+	return nil
+}
+
+func (b *batch) Close() error { b.ops, b.expects = nil, nil; return nil }
+
+// Get reads key from the committed state (one query) and replays the
+// batch's writes over it.
+func (b *batch) Get(key []byte) ([]byte, bool, error) {
+	v, ok, err := b.s.Get(key)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, o := range b.ops {
+		if o.covers(key) {
+			v, ok = bytes.Clone(o.val), o.end == nil && !o.del
+		}
+	}
+	return v, ok, nil
+}
+
+// NewIter reads the committed range through the store's iterator into
+// memory and replays the batch's writes over it, like memstore: the
+// iterator sees the batch's writes as they were when it was created. Its
+// memory grows with the range (the engine iterates batches over one
+// table's documents at most).
+func (b *batch) NewIter(lower, upper []byte) (store.Iterator, error) {
+	var kvs []kv
+	err := store.Scan(b.s, lower, upper, func(k, v []byte) bool {
+		kvs = append(kvs, kv{bytes.Clone(k), bytes.Clone(v)})
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	inRange := func(k []byte) bool {
+		return bytes.Compare(k, lower) >= 0 && (upper == nil || bytes.Compare(k, upper) < 0)
+	}
+	for _, o := range b.ops {
+		if o.end != nil || o.del {
+			kvs = slices.DeleteFunc(kvs, func(e kv) bool { return o.covers(e.k) })
+			continue
+		}
+		if !inRange(o.key) {
+			continue
+		}
+		i, found := slices.BinarySearchFunc(kvs, o.key, func(e kv, k []byte) int { return bytes.Compare(e.k, k) })
+		if found {
+			kvs[i].v = o.val
+		} else {
+			kvs = slices.Insert(kvs, i, kv{o.key, o.val})
+		}
+	}
+	return &iter{s: b.s, kvs: kvs, pos: -1, begun: true, start: true, end: true}, nil
+}
