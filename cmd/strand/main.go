@@ -88,7 +88,7 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, "strand:", err)
 		return 1
 	}
-	fmt.Printf("strand listening on %s\n  data directory: %s\n  authentication: %s\n", node.URL(), cfg.DataDir, node.AuthMode())
+	fmt.Printf("strand listening on %s\n  %s\n  authentication: %s\n", node.URL(), node.StoreDescription(), node.AuthMode())
 	if kc := node.KinesisCredentials(); kc != "" {
 		fmt.Printf("  kinesis credentials: %s\n", kc)
 	}

@@ -19,10 +19,13 @@ import (
 
 // Config is the whole configuration of a Strand server.
 type Config struct {
-	Listen    string // host:port to serve on
-	DataDir   string // directory of the embedded store
-	Region    string // region in ARNs and the SigV4 scope
-	AccountID string // 12-digit account id in ARNs
+	Listen  string // host:port to serve on
+	DataDir string // directory of the embedded store
+	Store   string // "" or "pebble": the embedded store in DataDir; a postgres:// URL: PostgreSQL
+
+	StoreMaxConns int    // connections in the PostgreSQL store's pool
+	Region        string // region in ARNs and the SigV4 scope
+	AccountID     string // 12-digit account id in ARNs
 
 	AccessKeyID     string // one credential pair, or
 	SecretAccessKey string
@@ -76,6 +79,7 @@ func Default() Config {
 	return Config{
 		Listen:               "127.0.0.1:8410",
 		DataDir:              "./strand-data",
+		StoreMaxConns:        10,
 		Region:               "us-east-1",
 		AccountID:            "000000000000",
 		MaxLedgers:           100,
@@ -108,6 +112,8 @@ func EnvName(flagName string) string {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (host:port)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded store")
+	fs.StringVar(&c.Store, "store", c.Store, "where the data lives: empty or 'pebble' for the embedded store in --data-dir, or a postgres:// (postgresql://) URL of a PostgreSQL database; give a URL with a password as STRAND_STORE, as other users can read a command line")
+	fs.IntVar(&c.StoreMaxConns, "store-max-conns", c.StoreMaxConns, "connections in the PostgreSQL store's pool (with a postgres:// --store)")
 	fs.StringVar(&c.Region, "region", c.Region, "AWS region the server answers as")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "12-digit account id used in ARNs")
 	fs.StringVar(&c.AccessKeyID, "access-key-id", c.AccessKeyID, "access key id clients must sign with")
@@ -190,6 +196,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	switch kind := c.StoreKind(); {
+	case kind == "":
+		errs = append(errs, errors.New("--store must be empty, 'pebble', or a postgres:// or postgresql:// URL"))
+	case kind == StorePostgres && (c.StoreMaxConns < 1 || c.StoreMaxConns > 10000):
+		errs = append(errs, errors.New("--store-max-conns must be between 1 and 10000"))
 	}
 	if !regionPattern.MatchString(c.Region) {
 		errs = append(errs, fmt.Errorf("--region %q is not a region name like us-east-1", c.Region))
@@ -287,6 +299,25 @@ func readCredentials(path string, creds map[string]string) error {
 		return fmt.Errorf("--credentials-file %s holds no key pairs", path)
 	}
 	return nil
+}
+
+// Store kinds, as StoreKind returns them.
+const (
+	StorePebble   = "pebble"
+	StorePostgres = "postgres"
+)
+
+// StoreKind names the store c.Store selects: StorePebble (empty or
+// "pebble"), StorePostgres (a postgres:// or postgresql:// URL), or "" when
+// it is neither.
+func (c *Config) StoreKind() string {
+	switch {
+	case c.Store == "" || c.Store == StorePebble:
+		return StorePebble
+	case strings.HasPrefix(c.Store, "postgres://") || strings.HasPrefix(c.Store, "postgresql://"):
+		return StorePostgres
+	}
+	return ""
 }
 
 // IsLoopback reports whether the listen address only accepts connections

@@ -37,6 +37,9 @@ func TestValidate(t *testing.T) {
 		{"zero clock skew", func(c *Config) { c.MaxClockSkew = 0 }, "--max-clock-skew"},
 		{"public listener without credentials", func(c *Config) { c.Listen = "0.0.0.0:8410" }, "refusing to listen on 0.0.0.0:8410"},
 		{"public metrics without credentials", func(c *Config) { c.MetricsListen = "0.0.0.0:9090" }, "refusing to serve metrics"},
+		{"unknown store", func(c *Config) { c.Store = "mysql://u:pw@h/db" }, "--store must be"},
+		{"store without scheme", func(c *Config) { c.Store = "localhost:5432" }, "--store must be"},
+		{"empty store pool", func(c *Config) { c.Store = "postgres://h/db"; c.StoreMaxConns = 0 }, "--store-max-conns"},
 		{"missing credentials file", func(c *Config) { c.CredentialsFile = filepath.Join(t.TempDir(), "none") }, "--credentials-file"},
 	} {
 		c := Default()
@@ -45,6 +48,22 @@ func TestValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Validate() = %v, want an error naming %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestValidateStore: the store URLs Validate accepts, without connecting.
+func TestValidateStore(t *testing.T) {
+	for _, store := range []string{"", "pebble", "postgres://strand:pw@db.example:5432/strand?sslmode=require", "postgresql:///strand?host=/run/postgresql"} {
+		c := Default()
+		c.Store = store
+		if err := c.Validate(); err != nil {
+			t.Errorf("--store %q: %v", store, err)
+		}
+	}
+	c := Default()
+	c.Store = "mysql://u:secretpw@h/db"
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "secretpw") {
+		t.Errorf("a bad --store: %v (must fail without echoing the URL)", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,6 +26,7 @@ import (
 	"github.com/strand-db/strand/internal/server/plainbody"
 	"github.com/strand-db/strand/internal/store"
 	pebblestore "github.com/strand-db/strand/internal/store/pebble"
+	pgstore "github.com/strand-db/strand/internal/store/postgres"
 	"github.com/strand-db/strand/internal/stream"
 	"github.com/strand-db/strand/internal/stream/kpl"
 	"github.com/strand-db/strand/internal/txn"
@@ -51,8 +53,9 @@ type Node struct {
 	kinesisCreds error
 }
 
-// Open validates cfg, opens the data directory (failing at once if another
-// process holds it) and builds the engines. It does not listen yet.
+// Open validates cfg, opens the store (the data directory, failing at once
+// if another process holds it; or the PostgreSQL database of cfg.Store) and
+// builds the engines. It does not listen yet.
 func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -60,7 +63,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	st, err := pebblestore.Open(cfg.DataDir, pebblestore.Options{})
+	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -72,16 +75,28 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.ledgers = cat
-	n.tips = store.NewTipFiles(cfg.DataDir)
-	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout, Tips: n.tips,
+	// Tip record files guard the embedded store's synced commits against a
+	// file system that loses them; on PostgreSQL the database's commit is
+	// the durability point, and a node's local files would not be seen by
+	// the others.
+	var tips journal.Tips
+	if cfg.StoreKind() == config.StorePebble {
+		n.tips = store.NewTipFiles(cfg.DataDir)
+		tips = n.tips
+	}
+	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout, Tips: tips,
 		MaxStatementRows: cfg.MaxStatementRows, MaxStatementMemory: cfg.MaxStatementMemory,
 		MaxPendingBytesPerLedger: cfg.MaxPendingBytesPerLedger})
 	n.metrics = prometheus.NewRegistry()
-	n.metrics.MustRegister(newHealthCollector(cat, st))
+	cc, ok := st.(corruptionCounter)
+	if !ok {
+		cc = noCorruptions{}
+	}
+	n.metrics.MustRegister(newHealthCollector(cat, cc))
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := n.checkJournals(); err != nil {
 		n.sessions.Close()
-		n.tips.Close()
+		n.closeTips()
 		st.Close()
 		return nil, err
 	}
@@ -110,7 +125,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	})
 	if err != nil {
 		n.sessions.Close()
-		n.tips.Close()
+		n.closeTips()
 		st.Close()
 		return nil, err
 	}
@@ -186,6 +201,18 @@ func (n *Node) AuthMode() string {
 	return fmt.Sprintf("SigV4 verified against %d configured access key(s)", len(n.cfg.Credentials))
 }
 
+// StoreDescription names the store, for the start-up banner: "data
+// directory: DIR", or "store: PostgreSQL URL" without the URL's password.
+func (n *Node) StoreDescription() string {
+	if n.cfg.StoreKind() != config.StorePostgres {
+		return "data directory: " + n.cfg.DataDir
+	}
+	if u, err := url.Parse(n.cfg.Store); err == nil {
+		return "store: PostgreSQL " + u.Redacted()
+	}
+	return "store: PostgreSQL"
+}
+
 // KinesisCredentials describes the AWS credentials for Kinesis, for the
 // start-up banner ("" when there is nothing to say: no --kinesis-endpoint).
 func (n *Node) KinesisCredentials() string {
@@ -247,9 +274,12 @@ func (n *Node) checkJournals() error {
 		n.log.Error("ledger refused: its journal is missing acknowledged blocks; restore the data directory from a backup or run strand repair accept-journal-loss",
 			"ledger", loss.Ledger, "problem", loss.Error())
 	}
-	orphans, err := journal.OrphanTips(n.tips, n.ledgers.IDs())
-	if err != nil {
-		return err
+	var orphans []journal.OrphanTip
+	if n.tips != nil {
+		var err error
+		if orphans, err = journal.OrphanTips(n.tips, n.ledgers.IDs()); err != nil {
+			return err
+		}
 	}
 	orphanGauge := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "strand_orphan_tip_records",
@@ -282,13 +312,38 @@ func (n *Node) Close() error {
 	}
 	n.streams.Close()
 	n.sessions.Close()
-	err := n.tips.Close()
+	err := n.closeTips()
 	if serr := n.store.Close(); serr != nil {
 		err = serr
 	}
 	n.store = nil
 	return err
 }
+
+// openStore opens the store cfg.Store selects.
+func openStore(cfg config.Config) (store.Store, error) {
+	if cfg.StoreKind() == config.StorePostgres {
+		st, err := pgstore.Open(cfg.Store, pgstore.Options{MaxConns: int32(cfg.StoreMaxConns)})
+		if err != nil {
+			return nil, fmt.Errorf("server: --store: %w", err)
+		}
+		return st, nil
+	}
+	return pebblestore.Open(cfg.DataDir, pebblestore.Options{})
+}
+
+func (n *Node) closeTips() error {
+	if n.tips == nil {
+		return nil
+	}
+	return n.tips.Close()
+}
+
+// noCorruptions is the corruption count of a store that reports none
+// (PostgreSQL checks its own pages).
+type noCorruptions struct{}
+
+func (noCorruptions) Corruptions() uint64 { return 0 }
 
 // Sessions returns the session and transaction engine (tests and tools
 // read ledgers' journals through it).
