@@ -6,8 +6,17 @@
 #     boto3): the pyenv `aws`/`python3` on PATH are too new to know QLDB.
 #   - the Kinesis emulators kinesalite and kinesis-local, pinned by
 #     tools/kinesis/package-lock.json (npm ci into tools/kinesis/node_modules).
+#   - Debian's postgresql (initdb, pg_ctl), for a private PostgreSQL cluster
+#     that scripts/test-postgres.sh starts in a temporary directory on a free
+#     loopback port for the run and removes at exit; its URL is exported as
+#     STRAND_TEST_POSTGRES_URL (unless already set: then that server is used).
 # Then runs `go vet ./...` and `go test -race ./...`, and exits non-zero if
-# either fails (with go test's status when the tests fail).
+# either fails (with go test's status when the tests fail). With no package
+# arguments it then runs the end-to-end packages (internal/e2e,
+# cmd/strand) once more with STRAND_TEST_STORE=postgres: every node they
+# start runs on PostgreSQL instead of the embedded store (without -race, to
+# keep the run short). STRAND_TEST_STORE=postgres in the environment runs
+# the ordinary pass that way too.
 #
 # Environment: GO_TEST_FLAGS adds flags to go test (e.g. GO_TEST_FLAGS=-v,
 # or -run=Kinesis); a package pattern may follow as arguments (default ./...).
@@ -25,7 +34,14 @@ section() { printf '\n==> %s\n' "$*"; }
 elapsed() { printf '    (%ds)\n' $((SECONDS - ${1:-$start})); }
 
 logdir=$(mktemp -d)
-trap 'rm -rf "$logdir"' EXIT
+pg_dir=
+cleanup() {
+	if [ -n "$pg_dir" ]; then
+		"$root/scripts/test-postgres.sh" stop "$pg_dir" || true
+	fi
+	rm -rf "$logdir"
+}
+trap cleanup EXIT
 
 # run_quiet LOGNAME CMD...: runs CMD with its output in a log, shown only on failure.
 run_quiet() {
@@ -94,6 +110,37 @@ else
 fi
 elapsed "$t"
 
+section "PostgreSQL: a private cluster for the store tests"
+t=$SECONDS
+if [ -n "${STRAND_TEST_POSTGRES_URL:-}" ]; then
+	echo "    using STRAND_TEST_POSTGRES_URL from the environment"
+else
+	if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+		if ! command -v apt-get >/dev/null 2>&1; then
+			echo "    warning: no apt-get and no PostgreSQL; tests that need it skip (fail under CI)" >&2
+		else
+			echo "    installing postgresql with apt-get"
+			if run_quiet pg-apt-update.log as_root apt-get update -q &&
+				run_quiet pg-apt-install.log as_root env DEBIAN_FRONTEND=noninteractive \
+					apt-get install -y -q --no-install-recommends postgresql; then
+				echo "    installed: $(compgen -G '/usr/lib/postgresql/*/bin/initdb' | tail -n 1)"
+			else
+				echo "    warning: could not install postgresql; tests that need it skip (fail under CI)" >&2
+			fi
+		fi
+	fi
+	if compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+		pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/strand-pg.XXXXXX")
+		if url=$("$root/scripts/test-postgres.sh" start "$pg_dir"); then
+			export STRAND_TEST_POSTGRES_URL=$url
+			echo "    $url"
+		else
+			echo "    warning: the private PostgreSQL cluster did not start; tests that need it skip (fail under CI)" >&2
+		fi
+	fi
+fi
+elapsed "$t"
+
 # The tests run with no AWS_* settings from the caller's environment (such as
 # AWS_CA_BUNDLE, which breaks config.LoadDefaultConfig with a custom
 # *http.Client, or AWS_PROFILE/AWS_REGION), so results do not depend on the
@@ -121,6 +168,20 @@ test_status=0
 # shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
 "${test_env[@]}" go test -race -count=1 -timeout 15m ${GO_TEST_FLAGS:-} "${pkgs[@]}" || test_status=$?
 elapsed "$t"
+
+# The end-to-end packages once more on PostgreSQL (servertest starts every
+# node on a fresh database). Only for the whole suite; without -race, which
+# the first pass already had, to keep CI short.
+pg_pkgs=(./internal/e2e ./cmd/strand)
+pg_status=0
+if [ $# -eq 0 ] && [ -n "${STRAND_TEST_POSTGRES_URL:-}" ]; then
+	section "STRAND_TEST_STORE=postgres go test -count=1 -timeout 15m ${GO_TEST_FLAGS:-}${GO_TEST_FLAGS:+ }${pg_pkgs[*]}"
+	t=$SECONDS
+	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
+	# The cluster tests run on PostgreSQL in the first pass already.
+	"${test_env[@]}" STRAND_TEST_STORE=postgres go test -count=1 -timeout 15m -skip 'TestCluster|TestThreeNodes' ${GO_TEST_FLAGS:-} "${pg_pkgs[@]}" || pg_status=$?
+	elapsed "$t"
+fi
 
 # Fuzz: bounded runs of the fuzz targets, one line per target (package,
 # target name, executions). Only for the whole suite; a failing input is
@@ -156,10 +217,14 @@ fi
 section "Summary"
 echo "    go vet: $([ "$vet_status" -eq 0 ] && echo ok || echo "FAILED ($vet_status)")"
 echo "    go test: $([ "$test_status" -eq 0 ] && echo ok || echo "FAILED ($test_status)")"
+echo "    go test on PostgreSQL: $([ "$pg_status" -eq 0 ] && echo ok || echo "FAILED ($pg_status)")"
 echo "    fuzz: $([ "$fuzz_status" -eq 0 ] && echo ok || echo "FAILED ($fuzz_status)")"
 echo "    total: $((SECONDS - start))s"
 if [ "$test_status" -ne 0 ]; then
 	exit "$test_status"
+fi
+if [ "$pg_status" -ne 0 ]; then
+	exit "$pg_status"
 fi
 if [ "$vet_status" -ne 0 ]; then
 	exit "$vet_status"

@@ -34,6 +34,7 @@ import (
 // serving, the metrics show the damaged ledger, and strand verify reports
 // both ledgers and names the first bad block.
 func TestCorruptBlockFailsOneLedger(t *testing.T) {
+	servertest.RequireEmbeddedStore(t, "damaged Pebble table files")
 	ctx := context.Background()
 	dir := t.TempDir()
 	start := func() *servertest.Node {

@@ -38,6 +38,9 @@ func startServe(t *testing.T, bin, dir, kinesisEndpoint string, extra ...string)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(),
 		"AWS_ACCESS_KEY_ID=AKIDKINESIS", "AWS_SECRET_ACCESS_KEY=kinesis-secret", "AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null"}
+	if url := servertest.StoreFor(t, dir); url != "" {
+		cmd.Env = append(cmd.Env, "STRAND_STORE="+url) // STRAND_TEST_STORE=postgres
+	}
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {

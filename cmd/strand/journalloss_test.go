@@ -63,6 +63,7 @@ func missingGauge(t *testing.T, n *servertest.Node, ledgerName string) (float64,
 // repair accept-journal-loss` both pass and the ledger continues from its
 // journal's tip. Deleting a ledger removes its tip record.
 func TestJournalShorterThanAcknowledged(t *testing.T) {
+	servertest.RequireEmbeddedStore(t, "tip record files against a journal cut short on disk")
 	ctx := context.Background()
 	n := servertest.Start(t, nil)
 	dir := n.Config.DataDir
@@ -166,6 +167,7 @@ func TestJournalShorterThanAcknowledged(t *testing.T) {
 // the ledger and says why, strand verify fails, and after strand repair
 // accept-journal-loss the ledger serves with its journal intact.
 func TestTipRecordUnreadable(t *testing.T) {
+	servertest.RequireEmbeddedStore(t, "tip record files")
 	ctx := context.Background()
 	n := servertest.Start(t, nil)
 	dir := n.Config.DataDir

@@ -26,6 +26,7 @@ import (
 // kept outside Pebble, make the ledger whose acknowledged blocks were in
 // that log refuse to serve, naming them, until the loss is accepted.
 func TestDamagedWALProcedure(t *testing.T) {
+	servertest.RequireEmbeddedStore(t, "Pebble's write-ahead log")
 	ctx := context.Background()
 	n := servertest.Start(t, nil)
 	dir := n.Config.DataDir
@@ -96,6 +97,7 @@ func TestDamagedWALProcedure(t *testing.T) {
 // record remains, and start-up (log and strand_orphan_tip_records) and
 // strand verify report the ledger the catalogue no longer has.
 func TestOrphanTipRecordReported(t *testing.T) {
+	servertest.RequireEmbeddedStore(t, "tip record files")
 	ctx := context.Background()
 	n := servertest.Start(t, nil)
 	dir := n.Config.DataDir

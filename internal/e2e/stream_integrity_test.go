@@ -14,7 +14,6 @@ import (
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/server"
 	"github.com/strand-db/strand/internal/server/servertest"
-	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 	"github.com/strand-db/strand/internal/testenv/kinesisemu"
 )
 
@@ -93,10 +92,7 @@ func TestStreamWithUnreadableCheckpointIsImpaired(t *testing.T) {
 	drv.Shutdown(bg)
 	n.Stop()
 
-	st, err := pebblestore.Open(n.Config.DataDir, pebblestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := n.OpenStore()
 	b := st.NewBatch()
 	if err := b.Set([]byte("sc/"+id), []byte("{not json")); err != nil {
 		t.Fatal(err)

@@ -13,9 +13,9 @@ import (
 // TestImportRules enforces the house's ownership rules on the module's
 // import graph (docs: DESIGN "Rules that keep the house simple"):
 //
-//   - only packages under internal/store import Pebble, in code or tests,
-//     so another store implementation replaces it without touching the
-//     engine;
+//   - only packages under internal/store import Pebble or pgx, in code or
+//     tests, so another store implementation replaces them without
+//     touching the engine;
 //   - journal, stream (and its packages) and audit depend on txn neither
 //     directly nor transitively: txn appends through journal, and readers
 //     read through journal only;
@@ -49,6 +49,9 @@ func TestImportRules(t *testing.T) {
 			for _, imp := range slices.Concat(p.Imports, p.TestImports, p.XTestImports) {
 				if imp == "github.com/cockroachdb/pebble" || strings.HasPrefix(imp, "github.com/cockroachdb/pebble/") {
 					t.Errorf("%s imports %s: only packages under internal/store may use Pebble", path, imp)
+				}
+				if strings.HasPrefix(imp, "github.com/jackc/") {
+					t.Errorf("%s imports %s: only packages under internal/store may use pgx", path, imp)
 				}
 			}
 		}

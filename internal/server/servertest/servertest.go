@@ -2,6 +2,12 @@
 // free loopback port over a temporary data directory, and AWS SDK clients
 // configured by hand to talk to it (no shared config files or AWS_*
 // variables are read, so the developer's environment cannot leak in).
+//
+// With STRAND_TEST_STORE=postgres every node it starts runs on PostgreSQL
+// instead of the embedded store: a fresh database per data directory (from
+// pgtest, so STRAND_TEST_POSTGRES_URL must name a server), the same one
+// again when a test restarts a node on the same data directory. Tests that
+// look at the embedded store's files call RequireEmbeddedStore.
 package servertest
 
 import (
@@ -9,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +31,10 @@ import (
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/server"
 	"github.com/strand-db/strand/internal/server/plainbody"
+	"github.com/strand-db/strand/internal/store"
+	pebblestore "github.com/strand-db/strand/internal/store/pebble"
+	pgstore "github.com/strand-db/strand/internal/store/postgres"
+	"github.com/strand-db/strand/internal/store/postgres/pgtest"
 )
 
 // Test credentials used when a test asks for authentication.
@@ -54,9 +66,66 @@ func Start(t testing.TB, mutate func(*config.Config)) *Node {
 	return n
 }
 
-// StartConfig starts a node with exactly cfg.
+// EnvStore is the environment variable choosing the store of the nodes the
+// package starts: "" or "pebble" for the embedded store, "postgres" for
+// PostgreSQL.
+const EnvStore = "STRAND_TEST_STORE"
+
+// OnPostgres reports whether nodes start on PostgreSQL (EnvStore=postgres).
+func OnPostgres() bool { return os.Getenv(EnvStore) == "postgres" }
+
+// RequireEmbeddedStore skips the test when nodes start on PostgreSQL: for
+// tests of the embedded store itself (its files, tip records, crashes of
+// its process), naming what they test.
+func RequireEmbeddedStore(t testing.TB, what string) {
+	t.Helper()
+	if OnPostgres() {
+		t.Skipf("servertest: %s=postgres: this test is about the embedded store (%s)", EnvStore, what)
+	}
+}
+
+var (
+	databasesMu sync.Mutex
+	databases   = map[string]string{} // data directory -> PostgreSQL URL
+)
+
+// StoreFor returns the --store of a node on dataDir: "" (the embedded
+// store), or under EnvStore=postgres the URL of the PostgreSQL database of
+// that data directory, created (and dropped when the test ends) on first
+// use. Tests that run the strand binary pass it as STRAND_STORE.
+func StoreFor(t testing.TB, dataDir string) string {
+	t.Helper()
+	switch v := os.Getenv(EnvStore); v {
+	case "", "pebble":
+		return ""
+	case "postgres":
+	default:
+		t.Fatalf("servertest: %s=%q: want pebble or postgres", EnvStore, v)
+	}
+	databasesMu.Lock()
+	defer databasesMu.Unlock()
+	url, ok := databases[dataDir]
+	if !ok {
+		url = pgtest.NewDatabase(t)
+		databases[dataDir] = url
+	}
+	return url
+}
+
+// chooseStore sets cfg.Store (StoreFor), when the test did not choose a
+// store itself.
+func chooseStore(t testing.TB, cfg *config.Config) {
+	t.Helper()
+	if cfg.Store == "" {
+		cfg.Store = StoreFor(t, cfg.DataDir)
+	}
+}
+
+// StartConfig starts a node with exactly cfg (on PostgreSQL under
+// EnvStore=postgres when cfg.Store is empty).
 func StartConfig(t testing.TB, cfg config.Config) *Node {
 	t.Helper()
+	chooseStore(t, &cfg)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -89,6 +158,25 @@ func (n *Node) Stop() {
 		n.t.Errorf("servertest: serve: %v", err)
 	}
 	n.done = nil
+}
+
+// OpenStore opens the store of a stopped node directly (the embedded store
+// in its data directory, or its PostgreSQL database), for tests that change
+// stored data behind the server's back. The test closes it.
+func (n *Node) OpenStore() store.Store {
+	n.t.Helper()
+	if n.Config.Store != "" {
+		st, err := pgstore.Open(n.Config.Store, pgstore.Options{})
+		if err != nil {
+			n.t.Fatalf("servertest: open store: %v", err)
+		}
+		return st
+	}
+	st, err := pebblestore.Open(n.Config.DataDir, pebblestore.Options{})
+	if err != nil {
+		n.t.Fatalf("servertest: open store: %v", err)
+	}
+	return st
 }
 
 // AWSConfig returns an aws.Config for this node with the given static

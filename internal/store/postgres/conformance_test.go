@@ -2,6 +2,9 @@ package pgstore_test
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/strand-db/strand/internal/store"
+	"github.com/strand-db/strand/internal/store/memstore"
 	pgstore "github.com/strand-db/strand/internal/store/postgres"
 	"github.com/strand-db/strand/internal/store/postgres/pgtest"
 	"github.com/strand-db/strand/internal/store/storetest"
@@ -174,5 +178,87 @@ func TestExpectAcrossStores(t *testing.T) {
 	}
 	if v, _, err := stores[0].Get([]byte("n")); err != nil || string(v) != strconv.Itoa(workers*each) {
 		t.Fatalf("counter = %q (%v), want %d", v, err, workers*each)
+	}
+}
+
+// TestIndexedBatchLongRange: a batch's iterator over a committed range of
+// several pages, with sets, deletes and range deletes of the batch spread
+// over it, walks like memstore's (the oracle) forwards, backwards, and
+// turning back in the middle.
+func TestIndexedBatchLongRange(t *testing.T) {
+	st := open(t, pgtest.NewDatabase(t))
+	oracle := memstore.New("")
+	key := func(i int) []byte { return []byte{'k', byte(i >> 8), byte(i)} }
+	for _, s := range []store.Store{st, oracle} {
+		b := s.NewBatch()
+		for i := 0; i < 1200; i += 2 {
+			_ = b.Set(key(i), []byte{byte(i)})
+		}
+		if err := s.Apply(b); err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	type write struct {
+		kind int
+		a, b int
+	}
+	var writes []write
+	for range 200 {
+		a := rng.IntN(1250)
+		writes = append(writes, write{[]int{0, 0, 1, 2, 2, 2}[rng.IntN(6)], a, a + rng.IntN(12)}) // sets, deletes and range deletes
+	}
+	walk := func(s store.Store) (fwd, back, turn []string) {
+		b := s.NewIndexedBatch()
+		defer b.Close()
+		for _, w := range writes {
+			switch w.kind {
+			case 0, 1:
+				_ = b.Set(key(w.a), []byte("new"))
+			case 2:
+				if w.b%2 == 0 {
+					_ = b.Delete(key(w.a))
+				} else {
+					_ = b.DeleteRange(key(w.a), key(w.b))
+				}
+			}
+		}
+		it, err := b.NewIter(key(10), key(1230))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Close()
+		for ok := it.First(); ok; ok = it.Next() {
+			v, _ := it.Value()
+			fwd = append(fwd, fmt.Sprintf("%x=%x", it.Key(), v))
+			if len(fwd) == 200 { // turn back mid-range
+				for i := 0; i < 50 && it.Prev(); i++ {
+					turn = append(turn, fmt.Sprintf("%x", it.Key()))
+				}
+				break
+			}
+		}
+		it2, err := b.NewIter(key(10), key(1230))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it2.Close()
+		for ok := it2.Last(); ok; ok = it2.Prev() {
+			back = append(back, fmt.Sprintf("%x", it2.Key()))
+		}
+		if it.Error() != nil || it2.Error() != nil {
+			t.Fatal(it.Error(), it2.Error())
+		}
+		return fwd, back, turn
+	}
+	f1, b1, t1 := walk(st)
+	f2, b2, t2 := walk(oracle)
+	if !slices.Equal(f1, f2) || !slices.Equal(b1, b2) || !slices.Equal(t1, t2) {
+		t.Fatalf("batch iteration differs from memstore's: forward %d/%d, backward %d/%d, turn %d/%d keys",
+			len(f1), len(f2), len(b1), len(b2), len(t1), len(t2))
+	}
+	if len(f1) != 200 || len(b1) < 300 || len(t1) != 50 {
+		t.Fatalf("walks too short to mean anything: %d %d %d", len(f1), len(b1), len(t1))
 	}
 }

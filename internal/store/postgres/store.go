@@ -395,37 +395,38 @@ func (b *batch) Get(key []byte) ([]byte, bool, error) {
 	return v, ok, nil
 }
 
-// NewIter reads the committed range through the store's iterator into
-// memory and replays the batch's writes over it, like memstore: the
-// iterator sees the batch's writes as they were when it was created. Its
-// memory grows with the range (the engine iterates batches over one
-// table's documents at most).
+// NewIter implements store.IndexedBatch: the store's iterator over the
+// committed range (one snapshot, read page by page), merged with the
+// batch's writes as they were when NewIter was called. Moving forward
+// streams; the first move backward (Last, Prev) reads the rest of the range
+// into memory.
 func (b *batch) NewIter(lower, upper []byte) (store.Iterator, error) {
-	var kvs []kv
-	err := store.Scan(b.s, lower, upper, func(k, v []byte) bool {
-		kvs = append(kvs, kv{bytes.Clone(k), bytes.Clone(v)})
-		return true
-	})
+	base, err := b.s.NewIter(lower, upper)
 	if err != nil {
 		return nil, err
 	}
-	inRange := func(k []byte) bool {
-		return bytes.Compare(k, lower) >= 0 && (upper == nil || bytes.Compare(k, upper) < 0)
-	}
+	m := &mergeIter{base: base, lower: lower, upper: upper, points: map[string]bool{}}
+	final := map[string]*kv{}
 	for _, o := range b.ops {
-		if o.end != nil || o.del {
-			kvs = slices.DeleteFunc(kvs, func(e kv) bool { return o.covers(e.k) })
+		if o.end != nil {
+			m.ranges = append(m.ranges, o)
+			for k := range final {
+				if o.covers([]byte(k)) {
+					delete(final, k)
+				}
+			}
 			continue
 		}
-		if !inRange(o.key) {
-			continue
-		}
-		i, found := slices.BinarySearchFunc(kvs, o.key, func(e kv, k []byte) int { return bytes.Compare(e.k, k) })
-		if found {
-			kvs[i].v = o.val
-		} else {
-			kvs = slices.Insert(kvs, i, kv{o.key, o.val})
+		m.points[string(o.key)] = true
+		if o.del {
+			delete(final, string(o.key))
+		} else if m.inRange(o.key) {
+			final[string(o.key)] = &kv{o.key, o.val}
 		}
 	}
-	return &iter{s: b.s, kvs: kvs, pos: -1, begun: true, start: true, end: true}, nil
+	for _, e := range final {
+		m.overlay = append(m.overlay, *e)
+	}
+	slices.SortFunc(m.overlay, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
+	return m, nil
 }
