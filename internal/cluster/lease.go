@@ -249,6 +249,13 @@ func (s *Leases) Acquire(ledgerID string) (Lease, bool, error) {
 	return next, true, nil
 }
 
+// Take is Acquire for the engines (txn.Ownership): it reports only
+// whether this node holds the ledger afterwards.
+func (s *Leases) Take(ledgerID string) (bool, error) {
+	_, held, err := s.Acquire(ledgerID)
+	return held, err
+}
+
 // Release gives up the ledger's lease (on shutdown, or when the ledger is
 // deleted) so that another node can take it at once. The caller must have
 // stopped writing for the ledger first. A lease not held is no error.

@@ -63,6 +63,9 @@ type Ownership interface {
 	// expect (store.Batch.Expect(key, value)), and false when this node
 	// does not hold the ledger.
 	Fence(ledgerID string) (key, value []byte, ok bool)
+	// Take makes this node the ledger's owner if no live node is, and
+	// reports whether this node holds it afterwards.
+	Take(ledgerID string) (bool, error)
 }
 
 // Defaults of the engine's quotas and budgets: the values a zero Options
@@ -149,6 +152,16 @@ func (e *Engine) Ledger(name string) (*LedgerEngine, error) {
 	var fence *fenceKV
 	if e.opts.Ownership != nil {
 		key, value, ok := e.opts.Ownership.Fence(meta.ID)
+		if !ok {
+			// Nobody may hold it (a ledger nobody used yet): take it.
+			held, err := e.opts.Ownership.Take(meta.ID)
+			if err != nil {
+				return nil, e.storageFailure(meta.ID, meta.Name, "ledger lease", err)
+			}
+			if held {
+				key, value, ok = e.opts.Ownership.Fence(meta.ID)
+			}
+		}
 		if !ok {
 			return nil, notHeld(meta.Name)
 		}

@@ -31,12 +31,13 @@ func TestFormerOwnerCannotAppend(t *testing.T) {
 
 	e := NewEngine(st, cat, Options{Ownership: a, Now: clk.Now})
 	t.Cleanup(e.Close)
+	if _, held, err := b.Acquire(meta.ID); err != nil || !held {
+		t.Fatalf("b.Acquire: %v %v", held, err)
+	}
 	if _, err := e.StartSession(context.Background(), "l"); qldberr.As(err) == nil || qldberr.As(err).Type != qldberr.CapacityExceeded {
-		t.Fatalf("StartSession on a ledger this node does not hold = %v, want CapacityExceededException", err)
+		t.Fatalf("StartSession on a ledger another node holds = %v, want CapacityExceededException", err)
 	}
-	if _, held, err := a.Acquire(meta.ID); err != nil || !held {
-		t.Fatalf("a.Acquire: %v %v", held, err)
-	}
+	clk.advance(4 * time.Second) // b dies: a takes the ledger on its next session
 	cl := newClient(t, e)
 	cl.do("CREATE TABLE T", "INSERT INTO T VALUE {'n': 1}")
 
@@ -53,6 +54,9 @@ func TestFormerOwnerCannotAppend(t *testing.T) {
 	}
 	next := l.Next()
 
+	if !a.Holds(meta.ID) {
+		t.Fatal("a does not hold the ledger it serves")
+	}
 	// a pauses past its lease; b takes the ledger.
 	clk.advance(4 * time.Second)
 	if _, held, err := b.Acquire(meta.ID); err != nil || !held {
