@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"regexp"
 	"sort"
 	"sync"
@@ -140,14 +141,18 @@ func (c *Catalog) sync() error {
 }
 
 // maxConflictRetries bounds how often a change that lost a race with
-// another node's change is retried on the fresh catalogue.
-const maxConflictRetries = 5
+// another node's change is retried on the fresh catalogue (with a short
+// random pause growing with each try, so that racing nodes spread out).
+const maxConflictRetries = 50
 
 // retry runs change until it does not lose a race with another node on a
 // shared store (store.ErrConflict), reloading the catalogue before each try.
 func (c *Catalog) retry(change func() error) error {
 	var err error
 	for i := 0; i < maxConflictRetries; i++ {
+		if i > 0 {
+			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(i, 10)))))
+		}
 		if err = c.sync(); err != nil {
 			return err
 		}
