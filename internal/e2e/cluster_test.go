@@ -21,6 +21,7 @@ import (
 	"github.com/strand-db/strand/internal/server/servertest"
 	pgstore "github.com/strand-db/strand/internal/store/postgres"
 	"github.com/strand-db/strand/internal/store/postgres/pgtest"
+	"github.com/strand-db/strand/internal/testenv/kinesisemu"
 )
 
 // startCluster starts n nodes on one fresh PostgreSQL database.
@@ -178,4 +179,45 @@ func proofOf(t testing.TB, text string) [][]byte {
 		out[i] = e.Bytes
 	}
 	return out
+}
+
+// Deleting a ledger through a node that neither owns it nor created its
+// journal stream removes the stream too: nothing of the ledger is left in
+// the shared database, and its former owner stops serving it.
+func TestClusterDeleteLedgerRemovesItsStreams(t *testing.T) {
+	emu := kinesisemu.StartKinesalite(t, kinesisemu.Stream("del", 1))
+	db := pgtest.NewDatabase(t)
+	a := startWithKinesis(t, emu, func(c *config.Config) { c.Store = db; c.LeaseTTL = time.Second })
+	b := startWithKinesis(t, emu, func(c *config.Config) { c.Store = db; c.LeaseTTL = time.Second })
+	a.CreateLedger("doomed")
+	servertest.MustQuery(t, clusterDriver(a, "doomed"), "CREATE TABLE T")
+	qa := a.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	out, err := qa.StreamJournalToKinesis(context.Background(), &qldb.StreamJournalToKinesisInput{LedgerName: aws.String("doomed"),
+		RoleArn: aws.String("arn:aws:iam::000000000000:role/r"), StreamName: aws.String("s"), InclusiveStartTime: aws.Time(time.Now().Add(-time.Hour)),
+		KinesisConfiguration: &types.KinesisConfiguration{StreamArn: aws.String(emu.StreamARN("del"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qb := b.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	if _, err := qb.DeleteLedger(context.Background(), &qldb.DeleteLedgerInput{Name: aws.String("doomed")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := qa.DescribeJournalKinesisStream(context.Background(), &qldb.DescribeJournalKinesisStreamInput{
+		LedgerName: aws.String("doomed"), StreamId: out.StreamId}); err == nil {
+		t.Fatal("the deleted ledger's stream is still described")
+	}
+	a.Stop()
+	b.Stop()
+	st, err := pgstore.Open(db, pgstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var left []string
+	if err := st.Scan(nil, nil, func(k, _ []byte) bool { left = append(left, string(k)); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Fatalf("keys left after the only ledger was deleted: %q", left)
+	}
 }

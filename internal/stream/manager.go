@@ -658,7 +658,8 @@ func (m *Manager) Cancel(ledgerName, id string) error {
 	return nil
 }
 
-// DropLedger stops and forgets every stream of a deleted ledger.
+// DropLedger stops and forgets every stream of a deleted ledger: those this
+// manager knows and, on a shared store, those other nodes created.
 func (m *Manager) DropLedger(ledgerID string) {
 	m.mu.Lock()
 	var victims []*running
@@ -670,12 +671,25 @@ func (m *Manager) DropLedger(ledgerID string) {
 	}
 	m.mu.Unlock()
 	var ids []string
+	seen := map[string]bool{}
 	for _, r := range victims {
 		if r.cancel != nil {
 			r.cancel()
 			<-r.exited
 		}
 		ids = append(ids, r.def.ID)
+		seen[r.def.ID] = true
+	}
+	if m.opts.Ownership != nil {
+		stored, err := m.load(ledgerID)
+		if err != nil {
+			m.opts.Logger.Error("listing a deleted ledger's streams failed", "err", err)
+		}
+		for _, d := range stored {
+			if !seen[d.ID] {
+				ids = append(ids, d.ID)
+			}
+		}
 	}
 	if err := m.forget(ids); err != nil {
 		m.opts.Logger.Error("removing a deleted ledger's streams failed", "err", err)
