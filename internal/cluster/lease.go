@@ -203,7 +203,7 @@ func (s *Leases) Acquire(ledgerID string) (Lease, bool, error) {
 		return Lease{}, false, err
 	}
 	now := s.opts.Now()
-	if ok && cur.Live(now) && cur.Node != s.opts.NodeID {
+	if ok && s.othersLive(cur, now) {
 		return cur, false, nil
 	}
 	next := Lease{Node: s.opts.NodeID, URL: s.opts.URL, Token: cur.Token + 1, Expires: now.Add(s.opts.TTL)}
@@ -247,6 +247,16 @@ func (s *Leases) Acquire(ledgerID string) (Lease, bool, error) {
 		}
 	}
 	return next, true, nil
+}
+
+// othersLive reports whether l binds this node at now: it is live and held
+// by another process. A live lease that names this node's own URL but
+// another node id was held by an earlier process at this address, which
+// has therefore stopped: it is taken at once rather than after its
+// expiry (fencing keeps that safe even if the address was misconfigured
+// and shared).
+func (s *Leases) othersLive(l Lease, now time.Time) bool {
+	return l.Live(now) && l.Node != s.opts.NodeID && (l.URL == "" || l.URL != s.opts.URL)
 }
 
 // Take is Acquire for the engines (txn.Ownership): it reports only
@@ -374,7 +384,7 @@ func (s *Leases) claim() {
 			continue
 		}
 		cur, ok, err := s.Read(id)
-		if err != nil || (ok && cur.Live(s.opts.Now())) {
+		if err != nil || (ok && s.othersLive(cur, s.opts.Now())) {
 			continue
 		}
 		if _, _, err := s.Acquire(id); err != nil {

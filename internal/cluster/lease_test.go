@@ -176,3 +176,26 @@ func TestConcurrentAcquireHasOneWinner(t *testing.T) {
 		t.Fatalf("fence = %x, want token 1", raw)
 	}
 }
+
+// A process restarted at the same address takes back the ledgers of its
+// predecessor at once instead of waiting for their leases to expire.
+func TestRestartAtSameURLTakesOverAtOnce(t *testing.T) {
+	st := memstore.New("")
+	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	old := New(Options{Store: st, NodeID: "old", URL: "http://10.0.0.1:8410", TTL: 3 * time.Second, Now: clk.Now})
+	if _, held, err := old.Acquire("L1"); err != nil || !held {
+		t.Fatalf("old.Acquire: %v %v", held, err)
+	}
+	other := New(Options{Store: st, NodeID: "other", URL: "http://10.0.0.2:8410", TTL: 3 * time.Second, Now: clk.Now})
+	if _, held, _ := other.Acquire("L1"); held {
+		t.Fatal("another address took a live lease")
+	}
+	restarted := New(Options{Store: st, NodeID: "new", URL: "http://10.0.0.1:8410", TTL: 3 * time.Second, Now: clk.Now})
+	l, held, err := restarted.Acquire("L1")
+	if err != nil || !held || l.Token != 2 {
+		t.Fatalf("restarted.Acquire = %+v %v %v; want held at once with token 2", l, held, err)
+	}
+	if err := write(t, st, old, "L1", "k"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("the predecessor's write = %v, want fenced", err)
+	}
+}
