@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"time"
 
@@ -78,6 +79,12 @@ func (n *Node) startLeases() {
 	}
 	if n.cfg.NodeURL == "" {
 		n.leases.SetURL(n.URL())
+		if host, _, err := net.SplitHostPort(n.cfg.Listen); err == nil {
+			if ip := net.ParseIP(host); host == "" || host == "localhost" || (ip != nil && (ip.IsLoopback() || ip.IsUnspecified())) {
+				n.log.Warn("shared store without --node-url: other nodes will reach this one at its listen address, which only works when they all run on this machine; set --node-url to an address they can reach (and that no other node uses)",
+					"node_url", n.URL())
+			}
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stopLeases = cancel
