@@ -45,6 +45,19 @@ func fillRebuildLedger(t *testing.T, st store.Store, cat *ledger.Catalog) (map[s
 	c.do("UPDATE A SET k = 100 WHERE i < 5", "DELETE FROM B WHERE i > 25")
 	c.do("CREATE INDEX ON B (n)")
 	c.do("UPDATE B SET n = 'y4' WHERE n = 'x4'", "DELETE FROM A WHERE k = 3 AND i > 20", "INSERT INTO B VALUE {'n': 'x2', 'late': true}")
+	// An index built over existing documents and dropped again: its
+	// entries go with it.
+	c.do("CREATE INDEX ON A (i)")
+	var dropped string
+	for _, ix := range c.do("SELECT * FROM information_schema.user_tables WHERE name = 'A'")[0].Get("indexes").Elems {
+		if ix.Get("expr").Text == "[i]" {
+			dropped = ix.Get("indexId").Text
+		}
+	}
+	if dropped == "" {
+		t.Fatal("the index on A.i is not in information_schema.user_tables")
+	}
+	c.do(`DROP INDEX "` + dropped + `" ON A WITH (purge = true)`)
 	c.do("CREATE TABLE C", "INSERT INTO C VALUE {'c': 1}")
 	c.do("DROP TABLE C")
 	return runRebuildQueries(t, e), ledgerID(t, cat)
