@@ -3,6 +3,7 @@
 //	strand serve [flags]   run the server (strand serve -h lists the flags)
 //	strand verify [flags]  check a data directory offline (strand verify -h)
 //	strand repair accept-journal-loss [flags]  serve a ledger that lost acknowledged blocks
+//	strand repair rebuild-derived [flags]      rebuild a ledger's derived records from its journal
 package main
 
 import (
@@ -30,7 +31,7 @@ func usage() {
 Usage:
   strand serve [flags]    run the server; every flag can also be set as STRAND_<FLAG>
                           (upper case, dashes as underscores), e.g. STRAND_DATA_DIR
-  strand verify --data-dir DIR [--ledger NAME]
+  strand verify (--data-dir DIR | --store postgres://...) [--ledger NAME]
                           check a stopped server's data offline: every block hash, the
                           hash chain, the ledger Merkle tree and every stored revision
                           copy; exit 0 when all hold, 1 naming the first bad block,
@@ -38,6 +39,9 @@ Usage:
   strand repair accept-journal-loss --data-dir DIR --ledger NAME
                           accept that a ledger's journal lost acknowledged blocks (the
                           server refuses the ledger until then); prints what is lost
+  strand repair rebuild-derived (--data-dir DIR | --store postgres://...) --ledger NAME
+                          delete a ledger's derived records (documents, history, indexes,
+                          revision lookup, Merkle tree) and rebuild them from its journal
   strand help             this text
 `)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/store"
 	pebblestore "github.com/strand-db/strand/internal/store/pebble"
+	pgstore "github.com/strand-db/strand/internal/store/postgres"
 )
 
 // verifyCmd runs `strand verify`: it opens the data directory offline (so it
@@ -31,14 +32,17 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("strand verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := dataDirFlag(fs, "data directory to check (the server must be stopped); also STRAND_DATA_DIR")
+	storeURL := storeFlag(fs)
 	name := fs.String("ledger", "", "check only this ledger (default: every ledger)")
 	workers := fs.Int("workers", 0, "goroutines hashing blocks (default: one per CPU)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: strand verify --data-dir DIR [--ledger NAME]\n\n"+
+		fmt.Fprintf(stderr, "Usage: strand verify --data-dir DIR | --store postgres://... [--ledger NAME]\n\n"+
 			"Recomputes every hash of every journal block, the hash chain and the ledger Merkle tree,\n"+
 			"checks every stored revision copy against its block, and checks that the journal holds\n"+
 			"every block that was acknowledged (the ledger's tip record). Exit status 0: all hold;\n"+
-			"1: a check failed (the first bad block is printed); 2: the check could not run.\n\n")
+			"1: a check failed (the first bad block is printed); 2: the check could not run.\n"+
+			"On PostgreSQL stop the nodes first: a check of a live database reads each kind of\n"+
+			"record in its own snapshot, so a commit in between fails it spuriously.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -52,11 +56,11 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	st := openOffline("strand verify", *dataDir, true, stderr)
-	if st == nil {
+	off := openOffline("strand verify", *dataDir, *storeURL, true, stderr)
+	if off == nil {
 		return 2
 	}
-	defer st.Close()
+	defer off.Close()
 
 	if os.Getenv("GOGC") == "" {
 		// The check allocates briskly and keeps little: trading memory for
@@ -64,7 +68,7 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		debug.SetGCPercent(400)
 	}
 	start := time.Now()
-	rep, err := audit.Run(st, audit.Options{Ledger: *name, Workers: *workers, Progress: func(p audit.Progress) {
+	rep, err := audit.Run(off.st, audit.Options{Ledger: *name, Workers: *workers, Tips: off.tips, Progress: func(p audit.Progress) {
 		unit := "blocks"
 		if p.Phase == "documents" {
 			unit = "stored revisions"
@@ -114,12 +118,47 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// openOffline opens the store of dataDir for an offline command (cmd names
-// it in messages, e.g. "strand verify"), read-only when readOnly (verify
-// writes nothing to the data it checks; repair writes). It returns nil after
-// saying why on stderr when dataDir holds no Strand data or cannot be
-// opened, such as while a server holds it.
-func openOffline(cmd, dataDir string, readOnly bool, stderr io.Writer) store.Store {
+// offline is a store opened for an offline command: the embedded store of a
+// data directory (opened exclusively, so the command fails while a server
+// holds it) with its acknowledged-tip records, or a PostgreSQL database,
+// which has no tip records (the database's commit is the authority) and no
+// lock: the operator stops the nodes (see docs/operations.md).
+type offline struct {
+	st   store.Store
+	tips journal.Tips
+	pg   bool
+}
+
+// Close closes the tip records (when they are files) and the store.
+func (o *offline) Close() {
+	if c, ok := o.tips.(io.Closer); ok {
+		c.Close()
+	}
+	o.st.Close()
+}
+
+// openOffline opens the store storeURL selects (empty or "pebble": the
+// embedded store of dataDir; a postgres:// URL: that database) for an
+// offline command (cmd names it in messages, e.g. "strand verify"),
+// read-only when readOnly (verify writes nothing to the data it checks;
+// repair writes) where the store allows it. It returns nil after saying why
+// on stderr when there is no Strand data or the store cannot be opened,
+// such as while a server holds the data directory.
+func openOffline(cmd, dataDir, storeURL string, readOnly bool, stderr io.Writer) *offline {
+	cfg := config.Config{Store: storeURL}
+	switch cfg.StoreKind() {
+	case config.StorePostgres:
+		st, err := pgstore.Open(storeURL, pgstore.Options{MaxConns: 4})
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: --store: %v\n", cmd, err)
+			return nil
+		}
+		return &offline{st: st, tips: noTips{}, pg: true}
+	case config.StorePebble:
+	default:
+		fmt.Fprintf(stderr, "%s: --store must be empty, 'pebble', or a postgres:// or postgresql:// URL\n", cmd)
+		return nil
+	}
 	if _, err := os.Stat(filepath.Join(dataDir, "pebble")); err != nil {
 		fmt.Fprintf(stderr, "%s: %s holds no Strand data (%v)\n", cmd, dataDir, err)
 		return nil
@@ -132,7 +171,25 @@ func openOffline(cmd, dataDir string, readOnly bool, stderr io.Writer) store.Sto
 		}
 		return nil
 	}
-	return st
+	return &offline{st: st, tips: store.NewTipFiles(dataDir)}
+}
+
+// noTips is the acknowledged-tip records of a shared (PostgreSQL) store:
+// none, as the database's own commit is the authority.
+type noTips struct{}
+
+func (noTips) Load(string) (store.TipRecord, bool, error) { return store.TipRecord{}, false, nil }
+func (noTips) Record(store.TipRecord) error {
+	return errors.New("a PostgreSQL store keeps no tip records")
+}
+func (noTips) Remove(string) error          { return nil }
+func (noTips) LedgerIDs() ([]string, error) { return nil, nil }
+
+// storeFlag registers --store on fs for an offline command, defaulting to
+// STRAND_STORE, as strand serve does.
+func storeFlag(fs *flag.FlagSet) *string {
+	return fs.String("store", os.Getenv(config.EnvName("store")),
+		"where the data lives: empty or 'pebble' for the embedded store in --data-dir, or a postgres:// URL (give one with a password as STRAND_STORE); also STRAND_STORE")
 }
 
 // dataDirFlag registers --data-dir on fs for an offline command, defaulting

@@ -190,7 +190,6 @@ func (l *Log) Barrier() uint64 {
 type Group struct {
 	l     *Log
 	batch store.IndexedBatch
-	nodes BatchNodes
 	tree  *Tree
 	next  uint64
 	prev  []byte
@@ -202,7 +201,7 @@ type Group struct {
 func (l *Log) Begin(batch store.IndexedBatch) *Group {
 	l.appendMu.Lock()
 	l.mu.RLock()
-	g := &Group{l: l, batch: batch, nodes: BatchNodes{Batch: batch, Prefix: l.lay.Tree},
+	g := &Group{l: l, batch: batch,
 		tree: l.tree.Clone(), next: l.next.Load(), prev: l.lastHash, last: l.lastTime}
 	l.mu.RUnlock()
 	return g
@@ -234,25 +233,39 @@ func (g *Group) Append(b *Block) error {
 	if err != nil {
 		return fmt.Errorf("journal: encode block: %w", err)
 	}
-	if err := g.tree.Append(g.nodes, b.BlockHash); err != nil {
+	if err := g.l.lay.IndexBlock(g.batch, g.tree, b); err != nil {
 		return err
 	}
 	if err := g.batch.Set(g.l.lay.Block(b.Address.SequenceNo), raw); err != nil {
 		return fmt.Errorf("journal: batch: %w", err)
 	}
-	seq := binary.BigEndian.AppendUint64(nil, b.Address.SequenceNo)
-	for _, r := range b.Revisions {
-		if r.Metadata.ID == "" { // a table's system revision
-			continue
-		}
-		if err := g.batch.Set(g.l.lay.RevisionBlock(r.Metadata.ID, r.Metadata.Version), seq); err != nil {
-			return fmt.Errorf("journal: batch: %w", err)
-		}
-	}
 	g.next++
 	g.prev = b.BlockHash
 	if b.Timestamp.After(g.last) {
 		g.last = b.Timestamp
+	}
+	return nil
+}
+
+// IndexBlock adds to w what the journal derives from block b: it appends
+// b's hash to tree (the ledger tree of blocks 0..b-1) writing the nodes
+// that completes under the layout's m/ prefix, and writes the revision
+// lookup (r/) entry of each of b's document revisions. It is the one
+// writer of those records, used by Group.Append at commit and when the
+// derived records are rebuilt from the journal (txn.RebuildDerived). On
+// error tree is unchanged but w may hold some writes: discard it.
+func (lay Layout) IndexBlock(w store.Writer, tree *Tree, b *Block) error {
+	if err := tree.Append(BatchNodes{Batch: w, Prefix: lay.Tree}, b.BlockHash); err != nil {
+		return err
+	}
+	seq := binary.BigEndian.AppendUint64(nil, b.Address.SequenceNo)
+	for _, r := range b.Revisions {
+		if r.IsSystem() { // a table's system revision
+			continue
+		}
+		if err := w.Set(lay.RevisionBlock(r.Metadata.ID, r.Metadata.Version), seq); err != nil {
+			return fmt.Errorf("journal: batch: %w", err)
+		}
 	}
 	return nil
 }

@@ -297,19 +297,12 @@ func (l *LedgerEngine) buildBlock(t *Transaction, g *groupState, batch store.Ind
 
 	docRevs := b.Revisions[len(b.Revisions)-len(docs):]
 	for i, d := range docs {
-		rev := docRevs[i]
-		committed, err := ionvalue.MarshalBinary(rev.Ion(addr))
-		if err != nil {
-			return nil, nil, fmt.Errorf("txn: encode revision: %w", err)
-		}
 		tm, _ := tableOf(d.p.tableID)
-		if d.data != nil {
-			set(l.keys.doc(tm.ID, d.id), committed)
-		} else {
-			del(l.keys.doc(tm.ID, d.id))
+		if err := l.keys.storeRevision(addr, tm.ID, docRevs[i], set, del); err != nil {
+			return nil, nil, err
 		}
-		set(l.keys.revision(tm.ID, d.id, rev.Metadata.Version), committed)
 		var old *ionvalue.Value
+		var err error
 		if d.p.base != nil && len(tm.Indexes) > 0 {
 			if old, err = d.p.base.value(); err != nil {
 				return nil, nil, err
@@ -364,8 +357,33 @@ func hasIndex(tm *tableMeta, field string) bool {
 // buildIndex queues an entry for every live document of a table (as seen
 // through the group's batch) under a new index.
 func (l *LedgerEngine) buildIndex(batch store.IndexedBatch, tableID, field string, set func(k, v []byte)) error {
-	prefix := l.keys.docs(tableID)
-	it, err := batch.NewIter(prefix, store.PrefixEnd(prefix))
+	return l.keys.indexEntries(batch, tableID, field, set)
+}
+
+// storeRevision queues the derived records of document revision rev of the
+// block at addr, in table tableID: its history entry (h/) and the
+// document's latest live revision (d/; deleted when rev deletes the
+// document), both the committed view, Ion binary. Commit and
+// RebuildDerived both write revisions through it.
+func (k keys) storeRevision(addr journal.BlockAddress, tableID string, rev journal.Revision, set func(k, v []byte), del func(k []byte)) error {
+	committed, err := ionvalue.MarshalBinary(rev.Ion(addr))
+	if err != nil {
+		return fmt.Errorf("txn: encode revision: %w", err)
+	}
+	if rev.Data != nil {
+		set(k.doc(tableID, rev.Metadata.ID), committed)
+	} else {
+		del(k.doc(tableID, rev.Metadata.ID))
+	}
+	set(k.revision(tableID, rev.Metadata.ID, rev.Metadata.Version), committed)
+	return nil
+}
+
+// indexEntries queues an index entry (x/) under index field of table
+// tableID for every live document of the table as r shows it (d/).
+func (k keys) indexEntries(r store.Reader, tableID, field string, set func(k, v []byte)) error {
+	prefix := k.docs(tableID)
+	it, err := r.NewIter(prefix, store.PrefixEnd(prefix))
 	if err != nil {
 		return fmt.Errorf("txn: build index: %w", err)
 	}
@@ -380,8 +398,8 @@ func (l *LedgerEngine) buildIndex(batch store.IndexedBatch, tableID, field strin
 		if err != nil {
 			return err
 		}
-		if k := partiql.IndexKey(cd.data.Get(field)); k != nil {
-			set(l.keys.indexEntry(tableID, field, k, id), nil)
+		if key := partiql.IndexKey(cd.data.Get(field)); key != nil {
+			set(k.indexEntry(tableID, field, key, id), nil)
 		}
 	}
 	if err := it.Error(); err != nil {
