@@ -126,7 +126,13 @@ func fetchBackup(ctx context.Context, endpoint, region, dir string) (store.Archi
 	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "qldb", region, time.Now()); err != nil {
 		return store.ArchiveStats{}, fmt.Errorf("signing: %w", err)
 	}
-	resp, err := cfg.HTTPClient.Do(req)
+	var client interface {
+		Do(*http.Request) (*http.Response, error)
+	} = http.DefaultClient
+	if cfg.HTTPClient != nil { // set by the configuration, e.g. for AWS_CA_BUNDLE
+		client = cfg.HTTPClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return store.ArchiveStats{}, err
 	}
