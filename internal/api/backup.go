@@ -64,7 +64,6 @@ func (s *Handler) serveBackup(w http.ResponseWriter, r *http.Request, ah authHea
 	})
 	switch {
 	case err == nil:
-		s.log.Info("backup sent", "access_key_id", ah.sig.accessKey)
 	case !started:
 		writeError(w, restJSON, s.toAWSError(err))
 	default:
