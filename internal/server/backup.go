@@ -47,6 +47,9 @@ func (n *Node) Backup(ctx context.Context, begin func() io.Writer) error {
 		}
 		return fmt.Errorf("server: backup: %w", err)
 	}
+	if err := dropDeletedTips(copyDir, n.ledgers.IDs()); err != nil {
+		return fmt.Errorf("server: backup: %w", err)
+	}
 	checkpointed := time.Since(start)
 	stats, err := store.WriteArchive(ctx, begin(), copyDir)
 	if err != nil {
@@ -68,6 +71,30 @@ func removeBackupLeftovers(dataDir string) error {
 		if e.IsDir() && strings.HasPrefix(e.Name(), backupTempPrefix) {
 			if err := os.RemoveAll(filepath.Join(dataDir, e.Name())); err != nil {
 				return fmt.Errorf("server: removing a backup's leftover: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// dropDeletedTips removes from a backup's tip records those of ledgers no
+// longer in the catalogue (live, read after the checkpoint): a ledger
+// deleted between the copy of its record and the checkpoint would
+// otherwise leave a record the copy's catalogue does not know, which
+// start-up and strand verify report as a ledger the catalogue may have
+// lost. A ledger deleted after the checkpoint loses its record in the copy
+// too, which only means its record is rewritten at the copy's first start.
+func dropDeletedTips(copyDir string, live map[string]bool) error {
+	tips := store.NewTipFiles(copyDir)
+	defer tips.Close()
+	ids, err := tips.LedgerIDs()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if !live[id] {
+			if err := tips.Remove(id); err != nil {
+				return err
 			}
 		}
 	}

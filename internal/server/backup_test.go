@@ -73,6 +73,13 @@ func TestBackupEndpoint(t *testing.T) {
 			t.Errorf("a refused backup left %s", e.Name())
 		}
 	}
+	// The tip record of a ledger the catalogue does not hold (as left by a
+	// ledger deleted while the backup ran) stays out of the copy.
+	orphan := store.NewTipFiles(n.Config.DataDir)
+	if err := orphan.Record(store.TipRecord{LedgerID: "deletedledger"}); err != nil {
+		t.Fatal(err)
+	}
+	orphan.Close()
 	resp := postBackup(t, http.MethodPost, n.URL(), "ADMIN", "admin-secret")
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-tar" {
@@ -85,6 +92,9 @@ func TestBackupEndpoint(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dst, "pebble")); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "tips", "deletedledger.tip")); !os.IsNotExist(err) {
+		t.Errorf("the copy holds the tip record of a ledger not in the catalogue (%v)", err)
 	}
 }
 
