@@ -2,6 +2,7 @@
 //
 //	strand serve [flags]   run the server (strand serve -h lists the flags)
 //	strand verify [flags]  check a data directory offline (strand verify -h)
+//	strand backup --endpoint URL --to DIR  online backup of a running server
 //	strand repair accept-journal-loss [flags]  serve a ledger that lost acknowledged blocks
 //	strand repair rebuild-derived [flags]      rebuild a ledger's derived records from its journal
 package main
@@ -36,6 +37,10 @@ Usage:
                           hash chain, the ledger Merkle tree and every stored revision
                           copy; exit 0 when all hold, 1 naming the first bad block,
                           2 when the check could not run (strand verify -h for more)
+  strand backup --endpoint URL --to DIR
+                          take an online backup of a running server (embedded store)
+                          into a new data directory: every commit acknowledged before
+                          it began; serve or verify DIR like any data directory
   strand repair accept-journal-loss --data-dir DIR --ledger NAME
                           accept that a ledger's journal lost acknowledged blocks (the
                           server refuses the ledger until then); prints what is lost
@@ -56,6 +61,8 @@ func run(args []string) int {
 		return serve(args[1:])
 	case "verify":
 		return verifyCmd(args[1:], os.Stdout, os.Stderr)
+	case "backup":
+		return backupCmd(args[1:], os.Stdout, os.Stderr)
 	case "repair":
 		return repairCmd(args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":

@@ -26,6 +26,7 @@ var statusOf = map[string]int{
 	qldberr.CapacityExceeded:      http.StatusServiceUnavailable,
 	qldberr.InternalFailure:       http.StatusInternalServerError,
 	errMissingToken:               http.StatusForbidden,
+	errAccessDenied:               http.StatusForbidden,
 	errUnrecognizedClient:         http.StatusForbidden,
 	errInvalidSignature:           http.StatusForbidden,
 	errUnknownOperation:           http.StatusNotFound,

@@ -49,6 +49,13 @@ type Options struct {
 	// across all requests (zero: DefaultMaxInflightBodyBytes).
 	MaxInflightBodyBytes int64
 
+	// Backup takes online backups (POST /strand/backup); nil refuses them.
+	// BackupKeys are the access key ids allowed to take them when
+	// Credentials are configured (none when empty); without credentials
+	// any client may.
+	Backup     Backuper
+	BackupKeys map[string]bool
+
 	// Router, when set (several nodes on one shared store), names the node
 	// that serves each ledger: session commands, journal reads and journal
 	// stream requests for a ledger another node owns are forwarded to it
@@ -119,6 +126,9 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler { //nolint:errorlint // the sentinel net/http compares by identity
+				panic(p) // a deliberately cut-off response (see serveBackup)
+			}
 			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			writeError(w, contentType, qldberr.New(qldberr.InternalFailure, "The request processing has failed because of an unknown error."))
 		}
@@ -141,6 +151,10 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if session {
 		s.serveSession(w, r, body)
+		return
+	}
+	if r.URL.Path == BackupPath {
+		s.serveBackup(w, r, ah)
 		return
 	}
 	s.serveControl(w, r, body)

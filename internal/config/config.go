@@ -38,6 +38,9 @@ type Config struct {
 	CredentialsFile string // a file of "access-key-id secret-access-key" lines
 	TLSCert         string // PEM certificate: serve HTTPS when set with TLSKey
 	TLSKey          string
+	// BackupAccessKeyIDs is a comma-separated list of the access key ids
+	// allowed to take online backups (strand backup); see BackupKeys.
+	BackupAccessKeyIDs string
 
 	MaxLedgers           int           // quota of active ledgers
 	MaxSessionsPerLedger int           // quota of open sessions per ledger
@@ -82,6 +85,11 @@ type Config struct {
 	// AccessKeyID/SecretAccessKey and CredentialsFile. Empty means no
 	// authentication: any well-formed signature is accepted.
 	Credentials map[string]string
+
+	// BackupKeys holds the access key ids of BackupAccessKeyIDs, filled by
+	// Validate. With credentials configured only these may take a backup
+	// (none when empty); without credentials (loopback only) any client may.
+	BackupKeys map[string]bool
 }
 
 // Default returns the configuration used when nothing is set. The engines'
@@ -132,6 +140,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AccessKeyID, "access-key-id", c.AccessKeyID, "access key id clients must sign with")
 	fs.StringVar(&c.SecretAccessKey, "secret-access-key", c.SecretAccessKey, "`secret` access key of --access-key-id; prefer STRAND_SECRET_ACCESS_KEY or --credentials-file, as other users can read a command line")
 	fs.StringVar(&c.CredentialsFile, "credentials-file", c.CredentialsFile, "file with one 'access-key-id secret-access-key' pair per line")
+	fs.StringVar(&c.BackupAccessKeyIDs, "backup-access-key-id", c.BackupAccessKeyIDs, "comma-separated access key ids (of the configured credentials) allowed to take online backups with strand backup; none when empty. Without credentials (loopback only) any client may")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate file; serve HTTPS with --tls-key")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
 	fs.IntVar(&c.MaxLedgers, "max-ledgers", c.MaxLedgers, "quota of active ledgers")
@@ -280,6 +289,19 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.Credentials = creds
+	c.BackupKeys = map[string]bool{}
+	for _, id := range strings.Split(c.BackupAccessKeyIDs, ",") {
+		if id = strings.TrimSpace(id); id == "" {
+			continue
+		}
+		c.BackupKeys[id] = true
+		if _, ok := creds[id]; !ok && len(creds) > 0 {
+			errs = append(errs, fmt.Errorf("--backup-access-key-id %q is not one of the configured access keys", id))
+		}
+	}
+	if len(c.BackupKeys) > 0 && len(creds) == 0 {
+		errs = append(errs, errors.New("--backup-access-key-id needs credentials (--access-key-id or --credentials-file): without them every client may take a backup, and no key can be told from another"))
+	}
 	if len(creds) == 0 && !c.IsLoopback() {
 		errs = append(errs, fmt.Errorf("refusing to listen on %s without credentials: anyone who can reach it could use every ledger; set --access-key-id/--secret-access-key or --credentials-file, or listen on a loopback address", c.Listen))
 	}

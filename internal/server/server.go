@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -55,6 +56,9 @@ type Node struct {
 
 	ln net.Listener
 
+	// backupMu admits one online backup at a time (see Backup).
+	backupMu sync.Mutex
+
 	// kinesisCreds is why no AWS credentials could be obtained for Kinesis
 	// at start-up (checked only with --kinesis-endpoint); nil when they could.
 	kinesisCreds error
@@ -75,6 +79,12 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, log: log, store: st}
+	if cfg.StoreKind() == config.StorePebble {
+		if err := removeBackupLeftovers(cfg.DataDir); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
 	// On a store shared by several nodes each ledger, with its sessions and
 	// journal streams, is served by the node holding its lease.
 	shared := SharedStore(cfg)
@@ -151,6 +161,7 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 		Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials,
 		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Logger: log,
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
+		Backup: n, BackupKeys: cfg.BackupKeys,
 		Router: n.router(), ForwardClient: forwardClient(), RouteWait: 2*cfg.LeaseTTL + time.Second, OwnerCheck: cfg.LeaseTTL / 3,
 	})
 	// The body's read deadline is set by the handler once the headers are
