@@ -99,7 +99,11 @@ func crashDriver(t *testing.T, url, ledgerName string, conc int) *qldbdriver.QLD
 // acknowledged one) and every acknowledged revision; duplicates are
 // counted. The figures are logged in one line:
 //
-//	crash-suite: store=pebble clients=8 kills=10 acked=... lost=0 stream_gaps=0 duplicates=...
+//	crash-suite: store=pebble clients=8 kills=10 acked=... lost=0 stream_gaps=0 duplicates=... duplicates_per_kill=...
+//
+// Duplicates are records delivered again after a restart (at-least-once:
+// a stream resumes from its last checkpoint), summed over both streams,
+// BLOCK_SUMMARY and REVISION_DETAILS records alike.
 //
 // The store is the one of the test pass: the embedded store, or PostgreSQL
 // under STRAND_TEST_STORE=postgres (the binary gets the URL of a fresh
@@ -284,8 +288,8 @@ func TestCrashSuite(t *testing.T) {
 	acks.mu.Lock()
 	failed := acks.errs
 	acks.mu.Unlock()
-	t.Logf("crash-suite: store=%s clients=%d kills=%d acked=%d failed_unacked=%d lost=%d stream_gaps=%d duplicates=%d blocks=%s%s",
-		storeName, clients, kills, len(all), failed, len(lost), gaps, dups, blocks, perStream)
+	t.Logf("crash-suite: store=%s clients=%d kills=%d acked=%d failed_unacked=%d lost=%d stream_gaps=%d duplicates=%d duplicates_per_kill=%.1f blocks=%s%s",
+		storeName, clients, kills, len(all), failed, len(lost), gaps, dups, float64(dups)/float64(kills), blocks, perStream)
 	reportLost(t, "at the end", lost)
 	if gaps > 0 {
 		t.Fatalf("crash-suite: %d stream gaps", gaps)
