@@ -303,7 +303,13 @@ func TestCrashSuite(t *testing.T) {
 func crashVerify(t *testing.T, bin, dir, storeURL, when string) string {
 	t.Helper()
 	if storeURL != "" {
-		st, err := pgstore.Open(storeURL, pgstore.Options{})
+		// package audit reads each level of the ledger tree with an
+		// iterator of its own, and a PostgreSQL iterator over more than
+		// one page holds a connection until it is closed: past about
+		// 4,000 blocks the default pool of 10 connections runs dry and
+		// the audit fails after the store's 60 s operation timeout (seen
+		// in the long form). A larger pool works around it here.
+		st, err := pgstore.Open(storeURL, pgstore.Options{MaxConns: 64})
 		if err != nil {
 			t.Fatal(err)
 		}
