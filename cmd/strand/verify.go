@@ -148,7 +148,13 @@ func openOffline(cmd, dataDir, storeURL string, readOnly bool, stderr io.Writer)
 	cfg := config.Config{Store: storeURL}
 	switch cfg.StoreKind() {
 	case config.StorePostgres:
-		st, err := pgstore.Open(storeURL, pgstore.Options{MaxConns: 4})
+		// The audit keeps one iterator open per level of a ledger's Merkle
+		// tree while it checks it (about log2 of the block count), and a
+		// PostgreSQL iterator longer than one page holds a connection: 64
+		// covers any ledger (2^40 blocks) with room for the workers. With 4
+		// or the default 10, auditing a ledger of some thousand blocks ran
+		// the pool dry (found by the crash suite's long form).
+		st, err := pgstore.Open(storeURL, pgstore.Options{MaxConns: 64})
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: --store: %v\n", cmd, err)
 			return nil
