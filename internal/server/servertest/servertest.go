@@ -126,15 +126,12 @@ func chooseStore(t testing.TB, cfg *config.Config) {
 func StartConfig(t testing.TB, cfg config.Config) *Node {
 	t.Helper()
 	chooseStore(t, &cfg)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
+	log := testLogger(t)
 	node, err := server.Open(cfg, log)
 	if err != nil {
 		t.Fatalf("servertest: open: %v", err)
 	}
-	return serve(t, cfg, node, log)
+	return serve(t, cfg, node)
 }
 
 // StartWithStore starts a node with exactly cfg on st, a store the test
@@ -142,18 +139,24 @@ func StartConfig(t testing.TB, cfg config.Config) *Node {
 // over a file system that injects disk faults. The node closes st.
 func StartWithStore(t testing.TB, cfg config.Config, st store.Store) *Node {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
+	log := testLogger(t)
 	node, err := server.OpenWithStore(cfg, log, st)
 	if err != nil {
 		t.Fatalf("servertest: open: %v", err)
 	}
-	return serve(t, cfg, node, log)
+	return serve(t, cfg, node)
 }
 
-func serve(t testing.TB, cfg config.Config, node *server.Node, _ *slog.Logger) *Node {
+// testLogger discards the node's log, or passes it to t.Log under -v.
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// serve listens and serves node in the background until the test ends.
+func serve(t testing.TB, cfg config.Config, node *server.Node) *Node {
 	t.Helper()
 	if err := node.Listen(); err != nil {
 		node.Close()
