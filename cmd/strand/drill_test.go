@@ -32,16 +32,22 @@ const (
 	detectedAtStart  = "detected-at-start"  // the server refuses to start, or refuses or marks damaged the ledger
 	detectedByVerify = "detected-by-verify" // strand verify exits 1 naming the ledger
 	harmless         = "harmless"           // verify passes and every acknowledged commit and the digest are intact
-	silentLoss       = "SILENT-LOSS"
+	// undetected: a stored value was changed (never harmless: its bytes
+	// differ) and verify passed, with the acknowledged documents and the
+	// digest intact: a field that nothing hashes was altered. Reported;
+	// a failure for the targets that must be detected.
+	undetected = "undetected-change"
+	silentLoss = "SILENT-LOSS"
 )
 
 // drillTarget is one file kind or stored value a drill damages: size is
 // its length in bytes, flip damages the byte at offset in a copy of the
 // data directory.
 type drillTarget struct {
-	kind string
-	size int
-	flip func(dir string, offset int) error
+	kind       string
+	size       int
+	flip       func(dir string, offset int) error
+	mustDetect bool // an undetected change fails the test
 }
 
 // TestCorruptionDrills flips one byte of a copy of a data directory, in
@@ -94,15 +100,15 @@ func TestCorruptionDrills(t *testing.T) {
 			outcome, detail := runDrill(t, golden, acked, digest, tg, off)
 			counts[outcome]++
 			line := fmt.Sprintf("drill: file=%s offset=%d outcome=%s", tg.kind, off, outcome)
-			if outcome == silentLoss {
+			if outcome == silentLoss || outcome == undetected && tg.mustDetect {
 				t.Errorf("%s (%s)", line, detail)
 			} else {
 				t.Logf("%s (%s)", line, firstLine(detail, 160))
 			}
 		}
 	}
-	t.Logf("drills: %d detected-at-start, %d detected-by-verify, %d harmless, %d silent loss",
-		counts[detectedAtStart], counts[detectedByVerify], counts[harmless], counts[silentLoss])
+	t.Logf("drills: %d detected-at-start, %d detected-by-verify, %d harmless, %d undetected change, %d silent loss",
+		counts[detectedAtStart], counts[detectedByVerify], counts[harmless], counts[undetected], counts[silentLoss])
 }
 
 func firstLine(s string, max int) string {
@@ -212,7 +218,10 @@ func drillTargets(t *testing.T, golden string) []drillTarget {
 		t.Fatalf("no ledger in the store: %v", err)
 	}
 	lay := journal.LedgerLayout(ledgerID)
-	value := func(kind string, lower []byte) {
+	var valueAt func(kind string, lower []byte, within []byte)
+	value := func(kind string, lower []byte) { valueAt(kind, lower, nil) }
+	must := map[string]bool{"value-block-revision-address": true}
+	valueAt = func(kind string, lower []byte, within []byte) {
 		var key, val []byte
 		if err := st.Scan(lower, store.PrefixEnd(lower), func(k, v []byte) bool {
 			key, val = bytes.Clone(k), bytes.Clone(v)
@@ -220,7 +229,16 @@ func drillTargets(t *testing.T, golden string) []drillTarget {
 		}); err != nil || key == nil {
 			t.Fatalf("no %s record (%q): %v", kind, lower, err)
 		}
-		out = append(out, drillTarget{kind: kind, size: len(val), flip: func(dir string, off int) error {
+		base, size := 0, len(val)
+		if within != nil {
+			// Only the last copy of within in the value.
+			base, size = bytes.LastIndex(val, within), len(within)
+			if base < 0 {
+				t.Fatalf("%s: %q is not in the value", kind, within)
+			}
+		}
+		out = append(out, drillTarget{kind: kind, size: size, mustDetect: must[kind], flip: func(dir string, off int) error {
+			off += base
 			st, err := pebblestore.Open(dir, pebblestore.Options{})
 			if err != nil {
 				return err
@@ -237,6 +255,14 @@ func drillTargets(t *testing.T, golden string) []drillTarget {
 		}})
 	}
 	value("value-block", lay.Block(10))
+	// The block address a block's revision repeats (not hashed).
+	meta, _, err := st.Get(lay.Meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, strandID, _ := strings.Cut(string(meta), `"strandId":"`)
+	strandID, _, _ = strings.Cut(strandID, `"`)
+	valueAt("value-block-revision-address", lay.Block(10), []byte(strandID))
 	value("value-document-latest", lay.Latest)
 	value("value-document-history", lay.History)
 	value("value-revision-block", lay.RevisionBlocks)
@@ -314,6 +340,9 @@ func runDrill(t *testing.T, golden string, acked map[int]bool, digest string, tg
 		if !have[i] {
 			return silentLoss, fmt.Sprintf("verify passed but acknowledged document %d is missing (%d of %d present)", i, len(have), len(acked))
 		}
+	}
+	if strings.HasPrefix(tg.kind, "value-") {
+		return undetected, "verify passed; every acknowledged document and the digest intact, but the stored value differs"
 	}
 	return harmless, "verify passed; every acknowledged document and the digest intact"
 }
