@@ -211,7 +211,7 @@ func TestTornWriteThenCrash(t *testing.T) {
 			var wg sync.WaitGroup
 			if tc.concurent {
 				pool := n.PooledDriver("torn", 8, noRetry)
-				var next atomic.Int64
+				var next, failures atomic.Int64
 				next.Store(1000)
 				for range 8 {
 					wg.Add(1)
@@ -223,6 +223,8 @@ func TestTornWriteThenCrash(t *testing.T) {
 								mu.Lock()
 								acked[i] = true
 								mu.Unlock()
+							} else {
+								failures.Add(1)
 							}
 						}
 					}()
@@ -233,6 +235,9 @@ func TestTornWriteThenCrash(t *testing.T) {
 					mu.Unlock()
 					if k >= 60 {
 						break
+					}
+					if failures.Load() > 100 {
+						t.Fatal("the clients' commits fail before any fault")
 					}
 					time.Sleep(time.Millisecond)
 				}
