@@ -237,6 +237,8 @@ func TestTornWriteThenCrash(t *testing.T) {
 						break
 					}
 					if failures.Load() > 100 {
+						stop.Store(true)
+						wg.Wait()
 						t.Fatal("the clients' commits fail before any fault")
 					}
 					time.Sleep(time.Millisecond)
