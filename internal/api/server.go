@@ -223,6 +223,11 @@ func writeJSON(w http.ResponseWriter, contentType string, v any) {
 // gets a generic InternalFailure without details.
 func (s *Handler) toAWSError(err error) *qldberr.Error {
 	if e := qldberr.As(err); e != nil {
+		if e.Type == qldberr.InternalFailure && err != error(e) {
+			// An InternalFailure wrapped with its cause: the cause is
+			// for the log only.
+			s.log.Error("internal error", "err", err)
+		}
 		return e
 	}
 	s.log.Error("internal error", "err", err)

@@ -286,6 +286,9 @@ func checkLedger(st store.Store, l ledger.Entry, opts Options) (LedgerReport, er
 	}
 	start = time.Now()
 	err = r.documents()
+	if err == nil && rep.Failure == nil {
+		err = r.catalogue()
+	}
 	rep.DocumentsTime = time.Since(start)
 	return rep, err
 }

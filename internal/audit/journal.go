@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
@@ -58,6 +59,23 @@ func (r *ledgerRun) checkBlock(raw rawBlock) blockResult {
 		for _, rev := range b.Revisions {
 			if !rev.IsSystem() && rev.Metadata.TxID != b.TransactionID {
 				return fmt.Errorf("transactionId %q is not the transaction %q of its revision of document %s", b.TransactionID, rev.Metadata.TxID, rev.Metadata.ID)
+			}
+			// Nor is blockTimestamp; the revisions' txTime, the same
+			// instant (the committer stamps both), is.
+			if !rev.IsSystem() && !rev.Metadata.TxTime.Equal(b.Timestamp) {
+				return fmt.Errorf("blockTimestamp %s is not the time %s of its revision of document %s", b.Timestamp.Format(time.RFC3339Nano), rev.Metadata.TxTime.Format(time.RFC3339Nano), rev.Metadata.ID)
+			}
+		}
+		// Nor is the blockAddress each revision of the block repeats:
+		// it must be the block's own.
+		if revs := v.Get("revisions"); revs != nil {
+			for i, rv := range revs.Elems {
+				if a := rv.Get("blockAddress"); a != nil {
+					addr, err := journal.AddressFromIon(a)
+					if err != nil || addr != b.Address {
+						return fmt.Errorf("revision %d of the block names another block address: %s", i, ionvalue.MarshalText(a))
+					}
+				}
 			}
 		}
 		res.revs = r.idx.entries(b)

@@ -71,12 +71,25 @@ func Open(cfg config.Config, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if log == nil {
-		log = slog.Default()
-	}
 	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
+	}
+	return OpenWithStore(cfg, log, st)
+}
+
+// OpenWithStore is Open on a store the caller opened: st must be the store
+// cfg describes (the embedded store in cfg.DataDir, opened with options of
+// the caller's choosing, such as a file system that injects disk faults in
+// tests). The node owns st from then on and closes it, also when
+// OpenWithStore fails.
+func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
 	}
 	n := &Node{cfg: cfg, log: log, store: st}
 	if cfg.StoreKind() == config.StorePebble {

@@ -28,6 +28,16 @@ type commitResult struct {
 	err   error
 }
 
+// errNotDurable is the error of a commit that a failed durable write (the
+// store's synced batch, or the tip record) left unacknowledged, and of every
+// later commit of the ledger: InternalFailure, which says so, wrapped
+// with err for the server's log (the client sees only the message).
+func errNotDurable(ledger string, err error) error {
+	return fmt.Errorf("%w: txn: ledger %s: %w", qldberr.New(qldberr.InternalFailure, "The commit failed: the server could not write the transaction durably "+
+		"(its storage failed), so it may or may not be in the journal after the server restarts. Ledger %s accepts "+
+		"no more commits until the server is restarted; reads still work", ledger), ledger, err)
+}
+
 // errOCC is the error a conflicting commit gets.
 func errOCC() error {
 	return qldberr.New(qldberr.OccConflict, "Optimistic concurrency control (OCC) failure encountered while committing the transaction")
@@ -120,7 +130,7 @@ func (g *groupState) table(l *LedgerEngine, id string) (*tableMeta, bool) {
 
 func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 	if l.failed != nil {
-		err := fmt.Errorf("txn: ledger %s refuses commits after a storage failure: %w", l.Name, l.failed)
+		err := errNotDurable(l.Name, l.failed)
 		if errors.Is(l.failed, store.ErrConflict) {
 			err = notHeld(l.Name)
 		}
@@ -173,7 +183,7 @@ func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 	// opened.
 	if err := jg.Commit(); err != nil {
 		l.failed = err
-		cerr := fmt.Errorf("txn: %w", err)
+		cerr := errNotDurable(l.Name, err)
 		if errors.Is(err, store.ErrConflict) {
 			// The fencing token changed: another node owns the ledger now
 			// and nothing of this group was written.

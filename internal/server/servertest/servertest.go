@@ -126,14 +126,38 @@ func chooseStore(t testing.TB, cfg *config.Config) {
 func StartConfig(t testing.TB, cfg config.Config) *Node {
 	t.Helper()
 	chooseStore(t, &cfg)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
+	log := testLogger(t)
 	node, err := server.Open(cfg, log)
 	if err != nil {
 		t.Fatalf("servertest: open: %v", err)
 	}
+	return serve(t, cfg, node)
+}
+
+// StartWithStore starts a node with exactly cfg on st, a store the test
+// opened on cfg.DataDir (server.OpenWithStore), such as the embedded store
+// over a file system that injects disk faults. The node closes st.
+func StartWithStore(t testing.TB, cfg config.Config, st store.Store) *Node {
+	t.Helper()
+	log := testLogger(t)
+	node, err := server.OpenWithStore(cfg, log, st)
+	if err != nil {
+		t.Fatalf("servertest: open: %v", err)
+	}
+	return serve(t, cfg, node)
+}
+
+// testLogger discards the node's log, or passes it to t.Log under -v.
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// serve listens and serves node in the background until the test ends.
+func serve(t testing.TB, cfg config.Config, node *server.Node) *Node {
+	t.Helper()
 	if err := node.Listen(); err != nil {
 		node.Close()
 		t.Fatalf("servertest: listen: %v", err)
@@ -146,18 +170,28 @@ func StartConfig(t testing.TB, cfg config.Config) *Node {
 
 // Stop shuts the node down (idempotent); the data directory stays.
 func (n *Node) Stop() {
+	if err := n.StopErr(); err != nil {
+		n.t.Errorf("servertest: %v", err)
+	}
+}
+
+// StopErr is Stop returning the shutdown's error instead of failing the
+// test: for tests whose store failed on purpose, whose close may report it.
+func (n *Node) StopErr() error {
 	if n.done == nil {
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := n.Shutdown(ctx); err != nil {
-		n.t.Errorf("servertest: shutdown: %v", err)
+	err := n.Shutdown(ctx)
+	if err != nil {
+		err = fmt.Errorf("shutdown: %w", err)
 	}
-	if err := <-n.done; err != nil {
-		n.t.Errorf("servertest: serve: %v", err)
+	if serr := <-n.done; serr != nil && err == nil {
+		err = fmt.Errorf("serve: %w", serr)
 	}
 	n.done = nil
+	return err
 }
 
 // OpenStore opens the store of a stopped node directly (the embedded store

@@ -27,6 +27,10 @@ import (
 // ErrLocked is returned by Open when another process holds the data directory.
 var ErrLocked = errors.New("store: data directory is in use by another strand process")
 
+// ErrFailed is matched by the error of every Apply after a write to disk
+// failed (Store.Failure).
+var ErrFailed = errors.New("store: a write to disk failed; the store accepts no more writes until it is reopened")
+
 // Options tune Open. The zero value is the production setting.
 type Options struct {
 	// FS replaces the file system Pebble writes through (tests wrap it to
@@ -61,6 +65,10 @@ type Store struct {
 	corruptions atomic.Uint64
 	damagedMu   sync.Mutex
 	damaged     map[string]bool
+
+	// failure is set, once, when Pebble could not make a commit durable (a
+	// failed write or sync of its write-ahead log): see Failure.
+	failure atomic.Pointer[error]
 }
 
 var (
@@ -91,7 +99,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	// the failed read to return its corruption error (see store.IsCorruption),
 	// and a compaction that meets the block fails and is not retried on
 	// that key range for a while: everything else keeps serving.
-	po := &pebble.Options{Logger: quietLogger{}, Cache: cache, ReadOnly: opts.ReadOnly,
+	po := &pebble.Options{Logger: quietLogger{s}, Cache: cache, ReadOnly: opts.ReadOnly,
 		EventListener: &pebble.EventListener{DataCorruption: s.dataCorruption, BackgroundError: backgroundError}}
 	if opts.FS != nil {
 		po.FS = opts.FS
@@ -241,6 +249,9 @@ func (s *Store) Apply(b store.Batch) error {
 	if s.closed.Load() {
 		return fmt.Errorf("store: commit: %w", store.ErrClosed)
 	}
+	if err := s.Failure(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
 	if len(pb.expects) == 0 {
 		s.commitMu.RLock()
 		defer s.commitMu.RUnlock()
@@ -260,7 +271,42 @@ func (s *Store) Apply(b store.Batch) error {
 	if err := pb.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	// Pebble reports a commit it could not make durable through
+	// Logger.Fatalf (see quietLogger), on this goroutine, and then returns
+	// nil: the failure recorded there is this batch's answer. A batch that
+	// was synced while another failed is refused too: refusing a durable
+	// commit is safe, acknowledging one that is not is not.
+	if err := s.Failure(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
 	return nil
+}
+
+// Failure returns nil while the store accepts writes. After Pebble failed to
+// write or sync its write-ahead log for a commit (EIO, ENOSPC), it returns
+// an error matching ErrFailed that names the fault, and every later Apply
+// fails with it: the commit whose sync failed, and every later one, is
+// refused, never acknowledged. Like PostgreSQL after a failed fsync (and
+// unlike a retry, which could report success for data the kernel has
+// already dropped), the store does not try again: reads keep working, and
+// writes resume only when the store is reopened, which replays the log
+// from disk. The failed commit may or may not be in the store then.
+func (s *Store) Failure() error {
+	if p := s.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail records the first write failure (see Failure).
+func (s *Store) fail(msg string, cause error) {
+	err := fmt.Errorf("%w (%s)", ErrFailed, msg)
+	if cause != nil {
+		err = fmt.Errorf("%w: %s%w", ErrFailed, strings.TrimSuffix(msg, cause.Error()), cause)
+	}
+	if s.failure.CompareAndSwap(nil, &err) {
+		fmt.Fprintf(os.Stderr, "pebble: %s: the store refuses every write until it is reopened\n", msg)
+	}
 }
 
 // Get implements store.Store.
@@ -386,17 +432,35 @@ func (i *iter) wrap(err error) error {
 }
 
 // quietLogger keeps Pebble's informational chatter out of the server log
-// while still reporting errors. Fatalf ends the process: Pebble calls it
-// for broken invariants and failed MANIFEST writes, after which the
-// database state in memory cannot be trusted (PostgreSQL likewise PANICs
-// on a failed fsync). On-disk corruption no longer reaches it (see Open).
-type quietLogger struct{}
+// while still reporting errors.
+//
+// Fatalf is how Pebble reports both a commit it could not make durable (a
+// failed write or sync of the write-ahead log: "fatal commit error") and
+// broken invariants or a failed MANIFEST write. The first puts the store in
+// its failed state (Store.Failure) and returns, so that the server answers
+// the commit, and every later one, with an error instead of vanishing under
+// its clients; Pebble's Apply then returns to Store.Apply, which refuses
+// the batch. The others end the process: after them the database state in
+// memory cannot be trusted (PostgreSQL likewise PANICs on a failed fsync of
+// its control file). On-disk corruption no longer reaches Fatalf (see Open).
+type quietLogger struct{ s *Store }
 
 func (quietLogger) Infof(string, ...any) {}
 func (quietLogger) Errorf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "pebble: "+format+"\n", args...)
 }
-func (quietLogger) Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "pebble: fatal: "+format+"\n", args...)
+func (l quietLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if strings.HasPrefix(msg, "pebble: fatal commit error") && l.s != nil {
+		var cause error
+		for _, a := range args {
+			if e, ok := a.(error); ok {
+				cause = e
+			}
+		}
+		l.s.fail(strings.TrimPrefix(msg, "pebble: "), cause)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "pebble: fatal: %s\n", msg)
 	os.Exit(1)
 }
