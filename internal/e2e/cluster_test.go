@@ -32,7 +32,7 @@ func startCluster(t *testing.T, n int, mutate func(*config.Config)) ([]*serverte
 	for i := range nodes {
 		nodes[i] = servertest.Start(t, func(c *config.Config) {
 			c.Store = db
-			c.LeaseTTL = time.Second
+			c.LeaseTTL = 2 * time.Second
 			if mutate != nil {
 				mutate(c)
 			}

@@ -59,7 +59,7 @@ func (l *LedgerEngine) commit(ctx context.Context, t *Transaction) (*journal.Blo
 	case l.commitCh <- req:
 	case <-l.stop:
 		t.end()
-		return nil, qldberr.New(qldberr.CapacityExceeded, "Ledger %s is shutting down", l.Name)
+		return nil, errClosing(l.Name)
 	case <-ctx.Done():
 		t.end()
 		return nil, errCommitCancelled(t.ID)
@@ -75,6 +75,15 @@ func (l *LedgerEngine) commit(ctx context.Context, t *Transaction) (*journal.Blo
 		}()
 		return nil, errCommitCancelled(t.ID)
 	}
+}
+
+// errClosing is the error of a commit that reached a ledger engine as it
+// closed (the node shuts down, or another node took the ledger): nothing
+// was written, and the session is gone with the engine, so it is
+// InvalidSessionException, which the drivers retry with a new session (on
+// a shared store, on the ledger's new owner).
+func errClosing(name string) error {
+	return qldberr.New(qldberr.InvalidSession, "Ledger %s closed on this node before the transaction committed; nothing was written; start a new session", name)
 }
 
 // errCommitCancelled is the error of a commit whose request was cancelled
@@ -103,7 +112,7 @@ func (l *LedgerEngine) commitLoop() {
 			for {
 				select {
 				case r := <-l.commitCh:
-					r.done <- commitResult{err: qldberr.New(qldberr.CapacityExceeded, "Ledger %s is shutting down", l.Name)}
+					r.done <- commitResult{err: errClosing(l.Name)}
 				default:
 					return
 				}
