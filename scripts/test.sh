@@ -201,6 +201,19 @@ fuzz_targets=(
 	"./internal/api FuzzSigV4Headers 80000x"
 	"./internal/api FuzzControlRequest 20000x"
 	"./internal/api FuzzSendCommand 8000x"
+	# PartiQL: every parse error a positioned *Error; whatever parses runs
+	# against a small in-memory ledger without an internal error.
+	"./internal/partiql FuzzParse 20000x"
+	"./internal/partiql FuzzExecute 8000x"
+	# Ion parameters as ExecuteStatement hashes and decodes them (deep and
+	# wide seeds): HashIonValue agrees with ion-hash-go or both refuse.
+	"./internal/qldbhash FuzzHashIonMatchesReference 4000x"
+	# NextToken: round trip, QLDB's pattern, no token accepted for another
+	# scope, ErrInvalid for the rest.
+	"./internal/pagetoken FuzzRoundTrip 30000x"
+	# Stream records: decode/encode round trips both ways.
+	"./internal/stream/record FuzzDecodeRoundTrip 15000x"
+	"./internal/stream/record FuzzEncodeRoundTrip 4000x"
 )
 fuzz_status=0
 if [ $# -eq 0 ] && [ "${FUZZ_TIME:-}" != 0 ]; then
