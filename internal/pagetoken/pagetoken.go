@@ -23,8 +23,11 @@ func Encode(scope, key string) string {
 }
 
 // Decode returns the key of a token made by Encode for the same scope.
+// Only Encode's exact spelling is accepted: base64 whose unused trailing
+// bits are not zero (another string for the same bytes) is invalid, so a
+// key has one token.
 func Decode(scope, token string) (string, error) {
-	raw, err := base64.StdEncoding.DecodeString(token)
+	raw, err := base64.StdEncoding.Strict().DecodeString(token)
 	if err != nil || len(raw) < 9 {
 		return "", ErrInvalid
 	}
