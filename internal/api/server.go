@@ -48,6 +48,9 @@ type Options struct {
 	// MaxInflightBodyBytes bounds the request-body bytes held at once
 	// across all requests (zero: DefaultMaxInflightBodyBytes).
 	MaxInflightBodyBytes int64
+	// MaxConcurrentCommands bounds the SendCommand requests this node
+	// serves at once (zero: DefaultMaxConcurrentCommands); see admitCommand.
+	MaxConcurrentCommands int
 
 	// Router, when set (several nodes on one shared store), names the node
 	// that serves each ledger: session commands, journal reads and journal
@@ -68,6 +71,7 @@ type Handler struct {
 	opts   Options
 	auth   *signatureChecker
 	budget *bodyBudget
+	cmds   *commandSlots
 	log    *slog.Logger
 	routes []route
 }
@@ -86,9 +90,13 @@ func New(opts Options) *Handler {
 	if opts.MaxInflightBodyBytes <= 0 {
 		opts.MaxInflightBodyBytes = DefaultMaxInflightBodyBytes
 	}
+	if opts.MaxConcurrentCommands <= 0 {
+		opts.MaxConcurrentCommands = DefaultMaxConcurrentCommands
+	}
 	s := &Handler{
 		opts:   opts,
 		budget: &bodyBudget{max: opts.MaxInflightBodyBytes},
+		cmds:   &commandSlots{max: int64(opts.MaxConcurrentCommands)},
 		log:    opts.Logger,
 		auth:   &signatureChecker{creds: opts.Credentials, region: opts.Region, skew: opts.MaxClockSkew, now: opts.Now, signer: v4.NewSigner()},
 	}
