@@ -190,6 +190,10 @@ fi
 # fail at its deadline with a bare "context deadline exceeded" and no
 # failing input (a race in Go's fuzzing coordinator, go.dev/issue/75804,
 # fixed in Go 1.27); a count has no deadline to race.
+# A long run by hand, one target at a time (-timeout 0: go test's default
+# 10-minute timeout also ends a fuzzing run):
+#   go test -timeout 0 -run '^$' -fuzz '^FuzzParse$' -fuzztime 10000000x ./internal/partiql
+# A failing input it writes under testdata/fuzz/ is kept as a regression seed.
 fuzz_targets=(
 	# Ion decoding, text and binary: no panic, no stack overflow, depth limit.
 	"./internal/ionvalue FuzzDecode 150000x"
