@@ -64,15 +64,20 @@ func containsNUL(s string) bool {
 
 // TestDecodeRejectsOtherSpelling is the regression test of what
 // FuzzRoundTrip found: base64 with non-zero unused bits in its last
-// character decoded to the same bytes, so a key had several valid tokens.
+// character, or with a \r or \n inside, decoded to the same bytes, so a key
+// had several valid tokens.
 func TestDecodeRejectsOtherSpelling(t *testing.T) {
 	tok := Encode("ListJournalS3Exports/l", "exp")
 	if tok != "TGlzdEpvdXJuYWxTM0V4cG9ydHMvbABleHAEVIHsURYtJQ==" {
 		t.Fatalf("Encode = %q: the test's token is stale", tok)
 	}
-	other := "TGlzdEpvdXJuYWxTM0V4cG9ydHMvbABleHAEVIHsURYtJX=="
-	if k, err := Decode("ListJournalS3Exports/l", other); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("Decode(%q) = %q, %v; want ErrInvalid", other, k, err)
+	for _, other := range []string{
+		"TGlzdEpvdXJuYWxTM0V4cG9ydHMvbABleHAEVIHsURYtJX==",   // non-zero unused bits
+		"TG\rlzdEpvdXJuYWxTM0V4cG9ydHMvbABleHAEVIHsURYtJQ==", // a line break, skipped by base64
+	} {
+		if k, err := Decode("ListJournalS3Exports/l", other); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Decode(%q) = %q, %v; want ErrInvalid", other, k, err)
+		}
 	}
 	if k, err := Decode("ListJournalS3Exports/l", tok); err != nil || k != "exp" {
 		t.Fatalf("Decode(Encode) = %q, %v", k, err)
