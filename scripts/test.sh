@@ -190,6 +190,10 @@ fi
 # fail at its deadline with a bare "context deadline exceeded" and no
 # failing input (a race in Go's fuzzing coordinator, go.dev/issue/75804,
 # fixed in Go 1.27); a count has no deadline to race.
+# A long run by hand, one target at a time (-timeout 0: go test's default
+# 10-minute timeout also ends a fuzzing run):
+#   go test -timeout 0 -run '^$' -fuzz '^FuzzParse$' -fuzztime 10000000x ./internal/partiql
+# A failing input it writes under testdata/fuzz/ is kept as a regression seed.
 fuzz_targets=(
 	# Ion decoding, text and binary: no panic, no stack overflow, depth limit.
 	"./internal/ionvalue FuzzDecode 150000x"
@@ -201,6 +205,19 @@ fuzz_targets=(
 	"./internal/api FuzzSigV4Headers 80000x"
 	"./internal/api FuzzControlRequest 20000x"
 	"./internal/api FuzzSendCommand 8000x"
+	# PartiQL: every parse error a positioned *Error; whatever parses runs
+	# against a small in-memory ledger without an internal error.
+	"./internal/partiql FuzzParse 20000x"
+	"./internal/partiql FuzzExecute 8000x"
+	# Ion parameters as ExecuteStatement hashes and decodes them (deep and
+	# wide seeds): HashIonValue agrees with ion-hash-go or both refuse.
+	"./internal/qldbhash FuzzHashIonMatchesReference 4000x"
+	# NextToken: round trip, QLDB's pattern, no token accepted for another
+	# scope, ErrInvalid for the rest.
+	"./internal/pagetoken FuzzRoundTrip 30000x"
+	# Stream records: decode/encode round trips both ways.
+	"./internal/stream/record FuzzDecodeRoundTrip 15000x"
+	"./internal/stream/record FuzzEncodeRoundTrip 4000x"
 )
 fuzz_status=0
 if [ $# -eq 0 ] && [ "${FUZZ_TIME:-}" != 0 ]; then

@@ -129,7 +129,8 @@ func FuzzControlRequest(f *testing.F) {
 	})
 }
 
-// FuzzSendCommand sends arbitrary JSON to QLDBSession.SendCommand. "$TOKEN"
+// FuzzSendCommand sends arbitrary JSON to QLDBSession.SendCommand and
+// checks the answer, and that a refused command added no block. "$TOKEN"
 // in the body becomes a live session token and "$TX" the id of a
 // transaction started for this input (and aborted after it), so that
 // statements and commits reach the engine.
@@ -152,6 +153,7 @@ func FuzzSendCommand(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	l := n.LedgerEngine("fuzz")
 	send := func(t *testing.T, body []byte) (*http.Response, []byte) {
 		req := signedRequest(t, "POST", n.URL()+"/", "application/x-amz-json-1.0", body, "AKID", "s", time.Now())
 		req.Header.Set("X-Amz-Target", "QLDBSession.SendCommand")
@@ -179,7 +181,13 @@ func FuzzSendCommand(f *testing.F) {
 				body = bytes.ReplaceAll(body, []byte("$TX"), []byte(out.StartTransaction.TransactionId))
 			}
 		}
+		// Bad input changes nothing: only a successful command may add a
+		// block (inputs run one at a time in a fuzzing process).
+		before := l.Next()
 		resp, b := send(t, body)
 		checkAnswer(t, resp, b)
+		if after := l.Next(); resp.StatusCode != http.StatusOK && after != before {
+			t.Fatalf("a refused command (%d %.200s) added blocks %d..%d", resp.StatusCode, b, before, after-1)
+		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/strand-db/strand/internal/qldberr"
@@ -21,7 +22,33 @@ const (
 const (
 	DefaultBodyReadTimeout      = 30 * time.Second
 	DefaultMaxInflightBodyBytes = 64 << 20
+	// DefaultMaxConcurrentCommands is generous: a node serves far fewer
+	// statements at once usefully (they share its cores and one committer
+	// per ledger), but a bound this high only refuses a true pile-up.
+	DefaultMaxConcurrentCommands = 1024
 )
+
+// commandSlots bounds the SendCommand requests a node serves at once. Like
+// the body budget, and like PostgreSQL past max_connections, it refuses at
+// once instead of queueing: a request past the bound gets 503
+// CapacityExceededException, so that under overload clients get QLDB's
+// capacity error promptly rather than waiting in an unbounded queue until
+// their own timeouts fire.
+type commandSlots struct {
+	used atomic.Int64
+	max  int64
+}
+
+// acquire takes a slot, or reports false when all are taken.
+func (c *commandSlots) acquire() bool {
+	if c.used.Add(1) > c.max {
+		c.used.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (c *commandSlots) release() { c.used.Add(-1) }
 
 // bodyBudget bounds the bytes of request bodies the server holds at once,
 // read or being read, across all connections. A request whose body would

@@ -48,6 +48,9 @@ type Options struct {
 	// MaxInflightBodyBytes bounds the request-body bytes held at once
 	// across all requests (zero: DefaultMaxInflightBodyBytes).
 	MaxInflightBodyBytes int64
+	// MaxConcurrentCommands bounds the SendCommand requests this node
+	// serves at once (zero: DefaultMaxConcurrentCommands); see admitCommand.
+	MaxConcurrentCommands int
 
 	// Backup takes online backups (POST /strand/backup); nil refuses them.
 	// BackupKeys are the access key ids allowed to take them when
@@ -75,6 +78,7 @@ type Handler struct {
 	opts   Options
 	auth   *signatureChecker
 	budget *bodyBudget
+	cmds   *commandSlots
 	log    *slog.Logger
 	routes []route
 }
@@ -93,9 +97,13 @@ func New(opts Options) *Handler {
 	if opts.MaxInflightBodyBytes <= 0 {
 		opts.MaxInflightBodyBytes = DefaultMaxInflightBodyBytes
 	}
+	if opts.MaxConcurrentCommands <= 0 {
+		opts.MaxConcurrentCommands = DefaultMaxConcurrentCommands
+	}
 	s := &Handler{
 		opts:   opts,
 		budget: &bodyBudget{max: opts.MaxInflightBodyBytes},
+		cmds:   &commandSlots{max: int64(opts.MaxConcurrentCommands)},
 		log:    opts.Logger,
 		auth:   &signatureChecker{creds: opts.Credentials, region: opts.Region, skew: opts.MaxClockSkew, now: opts.Now, signer: v4.NewSigner()},
 	}

@@ -156,6 +156,16 @@ func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byt
 	if s.dispatch(w, r, body, ledgerName, in.StartSession == nil) {
 		return
 	}
+	// Commands that only give resources back (EndSession, AbortTransaction)
+	// are always admitted: refusing them would prolong the overload.
+	if in.EndSession == nil && in.AbortTransaction == nil {
+		if !s.cmds.acquire() {
+			s.writeSessionError(w, qldberr.New(qldberr.CapacityExceeded,
+				"This node is serving its limit of %d concurrent commands; retry with backoff", s.cmds.max))
+			return
+		}
+		defer s.cmds.release()
+	}
 	e := s.opts.Sessions
 	elapsed := func() timed {
 		return timed{timingInformation{ProcessingTimeMilliseconds: time.Since(started).Milliseconds()}}

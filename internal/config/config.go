@@ -53,6 +53,7 @@ type Config struct {
 	BodyReadTimeout          time.Duration // time to receive a request's body after its headers
 	IdleTimeout              time.Duration // how long an idle keep-alive connection stays open
 	MaxInflightBodyBytes     int64         // request-body bytes held at once across all requests
+	MaxConcurrentCommands    int           // SendCommand requests served at once
 
 	// SecretOnCommandLine is set by Parse when --secret-access-key came
 	// from the command line, where other users can read it (ps,
@@ -113,6 +114,7 @@ func Default() Config {
 		MaxStatementRows:         txn.DefaultMaxStatementRows,
 		MaxStatementMemory:       txn.DefaultMaxStatementMemory,
 		MaxPendingBytesPerLedger: txn.DefaultMaxPendingBytesPerLedger,
+		MaxConcurrentCommands:    1024,
 
 		MaxStreamsPerLedger:   stream.DefaultMaxActivePerLedger,
 		StreamRetention:       stream.DefaultRetention,
@@ -153,6 +155,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", c.BodyReadTimeout, "time a client has to send a request's body once its headers are in")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long an idle keep-alive connection stays open")
 	fs.Int64Var(&c.MaxInflightBodyBytes, "max-inflight-body-bytes", c.MaxInflightBodyBytes, "request-body bytes the server holds at once across all requests; past it requests get 503 ThrottlingException")
+	fs.IntVar(&c.MaxConcurrentCommands, "max-concurrent-commands", c.MaxConcurrentCommands, "QLDBSession commands (statements, commits, ...) the server serves at once; past it requests get 503 CapacityExceededException (EndSession and AbortTransaction are always served)")
 	fs.StringVar(&c.KinesisEndpoint, "kinesis-endpoint", c.KinesisEndpoint, "send every Kinesis call to this URL (a local emulator); credentials from the standard chain, no role assumption unless --assume-role")
 	fs.BoolVar(&c.AssumeRole, "assume-role", c.AssumeRole, "assume each stream's RoleArn through STS even when --kinesis-endpoint is set")
 	fs.IntVar(&c.MaxStreamsPerLedger, "max-streams-per-ledger", c.MaxStreamsPerLedger, "quota of active journal streams per ledger")
@@ -275,6 +278,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ReadHeaderTimeout <= 0 || c.BodyReadTimeout <= 0 || c.IdleTimeout <= 0 {
 		errs = append(errs, errors.New("--read-header-timeout, --body-read-timeout and --idle-timeout must be positive"))
+	}
+	if c.MaxConcurrentCommands < 1 {
+		errs = append(errs, errors.New("--max-concurrent-commands must be at least 1"))
 	}
 	if c.MaxInflightBodyBytes < 1<<20 {
 		errs = append(errs, errors.New("--max-inflight-body-bytes must be at least 1 MiB"))

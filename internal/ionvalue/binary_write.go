@@ -374,6 +374,7 @@ func typeDescLen(n uint64) uint64 {
 type Encoder struct {
 	e    binaryEncoder
 	open []openContainer
+	err  error // the first error of a Write method without an error result
 }
 
 // openContainer is a container whose type descriptor is not written yet:
@@ -410,8 +411,12 @@ func (w *Encoder) FieldName(name string) {
 	w.e.body = AppendVarUint(w.e.body, w.e.sid(name))
 }
 
-// WriteString writes a string; its text is not checked.
+// WriteString writes a string. In IonJavaStyle a string that is not valid
+// UTF-8 (which no Ion reader accepts) is refused: Err reports it.
 func (w *Encoder) WriteString(s string) {
+	if w.e.java && w.err == nil && !utf8.ValidString(s) {
+		w.err = fmt.Errorf("ionvalue: string %q is not valid UTF-8", s)
+	}
 	w.e.body = append(AppendTypeDesc(w.e.body, TypeCodeString, uint64(len(s))), s...)
 }
 
@@ -442,6 +447,10 @@ func (w *Encoder) WriteTimestamp(ts ion.Timestamp) error { return w.e.timestamp(
 // encoder's style; its containers count from depth 0 towards
 // MaxStoredDepth. On error the Encoder must not be used further.
 func (w *Encoder) WriteValue(v *Value) error { return w.e.value(v, 0) }
+
+// Err returns the first error met by a Write method that has no error
+// result (WriteString); the output of Bytes is not valid Ion when it is set.
+func (w *Encoder) Err() error { return w.err }
 
 // Bytes returns the version marker, the local symbol table (when any
 // symbol is not a system symbol) and what was written. Every container

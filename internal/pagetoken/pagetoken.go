@@ -23,9 +23,12 @@ func Encode(scope, key string) string {
 }
 
 // Decode returns the key of a token made by Encode for the same scope.
+// Only Encode's exact spelling is accepted, so a key has one token: base64
+// whose unused trailing bits are not zero, or with line breaks (which Go's
+// decoder skips), spells the same bytes otherwise and is invalid.
 func Decode(scope, token string) (string, error) {
-	raw, err := base64.StdEncoding.DecodeString(token)
-	if err != nil || len(raw) < 9 {
+	raw, err := base64.StdEncoding.Strict().DecodeString(token)
+	if err != nil || len(raw) < 9 || base64.StdEncoding.EncodeToString(raw) != token {
 		return "", ErrInvalid
 	}
 	body, sum := raw[:len(raw)-8], raw[len(raw)-8:]

@@ -51,7 +51,8 @@ func FuzzParse(f *testing.F) {
 }
 
 // FuzzExecute runs whatever parses against a small in-memory ledger and
-// checks that Execute never panics (it would report an internal error).
+// checks that Execute never panics (it would report an internal error) and
+// that every error it returns is a *Error with a code and a message.
 func FuzzExecute(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add(s)
@@ -76,6 +77,12 @@ func FuzzExecute(f *testing.F) {
 		_, err = Execute(tx, st, params)
 		if err != nil && strings.Contains(err.Error(), "internal error") {
 			t.Fatalf("Execute(%q): %v", text, err)
+		}
+		// Every refusal is a statement error the client can read (the
+		// session API sends it as BadRequestException with its Code).
+		var pe *Error
+		if err != nil && (!errors.As(err, &pe) || pe.Code == "" || pe.Message == "") {
+			t.Fatalf("Execute(%q) error %v (%T) is not a *Error with a code", text, err, err)
 		}
 	})
 }

@@ -174,7 +174,7 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 		Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials,
 		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Logger: log,
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
-		Backup: n, BackupKeys: cfg.BackupKeys,
+		Backup: n, BackupKeys: cfg.BackupKeys, MaxConcurrentCommands: cfg.MaxConcurrentCommands,
 		Router: n.router(), ForwardClient: forwardClient(), RouteWait: 2*cfg.LeaseTTL + time.Second, OwnerCheck: cfg.LeaseTTL / 3,
 	})
 	// The body's read deadline is set by the handler once the headers are

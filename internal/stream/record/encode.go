@@ -2,6 +2,7 @@ package record
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/strand-db/strand/internal/ionvalue"
@@ -37,7 +38,7 @@ func EncodeControl(streamARN, controlType string) ([]byte, error) {
 	w.WriteString(controlType)
 	w.End()
 	w.End()
-	return w.Bytes(), nil
+	return recordBytes(w)
 }
 
 // EncodeBlockSummary encodes the BLOCK_SUMMARY record of b:
@@ -58,8 +59,10 @@ func EncodeControl(streamARN, controlType string) ([]byte, error) {
 // and written in UTC.
 //
 // It fails on a nil block, an empty stream ARN, strand ID or transaction ID, a
-// hash that is not 32 bytes (previousBlockHash may also be empty), or a
-// document statement index outside TransactionInfo.Statements.
+// hash that is not 32 bytes (previousBlockHash may also be empty), a
+// document statement index outside TransactionInfo.Statements, a sequence
+// number beyond math.MaxInt64 (QLDB's are Java longs; Decode refuses more),
+// or a string that is not valid UTF-8.
 func EncodeBlockSummary(streamARN string, b *journal.Block) ([]byte, error) {
 	if err := checkBlock(streamARN, b); err != nil {
 		return nil, err
@@ -145,7 +148,7 @@ func EncodeBlockSummary(streamARN string, b *journal.Block) ([]byte, error) {
 	}
 	w.End() // payload
 	w.End()
-	return w.Bytes(), nil
+	return recordBytes(w)
 }
 
 // EncodeRevisionDetails encodes the REVISION_DETAILS record of rev, a
@@ -159,7 +162,8 @@ func EncodeBlockSummary(streamARN string, b *journal.Block) ([]byte, error) {
 // data is rev.Data written as is (any Ion value, annotations included) and is
 // omitted, not null, when rev.Data is nil (a deleted document). It fails for a
 // system revision (QLDB publishes none), an empty stream ARN, strand ID, table
-// name, table ID or transaction ID, or a hash that is not 32 bytes.
+// name, table ID or transaction ID, a hash that is not 32 bytes, a sequence
+// number or version beyond math.MaxInt64, or a string that is not valid UTF-8.
 func EncodeRevisionDetails(streamARN string, addr journal.BlockAddress, rev journal.Revision) ([]byte, error) {
 	switch {
 	case streamARN == "":
@@ -168,6 +172,8 @@ func EncodeRevisionDetails(streamARN string, addr journal.BlockAddress, rev jour
 		return nil, errf("encode REVISION_DETAILS: system revision (no document id) has no REVISION_DETAILS")
 	case addr.StrandID == "":
 		return nil, errf("encode REVISION_DETAILS: empty strand id")
+	case addr.SequenceNo > math.MaxInt64 || rev.Metadata.Version > math.MaxInt64:
+		return nil, errf("encode REVISION_DETAILS: document %s: sequenceNo %d or version %d beyond a signed 64-bit int", rev.Metadata.ID, addr.SequenceNo, rev.Metadata.Version)
 	case rev.TableName == "" || rev.TableID == "":
 		return nil, errf("encode REVISION_DETAILS: document %s: empty table name or id", rev.Metadata.ID)
 	case rev.Metadata.TxID == "":
@@ -214,7 +220,7 @@ func EncodeRevisionDetails(streamARN string, addr journal.BlockAddress, rev jour
 	w.End() // revision
 	w.End() // payload
 	w.End()
-	return w.Bytes(), nil
+	return recordBytes(w)
 }
 
 func writeHeader(w *ionvalue.Encoder, streamARN string, t RecordType) {
@@ -243,6 +249,8 @@ func checkBlock(streamARN string, b *journal.Block) error {
 		return errf("encode BLOCK_SUMMARY: nil block")
 	case b.Address.StrandID == "":
 		return errf("encode BLOCK_SUMMARY: empty strand id")
+	case b.Address.SequenceNo > math.MaxInt64:
+		return errf("encode BLOCK_SUMMARY: sequenceNo %d beyond a signed 64-bit int", b.Address.SequenceNo)
 	case b.TransactionID == "":
 		return errf("encode BLOCK_SUMMARY: block %d: empty transaction id", b.Address.SequenceNo)
 	}
@@ -297,6 +305,15 @@ func checkBlock(streamARN string, b *journal.Block) error {
 
 // ivm is the Ion 1.0 binary version marker that starts every record.
 var ivm = ionvalue.BinaryVersionMarker[:]
+
+// recordBytes returns the encoded record, or the error of a string field
+// that is not valid UTF-8 (the decoder, like every Ion reader, refuses it).
+func recordBytes(w *ionvalue.Encoder) ([]byte, error) {
+	if err := w.Err(); err != nil {
+		return nil, errf("encode: %w", err)
+	}
+	return w.Bytes(), nil
+}
 
 // newRecordEncoder returns an encoder for one record.
 func newRecordEncoder() *ionvalue.Encoder { return ionvalue.NewEncoder(ionvalue.IonJavaStyle) }
