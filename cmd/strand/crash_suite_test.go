@@ -23,9 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/qldbsession"
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
-	"github.com/strand-db/strand/internal/audit"
 	"github.com/strand-db/strand/internal/server/servertest"
-	pgstore "github.com/strand-db/strand/internal/store/postgres"
 	"github.com/strand-db/strand/internal/stream/record"
 	"github.com/strand-db/strand/internal/stream/streamtest"
 	"github.com/strand-db/strand/internal/testenv/kinesisemu"
@@ -303,24 +301,7 @@ func TestCrashSuite(t *testing.T) {
 func crashVerify(t *testing.T, bin, dir, storeURL, when string) string {
 	t.Helper()
 	if storeURL != "" {
-		// package audit reads each level of the ledger tree with an
-		// iterator of its own, and a PostgreSQL iterator over more than
-		// one page holds a connection until it is closed: past about
-		// 4,000 blocks the default pool of 10 connections runs dry and
-		// the audit fails after the store's 60 s operation timeout (seen
-		// in the long form). A larger pool works around it here.
-		st, err := pgstore.Open(storeURL, pgstore.Options{MaxConns: 64})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		rep, err := audit.Run(st, audit.Options{})
-		if err != nil {
-			t.Fatalf("audit %s: %v", when, err)
-		}
-		if !rep.OK() {
-			t.Fatalf("audit %s: %v", when, rep.FirstFailure())
-		}
+		rep := servertest.AuditDatabase(t, storeURL, when)
 		return strconv.FormatUint(rep.Ledgers[0].Blocks, 10)
 	}
 	cmd := exec.Command(bin, "verify", "--data-dir", dir)

@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/qldbsession"
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
-	"github.com/strand-db/strand/internal/audit"
 	"github.com/strand-db/strand/internal/cluster"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
@@ -290,18 +289,7 @@ func TestClusterFailoverSIGKILL(t *testing.T) {
 			_ = p.cmd.Wait()
 		}
 	}
-	st, err := pgstore.Open(db, pgstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rep, err := audit.Run(st, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK() {
-		t.Fatalf("audit after failover: %v", rep.FirstFailure())
-	}
+	rep := servertest.AuditDatabase(t, db, "after failover")
 	t.Logf("audit: %d blocks, %d revisions, all hashes and the chain verify", rep.Ledgers[0].Blocks, rep.Ledgers[0].Revisions)
 }
 
@@ -390,16 +378,7 @@ func TestClusterPausedOwnerRejoins(t *testing.T) {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		_ = p.cmd.Wait()
 	}
-	st, err := pgstore.Open(db, pgstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rep, err := audit.Run(st, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK() || rep.Ledgers[0].Revisions != 15 {
-		t.Fatalf("audit: ok=%v revisions=%d (want 15): %v", rep.OK(), rep.Ledgers[0].Revisions, rep.FirstFailure())
+	if rep := servertest.AuditDatabase(t, db, "after the pause"); rep.Ledgers[0].Revisions != 15 {
+		t.Fatalf("audit: %d revisions, want 15", rep.Ledgers[0].Revisions)
 	}
 }

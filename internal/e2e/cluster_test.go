@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/qldb/types"
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
-	"github.com/strand-db/strand/internal/audit"
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
@@ -136,18 +135,7 @@ func TestThreeNodesOneChain(t *testing.T) {
 	for _, n := range nodes {
 		n.Stop()
 	}
-	st, err := pgstore.Open(db, pgstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rep, err := audit.Run(st, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK() {
-		t.Fatalf("audit: %v", rep.FirstFailure())
-	}
+	rep := servertest.AuditDatabase(t, db, "of the shared chain")
 	if got := rep.Ledgers[0].Blocks; got != tip.SequenceNo+1 {
 		t.Fatalf("audit found %d blocks, the digest covers %d", got, tip.SequenceNo+1)
 	}
