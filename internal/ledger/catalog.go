@@ -140,6 +140,35 @@ func (c *Catalog) sync() error {
 	return nil
 }
 
+// syncEntry reloads one entry on a shared store: a lookup by name (every
+// routed request and every session start makes one) reads one key rather
+// than the whole catalogue.
+func (c *Catalog) syncEntry(name string) error {
+	if !c.opts.Shared {
+		return nil
+	}
+	raw, ok, err := c.st.Get(catalogKey(name))
+	if err != nil {
+		return fmt.Errorf("ledger: load catalogue entry: %w", err)
+	}
+	var l *Entry
+	if ok {
+		l = new(Entry)
+		if err := json.Unmarshal(raw, l); err != nil {
+			return fmt.Errorf("ledger: corrupt catalogue entry: %w", err)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if l == nil {
+		delete(c.ledgers, name)
+		delete(c.raw, name)
+		return nil
+	}
+	c.ledgers[name], c.raw[name] = l, raw
+	return nil
+}
+
 // maxConflictRetries bounds how often a change that lost a race with
 // another node's change is retried on the fresh catalogue (with a short
 // random pause growing with each try, so that racing nodes spread out).
@@ -297,7 +326,7 @@ func (c *Catalog) Describe(name string) (Entry, error) {
 	if err := validateLookupName(name); err != nil {
 		return Entry{}, err
 	}
-	if err := c.sync(); err != nil {
+	if err := c.syncEntry(name); err != nil {
 		return Entry{}, err
 	}
 	c.mu.RLock()
