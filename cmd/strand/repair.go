@@ -17,6 +17,7 @@ import (
 const repairUsage = `Usage:
   strand repair accept-journal-loss --data-dir DIR --ledger NAME
   strand repair rebuild-derived (--data-dir DIR | --store postgres://...) --ledger NAME
+  strand repair lease --store postgres://... --ledger NAME
 `
 
 // repairCmd runs `strand repair SUBCOMMAND`: offline repairs of one ledger
@@ -31,6 +32,8 @@ func repairCmd(args []string, stdout, stderr io.Writer) int {
 			return acceptJournalLossCmd(args[1:], stdout, stderr)
 		case "rebuild-derived":
 			return rebuildDerivedCmd(args[1:], stdout, stderr)
+		case "lease":
+			return repairLeaseCmd(args[1:], stdout, stderr)
 		}
 	}
 	fmt.Fprint(stderr, repairUsage)

@@ -111,7 +111,12 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 			l.Name, l.Blocks, l.Revisions, l.History, l.Latest, l.RevisionBlocks,
 			base64.StdEncoding.EncodeToString(l.Digest), ionvalue.MarshalText(tip.Ion()), rate)
 	}
-	if !rep.OK() {
+	leaseDamaged, err := checkLeaseMetadata(off.st, rep, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "strand verify: %v\n", err)
+		return 2
+	}
+	if !rep.OK() || leaseDamaged {
 		return 1
 	}
 	fmt.Fprintf(stdout, "verified %d ledger(s) in %s\n", len(rep.Ledgers), time.Since(start).Round(time.Millisecond))

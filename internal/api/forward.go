@@ -10,6 +10,7 @@ import (
 
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/qldberr"
+	"github.com/strand-db/strand/internal/store"
 )
 
 // Router finds the node that serves a ledger when several nodes share one
@@ -43,6 +44,15 @@ func (s *Handler) routeLedger(r *http.Request, ledgerName string, session bool) 
 		return "", nil
 	}
 	owner, err := s.opts.Router.Route(r.Context(), ledgerName)
+	if store.IsCorruption(err) {
+		// Damaged lease metadata: no node can serve the ledger until an
+		// operator repairs it, so retrying would not help.
+		s.log.Error("cannot route request: the ledger's lease metadata is damaged; run strand repair lease", "ledger", ledgerName,
+			"row", string(store.CorruptKey(err)), "err", err)
+		return "", qldberr.New(qldberr.InternalFailure,
+			"Ledger %s cannot be served: its cluster lease metadata row %s is corrupt. An operator must run strand repair lease --ledger %s",
+			ledgerName, store.CorruptKey(err), ledgerName)
+	}
 	if err != nil {
 		s.log.Error("cannot route request to its ledger's node", "ledger", ledgerName, "err", err)
 		return "", moving(ledgerName, session)

@@ -23,7 +23,6 @@ package cluster
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -86,6 +85,8 @@ type Leases struct {
 	// gmu serialises Acquire's read-then-write per node, so that two
 	// requests of this node for one ledger take its lease once.
 	gmu sync.Mutex
+	// damaged is the last damage logged per ledger (reportDamage).
+	damaged map[string]string
 }
 
 type held struct {
@@ -108,7 +109,7 @@ func New(opts Options) *Leases {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Leases{opts: opts, held: map[string]*held{}}
+	return &Leases{opts: opts, held: map[string]*held{}, damaged: map[string]string{}}
 }
 
 // NodeID is this node's id.
@@ -144,9 +145,9 @@ func (s *Leases) read(ledgerID string) (Lease, []byte, bool, error) {
 	if err != nil || !ok {
 		return Lease{}, nil, false, err
 	}
-	var l Lease
-	if err := json.Unmarshal(raw, &l); err != nil {
-		return Lease{}, nil, false, fmt.Errorf("cluster: lease of ledger %s: %w", ledgerID, err)
+	l, err := decodeLease(ledgerID, raw)
+	if err != nil {
+		return Lease{}, nil, false, err
 	}
 	return l, raw, true, nil
 }
@@ -207,9 +208,9 @@ func (s *Leases) Acquire(ledgerID string) (Lease, bool, error) {
 		return cur, false, nil
 	}
 	next := Lease{Node: s.opts.NodeID, URL: s.opts.URL, Token: cur.Token + 1, Expires: now.Add(s.opts.TTL)}
-	nraw, err := json.Marshal(next)
+	nraw, err := encodeLease(next)
 	if err != nil {
-		return Lease{}, false, fmt.Errorf("cluster: %w", err)
+		return Lease{}, false, err
 	}
 	lay := journal.LedgerLayout(ledgerID)
 	fence := tokenBytes(next.Token)
@@ -285,9 +286,9 @@ func (s *Leases) release(ledgerID string) error {
 	}
 	gone := h.lease
 	gone.Expires = time.Time{}
-	raw, err := json.Marshal(gone)
+	raw, err := encodeLease(gone)
 	if err != nil {
-		return fmt.Errorf("cluster: %w", err)
+		return err
 	}
 	lay := journal.LedgerLayout(ledgerID)
 	b := s.opts.Store.NewBatch()
@@ -327,7 +328,7 @@ func (s *Leases) renew(ledgerID string) {
 	now := s.opts.Now()
 	next := h.lease
 	next.Expires = now.Add(s.opts.TTL)
-	raw, err := json.Marshal(next)
+	raw, err := encodeLease(next)
 	if err == nil {
 		lay := journal.LedgerLayout(ledgerID)
 		b := s.opts.Store.NewBatch()
@@ -384,10 +385,15 @@ func (s *Leases) claim() {
 			continue
 		}
 		cur, ok, err := s.Read(id)
-		if err != nil || (ok && s.othersLive(cur, s.opts.Now())) {
+		if err != nil {
+			s.reportDamage(id, err)
+			continue
+		}
+		if ok && s.othersLive(cur, s.opts.Now()) {
 			continue
 		}
 		if _, _, err := s.Acquire(id); err != nil {
+			s.reportDamage(id, err)
 			s.opts.Logger.Warn("could not take ledger lease", "ledger_id", id, "err", err)
 		}
 	}

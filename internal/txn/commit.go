@@ -141,7 +141,7 @@ func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 	if l.failed != nil {
 		err := errNotDurable(l.Name, l.failed)
 		if errors.Is(l.failed, store.ErrConflict) {
-			err = notHeld(l.Name)
+			err = l.refusedByFence()
 		}
 		for _, r := range group {
 			r.done <- commitResult{err: err}
@@ -195,8 +195,9 @@ func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 		cerr := errNotDurable(l.Name, err)
 		if errors.Is(err, store.ErrConflict) {
 			// The fencing token changed: another node owns the ledger now
-			// and nothing of this group was written.
-			cerr = notHeld(l.Name)
+			// (or the fence row is damaged) and nothing of this group was
+			// written.
+			cerr = l.refusedByFence()
 		}
 		for _, a := range ok {
 			a.req.done <- commitResult{err: cerr}
@@ -425,4 +426,18 @@ func (k keys) indexEntries(r store.Reader, tableID, field string, set func(k, v 
 		return fmt.Errorf("txn: build index: %w", err)
 	}
 	return nil
+}
+
+// refusedByFence is the error of a commit whose fencing expectation failed:
+// InvalidSessionException (another node serves the ledger now), unless the
+// ledger's lease metadata is damaged, which is named (leaseDamage).
+func (l *LedgerEngine) refusedByFence() error {
+	if l.fenceDamage != nil {
+		if derr := l.fenceDamage(); derr != nil {
+			if err, ok := leaseDamage(l.ID, l.Name, derr); ok {
+				return err
+			}
+		}
+	}
+	return notHeld(l.Name)
 }

@@ -14,6 +14,9 @@ func (e *Engine) storageFailure(id, name, where string, err error) error {
 	if !store.IsCorruption(err) {
 		return err
 	}
+	if lerr, ok := leaseDamage(id, name, err); ok {
+		return lerr
+	}
 	e.catalog.MarkDamaged(id, where, err)
 	return qldberr.New(qldberr.InternalFailure,
 		"Ledger %s cannot serve this request: its stored data is damaged (%s). Other ledgers are not affected; the operator must restore this ledger",

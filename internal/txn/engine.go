@@ -193,6 +193,9 @@ func (e *Engine) Ledger(name string) (*LedgerEngine, error) {
 	}
 	l.damage = func(where string, err error) error { return e.storageFailure(meta.ID, meta.Name, where, err) }
 	l.SetDamage(l.damage)
+	if fence != nil {
+		l.fenceDamage = func() error { return e.checkFence(meta.ID) }
+	}
 	l.maxPending = e.opts.MaxPendingBytesPerLedger
 	e.ledgers[meta.ID] = l
 	return l, nil

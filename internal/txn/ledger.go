@@ -101,6 +101,10 @@ type LedgerEngine struct {
 	// damage turns a read error meeting on-disk corruption into the
 	// client's error, marking the ledger damaged (Engine.storageFailure).
 	damage func(where string, err error) error
+	// fenceDamage, on a shared store, tells a damaged lease metadata row
+	// from another node's ownership after a fenced commit was refused:
+	// the row's damage, or nil (Engine.checkFence).
+	fenceDamage func() error
 
 	mu     sync.RWMutex
 	tables map[string]*tableMeta // durable catalogue by table id
