@@ -104,7 +104,7 @@ func castValue(v *ionvalue.Value, typ string) *ionvalue.Value {
 		}
 		return ionvalue.String(s)
 	case "LIST", "BAG":
-		if isSeq(v) {
+		if v.Type == ion.ListType {
 			return ionvalue.List(v.Elems...)
 		}
 	case "SEXP":
