@@ -15,13 +15,13 @@ func init() {
 	scalarFuncs["TRIM"] = scalarFunc{3, 3, true, trimFunc}
 }
 
-// intArg returns an int argument clamped to ±2^62 (beyond that every
+// intArg returns an int argument clamped to ±2^61 (beyond that every
 // position is outside any string), or ok false when v is not an int.
 func intArg(v *ionvalue.Value) (int64, bool) {
 	if v.Type != ion.IntType {
 		return 0, false
 	}
-	const limit = int64(1) << 62
+	const limit = int64(1) << 61
 	if v.BigInt != nil {
 		if v.BigInt.Cmp(big.NewInt(limit)) > 0 {
 			return limit, true

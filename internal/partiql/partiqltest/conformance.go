@@ -9,7 +9,8 @@
 //	seed Table            creates Table (if needed) and inserts the Ion
 //	{...}                 documents that follow, one a line
 //
-//	> statement           one statement on one line, then what it gives:
+//	> statement           one statement (continued on lines that start
+//	| more statement      with "| ", joined by newlines), then what it gives:
 //	value                 the result rows as Ion text, one a line, in any
 //	value                 order (QLDB results are bags); no lines: no rows
 //
@@ -97,6 +98,8 @@ func Read(path string) ([]Case, error) {
 				return nil, fail("expected '> statement' or 'seed Table', found %q", text)
 			}
 			cur = &cases[len(cases)-1]
+		case cur.Seed == "" && strings.HasPrefix(text, "| ") && len(cur.Want) == 0 && cur.ErrCode == "":
+			cur.Stmt += "\n" + strings.TrimPrefix(text, "| ")
 		case cur.Seed != "":
 			v, err := ionvalue.DecodeOne([]byte(text))
 			if err != nil {
