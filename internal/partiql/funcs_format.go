@@ -186,10 +186,12 @@ func formatOffset(off int, z bool, count int) string {
 
 // toTimestampFunc is TO_TIMESTAMP(s [, format]). Without a format s must
 // be an Ion timestamp. With one, s must match it exactly: single letters
-// accept one or more digits (y up to 4), doubled letters exactly two (yyyy
-// four), yy is 1970-2069, month names and AM/PM ignore case. The result's
-// precision is the finest field the format has; with time fields but no
-// offset field its offset is unknown (-00:00).
+// accept one or more digits (y up to 4), doubled letters exactly two (yyy
+// and yyyy at least three and four), yy is 1970-2069, month names and
+// AM/PM ignore case, S.. reads exactly that many fraction digits and n the
+// nanoseconds. The result's precision is the finest field the format has;
+// with time fields but no offset field its offset is unknown (-00:00), as
+// in the PartiQL reference implementation QLDB used.
 func toTimestampFunc(_ *execCtx, call *Call, a []*ionvalue.Value) (*ionvalue.Value, error) {
 	if !isText(a[0]) {
 		return nil, evalErr(call.Pos, "TO_TIMESTAMP expects a string, found %s", typeName(a[0]))
@@ -251,7 +253,11 @@ func parseWithFormat(s []rune, items []fmtItem) (ion.Timestamp, string) {
 			pos += len(lit)
 			ok = true
 		case 'y':
-			year, ok = fixed(4)
+			if it.count >= 3 { // yyy and yyyy: at least that many digits
+				year, ok = digits(it.count, max(it.count, 4))
+			} else {
+				year, ok = fixed(4)
+			}
 			if ok && it.count == 2 {
 				if year >= 70 {
 					year += 1900
@@ -264,6 +270,9 @@ func parseWithFormat(s []rune, items []fmtItem) (ion.Timestamp, string) {
 			if it.count <= 2 {
 				month, ok = fixed(2)
 				break
+			}
+			if it.count == 5 {
+				return ion.Timestamp{}, "MMMMM (the month's first letter) cannot be parsed"
 			}
 			month, ok = matchMonth(s, &pos, it.count == 3)
 		case 'd':
@@ -303,7 +312,15 @@ func parseWithFormat(s []rune, items []fmtItem) (ion.Timestamp, string) {
 			n := pos - start
 			frac = uint8(n)
 			if it.letter == 'n' {
+				// Nanoseconds: as many fraction digits as the value needs
+				// (100 is .0000001), none for 0.
 				frac = 9
+				for d := nano; frac > 0 && d%10 == 0; d /= 10 {
+					frac--
+				}
+				if frac == 0 {
+					prec = ion.TimestampPrecisionSecond
+				}
 			} else {
 				for range 9 - n {
 					nano *= 10
