@@ -141,6 +141,14 @@ func startsExpr(t token) bool {
 
 func (p *parser) trimArgs(c *Call) (Expr, error) {
 	spec := strLit(c.Pos, "BOTH")
+	if p.acceptKw("FROM") { // TRIM(FROM s)
+		s, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		c.Args = []Expr{spec, strLit(c.Pos, " "), s}
+		return p.closeCall(c)
+	}
 	if t := p.peek(); t.kind == tokIdent {
 		up := strings.ToUpper(t.text)
 		if (up == "BOTH" || up == "LEADING" || up == "TRAILING") &&
