@@ -99,7 +99,7 @@ type In struct {
 	Not  bool
 }
 
-// Is is X IS [NOT] Type with Type "NULL" or "MISSING".
+// Is is X IS [NOT] Type with Type a canonical type name (typeNames).
 type Is struct {
 	Pos
 	X    Expr

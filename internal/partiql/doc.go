@@ -10,11 +10,21 @@
 // with comma and [INNER|CROSS] JOIN ... ON, AS/AT/BY, WHERE; sources that are
 // user tables, _ql_committed_<table>, history(t | 'id' [, start [, end]]),
 // information_schema.user_tables, paths into earlier rows (unnesting) and
-// subqueries; UPDATE ... SET/REMOVE, DELETE, FROM ... INSERT INTO/SET/REMOVE;
-// the operators = <> != < <= > >= AND OR NOT IN BETWEEN LIKE IS [NOT]
-// NULL/MISSING + - * / % ||; the aggregates COUNT SUM MIN MAX AVG (no GROUP
-// BY, as in QLDB) and the functions TXID UPPER LOWER CHAR_LENGTH SIZE
-// COALESCE NULLIF.
+// subqueries, and values as sources (FROM << 0 >>, FROM `[1, 2]` AS x: a
+// collection gives a row per element, anything else one row); UPDATE ...
+// SET/REMOVE, DELETE, FROM ... INSERT INTO/SET/REMOVE; the operators = <>
+// != < <= > >= AND OR NOT IN BETWEEN LIKE + - * / % || and the type
+// predicate IS [NOT] type for NULL, MISSING and every Ion type (typepred.go);
+// the aggregates COUNT SUM MIN MAX AVG (no GROUP BY, as in QLDB) and the
+// functions TXID UPPER LOWER CHAR_LENGTH CHARACTER_LENGTH SIZE COALESCE
+// NULLIF EXISTS CAST SUBSTRING TRIM DATE_ADD DATE_DIFF EXTRACT TO_STRING
+// TO_TIMESTAMP UTCNOW (funcs*.go; SQL's keyword forms such as CAST(x AS t),
+// TRIM(LEADING c FROM s) and EXTRACT(part FROM t) are parsed in
+// parser_funcs.go into plain calls).
+//
+// Not in QLDB's PartiQL and refused with a positioned error rather than
+// ignored: ORDER BY, GROUP BY, HAVING, LIMIT, OFFSET and set operators (one
+// check, strict.go), SELECT DISTINCT, CASE and outer joins.
 //
 // Semantics follow PartiQL as QLDB runs it: names (tables, fields,
 // variables) are case-sensitive and keywords are not; an unknown field is

@@ -139,15 +139,7 @@ func (c *execCtx) eval(e Expr, s *scope) (*ionvalue.Value, error) {
 	case *In:
 		return c.evalIn(e, s)
 	case *Is:
-		x, err := c.eval(e.X, s)
-		if err != nil {
-			return nil, err
-		}
-		r := x == nil
-		if e.Type == "NULL" {
-			r = absent(x)
-		}
-		return boolVal(r != e.Not), nil
+		return c.evalIs(e, s)
 	case *Between:
 		return c.evalBetween(e, s)
 	case *Like:

@@ -28,6 +28,15 @@ var fuzzSeeds = []string{
 	"CREATE TABLE X", "DROP TABLE T", `UNDROP TABLE "tbl001"`, "CREATE INDEX ON T (Name)",
 	`DROP INDEX "idx" ON T WITH (purge = true)`,
 	"SELECT * FROM T -- c\n/* d */ WHERE \"Name\" <> 'it''s'",
+	// Type predicates, CAST, EXISTS and the functions with keyword syntax.
+	"SELECT VALUE [n IS INT, n IS NOT NULL, l IS LIST, <<1>> IS BAG, s IS double precision] FROM T",
+	"SELECT CAST(n AS STRING), CAST('12' AS INT), CAST(null AS MISSING), CAST(l AS BAG) FROM T",
+	"SELECT VALUE EXISTS(SELECT * FROM T AS u WHERE u.n > 1) FROM << 0 >>",
+	"SELECT SUBSTRING(Name, 2, 3), SUBSTRING(s FROM 1 FOR 2), TRIM(BOTH 'x' FROM s), TRIM(LEADING FROM s) FROM T",
+	"SELECT DATE_ADD(month, 13, `2010T`), DATE_DIFF(day, `2010T`, UTCNOW()), EXTRACT(TIMEZONE_HOUR FROM `2017-01-02T03:04:05+07:08`) FROM << 0 >>",
+	"SELECT TO_STRING(`1969-07-20T20:18Z`, 'MMMM d, y h:m a XXX''T''SSS'), TO_TIMESTAMP('Feb 2016', 'MMM yyyy'), TO_TIMESTAMP('2007T') FROM << 0 >>",
+	"SELECT x, i FROM `[1, {a:2}]` AS x AT i, << 1, 2 >> AS y WHERE CHARACTER_LENGTH(CAST(x AS STRING)) > 0",
+	"SELECT * FROM T ORDER BY n LIMIT 1 OFFSET 2",
 }
 
 // FuzzParse checks that Parse never panics, that every error is an *Error

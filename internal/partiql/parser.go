@@ -243,11 +243,8 @@ func (p *parser) selectStmt() (*SelectStmt, error) {
 			return nil, err
 		}
 	}
-	if t := p.peek(); t.kind == tokKeyword {
-		switch t.text {
-		case "GROUP", "ORDER", "LIMIT", "OFFSET", "HAVING", "UNION", "INTERSECT", "EXCEPT":
-			return nil, unsupportedErr(t.pos, "%s is not supported by QLDB PartiQL", t.text)
-		}
+	if err := p.refuseClauseBeyondQLDB(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

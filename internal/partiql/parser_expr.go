@@ -17,7 +17,7 @@ import (
 //	or        = and { OR and }
 //	and       = not { AND not }
 //	not       = NOT not | predicate
-//	predicate = concat { compop concat | IS [NOT] (NULL|MISSING)
+//	predicate = concat { compop concat | IS [NOT] type (typepred.go)
 //	            | [NOT] IN ( '(' exprs ')' | postfix ) | [NOT] BETWEEN concat AND concat
 //	            | [NOT] LIKE concat [ESCAPE concat] }
 //	concat    = additive { '||' additive }
@@ -118,12 +118,11 @@ func (p *parser) predicate() (Expr, error) {
 		case p.isKw("IS"):
 			p.advance()
 			not := p.acceptKw("NOT")
-			tt := p.peek()
-			if tt.kind != tokKeyword || (tt.text != "NULL" && tt.text != "MISSING") {
-				return nil, syntaxErr(tt.pos, "expected NULL or MISSING after IS, found %s", tt.describe())
+			typ, err := p.typeName("IS")
+			if err != nil {
+				return nil, err
 			}
-			p.advance()
-			l = &Is{Pos: t.pos, X: l, Type: tt.text, Not: not}
+			l = &Is{Pos: t.pos, X: l, Type: typ, Not: not}
 		case p.isKw("IN") || p.isKw("BETWEEN") || p.isKw("LIKE") ||
 			(p.isKw("NOT") && p.peekAt(1).kind == tokKeyword &&
 				(p.peekAt(1).text == "IN" || p.peekAt(1).text == "BETWEEN" || p.peekAt(1).text == "LIKE")):
@@ -361,7 +360,13 @@ func (p *parser) primary() (Expr, error) {
 		case "MISSING":
 			p.advance()
 			return &Lit{Pos: t.pos, Value: nil}, nil
-		case "CAST", "CASE", "EXISTS", "SELECT":
+		case "CAST", "EXISTS":
+			if n := p.peekAt(1); n.kind == tokPunct && n.text == "(" {
+				p.advance()
+				return p.call(t)
+			}
+			return nil, syntaxErr(t.pos, "expected '(' after %s", t.text)
+		case "CASE", "SELECT":
 			return nil, unsupportedErr(t.pos, "%s is not supported here yet", t.text)
 		}
 	case tokPunct:
@@ -423,6 +428,9 @@ func (p *parser) call(name token) (Expr, error) {
 	}
 	defer p.leave()
 	c := &Call{Pos: name.pos, Name: strings.ToUpper(name.text)}
+	if special, ok := specialCalls[c.Name]; ok {
+		return special(p, c)
+	}
 	if p.acceptPunct("*") {
 		c.Star = true
 		if _, err := p.expectPunct(")", "after *"); err != nil {
