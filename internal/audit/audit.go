@@ -341,12 +341,12 @@ func (p *progress) tick(done uint64) {
 }
 
 // safeRevisionHash is journal.RevisionHash without its panic on values that
-// cannot be hashed.
+// cannot be hashed; a redacted revision hashes by its dataHash.
 func safeRevisionHash(rev journal.Revision) (h []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("cannot hash the revision: %v", p)
 		}
 	}()
-	return journal.RevisionHash(rev.Data, rev.Metadata), nil
+	return rev.Rehash()
 }

@@ -28,6 +28,11 @@ type Block struct {
 	EntriesHashList   [][]byte
 	TransactionInfo   TransactionInfo
 	Revisions         []Revision
+	// RedactionInfo is set on the block of a transaction that redacted a
+	// revision (EXEC redact_revision): {revisions:[{blockAddress, tableId,
+	// documentId, version}]}. H(RedactionInfo) is then an entry of
+	// EntriesHashList. nil otherwise. See redact.go.
+	RedactionInfo *ionvalue.Value
 }
 
 // TransactionInfo lists every statement of the transaction and which
@@ -59,8 +64,11 @@ type DocumentInfo struct {
 // (DDL, catalog changes) has only Hash set and an empty DocumentID. A deleted
 // document's revision has Data == nil.
 type Revision struct {
-	Hash     []byte
-	Data     *ionvalue.Value // nil for a delete or a system revision
+	Hash []byte
+	Data *ionvalue.Value // nil for a delete, a redacted or a system revision
+	// DataHash is set, and Data nil, once the revision has been redacted:
+	// it is H(data) of the data that was removed, so Hash still verifies.
+	DataHash []byte
 	Metadata RevisionMetadata
 	// TableName and TableID identify the user table of a document revision.
 	TableName string
@@ -74,6 +82,9 @@ type RevisionMetadata struct {
 	TxTime  time.Time // millisecond precision, UTC
 	TxID    string
 }
+
+// IsRedacted reports whether r's data was redacted (replaced by DataHash).
+func (r Revision) IsRedacted() bool { return r.DataHash != nil }
 
 // IsSystem reports whether r is an internal revision without a document id.
 func (r Revision) IsSystem() bool { return r.Metadata.ID == "" }

@@ -49,9 +49,21 @@ func RevisionHash(data *ionvalue.Value, m RevisionMetadata) []byte {
 }
 
 func revisionHash(data *ionvalue.Value, m RevisionMetadata) ([]byte, error) {
+	return revisionHashOf(data, nil, m)
+}
+
+// revisionHashOf is revisionHash for a revision that may be redacted: with
+// data nil and dataHash set it is dot(H(metadata), dataHash).
+func revisionHashOf(data *ionvalue.Value, dataHash []byte, m RevisionMetadata) ([]byte, error) {
 	mh, err := qldbhash.HashValue(m.Ion())
 	if err != nil {
 		return nil, fmt.Errorf("journal: metadata of %s: %w", m.ID, err)
+	}
+	if data == nil && dataHash != nil {
+		if err := qldbhash.CheckHash(dataHash); err != nil {
+			return nil, fmt.Errorf("journal: dataHash of %s: %w", m.ID, err)
+		}
+		return qldbhash.Dot(mh, dataHash), nil
 	}
 	if data == nil {
 		return mh, nil
@@ -111,8 +123,8 @@ func TransactionInfoHash(ti TransactionInfo) []byte {
 
 // Ion returns the revision in the committed-view / GetRevision shape
 // {blockAddress, hash, data, metadata} for a revision written by the block at
-// addr. A deleted document's revision has no data field; a system revision is
-// just {hash}.
+// addr. A deleted document's revision has no data field, a redacted one has
+// dataHash in its place; a system revision is just {hash}.
 func (r Revision) Ion(addr BlockAddress) *ionvalue.Value {
 	if r.IsSystem() {
 		return ionvalue.Struct(ionvalue.Field{Name: "hash", Value: ionvalue.Blob(r.Hash)})
@@ -123,6 +135,8 @@ func (r Revision) Ion(addr BlockAddress) *ionvalue.Value {
 	)
 	if r.Data != nil {
 		v.Fields = append(v.Fields, ionvalue.Field{Name: "data", Value: r.Data})
+	} else if r.DataHash != nil {
+		v.Fields = append(v.Fields, ionvalue.Field{Name: "dataHash", Value: ionvalue.Blob(r.DataHash)})
 	}
 	v.Fields = append(v.Fields, ionvalue.Field{Name: "metadata", Value: r.Metadata.Ion()})
 	return v
@@ -141,7 +155,8 @@ func (b *Block) revisionHashes() [][]byte {
 // for the first block of a strand): it sets the Hash of every non-system
 // revision to RevisionHash(Data, Metadata) (system revisions keep theirs),
 // then PreviousBlockHash (a copy), EntriesHashList = [MerkleRoot(revision
-// hashes) when there are revisions, H(transactionInfo)], EntriesHash =
+// hashes) when there are revisions, H(transactionInfo), H(RedactionInfo) when
+// set], EntriesHash =
 // MerkleRoot(EntriesHashList) and BlockHash = dot(EntriesHash,
 // PreviousBlockHash). A sealed block passes VerifyBlock. Seal panics when a
 // document cannot be hashed (see RevisionHash).
@@ -158,6 +173,9 @@ func (b *Block) Seal(previousBlockHash []byte) {
 		b.EntriesHashList = append(b.EntriesHashList, qldbhash.MerkleRoot(b.revisionHashes()))
 	}
 	b.EntriesHashList = append(b.EntriesHashList, TransactionInfoHash(b.TransactionInfo))
+	if b.RedactionInfo != nil {
+		b.EntriesHashList = append(b.EntriesHashList, qldbhash.Hash(b.RedactionInfo))
+	}
 	b.EntriesHash = qldbhash.MerkleRoot(b.EntriesHashList)
 	b.BlockHash = qldbhash.Dot(b.EntriesHash, b.PreviousBlockHash)
 }
@@ -191,6 +209,9 @@ func (b *Block) Ion() *ionvalue.Value {
 		}
 		v.Fields = append(v.Fields, ionvalue.Field{Name: "revisions", Value: ionvalue.List(revs...)})
 	}
+	if b.RedactionInfo != nil {
+		v.Fields = append(v.Fields, ionvalue.Field{Name: "redactionInfo", Value: b.RedactionInfo})
+	}
 	return v
 }
 
@@ -205,7 +226,9 @@ var ErrVerify = errors.New("journal: block verification failed")
 // carry extra internal entries, so membership rather than equality is
 // checked), that EntriesHash is the Merkle root of EntriesHashList, that
 // BlockHash = dot(EntriesHash, PreviousBlockHash), and that document statement
-// indexes are in range. It returns nil when everything holds, otherwise an
+// indexes are in range. A redacted revision verifies by its dataHash
+// (dot(H(metadata), dataHash)), and H(redactionInfo), when the block has one,
+// must be in EntriesHashList. It returns nil when everything holds, otherwise an
 // error wrapping ErrVerify that names every failed check.
 func VerifyBlock(b *Block, prev []byte) error {
 	if b == nil {
@@ -241,7 +264,7 @@ func VerifyBlock(b *Block, prev []byte) error {
 		if r.IsSystem() {
 			continue
 		}
-		h, err := revisionHash(r.Data, r.Metadata)
+		h, err := revisionHashOf(r.Data, r.DataHash, r.Metadata)
 		if err != nil {
 			fail("revision %d (document %s): %v", i, r.Metadata.ID, err)
 		} else if !bytes.Equal(h, r.Hash) {
@@ -260,6 +283,13 @@ func VerifyBlock(b *Block, prev []byte) error {
 		fail("transactionInfo: %v", err)
 	} else if !containsHash(b.EntriesHashList, ti) {
 		fail("transactionInfo hash %x is not in entriesHashList", ti)
+	}
+	if b.RedactionInfo != nil {
+		if h, err := qldbhash.HashValue(b.RedactionInfo); err != nil {
+			fail("redactionInfo: %v", err)
+		} else if !containsHash(b.EntriesHashList, h) {
+			fail("redactionInfo hash %x is not in entriesHashList", h)
+		}
 	}
 	if len(b.Revisions) > 0 {
 		if root := qldbhash.MerkleRoot(b.revisionHashes()); !containsHash(b.EntriesHashList, root) {

@@ -55,6 +55,12 @@ func BlockFromIon(v *ionvalue.Value) (*Block, error) {
 	if b.TransactionInfo, err = TransactionInfoFromIon(v.Get("transactionInfo")); err != nil {
 		return nil, err
 	}
+	if ri := v.Get("redactionInfo"); ri != nil {
+		if err := wantType(ri, ion.StructType); err != nil {
+			return nil, fmt.Errorf("journal: block: redactionInfo: %w", err)
+		}
+		b.RedactionInfo = ri
+	}
 	if revs := v.Get("revisions"); revs != nil {
 		if err := wantType(revs, ion.ListType); err != nil {
 			return nil, fmt.Errorf("journal: block: revisions: %w", err)
@@ -152,7 +158,8 @@ func TransactionInfoFromIon(v *ionvalue.Value) (TransactionInfo, error) {
 // RevisionFromIon reads a revision in the committed-view / GetRevision shape
 // {blockAddress, hash, data, metadata} and returns it with its block address.
 // A struct holding only hash is a system revision (zero address); one without
-// data is a deleted document's revision.
+// data is a deleted document's revision, unless it has dataHash (a redacted
+// revision).
 func RevisionFromIon(v *ionvalue.Value) (Revision, BlockAddress, error) {
 	var r Revision
 	var addr BlockAddress
@@ -184,6 +191,11 @@ func RevisionFromIon(v *ionvalue.Value) (Revision, BlockAddress, error) {
 		return r, addr, fmt.Errorf("journal: revision: metadata: %w", err)
 	}
 	r.Data = v.Get("data")
+	if r.Data == nil && v.Get("dataHash") != nil {
+		if r.DataHash, err = blobField(v, "dataHash"); err != nil {
+			return r, addr, fmt.Errorf("journal: revision: %w", err)
+		}
+	}
 	return r, addr, nil
 }
 

@@ -210,6 +210,8 @@ func dumpStmt(b *strings.Builder, n Node) {
 		b.WriteString("(undrop-table " + strconv.Quote(n.TableID) + ")")
 	case *CreateIndexStmt:
 		b.WriteString("(create-index " + tableName(n.Table) + " " + n.Field + ")")
+	case *ExecStmt:
+		list(b, "exec "+n.Proc, n.Args...)
 	case *DropIndexStmt:
 		b.WriteString("(drop-index " + strconv.Quote(n.IndexID) + " " + tableName(n.Table))
 		if n.Purge {

@@ -60,6 +60,8 @@ func ExecuteContext(ctx context.Context, tx Tx, stmt *Statement, params []*ionva
 		err = c.execCreateIndex(b)
 	case *DropIndexStmt:
 		err = c.execDropIndex(b)
+	case *ExecStmt:
+		err = c.execProc(b)
 	default:
 		err = fmt.Errorf("partiql: execute: unknown statement type %T", b)
 	}

@@ -34,7 +34,7 @@ func (s *Statement) ReadOnly() bool {
 
 // Kind names the statement class, for metrics and logs: "SELECT", "INSERT",
 // "UPDATE", "DELETE", "FROM", "CREATE TABLE", "DROP TABLE", "UNDROP TABLE",
-// "CREATE INDEX" or "DROP INDEX".
+// "CREATE INDEX", "DROP INDEX" or "EXEC".
 func (s *Statement) Kind() string {
 	switch b := s.Body.(type) {
 	case *SelectStmt:
@@ -53,6 +53,8 @@ func (s *Statement) Kind() string {
 		return "CREATE INDEX"
 	case *DropIndexStmt:
 		return "DROP INDEX"
+	case *ExecStmt:
+		return "EXEC"
 	}
 	return "UNKNOWN"
 }
@@ -193,7 +195,7 @@ func (p *parser) statement() (Stmt, error) {
 		case "UNDROP":
 			return p.undropStmt()
 		case "EXEC":
-			return nil, unsupportedErr(t.pos, "EXEC (stored procedures such as redact_revision) is not supported")
+			return p.execStmt()
 		}
 	}
 	if t.kind == tokEOF {

@@ -313,6 +313,9 @@ func (l *LedgerEngine) buildBlock(t *Transaction, g *groupState, batch store.Ind
 	}
 
 	b := &journal.Block{Address: addr, TransactionID: t.ID, Timestamp: g.now, TransactionInfo: info, Revisions: revs}
+	if err := l.buildRedaction(t, b, g, ws, func(op func() error) { ops = append(ops, op) }, set); err != nil {
+		return nil, nil, err
+	}
 	b.Seal(g.log.Prev())
 
 	docRevs := b.Revisions[len(b.Revisions)-len(docs):]

@@ -108,6 +108,8 @@ type Transaction struct {
 
 	docsRead int64
 	cursors  map[string]*cursor
+
+	redaction *journal.RedactionTarget // EXEC redact_revision, at most one (redact.go)
 }
 
 func newTransaction(l *LedgerEngine, now time.Time) *Transaction {

@@ -76,7 +76,7 @@ func fromValue(v *ionvalue.Value) (*Record, error) {
 
 func decodeBlockSummary(payload *ionvalue.Value) (*journal.Block, error) {
 	p, err := fieldsOf(payload, "payload", "blockAddress", "transactionId", "blockTimestamp",
-		"blockHash", "entriesHash", "previousBlockHash", "entriesHashList", "transactionInfo", "revisionSummaries")
+		"blockHash", "entriesHash", "previousBlockHash", "entriesHashList", "transactionInfo", "revisionSummaries", "redactionInfo")
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +111,11 @@ func decodeBlockSummary(payload *ionvalue.Value) (*journal.Block, error) {
 	}
 	if b.TransactionInfo, err = decodeTransactionInfo(p); err != nil {
 		return nil, err
+	}
+	if p.has("redactionInfo") {
+		if b.RedactionInfo, err = p.get("redactionInfo", ion.StructType); err != nil {
+			return nil, err
+		}
 	}
 	if !p.has("revisionSummaries") {
 		return b, nil
@@ -236,7 +241,7 @@ func decodeRevisionDetails(payload *ionvalue.Value) (*RevisionDetails, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := fieldsOf(rv, "payload.revision", "blockAddress", "hash", "data", "metadata")
+	r, err := fieldsOf(rv, "payload.revision", "blockAddress", "hash", "data", "dataHash", "metadata")
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +250,11 @@ func decodeRevisionDetails(payload *ionvalue.Value) (*RevisionDetails, error) {
 	}
 	if rev.Hash, err = r.blob("hash"); err != nil {
 		return nil, err
+	}
+	if r.has("dataHash") && !r.has("data") {
+		if rev.DataHash, err = r.blob("dataHash"); err != nil {
+			return nil, err
+		}
 	}
 	if r.has("data") {
 		rev.Data = r.m["data"]

@@ -48,8 +48,11 @@ func EncodeControl(streamARN, controlType string) ([]byte, error) {
 //	  blockHash, entriesHash, previousBlockHash, entriesHashList:[blob...],
 //	  transactionInfo:{statements:[{statement, startTime, statementDigest}...],
 //	                   documents:{<documentId>:{tableName, tableId, statements:[int...]}...}},
-//	  revisionSummaries:[{hash, documentId}...]}}
+//	  revisionSummaries:[{hash, documentId}...],
+//	  redactionInfo:{revisions:[{blockAddress, tableId, documentId, version}]}}}
 //
+// redactionInfo is written only for a block that redacted a revision (its
+// shape in QLDB's streams is UNCONFIRMED).
 // documents is omitted when b.TransactionInfo.Documents is empty and
 // revisionSummaries when b.Revisions is empty (as QLDB did for read-only
 // transactions); documentId is omitted for a system revision. Only Hash and
@@ -146,6 +149,12 @@ func EncodeBlockSummary(streamARN string, b *journal.Block) ([]byte, error) {
 		}
 		w.End()
 	}
+	if b.RedactionInfo != nil {
+		w.FieldName("redactionInfo")
+		if err := w.WriteValue(b.RedactionInfo); err != nil {
+			return nil, errf("encode BLOCK_SUMMARY: redactionInfo: %v", err)
+		}
+	}
 	w.End() // payload
 	w.End()
 	return recordBytes(w)
@@ -160,7 +169,8 @@ func EncodeBlockSummary(streamARN string, b *journal.Block) ([]byte, error) {
 //	            metadata:{id, version, txTime, txId}}}}
 //
 // data is rev.Data written as is (any Ion value, annotations included) and is
-// omitted, not null, when rev.Data is nil (a deleted document). It fails for a
+// omitted, not null, when rev.Data is nil (a deleted document); a redacted
+// revision (a replay after EXEC redact_revision) has dataHash instead. It fails for a
 // system revision (QLDB publishes none), an empty stream ARN, strand ID, table
 // name, table ID or transaction ID, a hash that is not 32 bytes, a sequence
 // number or version beyond math.MaxInt64, or a string that is not valid UTF-8.
@@ -203,6 +213,9 @@ func EncodeRevisionDetails(streamARN string, addr journal.BlockAddress, rev jour
 		if err := w.WriteValue(rev.Data); err != nil {
 			return nil, errf("encode REVISION_DETAILS: document %s: data: %v", rev.Metadata.ID, err)
 		}
+	} else if rev.DataHash != nil {
+		w.FieldName("dataHash") // a redacted revision
+		w.WriteBlob(rev.DataHash)
 	}
 	w.FieldName("metadata")
 	w.BeginStruct()
