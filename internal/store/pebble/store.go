@@ -101,9 +101,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	// that key range for a while: everything else keeps serving.
 	po := &pebble.Options{Logger: quietLogger{s}, Cache: cache, ReadOnly: opts.ReadOnly,
 		EventListener: &pebble.EventListener{DataCorruption: s.dataCorruption, BackgroundError: backgroundError}}
+	po.FS = vfs.Default
 	if opts.FS != nil {
 		po.FS = opts.FS
 	}
+	po.FS = walGuard{FS: po.FS, s: s}
 	db, err := openPebble(filepath.Join(dir, "pebble"), po)
 	if err != nil {
 		lock.Close()
@@ -436,7 +438,9 @@ func (i *iter) wrap(err error) error {
 //
 // Fatalf is how Pebble reports both a commit it could not make durable (a
 // failed write or sync of the write-ahead log: "fatal commit error") and
-// broken invariants or a failed MANIFEST write. The first puts the store in
+// broken invariants or a failed MANIFEST write. (A failure to create the
+// next log file is turned into a failed write first: see walGuard.) The
+// first puts the store in
 // its failed state (Store.Failure) and returns, so that the server answers
 // the commit, and every later one, with an error instead of vanishing under
 // its clients; Pebble's Apply then returns to Store.Apply, which refuses
@@ -460,6 +464,19 @@ func (l quietLogger) Fatalf(format string, args ...any) {
 		}
 		l.s.fail(strings.TrimPrefix(msg, "pebble: "), cause)
 		return
+	}
+	if strings.HasPrefix(msg, "MANIFEST") {
+		// logAndApply: a failed write, flush or sync of the MANIFEST, or of
+		// its CURRENT marker, during a flush or compaction. Pebble offers
+		// no way on from here (it does not unwind the file references of
+		// the failed edit), so the process ends at once, before it
+		// acknowledges anything more; a restart rebuilds the MANIFEST and
+		// replays the write-ahead log, which holds every acknowledged
+		// commit (TestManifestFaultExitsCleanly).
+		fmt.Fprintf(os.Stderr, "pebble: fatal: the store could not write its MANIFEST (%s): the embedded store cannot continue after that; "+
+			"the process exits now without acknowledging anything more. Restart it once the disk works: the write-ahead log is replayed "+
+			"and every acknowledged commit is kept\n", msg)
+		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stderr, "pebble: fatal: %s\n", msg)
 	os.Exit(1)

@@ -52,8 +52,9 @@ type Op int
 
 // The operations a fault applies to.
 const (
-	Write Op = iota // Write and WriteAt
-	Sync            // Sync, SyncData, SyncTo
+	Write  Op = iota // Write and WriteAt (and creating a file)
+	Sync             // Sync, SyncData, SyncTo
+	Create           // creating a file only (Create, ReuseForWrite)
 )
 
 // The errors a failing disk returns.
@@ -166,8 +167,11 @@ func (f *FS) tear(name string) bool {
 }
 
 func opName(op Op) string {
-	if op == Sync {
+	switch op {
+	case Sync:
 		return "sync"
+	case Create:
+		return "create"
 	}
 	return "write"
 }
@@ -181,6 +185,9 @@ func (f *FS) wrap(name string, file vfs.File, err error) (vfs.File, error) {
 
 // Create implements vfs.FS.
 func (f *FS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	if err := f.check(name, Create); err != nil {
+		return nil, err
+	}
 	if err := f.check(name, Write); err != nil {
 		return nil, err
 	}
@@ -196,6 +203,9 @@ func (f *FS) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.Ope
 
 // ReuseForWrite implements vfs.FS.
 func (f *FS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	if err := f.check(newname, Create); err != nil {
+		return nil, err
+	}
 	if err := f.check(newname, Write); err != nil {
 		return nil, err
 	}
