@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,7 +19,7 @@ import (
 // TestConformanceDriver runs the PartiQL conformance table
 // (internal/partiql/testdata/conformance, see package partiqltest) through
 // the official QLDB Go driver against a real node: every statement in its
-// own driver transaction, each file on its own ledger. Results are compared
+// own driver transaction, each file on its own ledger (files in parallel). Results are compared
 // as bags; statement errors by their BadRequestException Code and Message.
 func TestConformanceDriver(t *testing.T) {
 	files, err := partiqltest.Files(filepath.Join("..", "partiql", "testdata", "conformance"))
@@ -26,7 +27,8 @@ func TestConformanceDriver(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := servertest.Start(t, nil)
-	total := 0
+	var total atomic.Int64
+	t.Cleanup(func() { t.Logf("%d conformance statements through the driver", total.Load()) })
 	for i, path := range files {
 		cases, err := partiqltest.Read(path)
 		if err != nil {
@@ -36,6 +38,7 @@ func TestConformanceDriver(t *testing.T) {
 		n.CreateLedger(ledger)
 		drv := n.Driver(ledger)
 		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel() // each file has its own ledger
 			tables := map[string]bool{}
 			for _, c := range cases {
 				if c.Seed != "" {
@@ -50,7 +53,7 @@ func TestConformanceDriver(t *testing.T) {
 					servertest.MustQuery(t, drv, "INSERT INTO "+c.Seed+" << "+strings.Join(docs, ", ")+" >>")
 					continue
 				}
-				total++
+				total.Add(1)
 				rows, err := servertest.Query(drv, c.Stmt)
 				var code, msg string
 				var bre *types.BadRequestException
@@ -63,5 +66,4 @@ func TestConformanceDriver(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d conformance statements through the driver", total)
 }

@@ -152,12 +152,8 @@ func arith(p Pos, op string, a, b *ionvalue.Value) (*ionvalue.Value, error) {
 		return nil, evalErr(p, "decimal exponent too large for arithmetic")
 	}
 	switch op {
-	case "+":
-		return decimalFromRat(x.Add(x, y)), nil
-	case "-":
-		return decimalFromRat(x.Sub(x, y)), nil
-	case "*":
-		return decimalFromRat(x.Mul(x, y)), nil
+	case "+", "-", "*":
+		return exactDecimal(op, a, b), nil
 	}
 	if y.Sign() == 0 {
 		return nil, evalErr(p, "division by zero")
@@ -170,6 +166,42 @@ func arith(p Pos, op string, a, b *ionvalue.Value) (*ionvalue.Value, error) {
 	t := new(big.Int).Quo(q.Num(), q.Denom())
 	r := new(big.Rat).Sub(x, new(big.Rat).Mul(y, new(big.Rat).SetInt(t)))
 	return decimalFromRat(r), nil
+}
+
+// exactDecimal computes a + b, a - b or a * b exactly for ints and decimals
+// (at least one a decimal, both within maxArithExp), keeping the scale as
+// Ion decimals and QLDB's engine (Java's BigDecimal) do: a sum has the
+// larger number of fraction digits of its operands (1.10 + 1.20 is 2.30),
+// a product their total (90.25 * 2 is 180.50).
+func exactDecimal(op string, a, b *ionvalue.Value) *ionvalue.Value {
+	c1, e1 := coefExp(a)
+	c2, e2 := coefExp(b)
+	if op == "*" {
+		return ionvalue.DecimalValue(ion.NewDecimal(c1.Mul(c1, c2), e1+e2, false))
+	}
+	e := min(e1, e2)
+	c1.Mul(c1, pow10(int64(e1-e)))
+	c2.Mul(c2, pow10(int64(e2-e)))
+	if op == "+" {
+		c1.Add(c1, c2)
+	} else {
+		c1.Sub(c1, c2)
+	}
+	return ionvalue.DecimalValue(ion.NewDecimal(c1, e, false))
+}
+
+// coefExp returns an int or decimal as a fresh coefficient and exponent.
+func coefExp(v *ionvalue.Value) (*big.Int, int32) {
+	if v.Type == ion.IntType {
+		return bigOf(v), 0
+	}
+	c, e := v.Decimal.CoEx()
+	return new(big.Int).Set(c), e
+}
+
+// pow10 is 10^n for n >= 0.
+func pow10(n int64) *big.Int {
+	return new(big.Int).Exp(big.NewInt(10), big.NewInt(n), nil)
 }
 
 // negate is unary minus with the same propagation as arith.

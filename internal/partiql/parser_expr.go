@@ -366,8 +366,10 @@ func (p *parser) primary() (Expr, error) {
 				return p.call(t)
 			}
 			return nil, syntaxErr(t.pos, "expected '(' after %s", t.text)
-		case "CASE", "SELECT":
-			return nil, unsupportedErr(t.pos, "%s is not supported here yet", t.text)
+		case "CASE":
+			return nil, unsupportedErr(t.pos, "CASE is not supported by QLDB PartiQL (use COALESCE or NULLIF, or compute it in the application)")
+		case "SELECT":
+			return nil, unsupportedErr(t.pos, "a nested SELECT must be in parentheses")
 		}
 	case tokPunct:
 		switch t.text {
