@@ -37,13 +37,17 @@ func (c *execCtx) execCreateTable(st *CreateTableStmt) error {
 	if err := validTableName(st.Table); err != nil {
 		return err
 	}
+	var tags map[string]string
 	if st.Tags != nil {
-		return unsupportedErr(st.Tags.Position(), "CREATE TABLE ... WITH (aws_tags = ...) is not supported; tag the table with TagResource instead")
+		var err error
+		if tags, err = c.tableTags(st.Tags); err != nil {
+			return err
+		}
 	}
 	if _, exists := c.tx.Table(st.Table.Name); exists {
 		return alreadyExists("Table with name: USER.%s already exists", st.Table.Name)
 	}
-	id, err := c.tx.CreateTable(st.Table.Name)
+	id, err := c.createTable(st.Table.Name, tags, st.Pos)
 	if err != nil {
 		return txErr("create table", err)
 	}

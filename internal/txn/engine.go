@@ -194,6 +194,7 @@ func (e *Engine) Ledger(name string) (*LedgerEngine, error) {
 	l.damage = func(where string, err error) error { return e.storageFailure(meta.ID, meta.Name, where, err) }
 	l.SetDamage(l.damage)
 	l.maxPending = e.opts.MaxPendingBytesPerLedger
+	l.catalog = e.catalog
 	e.ledgers[meta.ID] = l
 	return l, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/partiql"
 	"github.com/strand-db/strand/internal/qldbid"
 	"github.com/strand-db/strand/internal/store"
@@ -21,6 +22,10 @@ type tableMeta struct {
 	Active  bool        `json:"active"`
 	Indexes []indexMeta `json:"indexes,omitempty"`
 	Version uint64      `json:"version"` // revision number of the catalogue entry
+
+	// tags are the AWS tags of a table created by this transaction with
+	// CREATE TABLE ... WITH (aws_tags = ...), stored at commit (tabletags.go).
+	tags map[string]string
 }
 
 type indexMeta struct {
@@ -101,6 +106,9 @@ type LedgerEngine struct {
 	// damage turns a read error meeting on-disk corruption into the
 	// client's error, marking the ledger damaged (Engine.storageFailure).
 	damage func(where string, err error) error
+
+	catalog *ledger.Catalog // the ledger catalogue (permissions mode); nil in some tests
+	tagsMu  sync.Mutex      // serializes table tag read-modify-writes (tabletags.go)
 
 	mu     sync.RWMutex
 	tables map[string]*tableMeta // durable catalogue by table id
