@@ -98,7 +98,13 @@ func (c *execCtx) execCreateIndex(st *CreateIndexStmt) error {
 			return alreadyExists("Index on field: %s already exists for table USER.%s", st.Field, t.Name)
 		}
 	}
-	if _, err := c.tx.CreateIndex(t.ID, st.Field); err != nil {
+	var err error
+	if st.Unique {
+		_, err = c.createUniqueIndex(st, t) // extensions.go
+	} else {
+		_, err = c.tx.CreateIndex(t.ID, st.Field)
+	}
+	if err != nil {
 		return txErr("create index", err)
 	}
 	c.res.Rows = append(c.res.Rows, idRow("tableId", t.ID))

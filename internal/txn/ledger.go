@@ -32,6 +32,7 @@ type indexMeta struct {
 	ID     string `json:"id"`
 	Field  string `json:"field"`
 	Status string `json:"status"`
+	Unique bool   `json:"unique,omitempty"` // extension mode only (extensions.go)
 }
 
 func (t *tableMeta) clone() *tableMeta {
@@ -43,7 +44,7 @@ func (t *tableMeta) clone() *tableMeta {
 func (t *tableMeta) info() partiql.TableInfo {
 	ti := partiql.TableInfo{ID: t.ID, Name: t.Name, Active: t.Active}
 	for _, ix := range t.Indexes {
-		ti.Indexes = append(ti.Indexes, partiql.IndexInfo{ID: ix.ID, Field: ix.Field, Status: ix.Status})
+		ti.Indexes = append(ti.Indexes, partiql.IndexInfo{ID: ix.ID, Field: ix.Field, Status: ix.Status, Unique: ix.Unique})
 	}
 	return ti
 }
@@ -58,6 +59,9 @@ func (t *tableMeta) ion() *ionvalue.Value {
 			ionvalue.Field{Name: "expr", Value: ionvalue.String("[" + ix.Field + "]")},
 			ionvalue.Field{Name: "status", Value: ionvalue.String(ix.Status)},
 		)
+		if ix.Unique {
+			idx[i].Fields = append(idx[i].Fields, ionvalue.Field{Name: "unique", Value: ionvalue.Bool(true)})
+		}
 	}
 	status := "ACTIVE"
 	if !t.Active {
@@ -109,6 +113,8 @@ type LedgerEngine struct {
 
 	catalog *ledger.Catalog // the ledger catalogue (permissions mode); nil in some tests
 	tagsMu  sync.Mutex      // serializes table tag read-modify-writes (tabletags.go)
+	// extensions allows PartiQL beyond QLDB's (extensions.go).
+	extensions bool
 
 	mu     sync.RWMutex
 	tables map[string]*tableMeta // durable catalogue by table id
