@@ -305,7 +305,8 @@ type tagsResponse struct {
 }
 
 // taggable is what TagResource and friends act on: the ledger catalogue for
-// ledger ARNs, the stream manager for stream ARNs.
+// ledger ARNs, the stream manager for stream ARNs, the session engine for
+// table ARNs (a table's tags live with the ledger's data).
 type taggable interface {
 	Tag(a ledger.ARN, raw string, tags map[string]*string) error
 	Untag(a ledger.ARN, raw string, keys []string) error
@@ -319,6 +320,9 @@ func (s *Handler) resourceARN(raw string) (ledger.ARN, taggable, error) {
 	}
 	if a.StreamID != "" {
 		return a, s.opts.Streams, nil
+	}
+	if a.TableID != "" {
+		return a, s.opts.Sessions, nil
 	}
 	return a, s.opts.Ledgers, nil
 }

@@ -211,14 +211,14 @@ func (s *Handler) forwarder() *http.Client {
 
 // controlLedger returns the ledger a control-plane request must be served
 // by the owner of: the journal reads (digest, block, revision) and the
-// journal streams of a ledger, and the tags of a stream. Catalogue
+// journal streams of a ledger, and the tags of a stream or a table. Catalogue
 // operations are served by any node ("").
 func controlLedger(segs []string) string {
 	switch {
 	case len(segs) >= 3 && segs[0] == "ledgers" && segs[2] != "permissions-mode":
 		return segs[1]
 	case len(segs) == 2 && segs[0] == "tags":
-		if a, err := ledger.ParseARN(segs[1]); err == nil && a.StreamID != "" {
+		if a, err := ledger.ParseARN(segs[1]); err == nil && (a.StreamID != "" || a.TableID != "") {
 			return a.Ledger
 		}
 	}

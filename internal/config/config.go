@@ -49,6 +49,7 @@ type Config struct {
 	MaxStatementRows         int64         // rows one statement may visit
 	MaxStatementMemory       int64         // bytes one statement may hold for its rows (approximate)
 	MaxPendingBytesPerLedger int64         // bytes the open transactions of a ledger may hold
+	PartiQLExtensions        bool          // allow ORDER BY, LIMIT/OFFSET and unique indexes (beyond QLDB)
 	ReadHeaderTimeout        time.Duration // time to receive a request's headers
 	BodyReadTimeout          time.Duration // time to receive a request's body after its headers
 	IdleTimeout              time.Duration // how long an idle keep-alive connection stays open
@@ -150,6 +151,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxStatementRows, "max-statement-rows", c.MaxStatementRows, "rows one statement may visit (every row of every nested loop); past it the statement fails with BadRequestException")
 	fs.Int64Var(&c.MaxStatementMemory, "max-statement-memory", c.MaxStatementMemory, "approximate bytes one statement may hold for its rows; past it the statement fails with BadRequestException")
 	fs.Int64Var(&c.MaxPendingBytesPerLedger, "max-pending-bytes-per-ledger", c.MaxPendingBytesPerLedger, "bytes of pending documents, statement texts and unfetched result pages the open transactions of a ledger may hold; past it LimitExceededException")
+	fs.BoolVar(&c.PartiQLExtensions, "partiql-extensions", c.PartiQLExtensions, "allow PartiQL beyond QLDB's on every ledger: ORDER BY, LIMIT/OFFSET and CREATE UNIQUE INDEX (off: statements behave exactly as in QLDB, which refuses them)")
 	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", c.MaxClockSkew, "largest accepted difference between a request's signing time and the server clock")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time a client has to send a request's headers")
 	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", c.BodyReadTimeout, "time a client has to send a request's body once its headers are in")

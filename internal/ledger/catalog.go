@@ -506,10 +506,15 @@ func (c *Catalog) Delete(name string) error {
 
 // resolveARN checks that an ARN names a ledger of this server and returns its name.
 func (c *Catalog) ledgerFromARN(a ARN, raw string) (string, error) {
-	if a.Region != c.opts.Region || a.AccountID != c.opts.AccountID || a.StreamID != "" {
+	if !c.InPartition(a) || a.StreamID != "" || a.TableID != "" {
 		return "", qldberr.NotFound("LEDGER", raw, "Resource %s does not exist", raw)
 	}
 	return a.Ledger, nil
+}
+
+// InPartition reports whether a names this server's region and account.
+func (c *Catalog) InPartition(a ARN) bool {
+	return a.Region == c.opts.Region && a.AccountID == c.opts.AccountID
 }
 
 // Tag adds or replaces tags on the ledger named by a parsed ledger ARN.

@@ -42,11 +42,13 @@ type ARN struct {
 	AccountID string
 	Ledger    string // the ledger name
 	StreamID  string // set for stream ARNs
+	TableID   string // set for table ARNs (ledger/<name>/table/<tableId>)
 }
 
 var arnPattern = regexp.MustCompile(`^arn:aws:qldb:([a-z0-9-]+):(\d{12}):(ledger|stream)/(.+)$`)
 
-// ParseARN parses arn:aws:qldb:<region>:<account>:ledger/<name> and
+// ParseARN parses arn:aws:qldb:<region>:<account>:ledger/<name>,
+// arn:aws:qldb:<region>:<account>:ledger/<name>/table/<tableId> and
 // arn:aws:qldb:<region>:<account>:stream/<ledger>/<streamId>.
 func ParseARN(s string) (ARN, error) {
 	if len(s) < 20 || len(s) > 1600 {
@@ -60,6 +62,13 @@ func ParseARN(s string) (ARN, error) {
 	switch m[3] {
 	case "ledger":
 		a.Ledger = m[4]
+		if name, rest, ok := strings.Cut(m[4], "/"); ok {
+			id, ok := strings.CutPrefix(rest, "table/")
+			if !ok || !validTableID(id) {
+				return ARN{}, qldberr.Invalid("ResourceArn", "%q is not a QLDB ledger or table ARN", s)
+			}
+			a.Ledger, a.TableID = name, id
+		}
 	case "stream":
 		ledgerName, id, ok := strings.Cut(m[4], "/")
 		if !ok || id == "" || strings.Contains(id, "/") {
@@ -81,4 +90,23 @@ func LedgerARN(region, account, name string) string {
 // StreamARN formats a journal stream's ARN.
 func StreamARN(region, account, ledgerName, streamID string) string {
 	return fmt.Sprintf("arn:aws:qldb:%s:%s:stream/%s/%s", region, account, ledgerName, streamID)
+}
+
+// TableARN formats a table's ARN.
+func TableARN(region, account, ledgerName, tableID string) string {
+	return fmt.Sprintf("arn:aws:qldb:%s:%s:ledger/%s/table/%s", region, account, ledgerName, tableID)
+}
+
+// validTableID accepts what a QLDB table id can be: 1 to 32 letters and
+// digits (Strand's ids, like QLDB's, are 22 base-62 characters).
+func validTableID(id string) bool {
+	if id == "" || len(id) > 32 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }

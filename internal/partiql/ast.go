@@ -204,6 +204,14 @@ type SelectStmt struct {
 	Items []SelectItem
 	From  []*FromItem
 	Where Expr
+	// ORDER BY, LIMIT and OFFSET are parsed always and run only in the
+	// extension mode (extensions.go); QLDB refuses them.
+	OrderBy []OrderItem
+	Limit   Expr
+	Offset  Expr
+	// LimitPos and OffsetPos are where the LIMIT and OFFSET keywords
+	// stand (for the default mode's refusal).
+	LimitPos, OffsetPos Pos
 }
 
 // TableRef names a table in a DDL or DML statement.
@@ -290,11 +298,13 @@ type UndropTableStmt struct {
 	TableID string
 }
 
-// CreateIndexStmt is CREATE INDEX ON Table (Field).
+// CreateIndexStmt is CREATE [UNIQUE] INDEX ON Table (Field). UNIQUE is
+// an extension (extensions.go).
 type CreateIndexStmt struct {
 	Pos
-	Table TableRef
-	Field string
+	Table  TableRef
+	Field  string
+	Unique bool
 }
 
 // DropIndexStmt is DROP INDEX "IndexID" ON Table [WITH (purge = true)].

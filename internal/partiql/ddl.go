@@ -37,13 +37,17 @@ func (c *execCtx) execCreateTable(st *CreateTableStmt) error {
 	if err := validTableName(st.Table); err != nil {
 		return err
 	}
+	var tags map[string]string
 	if st.Tags != nil {
-		return unsupportedErr(st.Tags.Position(), "CREATE TABLE ... WITH (aws_tags = ...) is not supported; tag the table with TagResource instead")
+		var err error
+		if tags, err = c.tableTags(st.Tags); err != nil {
+			return err
+		}
 	}
 	if _, exists := c.tx.Table(st.Table.Name); exists {
 		return alreadyExists("Table with name: USER.%s already exists", st.Table.Name)
 	}
-	id, err := c.tx.CreateTable(st.Table.Name)
+	id, err := c.createTable(st.Table.Name, tags, st.Pos)
 	if err != nil {
 		return txErr("create table", err)
 	}
@@ -94,7 +98,13 @@ func (c *execCtx) execCreateIndex(st *CreateIndexStmt) error {
 			return alreadyExists("Index on field: %s already exists for table USER.%s", st.Field, t.Name)
 		}
 	}
-	if _, err := c.tx.CreateIndex(t.ID, st.Field); err != nil {
+	var err error
+	if st.Unique {
+		_, err = c.createUniqueIndex(st, t) // extensions.go
+	} else {
+		_, err = c.tx.CreateIndex(t.ID, st.Field)
+	}
+	if err != nil {
 		return txErr("create index", err)
 	}
 	c.res.Rows = append(c.res.Rows, idRow("tableId", t.ID))

@@ -5,8 +5,8 @@
 // and returns a *Result. The package knows nothing of storage, sessions or
 // HTTP.
 //
-// Supported now: CREATE TABLE, DROP TABLE, UNDROP TABLE, CREATE INDEX,
-// DROP INDEX; INSERT INTO t VALUE v | << ... >> | ?; SELECT [VALUE] ... FROM
+// Supported now: CREATE TABLE [WITH (aws_tags = ...)], DROP TABLE, UNDROP
+// TABLE, CREATE INDEX, DROP INDEX; EXEC redact_revision (procs.go); INSERT INTO t VALUE v | << ... >> | ?; SELECT [VALUE] ... FROM
 // with comma and [INNER|CROSS] JOIN ... ON, AS/AT/BY, WHERE; sources that are
 // user tables, _ql_committed_<table>, history(t | 'id' [, start [, end]]),
 // information_schema.user_tables, paths into earlier rows (unnesting) and
@@ -31,5 +31,7 @@
 // MISSING; comparisons with NULL or MISSING are not true; numbers compare by
 // value across int, decimal and float; timestamps by instant; = on
 // containers is deep equality. Equality filters on indexed fields and on
-// document ids become index reads (see plan.go).
+// document ids become index reads (see plan.go). ORDER BY, LIMIT, OFFSET
+// and CREATE UNIQUE INDEX are parsed always and run only in the extension
+// mode (extensions.go).
 package partiql

@@ -163,6 +163,25 @@ func dumpStmt(b *strings.Builder, n Node) {
 			b.WriteByte(' ')
 			list(b, "where", n.Where)
 		}
+		for _, o := range n.OrderBy {
+			head := "order-by"
+			if o.Desc {
+				head += " desc"
+			}
+			if o.Nulls != 0 {
+				head += " nulls-" + string(o.Nulls)
+			}
+			b.WriteByte(' ')
+			list(b, head, o.Expr)
+		}
+		if n.Limit != nil {
+			b.WriteByte(' ')
+			list(b, "limit", n.Limit)
+		}
+		if n.Offset != nil {
+			b.WriteByte(' ')
+			list(b, "offset", n.Offset)
+		}
 		b.WriteByte(')')
 	case *InsertStmt:
 		b.WriteString("(insert " + tableName(n.Table) + " ")
@@ -209,7 +228,11 @@ func dumpStmt(b *strings.Builder, n Node) {
 	case *UndropTableStmt:
 		b.WriteString("(undrop-table " + strconv.Quote(n.TableID) + ")")
 	case *CreateIndexStmt:
-		b.WriteString("(create-index " + tableName(n.Table) + " " + n.Field + ")")
+		if n.Unique {
+			b.WriteString("(create-unique-index " + tableName(n.Table) + " " + n.Field + ")")
+		} else {
+			b.WriteString("(create-index " + tableName(n.Table) + " " + n.Field + ")")
+		}
 	case *ExecStmt:
 		list(b, "exec "+n.Proc, n.Args...)
 	case *DropIndexStmt:

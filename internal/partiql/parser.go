@@ -245,7 +245,10 @@ func (p *parser) selectStmt() (*SelectStmt, error) {
 			return nil, err
 		}
 	}
-	if err := p.refuseClauseBeyondQLDB(); err != nil {
+	if err := p.selectTail(s); err != nil { // ORDER BY, LIMIT, OFFSET (extensions.go)
+		return nil, err
+	}
+	if err := p.refuseClauseBeyondQLDB(); err != nil { // GROUP BY, HAVING, set operators (strict.go)
 		return nil, err
 	}
 	return s, nil
@@ -538,7 +541,11 @@ func (p *parser) dmlPath(what string) (Expr, error) {
 // createStmt parses CREATE TABLE and CREATE INDEX.
 func (p *parser) createStmt() (Stmt, error) {
 	start := p.advance()
+	unique := p.acceptUnique() // CREATE UNIQUE INDEX (extensions.go)
 	switch {
+	case unique && !p.isKw("INDEX"):
+		t := p.peek()
+		return nil, syntaxErr(t.pos, "expected INDEX after CREATE UNIQUE, found %s", t.describe())
 	case p.acceptKw("TABLE"):
 		tbl, err := p.tableRef("a table name after CREATE TABLE")
 		if err != nil {
@@ -588,7 +595,7 @@ func (p *parser) createStmt() (Stmt, error) {
 		if _, err := p.expectPunct(")", "after the indexed field"); err != nil {
 			return nil, err
 		}
-		return &CreateIndexStmt{Pos: start.pos, Table: tbl, Field: field}, nil
+		return &CreateIndexStmt{Pos: start.pos, Table: tbl, Field: field, Unique: unique}, nil
 	}
 	t := p.peek()
 	return nil, syntaxErr(t.pos, "expected TABLE or INDEX after CREATE, found %s", t.describe())

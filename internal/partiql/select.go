@@ -17,6 +17,9 @@ type selectPlan struct {
 
 // planSelect resolves sources, plans reads and validates the projection.
 func (c *execCtx) planSelect(st *SelectStmt, outer []string) (*selectPlan, error) {
+	if err := c.checkSelectExtensions(st); err != nil {
+		return nil, err
+	}
 	levels, err := c.planFrom(st.From, st.Where, outer)
 	if err != nil {
 		return nil, err
@@ -92,6 +95,14 @@ func (c *execCtx) planSelect(st *SelectStmt, outer []string) (*selectPlan, error
 // runSelect evaluates a planned SELECT in scope outer, calling emit for each
 // result row.
 func (c *execCtx) runSelect(pl *selectPlan, outer *scope, emit func(*ionvalue.Value) error) error {
+	if pl.stmt.hasTail() {
+		return c.runTail(pl, outer, emit) // ORDER BY, LIMIT, OFFSET (extensions.go)
+	}
+	return c.runSelectBody(pl, outer, emit)
+}
+
+// runSelectBody is runSelect without ORDER BY, LIMIT and OFFSET.
+func (c *execCtx) runSelectBody(pl *selectPlan, outer *scope, emit func(*ionvalue.Value) error) error {
 	st := pl.stmt
 	if len(pl.aggs) == 0 {
 		return c.iterate(pl.levels, 0, outer, func(s *scope) error {

@@ -5,9 +5,11 @@ package partiql
 // positioned error rather than parsing and ignoring them, so that an
 // application never gets silently unsorted or unlimited results.
 //
-// refuseClauseBeyondQLDB is the one place that decides this for SELECT: an
-// opt-in extension mode that runs ORDER BY, LIMIT and OFFSET parses those
-// clauses before calling it and leaves the rest refused.
+// refuseClauseBeyondQLDB decides this at parse time for GROUP BY, HAVING
+// and the set operators. ORDER BY, LIMIT and OFFSET are parsed (selectTail)
+// because the opt-in extension mode runs them; in the default mode the
+// evaluator refuses them (checkSelectExtensions) with the same code and
+// position.
 
 // clausesBeyondQLDB maps the keyword that starts a refused clause to its
 // name in messages.

@@ -115,6 +115,7 @@ type IndexInfo struct {
 	Field   string // the indexed top-level field; expr is "[Field]"
 	Status  string // one of the Index* constants
 	Message string // failure reason when Status is IndexFailed
+	Unique  bool   // a unique index (extension mode, see extensions.go)
 }
 
 // HistoryQuery restricts History. Start and End are inclusive bounds on the

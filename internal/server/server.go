@@ -126,7 +126,7 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 	}
 	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout, Tips: tips,
 		MaxStatementRows: cfg.MaxStatementRows, MaxStatementMemory: cfg.MaxStatementMemory,
-		MaxPendingBytesPerLedger: cfg.MaxPendingBytesPerLedger, Ownership: txnOwner})
+		MaxPendingBytesPerLedger: cfg.MaxPendingBytesPerLedger, Ownership: txnOwner, PartiQLExtensions: cfg.PartiQLExtensions})
 	n.metrics = prometheus.NewRegistry()
 	cc, ok := st.(corruptionCounter)
 	if !ok {

@@ -264,6 +264,9 @@ func (l *LedgerEngine) buildBlock(t *Transaction, g *groupState, batch store.Ind
 			return nil, nil, fmt.Errorf("txn: %w", err)
 		}
 		set(l.keys.table(id), raw)
+		if err := l.storeTableTags(tm, set); err != nil {
+			return nil, nil, err
+		}
 		revs = append(revs, journal.Revision{Hash: journal.RevisionHash(tm.ion(), meta(id, tm.Version))})
 		newTables[id] = tm
 		ws.tables = append(ws.tables, id)

@@ -46,6 +46,9 @@ type Options struct {
 	// and result rows kept for FetchPage. Default 256 MiB, negative for no
 	// limit.
 	MaxPendingBytesPerLedger int64
+	// PartiQLExtensions allows, on every ledger, what QLDB refused:
+	// ORDER BY, LIMIT/OFFSET and unique indexes (see extensions.go).
+	PartiQLExtensions bool
 
 	// Ownership, when set, says which ledgers this node may serve: on a
 	// store shared by several nodes (package cluster implements it) a
@@ -197,6 +200,8 @@ func (e *Engine) Ledger(name string) (*LedgerEngine, error) {
 		l.fenceDamage = func() error { return e.checkFence(meta.ID) }
 	}
 	l.maxPending = e.opts.MaxPendingBytesPerLedger
+	l.catalog = e.catalog
+	l.extensions = e.opts.PartiQLExtensions
 	e.ledgers[meta.ID] = l
 	return l, nil
 }

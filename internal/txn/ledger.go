@@ -9,6 +9,7 @@ import (
 
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/partiql"
 	"github.com/strand-db/strand/internal/qldbid"
 	"github.com/strand-db/strand/internal/store"
@@ -21,12 +22,17 @@ type tableMeta struct {
 	Active  bool        `json:"active"`
 	Indexes []indexMeta `json:"indexes,omitempty"`
 	Version uint64      `json:"version"` // revision number of the catalogue entry
+
+	// tags are the AWS tags of a table created by this transaction with
+	// CREATE TABLE ... WITH (aws_tags = ...), stored at commit (tabletags.go).
+	tags map[string]string
 }
 
 type indexMeta struct {
 	ID     string `json:"id"`
 	Field  string `json:"field"`
 	Status string `json:"status"`
+	Unique bool   `json:"unique,omitempty"` // extension mode only (extensions.go)
 }
 
 func (t *tableMeta) clone() *tableMeta {
@@ -38,7 +44,7 @@ func (t *tableMeta) clone() *tableMeta {
 func (t *tableMeta) info() partiql.TableInfo {
 	ti := partiql.TableInfo{ID: t.ID, Name: t.Name, Active: t.Active}
 	for _, ix := range t.Indexes {
-		ti.Indexes = append(ti.Indexes, partiql.IndexInfo{ID: ix.ID, Field: ix.Field, Status: ix.Status})
+		ti.Indexes = append(ti.Indexes, partiql.IndexInfo{ID: ix.ID, Field: ix.Field, Status: ix.Status, Unique: ix.Unique})
 	}
 	return ti
 }
@@ -53,6 +59,9 @@ func (t *tableMeta) ion() *ionvalue.Value {
 			ionvalue.Field{Name: "expr", Value: ionvalue.String("[" + ix.Field + "]")},
 			ionvalue.Field{Name: "status", Value: ionvalue.String(ix.Status)},
 		)
+		if ix.Unique {
+			idx[i].Fields = append(idx[i].Fields, ionvalue.Field{Name: "unique", Value: ionvalue.Bool(true)})
+		}
 	}
 	status := "ACTIVE"
 	if !t.Active {
@@ -105,6 +114,11 @@ type LedgerEngine struct {
 	// from another node's ownership after a fenced commit was refused:
 	// the row's damage, or nil (Engine.checkFence).
 	fenceDamage func() error
+
+	catalog *ledger.Catalog // the ledger catalogue (permissions mode); nil in some tests
+	tagsMu  sync.Mutex      // serializes table tag read-modify-writes (tabletags.go)
+	// extensions allows PartiQL beyond QLDB's (extensions.go).
+	extensions bool
 
 	mu     sync.RWMutex
 	tables map[string]*tableMeta // durable catalogue by table id

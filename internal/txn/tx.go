@@ -512,6 +512,9 @@ func (t *Transaction) Insert(tableID string, data *ionvalue.Value) (string, erro
 	if err != nil {
 		return "", err
 	}
+	if err := t.checkUnique(tableID, "", data); err != nil { // extensions.go
+		return "", err
+	}
 	id := qldbid.New()
 	if err := t.touch(id, &pendingDoc{tableID: tableID, raw: raw, size: len(raw)}); err != nil {
 		return "", err
@@ -549,6 +552,9 @@ func (t *Transaction) pendingFor(tableID, docID string) (*pendingDoc, error) {
 func (t *Transaction) Update(tableID, docID string, data *ionvalue.Value) error {
 	raw, err := encodeDoc(data)
 	if err != nil {
+		return err
+	}
+	if err := t.checkUnique(tableID, docID, data); err != nil { // extensions.go
 		return err
 	}
 	p, err := t.pendingFor(tableID, docID)
