@@ -47,6 +47,8 @@ Usage:
   strand repair rebuild-derived (--data-dir DIR | --store postgres://...) --ledger NAME
                           delete a ledger's derived records (documents, history, indexes,
                           revision lookup, Merkle tree) and rebuild them from its journal
+  strand shell --ledger NAME [--endpoint URL] [--region R] [--format ion|table]
+                          interactive PartiQL shell (statements from a pipe for scripts)
   strand help             this text
 `)
 }
@@ -65,6 +67,8 @@ func run(args []string) int {
 		return backupCmd(args[1:], os.Stdout, os.Stderr)
 	case "repair":
 		return repairCmd(args[1:], os.Stdout, os.Stderr)
+	case "shell":
+		return shellCmd(args[1:], os.Stdin, os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return 0
