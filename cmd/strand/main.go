@@ -49,6 +49,10 @@ Usage:
                           revision lookup, Merkle tree) and rebuild them from its journal
   strand shell --ledger NAME [--endpoint URL] [--region R] [--format ion|table]
                           interactive PartiQL shell (statements from a pipe for scripts)
+  strand stream tail (--stream-arn ARN [--endpoint URL] | --kinesis-stream-arn ARN)
+                          [--kinesis-endpoint URL] [--from trim-horizon|latest|TIME]
+                          [--format ion|json] [--verify] [--no-follow]
+                          print (and verify) what a journal stream delivers to Kinesis
   strand help             this text
 `)
 }
@@ -69,6 +73,8 @@ func run(args []string) int {
 		return repairCmd(args[1:], os.Stdout, os.Stderr)
 	case "shell":
 		return shellCmd(args[1:], os.Stdin, os.Stdout, os.Stderr)
+	case "stream":
+		return streamCmd(args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return 0
