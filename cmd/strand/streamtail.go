@@ -169,8 +169,16 @@ func streamTailCmd(args []string, stdout, stderr io.Writer) int {
 		return err
 	}
 	var lastGaps string
+	caughtUp := false
 	opts.OnCaughtUp = func() {
-		if v == nil || !opts.Follow {
+		if !opts.Follow {
+			return
+		}
+		if !caughtUp {
+			caughtUp = true
+			fmt.Fprintln(stderr, "caught up with every shard; following (Ctrl-C to stop)")
+		}
+		if v == nil {
 			return
 		}
 		gaps := v.Gaps()

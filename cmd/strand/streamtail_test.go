@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,5 +248,93 @@ func TestStreamTailVerify(t *testing.T) {
 	t.Logf("stream tail --verify of the forged stream:\n%s", stderr)
 	if n := strings.Count(stdout, "recordType:"); n != len(forged) {
 		t.Errorf("printed %d records from the split stream, %d were put", n, len(forged))
+	}
+}
+
+// lockedBuffer collects a process's output for a test to wait on.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestStreamTailFollowLatest follows a live stream from --from latest:
+// what was streamed before the tail started is not printed, a block
+// committed after it caught up is, and Ctrl-C (SIGINT) ends it with the
+// verification summary and exit status 0.
+func TestStreamTailFollowLatest(t *testing.T) {
+	emu := kinesisemu.StartKinesalite(t, kinesisemu.Stream("live", 1))
+	node := servertest.Start(t, func(c *config.Config) {
+		c.KinesisEndpoint = emu.Endpoint
+		c.KinesisCredentials = credentials.NewStaticCredentialsProvider("AKIDKINESIS", "kinesis-secret", "")
+	})
+	node.CreateLedger("live")
+	drv := node.Driver("live")
+	servertest.Commit(t, drv, "CREATE TABLE t")
+	servertest.Commit(t, drv, "INSERT INTO t VALUE {'when': 'before'}")
+	qc := node.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	ctx := context.Background()
+	if _, err := qc.StreamJournalToKinesis(ctx, &qldb.StreamJournalToKinesisInput{
+		LedgerName: aws.String("live"), RoleArn: aws.String("arn:aws:iam::000000000000:role/qldb-stream"),
+		StreamName: aws.String("live"), InclusiveStartTime: aws.Time(time.Now().Add(-time.Hour)),
+		KinesisConfiguration: &qtypes.KinesisConfiguration{StreamArn: aws.String(emu.StreamARN("live"))},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Await(t, 30*time.Second, func() error {
+		for _, u := range userRecords(t, emu, "live") {
+			if bytes.Contains(u.Data, []byte("before")) {
+				return nil
+			}
+		}
+		return errors.New("the first insert is not streamed yet")
+	})
+
+	bin := buildStrand(t)
+	cmd := exec.Command(bin, "stream", "tail", "--kinesis-stream-arn", emu.StreamARN("live"),
+		"--kinesis-endpoint", emu.Endpoint, "--from", "latest", "--verify", "--format", "json", "--poll", "100ms")
+	cmd.Env = shellEnv(t.TempDir())
+	var stdout, stderr lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	testenv.AwaitTrue(t, "the tail to catch up", 20*time.Second, func() bool {
+		return strings.Contains(stderr.String(), "caught up with every shard")
+	})
+	servertest.Commit(t, drv, "INSERT INTO t VALUE {'when': 'after'}")
+	testenv.AwaitTrue(t, "the new revision to be printed", 20*time.Second, func() bool {
+		return strings.Contains(stdout.String(), `"when":"after"`)
+	})
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGINT: %v\nstderr:\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no exit after SIGINT")
+	}
+	if strings.Contains(stdout.String(), "before") {
+		t.Errorf("--from latest printed a record streamed before the tail started:\n%s", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "verify: OK") {
+		t.Errorf("stderr:\n%s", stderr.String())
 	}
 }
