@@ -178,16 +178,21 @@ func (s *session) end(ctx context.Context) {
 // inTx reports whether a transaction is open.
 func (s *session) inTx() bool { return s.txID != "" }
 
-// isOCC reports whether err is an optimistic concurrency conflict, which a
-// new transaction may retry.
-func isOCC(err error) bool {
+// retryable reports whether an auto-commit statement may run again in a new
+// transaction: after an optimistic concurrency conflict, or when the server
+// no longer knows the session (expired or lost; nothing was committed).
+func retryable(err error) bool {
 	var occ *types.OccConflictException
-	return errors.As(err, &occ)
+	var inv *types.InvalidSessionException
+	return errors.As(err, &occ) || errors.As(err, &inv)
 }
 
 // describe renders err for the user: the AWS error code and message when the
 // server sent one.
 func describe(err error) string {
+	if errors.Is(err, context.Canceled) {
+		return "cancelled"
+	}
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
 		return ae.ErrorCode() + ": " + ae.ErrorMessage()

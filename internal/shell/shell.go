@@ -4,7 +4,8 @@
 //
 // Input is PartiQL statements ending in ';' (a statement may span lines)
 // and the shell commands listed by `help`. By default every statement runs
-// in a transaction of its own (auto-commit, retried on an OCC conflict);
+// in a transaction of its own (auto-commit, tried again on an OCC conflict
+// or a lost session, as the QLDB driver does);
 // `start transaction` (or `begin`) opens an explicit transaction that
 // `commit` or `abort` ends. Results go to Out, one Ion value per document,
 // pretty-printed (or as a table); the per-statement summary (documents,
@@ -247,7 +248,7 @@ Commands (case-insensitive, ';' optional):
   help | \h                   this text
   exit | quit | \q            leave (an open transaction is aborted)
 Outside an explicit transaction every statement runs in a transaction of its
-own (auto-commit), retried up to 3 times on an OCC conflict. After each
+own (auto-commit), tried up to 3 times on an OCC conflict or a lost session. After each
 statement: the number of documents, read and write I/Os, server time and
 total time. On a terminal, Up/Down recall earlier entries, Ctrl-C drops the
 line being typed or cancels a running statement, Ctrl-D on an empty line leaves.
@@ -273,7 +274,7 @@ func (sh *shell) statement(ctx context.Context, stmt string) error {
 		for attempt := 1; ; attempt++ {
 			u = usage{}
 			rows, err = sh.autoCommit(ctx, stmt, &u)
-			if err == nil || !isOCC(err) || attempt == 3 {
+			if err == nil || !retryable(err) || attempt == 3 || ctx.Err() != nil {
 				break
 			}
 		}
