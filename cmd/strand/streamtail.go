@@ -49,6 +49,7 @@ func streamTailCmd(args []string, stdout, stderr io.Writer) int {
 	verify := fs.Bool("verify", false, "recompute revision and block hashes, check the block chain, report gaps and duplicates")
 	noFollow := fs.Bool("no-follow", false, "stop once every shard is read to its end (default: keep following)")
 	poll := fs.Duration("poll", time.Second, "how often an idle shard is polled")
+	limit := fs.Int("limit", 0, "records per GetRecords call, 1 to 10000 (default: Kinesis's, 10000)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: strand stream tail (--stream-arn ARN [--endpoint URL] | --kinesis-stream-arn ARN) [--kinesis-endpoint URL] [--from trim-horizon|latest|TIME] [--format ion|json] [--verify] [--no-follow]\n\n")
 		fs.PrintDefaults()
@@ -72,7 +73,10 @@ func streamTailCmd(args []string, stdout, stderr io.Writer) int {
 	if *format != "ion" && *format != "json" && *format != "none" {
 		return usageErr("--format takes ion, json or none, not %q", *format)
 	}
-	opts := streamtail.Options{Follow: !*noFollow, Poll: *poll}
+	if *limit < 0 || *limit > 10000 {
+		return usageErr("--limit takes 1 to 10000, not %d", *limit)
+	}
+	opts := streamtail.Options{Follow: !*noFollow, Poll: *poll, Limit: int32(*limit)}
 	switch *from {
 	case "trim-horizon":
 		opts.From = streamtail.TrimHorizon

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/server/servertest"
 	"github.com/strand-db/strand/internal/stream/record"
+	"github.com/strand-db/strand/internal/streamtail"
 	"github.com/strand-db/strand/internal/testenv"
 	"github.com/strand-db/strand/internal/testenv/kinesisemu"
 )
@@ -80,7 +82,8 @@ func userRecords(t *testing.T, emu *kinesisemu.Emulator, name string) []ktypes.R
 // aggregation, then runs `strand stream tail --verify` on it (found through
 // DescribeJournalKinesisStream): every record is printed and verification
 // passes. It then forges a copy of those records into a second stream that
-// is split into two child shards half-way, with one block summary left out,
+// is split into two child shards a third of the way and merged back into
+// one at two thirds, with one block summary left out,
 // one revision's data changed (its hash kept) and one record delivered
 // twice: the tail reads parent and children and --verify flags the missing
 // block and the changed revision, counts the duplicate, and exits 1.
@@ -154,7 +157,7 @@ func TestStreamTailVerify(t *testing.T) {
 
 	bin := buildStrand(t)
 	stdout, stderr, code := runTail(t, bin, "--stream-arn", journalStreamARN, "--endpoint", node.URL(),
-		"--kinesis-endpoint", emu.Endpoint, "--verify", "--no-follow", "--format", "json")
+		"--kinesis-endpoint", emu.Endpoint, "--verify", "--no-follow", "--format", "json", "--limit", "2")
 	if code != 0 || !strings.Contains(stderr, "verify: OK") {
 		t.Fatalf("good stream: exit %d\nstderr:\n%s", code, stderr)
 	}
@@ -206,30 +209,54 @@ func TestStreamTailVerify(t *testing.T) {
 			t.Fatalf("PutRecords: %v (%d failed)", err, aws.ToInt32(res.FailedRecordCount))
 		}
 	}
-	half := len(forged) / 2
-	put(forged[:half])
-	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String("forged")})
-	if err != nil {
-		t.Fatal(err)
+	active := func() {
+		t.Helper()
+		testenv.Await(t, 15*time.Second, func() error {
+			d, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("forged")})
+			if err != nil {
+				return err
+			}
+			if s := d.StreamDescriptionSummary.StreamStatus; s != ktypes.StreamStatusActive {
+				return fmt.Errorf("stream is %s", s)
+			}
+			return nil
+		})
 	}
-	if _, err := kc.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String("forged"),
-		ShardToSplit: shards.Shards[0].ShardId, NewStartingHashKey: aws.String("170141183460469231731687303715884105728")}); err != nil {
-		t.Fatal(err)
-	}
-	testenv.Await(t, 15*time.Second, func() error {
-		d, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("forged")})
+	openShards := func() []string {
+		t.Helper()
+		out, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String("forged")})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		if s := d.StreamDescriptionSummary.StreamStatus; s != ktypes.StreamStatusActive {
-			return fmt.Errorf("stream is %s", s)
+		var ids []string
+		for _, sh := range out.Shards {
+			if sh.SequenceNumberRange.EndingSequenceNumber == nil {
+				ids = append(ids, aws.ToString(sh.ShardId))
+			}
 		}
-		return nil
-	})
-	put(forged[half:])
+		return ids
+	}
+	third := len(forged) / 3
+	put(forged[:third])
+	if _, err := kc.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String("forged"),
+		ShardToSplit: aws.String(openShards()[0]), NewStartingHashKey: aws.String("170141183460469231731687303715884105728")}); err != nil {
+		t.Fatal(err)
+	}
+	active()
+	put(forged[third : 2*third])
+	children := openShards()
+	if len(children) != 2 {
+		t.Fatalf("open shards after the split: %v", children)
+	}
+	if _, err := kc.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: aws.String("forged"),
+		ShardToMerge: aws.String(children[0]), AdjacentShardToMerge: aws.String(children[1])}); err != nil {
+		t.Fatal(err)
+	}
+	active()
+	put(forged[2*third:])
 
 	stdout, stderr, code = runTail(t, bin, "--kinesis-stream-arn", emu.StreamARN("forged"),
-		"--kinesis-endpoint", emu.Endpoint, "--verify", "--no-follow", "--format", "ion")
+		"--kinesis-endpoint", emu.Endpoint, "--verify", "--no-follow", "--format", "json", "--limit", "2")
 	if code != 1 {
 		t.Fatalf("forged stream: exit %d, want 1\nstderr:\n%s", code, stderr)
 	}
@@ -246,8 +273,23 @@ func TestStreamTailVerify(t *testing.T) {
 		t.Errorf("duplicate not counted:\n%s", stderr)
 	}
 	t.Logf("stream tail --verify of the forged stream:\n%s", stderr)
-	if n := strings.Count(stdout, "recordType:"); n != len(forged) {
-		t.Errorf("printed %d records from the split stream, %d were put", n, len(forged))
+	// Parents before children: the records put before the split come
+	// first in put order, then those put into the two children (in any
+	// interleaving), then those put after the merge, in put order.
+	printed := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(printed) != len(forged) {
+		t.Fatalf("printed %d records from the resharded stream, %d were put", len(printed), len(forged))
+	}
+	want := make([]string, len(forged))
+	for i, e := range forged {
+		if want[i], err = streamtail.FormatJSON(e.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sortedCopy := func(l []string) []string { c := slices.Clone(l); slices.Sort(c); return c }
+	if !slices.Equal(printed[:third], want[:third]) || !slices.Equal(printed[2*third:], want[2*third:]) ||
+		!slices.Equal(sortedCopy(printed[third:2*third]), sortedCopy(want[third:2*third])) {
+		t.Errorf("records not read parent shard first:\nprinted:\n%s\nput:\n%s", strings.Join(printed, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -51,6 +51,9 @@ type Options struct {
 	// up; without it Tail returns then.
 	Follow bool
 	Poll   time.Duration // default 1s
+	// Limit caps the records of one GetRecords call (0: Kinesis's default,
+	// 10,000).
+	Limit int32
 	// OnRecord receives every user record in shard order.
 	OnRecord func(Delivered) error
 	// OnCaughtUp is called each time every shard has been read to its
@@ -252,7 +255,7 @@ func (t *tailer) readPass(ctx context.Context) (progressed bool, err error) {
 func (t *tailer) getRecords(ctx context.Context, st *shardState) (*kinesis.GetRecordsOutput, error) {
 	backoff := 200 * time.Millisecond
 	for {
-		out, err := t.Client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(st.iterator)})
+		out, err := t.Client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(st.iterator), Limit: limit(t.Limit)})
 		if err == nil {
 			return out, nil
 		}
@@ -282,6 +285,13 @@ func (t *tailer) getRecords(ctx context.Context, st *shardState) (*kinesis.GetRe
 			return nil, fmt.Errorf("streamtail: GetRecords %s: %w", aws.ToString(st.shard.ShardId), err)
 		}
 	}
+}
+
+func limit(n int32) *int32 {
+	if n <= 0 {
+		return nil
+	}
+	return aws.Int32(n)
 }
 
 // deliver deaggregates one Kinesis record and passes on its user records.
