@@ -5,6 +5,8 @@
 //	strand backup --endpoint URL --to DIR  online backup of a running server
 //	strand repair accept-journal-loss [flags]  serve a ledger that lost acknowledged blocks
 //	strand repair rebuild-derived [flags]      rebuild a ledger's derived records from its journal
+//	strand shell --ledger NAME [flags]         interactive PartiQL shell (docs/tools.md)
+//	strand stream tail [flags]                 print and verify a journal stream's Kinesis records
 package main
 
 import (

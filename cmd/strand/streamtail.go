@@ -128,11 +128,7 @@ func streamTailCmd(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	kr := *region
-	if *streamARN != "" || kr == "" {
-		kr = d.Region
-	}
-	kcfg, err := loadAWSConfig(ctx, kr)
+	kcfg, err := loadAWSConfig(ctx, d.Region) // Kinesis is called in the stream's own region
 	if err != nil {
 		return usageErr("%v", err)
 	}
