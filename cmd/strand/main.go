@@ -5,6 +5,8 @@
 //	strand backup --endpoint URL --to DIR  online backup of a running server
 //	strand repair accept-journal-loss [flags]  serve a ledger that lost acknowledged blocks
 //	strand repair rebuild-derived [flags]      rebuild a ledger's derived records from its journal
+//	strand shell --ledger NAME [flags]         interactive PartiQL shell (docs/tools.md)
+//	strand stream tail [flags]                 print and verify a journal stream's Kinesis records
 package main
 
 import (
@@ -47,6 +49,12 @@ Usage:
   strand repair rebuild-derived (--data-dir DIR | --store postgres://...) --ledger NAME
                           delete a ledger's derived records (documents, history, indexes,
                           revision lookup, Merkle tree) and rebuild them from its journal
+  strand shell --ledger NAME [--endpoint URL] [--region R] [--format ion|table]
+                          interactive PartiQL shell (statements from a pipe for scripts)
+  strand stream tail (--stream-arn ARN [--endpoint URL] | --kinesis-stream-arn ARN)
+                          [--kinesis-endpoint URL] [--from trim-horizon|latest|TIME]
+                          [--format ion|json] [--verify] [--no-follow]
+                          print (and verify) what a journal stream delivers to Kinesis
   strand help             this text
 `)
 }
@@ -65,6 +73,10 @@ func run(args []string) int {
 		return backupCmd(args[1:], os.Stdout, os.Stderr)
 	case "repair":
 		return repairCmd(args[1:], os.Stdout, os.Stderr)
+	case "shell":
+		return shellCmd(args[1:], os.Stdin, os.Stdout, os.Stderr)
+	case "stream":
+		return streamCmd(args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return 0
