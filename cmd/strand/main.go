@@ -5,6 +5,7 @@
 //	strand backup --endpoint URL --to DIR  online backup of a running server
 //	strand repair accept-journal-loss [flags]  serve a ledger that lost acknowledged blocks
 //	strand repair rebuild-derived [flags]      rebuild a ledger's derived records from its journal
+//	strand version         the module version and VCS commit (also --version)
 package main
 
 import (
@@ -47,6 +48,7 @@ Usage:
   strand repair rebuild-derived (--data-dir DIR | --store postgres://...) --ledger NAME
                           delete a ledger's derived records (documents, history, indexes,
                           revision lookup, Merkle tree) and rebuild them from its journal
+  strand version          the module version, VCS commit and Go version (also --version)
   strand help             this text
 `)
 }
@@ -65,6 +67,9 @@ func run(args []string) int {
 		return backupCmd(args[1:], os.Stdout, os.Stderr)
 	case "repair":
 		return repairCmd(args[1:], os.Stdout, os.Stderr)
+	case "version", "-version", "--version":
+		fmt.Println(versionString())
+		return 0
 	case "help", "-h", "--help":
 		usage()
 		return 0
@@ -99,10 +104,16 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, "strand:", err)
 		return 1
 	}
-	fmt.Printf("strand listening on %s\n  %s\n  authentication: %s\n", node.URL(), node.StoreDescription(), node.AuthMode())
-	if kc := node.KinesisCredentials(); kc != "" {
-		fmt.Printf("  kinesis credentials: %s\n", kc)
+	for i, line := range node.Summary() {
+		if i == 0 {
+			fmt.Printf("strand %s\n", line)
+			continue
+		}
+		fmt.Printf("  %s\n", line)
 	}
+	fmt.Printf("  version: %s\n", versionString())
+	// Warn, without delaying the start, about streams that cannot deliver.
+	go node.WarnUnreachableStreams(15 * time.Second)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
