@@ -74,6 +74,9 @@ type Config struct {
 	StreamRetryMax        time.Duration // cap of the Kinesis retry backoff
 	MetricsListen         string        // serve Prometheus /metrics here; "" disables
 
+	LogFormat string // LogText or LogJSON
+	LogLevel  string // debug, info, warn or error
+
 	// Several nodes on one shared store (PostgreSQL).
 	NodeURL  string        // where the other nodes reach this one; "" derives it from the listen address
 	LeaseTTL time.Duration // how long a ledger's lease lasts without renewal (failover time)
@@ -122,6 +125,8 @@ func Default() Config {
 		AggregationMaxSize:    kpl.DefaultMaxAggregateSize,
 		StreamRetryMax:        stream.DefaultRetryMax,
 		LeaseTTL:              cluster.DefaultTTL,
+		LogFormat:             LogText,
+		LogLevel:              "info",
 	}
 }
 
@@ -165,6 +170,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StreamBufferDelay, "stream-buffer-delay", c.StreamBufferDelay, "after a commit, wait this long for more blocks before putting to Kinesis")
 	fs.DurationVar(&c.StreamRetryMax, "stream-retry-max", c.StreamRetryMax, "longest wait between retries of a failed Kinesis call")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address to serve Prometheus metrics on (/metrics); empty disables")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log line format: text (key=value) or json (one object per line)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "least severe log level written: debug, info, warn or error")
 	fs.StringVar(&c.NodeURL, "node-url", c.NodeURL, "with a shared (PostgreSQL) store: the URL where the other strand nodes reach this one (default: http(s)://<listen address>)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "with a shared (PostgreSQL) store: how long a node's hold on a ledger lasts without renewal; another node takes the ledgers of a dead node after it")
 }
@@ -264,6 +271,12 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			errs = append(errs, fmt.Errorf("--metrics-listen %q: %w", c.MetricsListen, err))
 		}
+	}
+	if c.LogFormat != LogText && c.LogFormat != LogJSON {
+		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
+	}
+	if _, err := logLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("--max-clock-skew must be positive"))
