@@ -31,7 +31,8 @@ func usage() {
 
 Usage:
   strand serve [flags]    run the server; every flag can also be set as STRAND_<FLAG>
-                          (upper case, dashes as underscores), e.g. STRAND_DATA_DIR
+                          (upper case, dashes as underscores), e.g. STRAND_DATA_DIR, or
+                          in a YAML file given by --config (strand serve -h lists all)
   strand verify (--data-dir DIR | --store postgres://...) [--ledger NAME]
                           check a stopped server's data offline: every block hash, the
                           hash chain, the ledger Merkle tree and every stored revision
@@ -82,6 +83,10 @@ func run(args []string) int {
 func serve(args []string) int {
 	cfg := config.Default()
 	fs := flag.NewFlagSet("strand serve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: strand serve [flags]\n\nEvery setting, with its default, its environment variable and its configuration-file key:\n\n")
+		config.PrintSettings(fs.Output(), fs)
+	}
 	if err := cfg.Parse(fs, args, os.Getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

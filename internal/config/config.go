@@ -25,6 +25,10 @@ import (
 
 // Config is the whole configuration of a Strand server.
 type Config struct {
+	// ConfigFile is the configuration file the settings were read from
+	// ("" for none); see Parse.
+	ConfigFile string
+
 	Listen  string // host:port to serve on
 	DataDir string // directory of the embedded store
 	Store   string // "" or "pebble": the embedded store in DataDir; a postgres:// URL: PostgreSQL
@@ -138,6 +142,7 @@ func EnvName(flagName string) string {
 
 // RegisterFlags defines c's flags on fs, each defaulting to c's current value.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.ConfigFile, ConfigFlag, c.ConfigFile, "YAML `file` of settings: each key a flag name below (data-dir: /var/lib/strand); flags and STRAND_* variables override it")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (host:port)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded store")
 	fs.StringVar(&c.Store, "store", c.Store, "where the data lives: empty or 'pebble' for the embedded store in --data-dir, or a postgres:// (postgresql://) URL of a PostgreSQL database; give a URL with a password as STRAND_STORE, as other users can read a command line")
@@ -176,12 +181,24 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "with a shared (PostgreSQL) store: how long a node's hold on a ledger lasts without renewal; another node takes the ledgers of a dead node after it")
 }
 
-// Parse sets c from environment variables (via getenv) and then from args;
-// a flag on the command line wins over its environment variable.
+// Parse sets c from the configuration file named by --config or
+// STRAND_CONFIG (see file.go), then from environment variables (via
+// getenv), then from args: a flag on the command line wins over its
+// environment variable, which wins over the file, which wins over the
+// default. An error names the variable, or the file and key, at fault.
 func (c *Config) Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	c.RegisterFlags(fs)
+	if path := configPath(args, getenv); path != "" {
+		if err := loadFile(fs, path); err != nil {
+			return err
+		}
+		c.ConfigFile = path
+	}
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == ConfigFlag {
+			return // read above
+		}
 		if v := getenv(EnvName(f.Name)); v != "" && envErr == nil {
 			if err := fs.Set(f.Name, v); err != nil {
 				envErr = fmt.Errorf("config: %s=%q: %w", EnvName(f.Name), v, err)
