@@ -5,6 +5,7 @@
 //	strand backup --endpoint URL --to DIR  online backup of a running server
 //	strand repair accept-journal-loss [flags]  serve a ledger that lost acknowledged blocks
 //	strand repair rebuild-derived [flags]      rebuild a ledger's derived records from its journal
+//	strand health [--endpoint URL] [--ready]  ask a running server's /health or /ready
 //	strand version         the module version and VCS commit (also --version)
 package main
 
@@ -48,6 +49,9 @@ Usage:
   strand repair rebuild-derived (--data-dir DIR | --store postgres://...) --ledger NAME
                           delete a ledger's derived records (documents, history, indexes,
                           revision lookup, Merkle tree) and rebuild them from its journal
+  strand health [--endpoint URL] [--ready]
+                          ask a running server's /health (or /ready); exit 0 when it
+                          answers 200 (for container health checks without curl)
   strand version          the module version, VCS commit and Go version (also --version)
   strand help             this text
 `)
@@ -65,6 +69,8 @@ func run(args []string) int {
 		return verifyCmd(args[1:], os.Stdout, os.Stderr)
 	case "backup":
 		return backupCmd(args[1:], os.Stdout, os.Stderr)
+	case "health":
+		return healthCmd(args[1:], os.Stdout, os.Stderr)
 	case "repair":
 		return repairCmd(args[1:], os.Stdout, os.Stderr)
 	case "version", "-version", "--version":
