@@ -7,6 +7,8 @@
 //	strand repair rebuild-derived [flags]      rebuild a ledger's derived records from its journal
 //	strand shell --ledger NAME [flags]         interactive PartiQL shell (docs/tools.md)
 //	strand stream tail [flags]                 print and verify a journal stream's Kinesis records
+//	strand health [--endpoint URL] [--ready]  ask a running server's /health or /ready
+//	strand version         the module version and VCS commit (also --version)
 package main
 
 import (
@@ -14,7 +16,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -33,7 +34,8 @@ func usage() {
 
 Usage:
   strand serve [flags]    run the server; every flag can also be set as STRAND_<FLAG>
-                          (upper case, dashes as underscores), e.g. STRAND_DATA_DIR
+                          (upper case, dashes as underscores), e.g. STRAND_DATA_DIR, or
+                          in a YAML file given by --config (strand serve -h lists all)
   strand verify (--data-dir DIR | --store postgres://...) [--ledger NAME]
                           check a stopped server's data offline: every block hash, the
                           hash chain, the ledger Merkle tree and every stored revision
@@ -55,6 +57,10 @@ Usage:
                           [--kinesis-endpoint URL] [--from trim-horizon|latest|TIME]
                           [--format ion|json] [--verify] [--no-follow]
                           print (and verify) what a journal stream delivers to Kinesis
+  strand health [--endpoint URL] [--ready]
+                          ask a running server's /health (or /ready); exit 0 when it
+                          answers 200 (for container health checks without curl)
+  strand version          the module version, VCS commit and Go version (also --version)
   strand help             this text
 `)
 }
@@ -71,12 +77,17 @@ func run(args []string) int {
 		return verifyCmd(args[1:], os.Stdout, os.Stderr)
 	case "backup":
 		return backupCmd(args[1:], os.Stdout, os.Stderr)
+	case "health":
+		return healthCmd(args[1:], os.Stdout, os.Stderr)
 	case "repair":
 		return repairCmd(args[1:], os.Stdout, os.Stderr)
 	case "shell":
 		return shellCmd(args[1:], os.Stdin, os.Stdout, os.Stderr)
 	case "stream":
 		return streamCmd(args[1:], os.Stdout, os.Stderr)
+	case "version", "-version", "--version":
+		fmt.Println(versionString())
+		return 0
 	case "help", "-h", "--help":
 		usage()
 		return 0
@@ -90,6 +101,10 @@ func run(args []string) int {
 func serve(args []string) int {
 	cfg := config.Default()
 	fs := flag.NewFlagSet("strand serve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: strand serve [flags]\n\nEvery setting, with its default, its environment variable and its configuration-file key:\n\n")
+		config.PrintSettings(fs.Output(), fs)
+	}
 	if err := cfg.Parse(fs, args, os.Getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -97,7 +112,7 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, "strand:", err)
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := cfg.NewLogger(os.Stderr)
 	if cfg.SecretOnCommandLine {
 		log.Warn("--secret-access-key was given on the command line, where other users of this machine can read it (ps, /proc); set STRAND_SECRET_ACCESS_KEY or use --credentials-file instead")
 	}
@@ -111,10 +126,16 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, "strand:", err)
 		return 1
 	}
-	fmt.Printf("strand listening on %s\n  %s\n  authentication: %s\n", node.URL(), node.StoreDescription(), node.AuthMode())
-	if kc := node.KinesisCredentials(); kc != "" {
-		fmt.Printf("  kinesis credentials: %s\n", kc)
+	for i, line := range node.Summary() {
+		if i == 0 {
+			fmt.Printf("strand %s\n", line)
+			continue
+		}
+		fmt.Printf("  %s\n", line)
 	}
+	fmt.Printf("  version: %s\n", versionString())
+	// Warn, without delaying the start, about streams that cannot deliver.
+	go node.WarnUnreachableStreams(15 * time.Second)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -76,6 +76,7 @@ func (s *Handler) serveControl(w http.ResponseWriter, r *http.Request, body []by
 		if !ok {
 			continue
 		}
+		setOperation(w, controlOperation(rt.pattern, r.Method))
 		h, ok := rt.methods[r.Method]
 		if !ok {
 			allowed := make([]string, 0, len(rt.methods))

@@ -71,6 +71,9 @@ type Options struct {
 	// OwnerCheck is how often a forwarded request checks that its target
 	// still owns the ledger (0: never); it is taken back when not.
 	OwnerCheck time.Duration
+
+	// Observer, when set, is told about every request (see observe.go).
+	Observer Observer
 }
 
 // Handler serves both QLDB APIs on one handler.
@@ -126,6 +129,8 @@ const (
 // and the request decoded. No panic escapes it: a handler that panics
 // answers 500 InternalFailure and the stack goes to the log.
 func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w, observed := s.observe(w)
+	defer observed()
 	w.Header().Set("X-Amzn-RequestId", qldbid.New())
 	session := r.Header.Get(targetHdr) != ""
 	contentType := restJSON
@@ -162,6 +167,7 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Path == BackupPath {
+		setOperation(w, OpBackup)
 		s.serveBackup(w, r, ah)
 		return
 	}

@@ -118,6 +118,7 @@ func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byt
 		s.writeSessionError(w, err)
 		return
 	}
+	setOperation(w, in.command())
 	n := 0
 	for _, set := range []bool{in.StartSession != nil, in.StartTransaction != nil, in.ExecuteStatement != nil,
 		in.FetchPage != nil, in.CommitTransaction != nil, in.AbortTransaction != nil, in.EndSession != nil} {

@@ -25,6 +25,10 @@ import (
 
 // Config is the whole configuration of a Strand server.
 type Config struct {
+	// ConfigFile is the configuration file the settings were read from
+	// ("" for none); see Parse.
+	ConfigFile string
+
 	Listen  string // host:port to serve on
 	DataDir string // directory of the embedded store
 	Store   string // "" or "pebble": the embedded store in DataDir; a postgres:// URL: PostgreSQL
@@ -75,6 +79,9 @@ type Config struct {
 	StreamRetryMax        time.Duration // cap of the Kinesis retry backoff
 	MetricsListen         string        // serve Prometheus /metrics here; "" disables
 
+	LogFormat string // LogText or LogJSON
+	LogLevel  string // debug, info, warn or error
+
 	// Several nodes on one shared store (PostgreSQL).
 	NodeURL  string        // where the other nodes reach this one; "" derives it from the listen address
 	LeaseTTL time.Duration // how long a ledger's lease lasts without renewal (failover time)
@@ -123,6 +130,8 @@ func Default() Config {
 		AggregationMaxSize:    kpl.DefaultMaxAggregateSize,
 		StreamRetryMax:        stream.DefaultRetryMax,
 		LeaseTTL:              cluster.DefaultTTL,
+		LogFormat:             LogText,
+		LogLevel:              "info",
 	}
 }
 
@@ -134,6 +143,7 @@ func EnvName(flagName string) string {
 
 // RegisterFlags defines c's flags on fs, each defaulting to c's current value.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.ConfigFile, ConfigFlag, c.ConfigFile, "YAML `file` of settings: each key a flag name below (data-dir: /var/lib/strand); flags and STRAND_* variables override it")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on (host:port)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded store")
 	fs.StringVar(&c.Store, "store", c.Store, "where the data lives: empty or 'pebble' for the embedded store in --data-dir, or a postgres:// (postgresql://) URL of a PostgreSQL database; give a URL with a password as STRAND_STORE, as other users can read a command line")
@@ -167,16 +177,30 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StreamBufferDelay, "stream-buffer-delay", c.StreamBufferDelay, "after a commit, wait this long for more blocks before putting to Kinesis")
 	fs.DurationVar(&c.StreamRetryMax, "stream-retry-max", c.StreamRetryMax, "longest wait between retries of a failed Kinesis call")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address to serve Prometheus metrics on (/metrics); empty disables")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log line format: text (key=value) or json (one object per line)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "least severe log level written: debug, info, warn or error")
 	fs.StringVar(&c.NodeURL, "node-url", c.NodeURL, "with a shared (PostgreSQL) store: the URL where the other strand nodes reach this one (default: http(s)://<listen address>)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "with a shared (PostgreSQL) store: how long a node's hold on a ledger lasts without renewal; another node takes the ledgers of a dead node after it")
 }
 
-// Parse sets c from environment variables (via getenv) and then from args;
-// a flag on the command line wins over its environment variable.
+// Parse sets c from the configuration file named by --config or
+// STRAND_CONFIG (see file.go), then from environment variables (via
+// getenv), then from args: a flag on the command line wins over its
+// environment variable, which wins over the file, which wins over the
+// default. An error names the variable, or the file and key, at fault.
 func (c *Config) Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	c.RegisterFlags(fs)
+	if path := configPath(args, getenv); path != "" {
+		if err := loadFile(fs, path); err != nil {
+			return err
+		}
+		c.ConfigFile = path
+	}
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == ConfigFlag {
+			return // read above
+		}
 		if v := getenv(EnvName(f.Name)); v != "" && envErr == nil {
 			if err := fs.Set(f.Name, v); err != nil {
 				envErr = fmt.Errorf("config: %s=%q: %w", EnvName(f.Name), v, err)
@@ -266,6 +290,12 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			errs = append(errs, fmt.Errorf("--metrics-listen %q: %w", c.MetricsListen, err))
 		}
+	}
+	if c.LogFormat != LogText && c.LogFormat != LogJSON {
+		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
+	}
+	if _, err := logLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
 	}
 	if c.MaxClockSkew <= 0 {
 		errs = append(errs, errors.New("--max-clock-skew must be positive"))

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,6 +60,12 @@ type Node struct {
 	// backupMu admits one online backup at a time (see Backup).
 	backupMu sync.Mutex
 
+	// obs holds the request, commit, session and store metrics; closed is
+	// set once Close began (the node is no longer ready).
+	obs     *nodeMetrics
+	closed  atomic.Bool
+	failure storeFailure // the store, when it has a failed state; nil otherwise
+
 	// kinesisCreds is why no AWS credentials could be obtained for Kinesis
 	// at start-up (checked only with --kinesis-endpoint); nil when they could.
 	kinesisCreds error
@@ -91,7 +98,8 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 	if log == nil {
 		log = slog.Default()
 	}
-	n := &Node{cfg: cfg, log: log, store: st}
+	n := &Node{cfg: cfg, log: log, store: st, obs: newNodeMetrics()}
+	n.failure, _ = st.(storeFailure)
 	if cfg.StoreKind() == config.StorePebble {
 		if err := removeBackupLeftovers(cfg.DataDir); err != nil {
 			st.Close()
@@ -126,13 +134,14 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 	}
 	n.sessions = txn.NewEngine(st, cat, txn.Options{MaxSessionsPerLedger: cfg.MaxSessionsPerLedger, TxTimeout: cfg.TxTimeout, Tips: tips,
 		MaxStatementRows: cfg.MaxStatementRows, MaxStatementMemory: cfg.MaxStatementMemory,
-		MaxPendingBytesPerLedger: cfg.MaxPendingBytesPerLedger, Ownership: txnOwner, PartiQLExtensions: cfg.PartiQLExtensions})
+		MaxPendingBytesPerLedger: cfg.MaxPendingBytesPerLedger, Ownership: txnOwner, PartiQLExtensions: cfg.PartiQLExtensions, Observer: n.obs})
 	n.metrics = prometheus.NewRegistry()
 	cc, ok := st.(corruptionCounter)
 	if !ok {
 		cc = noCorruptions{}
 	}
 	n.metrics.MustRegister(newHealthCollector(cat, cc))
+	n.obs.register(n.metrics, n.sessions, st)
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := n.checkJournals(); err != nil {
 		n.sessions.Close()
@@ -176,11 +185,12 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
 		Backup: n, BackupKeys: cfg.BackupKeys, MaxConcurrentCommands: cfg.MaxConcurrentCommands,
 		Router: n.router(), ForwardClient: forwardClient(), RouteWait: 2*cfg.LeaseTTL + time.Second, OwnerCheck: cfg.LeaseTTL / 3,
+		Observer: n.obs.observeRequest,
 	})
 	// The body's read deadline is set by the handler once the headers are
 	// authenticated (api.Options.BodyReadTimeout); headers have their own.
 	n.http = &http.Server{
-		Handler:           handler,
+		Handler:           n.withProbes(handler),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
@@ -213,6 +223,8 @@ func (n *Node) Listen() error {
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
+		mux.Handle(HealthPath, n.withProbes(http.NotFoundHandler()))
+		mux.Handle(ReadyPath, n.withProbes(http.NotFoundHandler()))
 		n.mhttp = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		n.metricsAddr = mln.Addr().String()
 		go func() { _ = n.mhttp.Serve(mln) }()
@@ -357,6 +369,7 @@ func (n *Node) Close() error {
 	if n.store == nil {
 		return nil
 	}
+	n.closed.Store(true)
 	if n.mhttp != nil {
 		n.mhttp.Close()
 	}

@@ -49,7 +49,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// setStatus records a stream's status. It also creates every series of
+// the stream (at zero) the first time, so that all of them appear as soon
+// as the stream exists, not when the first retry or throttle happens.
 func (m *Metrics) setStatus(ledgerName, id, status string) {
+	m.userRecords.WithLabelValues(ledgerName, id)
+	m.userBytes.WithLabelValues(ledgerName, id)
+	m.kinesisRecords.WithLabelValues(ledgerName, id)
+	m.perAggregate.WithLabelValues(ledgerName, id)
+	m.retries.WithLabelValues(ledgerName, id)
+	m.throttles.WithLabelValues(ledgerName, id)
+	m.lagBlocks.WithLabelValues(ledgerName, id)
+	m.lagSeconds.WithLabelValues(ledgerName, id)
 	for _, s := range []string{StatusActive, StatusImpaired, StatusCompleted, StatusCanceled, StatusFailed} {
 		v := 0.0
 		if s == status {

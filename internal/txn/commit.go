@@ -171,6 +171,7 @@ func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 	var ok []accepted
 	for _, r := range group {
 		if l.occ.conflicts(r.tx.reads) {
+			l.observe().OCCConflict()
 			r.done <- commitResult{err: errOCC()}
 			continue
 		}
@@ -190,7 +191,10 @@ func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 	// nothing is acknowledged and the ledger stops committing: the blocks
 	// may be in the store and reappear (recorded) when the ledger is next
 	// opened.
-	if err := jg.Commit(); err != nil {
+	syncStart := time.Now()
+	err := jg.Commit()
+	l.observe().CommitGroup(len(ok), time.Since(syncStart), err == nil)
+	if err != nil {
 		l.failed = err
 		cerr := errNotDurable(l.Name, err)
 		if errors.Is(err, store.ErrConflict) {
@@ -218,6 +222,15 @@ func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 	if l.occ.size() > 100000 {
 		l.occ.prune(l.open.min(l.Next()))
 	}
+}
+
+// observe returns the ledger's CommitObserver (one that ignores all for a
+// ledger opened outside Engine.Ledger, as some tests do).
+func (l *LedgerEngine) observe() CommitObserver {
+	if l.observer == nil {
+		return ignoreCommits{}
+	}
+	return l.observer
 }
 
 // buildBlock turns a transaction into the next block of g, adds every

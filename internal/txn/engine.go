@@ -34,6 +34,9 @@ type Options struct {
 	// Tips records each ledger's acknowledged tip outside the store and
 	// is checked when a ledger is opened (see journal.Tips); nil turns both off.
 	Tips journal.Tips
+	// Observer is told about every commit group and OCC conflict (nil:
+	// nobody).
+	Observer CommitObserver
 
 	// MaxStatementRows bounds the rows one statement may visit (see
 	// partiql.Limits); default 10,000,000, negative for no limit.
@@ -202,6 +205,7 @@ func (e *Engine) Ledger(name string) (*LedgerEngine, error) {
 	l.maxPending = e.opts.MaxPendingBytesPerLedger
 	l.catalog = e.catalog
 	l.extensions = e.opts.PartiQLExtensions
+	l.observer = e.opts.observer()
 	e.ledgers[meta.ID] = l
 	return l, nil
 }

@@ -136,6 +136,8 @@ type LedgerEngine struct {
 	// bound).
 	pending    atomic.Int64
 	maxPending int64
+
+	observer CommitObserver // never nil once opened by Engine.Ledger
 }
 
 // openLedger loads (or initialises) the ledger with the given catalogue id.
