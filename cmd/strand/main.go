@@ -47,6 +47,9 @@ Usage:
   strand repair rebuild-derived (--data-dir DIR | --store postgres://...) --ledger NAME
                           delete a ledger's derived records (documents, history, indexes,
                           revision lookup, Merkle tree) and rebuild them from its journal
+  strand import --ledger NAME --from s3://BUCKET/PREFIX|DIR [--s3-endpoint URL] [--digest FILE]
+                          load a QLDB journal export into a new ledger of a stopped server's
+                          data (--data-dir or --store), keeping its hashes; checks every block first
   strand help             this text
 `)
 }
@@ -65,6 +68,8 @@ func run(args []string) int {
 		return backupCmd(args[1:], os.Stdout, os.Stderr)
 	case "repair":
 		return repairCmd(args[1:], os.Stdout, os.Stderr)
+	case "import":
+		return importCmd(args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return 0
