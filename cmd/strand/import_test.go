@@ -57,9 +57,16 @@ func runImport(t *testing.T, args ...string) (int, string) {
 
 func exportAndWait(t *testing.T, c *qldb.Client, ledger, prefix, format string) string {
 	t.Helper()
+	return exportRange(t, c, ledger, prefix, format, time.Unix(0, 0), time.Now())
+}
+
+// exportRange exports the blocks committed in [start, end) and waits for
+// the job to complete.
+func exportRange(t *testing.T, c *qldb.Client, ledger, prefix, format string, start, end time.Time) string {
+	t.Helper()
 	ctx := context.Background()
 	out, err := c.ExportJournalToS3(ctx, &qldb.ExportJournalToS3Input{
-		Name: aws.String(ledger), InclusiveStartTime: aws.Time(time.Unix(0, 0)), ExclusiveEndTime: aws.Time(time.Now()),
+		Name: aws.String(ledger), InclusiveStartTime: aws.Time(start), ExclusiveEndTime: aws.Time(end),
 		RoleArn: aws.String("arn:aws:iam::123456789012:role/qldb-export"), OutputFormat: qtypes.OutputFormat(format),
 		S3ExportConfiguration: &qtypes.S3ExportConfiguration{Bucket: aws.String("exports"), Prefix: aws.String(prefix),
 			EncryptionConfiguration: &qtypes.S3EncryptionConfiguration{ObjectEncryptionType: qtypes.S3ObjectEncryptionTypeNoEncryption}},
@@ -108,6 +115,11 @@ func TestImportRoundTrip(t *testing.T) {
 	qa := a.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	exportAndWait(t, qa, "fleet", "ion/", "ION_TEXT")
 	exportAndWait(t, qa, "fleet", "json/", "JSON")
+	// A series of two exports split at a block's time, as the QLDB
+	// migration sample splits large ledgers.
+	split := servertest.Blocks(t, a.LedgerEngine("fleet"))[6].Timestamp
+	exportRange(t, qa, "fleet", "series/", "ION_BINARY", time.Unix(0, 0), split)
+	exportRange(t, qa, "fleet", "series/", "ION_BINARY", split, time.Now())
 	ctx := context.Background()
 	dg, err := qa.GetDigest(ctx, &qldb.GetDigestInput{Name: aws.String("fleet")})
 	if err != nil {
@@ -131,6 +143,9 @@ func TestImportRoundTrip(t *testing.T) {
 	code, out := runImport(t, append([]string{"--ledger", "fleet", "--from", "s3://exports/ion/", "--digest", digestFile}, flags...)...)
 	if code != 0 || !strings.Contains(out, "reaches the digest") {
 		t.Fatalf("import: exit %d\n%s", code, out)
+	}
+	if code, out := runImport(t, append([]string{"--ledger", "series", "--from", "s3://exports/series/", "--digest", digestFile}, flags...)...); code != 0 || !strings.Contains(out, "2 export(s)") {
+		t.Fatalf("import of a series: exit %d\n%s", code, out)
 	}
 	// JSON without the flag is refused; nothing is written.
 	if code, out := runImport(t, append([]string{"--ledger", "fromjson", "--from", "s3://exports/json/"}, flags...)...); code != 1 || !strings.Contains(out, "--allow-json") {
@@ -187,6 +202,9 @@ func TestImportRoundTrip(t *testing.T) {
 		}
 	}
 	qb := b2.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	if series := servertest.Blocks(t, b2.LedgerEngine("series")); len(series) != len(want) || !bytes.Equal(series[len(want)-1].BlockHash, want[len(want)-1].BlockHash) {
+		t.Fatalf("the series imported %d blocks", len(series))
+	}
 	for _, ledger := range []string{"fleet", "tampered"} {
 		_, err := qb.DescribeLedger(ctx, &qldb.DescribeLedgerInput{Name: aws.String(ledger)})
 		if (err == nil) != (ledger == "fleet") {
