@@ -191,6 +191,18 @@ func TestImportRoundTrip(t *testing.T) {
 		t.Fatalf("tampered import: exit %d, want 1 naming %q\n%s", code, wantName, out)
 	}
 
+	// The imported ledgers pass strand verify (hashes, chain, tree, copies).
+	vflags := []string{"--data-dir", b.Config.DataDir}
+	if b.Config.Store != "" {
+		vflags = append(vflags, "--store", b.Config.Store)
+	}
+	for _, ledger := range []string{"fleet", "series"} {
+		var vout, verr bytes.Buffer
+		if code := verifyCmd(append([]string{"--ledger", ledger}, vflags...), &vout, &verr); code != 0 {
+			t.Fatalf("strand verify --ledger %s after import: exit %d\n%s%s", ledger, code, vout.String(), verr.String())
+		}
+	}
+
 	b2 := servertest.StartConfig(t, b.Config)
 	got := servertest.Blocks(t, b2.LedgerEngine("fleet"))
 	if len(got) != len(want) {
