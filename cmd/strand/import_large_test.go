@@ -32,6 +32,8 @@ func TestExportImportLarge(t *testing.T) {
 	if os.Getenv("STRAND_BENCH_BLOCKS") != "" {
 		blocks = ledgerfill.BenchBlocks()
 	}
+	exportWait = 30 * time.Minute
+	t.Cleanup(func() { exportWait = 30 * time.Second })
 	dir := ledgerfill.BenchDir(t, blocks)
 	s3srv := s3emu.Start(t, "exports")
 	t.Setenv("AWS_ACCESS_KEY_ID", s3emu.AccessKeyID)

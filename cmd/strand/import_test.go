@@ -55,6 +55,9 @@ func runImport(t *testing.T, args ...string) (int, string) {
 	return code, stdout.String() + stderr.String()
 }
 
+// exportWait bounds how long a test waits for an export to complete.
+var exportWait = 30 * time.Second
+
 func exportAndWait(t *testing.T, c *qldb.Client, ledger, prefix, format string) string {
 	t.Helper()
 	return exportRange(t, c, ledger, prefix, format, time.Unix(0, 0), time.Now())
@@ -75,7 +78,7 @@ func exportRange(t *testing.T, c *qldb.Client, ledger, prefix, format string, st
 		t.Fatal(err)
 	}
 	id := aws.ToString(out.ExportId)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(exportWait); ; time.Sleep(50 * time.Millisecond) {
 		d, err := c.DescribeJournalS3Export(ctx, &qldb.DescribeJournalS3ExportInput{Name: aws.String(ledger), ExportId: aws.String(id)})
 		if err != nil {
 			t.Fatal(err)

@@ -614,14 +614,28 @@ func (m *Manager) List(ledgerName string, max int, token string) ([]Job, string,
 		after = k
 	}
 	now := m.opts.Now()
-	m.mu.Lock()
 	var all []Job
-	for _, r := range m.jobs {
-		if (ledgerID == "" || r.job.LedgerID == ledgerID) && m.visible(&r.job, now) {
-			all = append(all, r.job)
+	if ledgerName == "" && m.opts.Ownership != nil {
+		// On a shared store other nodes run (and record) the exports of
+		// the ledgers they hold: list what the store has.
+		stored, err := m.load("")
+		if err != nil {
+			return nil, "", err
 		}
+		for i := range stored {
+			if m.visible(&stored[i], now) {
+				all = append(all, stored[i])
+			}
+		}
+	} else {
+		m.mu.Lock()
+		for _, r := range m.jobs {
+			if (ledgerID == "" || r.job.LedgerID == ledgerID) && m.visible(&r.job, now) {
+				all = append(all, r.job)
+			}
+		}
+		m.mu.Unlock()
 	}
-	m.mu.Unlock()
 	sortKey := func(j Job) string { return j.Created.Format(time.RFC3339Nano) + "|" + j.ID }
 	sort.Slice(all, func(a, b int) bool { return sortKey(all[a]) < sortKey(all[b]) })
 	var out []Job
