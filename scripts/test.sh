@@ -6,6 +6,8 @@
 #     boto3): the pyenv `aws`/`python3` on PATH are too new to know QLDB.
 #   - the Kinesis emulators kinesalite and kinesis-local, pinned by
 #     tools/kinesis/package-lock.json (npm ci into tools/kinesis/node_modules).
+#   - the S3-compatible server s3rver, pinned by tools/s3/package-lock.json
+#     (npm ci into tools/s3/node_modules), for the journal export tests.
 #   - Debian's postgresql (initdb, pg_ctl), for a private PostgreSQL cluster
 #     that scripts/test-postgres.sh starts in a temporary directory on a free
 #     loopback port for the run and removes at exit; its URL is exported as
@@ -107,6 +109,21 @@ else
 	(cd "$kdir" && run_quiet npm-ci.log npm ci --no-audit --no-fund --loglevel=error)
 	echo "$want" >"$stamp"
 	echo "    installed: $(cd "$kdir" && npm ls --depth=0 2>/dev/null | sed -n 's/.*── //p' | tr '\n' ' ')"
+fi
+elapsed "$t"
+
+section "npm packages: tools/s3 (s3rver)"
+t=$SECONDS
+sdir=$root/tools/s3
+stamp=$sdir/node_modules/.strand-lock.sha256
+want=$(sha256sum "$sdir/package-lock.json" | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$sdir/node_modules/s3rver/bin/s3rver.js" ]; then
+	echo "    up to date"
+else
+	echo "    npm ci"
+	(cd "$sdir" && run_quiet npm-ci-s3.log npm ci --no-audit --no-fund --loglevel=error)
+	echo "$want" >"$stamp"
+	echo "    installed: $(cd "$sdir" && npm ls --depth=0 2>/dev/null | sed -n 's/.*── //p' | tr '\n' ' ')"
 fi
 elapsed "$t"
 

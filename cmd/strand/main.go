@@ -61,6 +61,9 @@ Usage:
                           ask a running server's /health (or /ready); exit 0 when it
                           answers 200 (for container health checks without curl)
   strand version          the module version, VCS commit and Go version (also --version)
+  strand import --ledger NAME --from s3://BUCKET/PREFIX|DIR [--s3-endpoint URL] [--digest FILE]
+                          load a QLDB journal export into a new ledger of a stopped server's
+                          data (--data-dir or --store), keeping its hashes; checks every block first
   strand help             this text
 `)
 }
@@ -88,6 +91,8 @@ func run(args []string) int {
 	case "version", "-version", "--version":
 		fmt.Println(versionString())
 		return 0
+	case "import":
+		return importCmd(args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return 0

@@ -44,6 +44,9 @@ func (s *Handler) controlRoutes() []route {
 		{[]string{"ledgers", "*", "revision"}, map[string]controlHandler{http.MethodPost: s.getRevision}},
 		{[]string{"ledgers", "*", "journal-kinesis-streams"}, map[string]controlHandler{http.MethodPost: s.streamJournalToKinesis, http.MethodGet: s.listJournalKinesisStreams}},
 		{[]string{"ledgers", "*", "journal-kinesis-streams", "*"}, map[string]controlHandler{http.MethodGet: s.describeJournalKinesisStream, http.MethodDelete: s.cancelJournalKinesisStream}},
+		{[]string{"ledgers", "*", "journal-s3-exports"}, map[string]controlHandler{http.MethodPost: s.exportJournalToS3, http.MethodGet: s.listJournalS3ExportsForLedger}},
+		{[]string{"ledgers", "*", "journal-s3-exports", "*"}, map[string]controlHandler{http.MethodGet: s.describeJournalS3Export}},
+		{[]string{"journal-s3-exports"}, map[string]controlHandler{http.MethodGet: s.listJournalS3Exports}},
 		{[]string{"tags", "*"}, map[string]controlHandler{http.MethodGet: s.listTags, http.MethodPost: s.tagResource, http.MethodDelete: s.untagResource}},
 	}
 }

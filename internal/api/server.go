@@ -18,6 +18,7 @@ import (
 
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
+	"github.com/strand-db/strand/internal/export"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/qldberr"
 	"github.com/strand-db/strand/internal/qldbid"
@@ -39,6 +40,7 @@ type Options struct {
 	Ledgers      *ledger.Catalog
 	Sessions     *txn.Engine
 	Streams      *stream.Manager
+	Exports      *export.Manager // nil: journal exports are refused
 	Logger       *slog.Logger
 	Now          func() time.Time // nil: time.Now
 

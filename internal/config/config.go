@@ -70,6 +70,7 @@ type Config struct {
 	TxTimeout time.Duration
 
 	KinesisEndpoint       string        // send every Kinesis call here (an emulator); "" for AWS
+	S3Endpoint            string        // send every S3 call of journal exports here (path-style); "" for AWS
 	AssumeRole            bool          // assume the stream's RoleArn even with KinesisEndpoint
 	MaxStreamsPerLedger   int           // quota of active journal streams per ledger
 	StreamRetention       time.Duration // how long terminal streams stay listed
@@ -89,6 +90,12 @@ type Config struct {
 	// KinesisCredentials, when set, replaces the standard credential chain
 	// for Kinesis calls (used by tests and embedders; no flag).
 	KinesisCredentials aws.CredentialsProvider
+	// S3Credentials, when set, replaces the standard credential chain for
+	// the S3 calls of journal exports (used by tests and embedders; no flag).
+	S3Credentials aws.CredentialsProvider
+	// ExportObjectBlocks bounds the blocks of one exported data object
+	// (zero: export.DefaultObjectBlocks); tests lower it. No flag.
+	ExportObjectBlocks int
 
 	// Credentials maps access key ids to secrets, filled by Validate from
 	// AccessKeyID/SecretAccessKey and CredentialsFile. Empty means no
@@ -169,7 +176,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxInflightBodyBytes, "max-inflight-body-bytes", c.MaxInflightBodyBytes, "request-body bytes the server holds at once across all requests; past it requests get 503 ThrottlingException")
 	fs.IntVar(&c.MaxConcurrentCommands, "max-concurrent-commands", c.MaxConcurrentCommands, "QLDBSession commands (statements, commits, ...) the server serves at once; past it requests get 503 CapacityExceededException (EndSession and AbortTransaction are always served)")
 	fs.StringVar(&c.KinesisEndpoint, "kinesis-endpoint", c.KinesisEndpoint, "send every Kinesis call to this URL (a local emulator); credentials from the standard chain, no role assumption unless --assume-role")
-	fs.BoolVar(&c.AssumeRole, "assume-role", c.AssumeRole, "assume each stream's RoleArn through STS even when --kinesis-endpoint is set")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", c.S3Endpoint, "send the S3 calls of journal exports to this URL (any S3-compatible server, path-style addressing); credentials from the standard chain, no role assumption unless --assume-role")
+	fs.BoolVar(&c.AssumeRole, "assume-role", c.AssumeRole, "assume each stream's or export's RoleArn through STS even when --kinesis-endpoint or --s3-endpoint is set")
 	fs.IntVar(&c.MaxStreamsPerLedger, "max-streams-per-ledger", c.MaxStreamsPerLedger, "quota of active journal streams per ledger")
 	fs.DurationVar(&c.StreamRetention, "stream-retention", c.StreamRetention, "how long COMPLETED, CANCELED and FAILED streams stay listed")
 	fs.DurationVar(&c.StreamImpairedTimeout, "stream-impaired-timeout", c.StreamImpairedTimeout, "how long a stream may stay IMPAIRED before it becomes FAILED")
@@ -249,6 +257,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if u, err := url.Parse(c.S3Endpoint); c.S3Endpoint != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs = append(errs, fmt.Errorf("--s3-endpoint %q is not an http:// or https:// URL", c.S3Endpoint))
 	}
 	switch kind := c.StoreKind(); {
 	case kind == "":

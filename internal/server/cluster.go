@@ -48,7 +48,10 @@ func (n *Node) Route(ctx context.Context, ledgerName string) (string, error) {
 // has just taken. Its session engine opens on first use, reading the
 // journal as the previous owner left it.
 func (n *Node) ledgerGained(ledgerID string) error {
-	return n.streams.Adopt(ledgerID)
+	if err := n.streams.Adopt(ledgerID); err != nil {
+		return err
+	}
+	return n.exports.Adopt(ledgerID)
 }
 
 // ledgerLost stops serving a ledger another node has taken: its sessions
@@ -58,6 +61,7 @@ func (n *Node) ledgerLost(ledgerID string) {
 	n.log.Warn("lost a ledger's lease to another node", "ledger_id", ledgerID)
 	n.sessions.Release(ledgerID)
 	n.streams.Release(ledgerID)
+	n.exports.Release(ledgerID)
 }
 
 // leaseCandidates lists the ledgers the lease keeper keeps owned by some

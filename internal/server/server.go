@@ -24,6 +24,7 @@ import (
 	"github.com/strand-db/strand/internal/api"
 	"github.com/strand-db/strand/internal/cluster"
 	"github.com/strand-db/strand/internal/config"
+	"github.com/strand-db/strand/internal/export"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/server/plainbody"
@@ -44,6 +45,7 @@ type Node struct {
 	sessions *txn.Engine
 	tips     *store.TipFiles
 	streams  *stream.Manager
+	exports  *export.Manager
 	metrics  *prometheus.Registry
 	mhttp    *http.Server
 
@@ -179,9 +181,20 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 		st.Close()
 		return nil, err
 	}
+	var exportOwner export.Ownership
+	if shared {
+		exportOwner = n.leases
+	}
+	if err := n.openExports(cfg, exportOwner); err != nil {
+		n.streams.Close()
+		n.sessions.Close()
+		n.closeTips()
+		st.Close()
+		return nil, err
+	}
 	handler := api.New(api.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials,
-		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Logger: log,
+		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Exports: n.exports, Logger: log,
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
 		Backup: n, BackupKeys: cfg.BackupKeys, MaxConcurrentCommands: cfg.MaxConcurrentCommands,
 		Router: n.router(), ForwardClient: forwardClient(), RouteWait: 2*cfg.LeaseTTL + time.Second, OwnerCheck: cfg.LeaseTTL / 3,
@@ -358,6 +371,7 @@ func (n *Node) checkJournals() error {
 // ledgerDeleted drops a deleted ledger's sessions and data.
 func (n *Node) ledgerDeleted(l ledger.Entry) {
 	n.streams.DropLedger(l.ID)
+	n.exports.DropLedger(l.ID)
 	if err := n.sessions.DropLedger(l); err != nil {
 		n.log.Error("removing a deleted ledger's data failed", "ledger", l.Name, "err", err)
 	}
@@ -374,6 +388,7 @@ func (n *Node) Close() error {
 		n.mhttp.Close()
 	}
 	n.stopLeasesLoop()
+	n.exports.Close()
 	n.streams.Close()
 	n.sessions.Close()
 	n.releaseLeases()
