@@ -233,6 +233,9 @@ func (e *Engine) ExecuteStatement(ctx context.Context, token, txID, statement st
 		if err != nil {
 			return statementError(err)
 		}
+		if err := authorizeStatement(ctx, s.ledger, t, parsed); err != nil {
+			return err
+		}
 		textBytes := int64(len(statement))
 		if err := t.hold(textBytes); err != nil {
 			return err
