@@ -66,10 +66,21 @@ func (s *Handler) authorizeStatement(ctx context.Context, ledgerName string, acc
 			resource = base + "/table/*"
 		}
 		var cond policy.MapContext
-		if a.Action == partiql.ActionDropIndex {
+		switch {
+		case a.Action == partiql.ActionDropIndex:
 			cond = policy.MapContext{"qldb:purge": {strconv.FormatBool(a.Purge)}}
+		case a.Tags != nil:
+			tags := make(map[string]*string, len(a.Tags))
+			for k, v := range a.Tags {
+				tags[k] = &v
+			}
+			cond = tagContext(tags, nil)
 		}
 		aerr := s.authorize(ctx, a.Action, resource, cond)
+		if aerr == nil && a.Action == partiql.ActionCreateTable && len(a.Tags) > 0 {
+			// Tagging on creation also needs qldb:TagResource, as in QLDB.
+			aerr = s.authorize(ctx, "qldb:TagResource", resource, cond)
+		}
 		if aerr == nil {
 			continue
 		}

@@ -229,6 +229,29 @@ func TestPolicyReadsAndReload(t *testing.T) {
 	if err := try(drv, "SELECT * FROM information_schema.user_tables"); err != nil {
 		t.Fatalf("after a refused reload: %v", err)
 	}
+
+	// CREATE TABLE ... WITH (aws_tags = ...): the literal's tags are the
+	// request's tags, and tagging on creation also needs qldb:TagResource.
+	create := map[string]any{"Effect": "Allow", "Action": "qldb:PartiQLCreateTable", "Resource": e.ledgerARN + "/table/*",
+		"Condition": map[string]any{"StringEquals": map[string]any{"aws:RequestTag/env": "dev"}}}
+	tag := stmt("Allow", "qldb:TagResource", e.ledgerARN+"/table/*")
+	base := []map[string]any{stmt("Allow", "qldb:SendCommand", e.ledgerARN)}
+	for _, c := range []struct {
+		stmts   []map[string]any
+		tags    string
+		allowed bool
+	}{
+		{[]map[string]any{create, tag}, "{'env': 'dev'}", true},
+		{[]map[string]any{create, tag}, "{'env': 'prod'}", false},
+		{[]map[string]any{create}, "{'env': 'dev'}", false},
+	} {
+		e.mustReload(t, map[string]any{"app": doc(append(base, c.stmts...)...)})
+		err := try(drv, "CREATE TABLE Tagged WITH (aws_tags = `"+c.tags+"`)")
+		denied := err != nil && strings.Contains(servertest.APIError(t, err).ErrorMessage(), "not authorized")
+		if denied == c.allowed {
+			t.Errorf("CREATE TABLE with tags %s and %d statements: err %v, want allowed=%v", c.tags, len(c.stmts), err, c.allowed)
+		}
+	}
 }
 
 // TestPolicyModeSwitch: on the same key, an ALLOW_ALL ledger lets

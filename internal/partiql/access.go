@@ -1,6 +1,10 @@
 package partiql
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/amzn/ion-go/ion"
+)
 
 // The IAM actions QLDB defined for PartiQL commands in the STANDARD
 // permissions mode (one per command; see Accesses).
@@ -27,7 +31,11 @@ type Access struct {
 	Catalog  bool   // information_schema.user_tables
 	NewTable bool   // CREATE TABLE: no table id exists yet (resource table/*)
 	Purge    bool   // DROP INDEX ... WITH (purge = true): the qldb:Purge condition key
-	Pos      Pos    // where the table is named, for the error that hides it
+	// Tags are CREATE TABLE's aws_tags when written as an Ion struct
+	// literal of strings (the aws:RequestTag/aws:TagKeys condition keys);
+	// nil otherwise.
+	Tags map[string]string
+	Pos  Pos // where the table is named, for the error that hides it
 }
 
 // Accesses lists what st needs in QLDB's STANDARD permissions mode, in
@@ -89,7 +97,7 @@ func Accesses(st *Statement) (acc []Access, ok bool) {
 			}
 		}
 	case *CreateTableStmt:
-		w.add(Access{Action: ActionCreateTable, NewTable: true, Pos: s.Table.Pos})
+		w.add(Access{Action: ActionCreateTable, NewTable: true, Pos: s.Table.Pos, Tags: literalTags(s.Tags)})
 		w.expr(s.Tags)
 	case *DropTableStmt:
 		w.add(Access{Action: ActionDropTable, Table: s.Table.Name, Pos: s.Table.Pos})
@@ -105,6 +113,23 @@ func Accesses(st *Statement) (acc []Access, ok bool) {
 		return nil, false
 	}
 	return w.out, true
+}
+
+// literalTags returns the tags of an aws_tags literal ({'k': 'v', ...}),
+// or nil when e is not such a literal.
+func literalTags(e Expr) map[string]string {
+	lit, ok := e.(*Lit)
+	if !ok || lit.Value == nil || lit.Value.Type != ion.StructType || lit.Value.IsNull {
+		return nil
+	}
+	out := map[string]string{}
+	for _, f := range lit.Value.Fields {
+		if !isText(f.Value) {
+			return nil
+		}
+		out[f.Name] = f.Value.Text
+	}
+	return out
 }
 
 type accessWalker struct{ out []Access }

@@ -64,3 +64,18 @@ func TestAccesses(t *testing.T) {
 		}
 	}
 }
+
+func TestAccessesCreateTableTags(t *testing.T) {
+	st, err := Parse("CREATE TABLE Cars WITH (aws_tags = `{'env': 'dev', 'team': 'a'}`)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accs, ok := Accesses(st)
+	if !ok || len(accs) != 1 || accs[0].Tags["env"] != "dev" || accs[0].Tags["team"] != "a" || len(accs[0].Tags) != 2 {
+		t.Fatalf("Accesses = %+v, %v", accs, ok)
+	}
+	st, _ = Parse("CREATE TABLE Cars")
+	if accs, _ := Accesses(st); accs[0].Tags != nil {
+		t.Fatalf("no WITH clause: tags %v", accs[0].Tags)
+	}
+}
