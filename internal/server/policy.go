@@ -11,12 +11,14 @@ import (
 // policies keyed by a name no configured key carries.
 func (n *Node) openPolicies(cfg config.Config) (*policy.Store, error) {
 	if cfg.PolicyFile == "" {
+		n.log.Info("authorization: no --policy-file, so every authenticated access key may do everything and ledgers' permissions modes have no effect")
 		return nil, nil
 	}
 	ps, err := policy.Open(cfg.PolicyFile)
 	if err != nil {
 		return nil, fmt.Errorf("server: --policy-file: %w", err)
 	}
+	n.log.Info("authorization: IAM-style policies in force (default deny); STANDARD ledgers check each statement", "policy_file", cfg.PolicyFile, "principals", ps.Current().Keys())
 	n.warnUnknownPrincipals(ps.Current())
 	return ps, nil
 }
