@@ -72,10 +72,11 @@ type Request struct {
 // Allowed if any Allow statement matches, else ImplicitDeny.
 func Evaluate(docs []*Document, req Request) Decision {
 	out := ImplicitDeny
+	action := strings.ToLower(req.Action)
 	for _, d := range docs {
 		for i := range d.Statements {
 			st := &d.Statements[i]
-			if !st.matches(req) {
+			if !st.matches(action, req) {
 				continue
 			}
 			if st.Effect == Deny {
@@ -89,11 +90,12 @@ func Evaluate(docs []*Document, req Request) Decision {
 
 // matches reports whether the statement applies to req: its action, its
 // resource and all its conditions.
-func (st *Statement) matches(req Request) bool {
-	if anyMatch(st.Actions, req.Action, true) == st.NotAction {
+// action is req.Action lower-cased.
+func (st *Statement) matches(action string, req Request) bool {
+	if anyMatch(st.lowerActions, action) == st.NotAction {
 		return false
 	}
-	if anyMatch(st.Resources, req.Resource, false) == st.NotResource {
+	if anyMatch(st.Resources, req.Resource) == st.NotResource {
 		return false
 	}
 	for i := range st.Conditions {
@@ -105,13 +107,9 @@ func (st *Statement) matches(req Request) bool {
 }
 
 // anyMatch reports whether s matches any of the patterns.
-func anyMatch(patterns []string, s string, fold bool) bool {
+func anyMatch(patterns []string, s string) bool {
 	for _, p := range patterns {
-		if fold {
-			if Glob(strings.ToLower(p), strings.ToLower(s)) {
-				return true
-			}
-		} else if Glob(p, s) {
+		if Glob(p, s) {
 			return true
 		}
 	}

@@ -50,6 +50,8 @@ type Statement struct {
 	Resources   []string // patterns; NotResource when NotResource is set
 	NotResource bool
 	Conditions  []Condition
+
+	lowerActions []string // Actions lower-cased, for matching
 }
 
 // Condition is one (operator, key, values) test of a statement's Condition
@@ -182,6 +184,10 @@ func parseStatement(v json.RawMessage) (Statement, error) {
 			st.NotAction = k == "NotAction"
 			if err == nil {
 				err = checkActions(st.Actions)
+			}
+			st.lowerActions = make([]string, len(st.Actions))
+			for i, a := range st.Actions {
+				st.lowerActions[i] = strings.ToLower(a)
 			}
 		case "Resource", "NotResource":
 			st.Resources, err = stringList(k, v)
