@@ -95,15 +95,67 @@ func (st *Statement) matches(action string, req Request) bool {
 	if anyMatch(st.lowerActions, action) == st.NotAction {
 		return false
 	}
-	if anyMatch(st.Resources, req.Resource) == st.NotResource {
+	if st.resourceMatch(req) == st.NotResource {
 		return false
 	}
 	for i := range st.Conditions {
-		if !st.Conditions[i].holds(req.Context) {
+		if !st.Conditions[i].holds(req.Context, st.vars) {
 			return false
 		}
 	}
 	return true
+}
+
+// resourceMatch reports whether req.Resource matches any of the
+// statement's resource patterns, after policy variables are substituted.
+func (st *Statement) resourceMatch(req Request) bool {
+	for _, p := range st.Resources {
+		if st.vars {
+			var ok bool
+			if p, ok = expand(p, req.Context); !ok {
+				continue
+			}
+		}
+		if Glob(p, req.Resource) {
+			return true
+		}
+	}
+	return false
+}
+
+// expand substitutes the policy variables of p (${aws:username},
+// ${aws:ResourceTag/K}...) with the request's single value for each key.
+// ok is false when a variable is missing from the request or has several
+// values: the pattern then matches nothing, as in IAM.
+func expand(p string, ctx Context) (string, bool) {
+	if !strings.Contains(p, "${") {
+		return p, true
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(p, "${")
+		if i < 0 {
+			b.WriteString(p)
+			return b.String(), true
+		}
+		j := strings.IndexByte(p[i:], '}')
+		if j < 0 {
+			b.WriteString(p)
+			return b.String(), true
+		}
+		key := p[i+2 : i+j]
+		var vals []string
+		ok := false
+		if ctx != nil && key != "" {
+			vals, ok = ctx.Lookup(key)
+		}
+		if !ok || len(vals) != 1 {
+			return "", false
+		}
+		b.WriteString(p[:i])
+		b.WriteString(vals[0])
+		p = p[i+j+1:]
+	}
 }
 
 // anyMatch reports whether s matches any of the patterns.
@@ -152,7 +204,7 @@ func negated(op string) bool { return strings.Contains(op, "Not") }
 // missing from the request: a positive operator fails, a negated one
 // holds, ...IfExists holds; ForAllValues holds for no values and
 // ForAnyValue fails.
-func (c *Condition) holds(ctx Context) bool {
+func (c *Condition) holds(ctx Context, vars bool) bool {
 	var vals []string
 	ok := false
 	if ctx != nil {
@@ -177,14 +229,14 @@ func (c *Condition) holds(ctx Context) bool {
 	switch c.set {
 	case "ForAllValues":
 		for _, v := range vals {
-			if !c.valueMatches(v) {
+			if !c.valueMatches(v, ctx, vars) {
 				return false
 			}
 		}
 		return true
 	case "ForAnyValue":
 		for _, v := range vals {
-			if c.valueMatches(v) {
+			if c.valueMatches(v, ctx, vars) {
 				return true
 			}
 		}
@@ -195,14 +247,14 @@ func (c *Condition) holds(ctx Context) bool {
 	// (no value equals a forbidden one).
 	if negated(c.op) {
 		for _, v := range vals {
-			if !c.valueMatches(v) {
+			if !c.valueMatches(v, ctx, vars) {
 				return false
 			}
 		}
 		return true
 	}
 	for _, v := range vals {
-		if c.valueMatches(v) {
+		if c.valueMatches(v, ctx, vars) {
 			return true
 		}
 	}
@@ -212,9 +264,15 @@ func (c *Condition) holds(ctx Context) bool {
 // valueMatches applies the operator to one request value: for a positive
 // operator, whether it matches any policy value; for a negated one,
 // whether it matches none.
-func (c *Condition) valueMatches(v string) bool {
+func (c *Condition) valueMatches(v string, ctx Context, vars bool) bool {
 	hit := false
 	for _, p := range c.Values {
+		if vars {
+			var ok bool
+			if p, ok = expand(p, ctx); !ok {
+				continue
+			}
+		}
 		if c.compare(p, v) {
 			hit = true
 			break

@@ -52,6 +52,7 @@ type Statement struct {
 	Conditions  []Condition
 
 	lowerActions []string // Actions lower-cased, for matching
+	vars         bool     // policy variables (${key}) are substituted: Version 2012-10-17
 }
 
 // Condition is one (operator, key, values) test of a statement's Condition
@@ -120,6 +121,9 @@ func Parse(data []byte) (*Document, error) {
 	}
 	if _, ok := raw["Statement"]; !ok {
 		return nil, errors.New("policy: Statement is required")
+	}
+	for i := range d.Statements {
+		d.Statements[i].vars = d.Version == "2012-10-17"
 	}
 	return d, nil
 }

@@ -180,3 +180,43 @@ func TestLoadDirectoryAndDiff(t *testing.T) {
 		t.Fatalf("a broken file: err = %v, want one naming a.json", err)
 	}
 }
+
+func TestPolicyVariables(t *testing.T) {
+	doc := mustParse(t, `{"Version": "2012-10-17", "Statement": [
+	  {"Effect": "Allow", "Action": "qldb:UpdateLedger", "Resource": "*",
+	   "Condition": {"StringEquals": {"aws:ResourceTag/owner": "${aws:username}"}}},
+	  {"Effect": "Allow", "Action": "qldb:DescribeLedger", "Resource": "arn:aws:qldb:*:*:ledger/${aws:username}-*"}]}`)
+	old := mustParse(t, `{"Version": "2008-10-17", "Statement":
+	  {"Effect": "Allow", "Action": "qldb:DescribeLedger", "Resource": "arn:aws:qldb:*:*:ledger/${aws:username}-*"}}`)
+	ctx := func(user, owner string) Context {
+		m := MapContext{}
+		if user != "" {
+			m["aws:username"] = []string{user}
+		}
+		if owner != "" {
+			m["aws:resourcetag/owner"] = []string{owner}
+		}
+		return m
+	}
+	for i, c := range []struct {
+		docs     []*Document
+		action   string
+		resource string
+		ctx      Context
+		want     Decision
+	}{
+		{[]*Document{doc}, "qldb:UpdateLedger", ledgerARN, ctx("ana", "ana"), Allowed},
+		{[]*Document{doc}, "qldb:UpdateLedger", ledgerARN, ctx("ana", "bo"), ImplicitDeny},
+		{[]*Document{doc}, "qldb:UpdateLedger", ledgerARN, ctx("", "ana"), ImplicitDeny},
+		{[]*Document{doc}, "qldb:DescribeLedger", "arn:aws:qldb:us-east-1:1:ledger/ana-test", ctx("ana", ""), Allowed},
+		{[]*Document{doc}, "qldb:DescribeLedger", "arn:aws:qldb:us-east-1:1:ledger/bo-test", ctx("ana", ""), ImplicitDeny},
+		{[]*Document{doc}, "qldb:DescribeLedger", "arn:aws:qldb:us-east-1:1:ledger/ana-test", ctx("", ""), ImplicitDeny},
+		// Version 2008-10-17 has no policy variables: the text is literal.
+		{[]*Document{old}, "qldb:DescribeLedger", "arn:aws:qldb:us-east-1:1:ledger/ana-test", ctx("ana", ""), ImplicitDeny},
+		{[]*Document{old}, "qldb:DescribeLedger", "arn:aws:qldb:us-east-1:1:ledger/${aws:username}-x", ctx("ana", ""), Allowed},
+	} {
+		if got := Evaluate(c.docs, Request{Action: c.action, Resource: c.resource, Context: c.ctx}); got != c.want {
+			t.Errorf("case %d: got %v, want %v", i, got, c.want)
+		}
+	}
+}
