@@ -31,15 +31,17 @@ func WithStatementAuthorizer(ctx context.Context, az StatementAuthorizer) contex
 	return context.WithValue(ctx, authorizerKey{}, az)
 }
 
-// authorizeStatement asks the context's authorizer, if any, about st.
-func authorizeStatement(ctx context.Context, l *LedgerEngine, t *Transaction, st *partiql.Statement) error {
+// authorizeStatement asks the context's authorizer, if any, about st. It
+// returns the Tx the statement must run on: t itself without an
+// authorizer, else a guard over t (see guardedTx).
+func authorizeStatement(ctx context.Context, l *LedgerEngine, t *Transaction, st *partiql.Statement) (partiql.Tx, *guardedTx, error) {
 	az, _ := ctx.Value(authorizerKey{}).(StatementAuthorizer)
 	if az == nil {
-		return nil
+		return t, nil, nil
 	}
 	accs, ok := partiql.Accesses(st)
 	if !ok {
-		return az(l.Name, []TableAccess{{}})
+		return nil, nil, az(l.Name, []TableAccess{{}})
 	}
 	out := make([]TableAccess, 0, len(accs))
 	for _, a := range accs {
@@ -60,5 +62,63 @@ func authorizeStatement(ctx context.Context, l *LedgerEngine, t *Transaction, st
 		}
 		out = append(out, ta)
 	}
-	return az(l.Name, out)
+	if err := az(l.Name, out); err != nil {
+		return nil, nil, err
+	}
+	g := &guardedTx{Tx: t, az: az, ledger: l.Name, allowed: map[string]bool{}}
+	for _, a := range out {
+		if a.TableID != "" {
+			g.allowed[a.TableID] = true
+		}
+	}
+	return g, g, nil
+}
+
+// guardedTx is the Tx an authorized statement runs on. It notes every table
+// the evaluator resolves (by name or id) that the authorizer did not see:
+// a table created under an authorized name by a concurrent commit between
+// the check and the run, or one partiql.Accesses missed. check then asks
+// the authorizer about those as reads; a refusal undoes the statement, so
+// none of its result reaches the client.
+type guardedTx struct {
+	partiql.Tx
+	az      StatementAuthorizer
+	ledger  string
+	allowed map[string]bool
+	stray   []TableAccess
+}
+
+// Table implements partiql.Tx.
+func (g *guardedTx) Table(name string) (partiql.TableInfo, bool) {
+	ti, ok := g.Tx.Table(name)
+	if ok {
+		g.note(ti.ID, name)
+	}
+	return ti, ok
+}
+
+// TableByID implements partiql.Tx.
+func (g *guardedTx) TableByID(id string) (partiql.TableInfo, bool) {
+	ti, ok := g.Tx.TableByID(id)
+	if ok {
+		g.note(ti.ID, ti.Name)
+	}
+	return ti, ok
+}
+
+func (g *guardedTx) note(id, name string) {
+	if g.allowed[id] {
+		return
+	}
+	g.allowed[id] = true // ask once
+	g.stray = append(g.stray, TableAccess{TableID: id,
+		Access: partiql.Access{Action: partiql.ActionSelect, Table: name, Pos: partiql.Pos{Line: 1, Col: 1}}})
+}
+
+// check authorizes the stray tables the statement resolved.
+func (g *guardedTx) check() error {
+	if g == nil || len(g.stray) == 0 {
+		return nil
+	}
+	return g.az(g.ledger, g.stray)
 }
