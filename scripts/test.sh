@@ -235,6 +235,8 @@ fuzz_targets=(
 	# Stream records: decode/encode round trips both ways.
 	"./internal/stream/record FuzzDecodeRoundTrip 15000x"
 	"./internal/stream/record FuzzEncodeRoundTrip 4000x"
+	# IAM-style policies: no panic on any file; what parses evaluates.
+	"./internal/policy FuzzParsePolicy 30000x"
 )
 fuzz_status=0
 if [ $# -eq 0 ] && [ "${FUZZ_TIME:-}" != 0 ]; then

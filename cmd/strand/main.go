@@ -3,6 +3,7 @@
 //	strand serve [flags]   run the server (strand serve -h lists the flags)
 //	strand verify [flags]  check a data directory offline (strand verify -h)
 //	strand backup --endpoint URL --to DIR  online backup of a running server
+//	strand policy reload --endpoint URL    reload a running server's --policy-file
 //	strand repair accept-journal-loss [flags]  serve a ledger that lost acknowledged blocks
 //	strand repair rebuild-derived [flags]      rebuild a ledger's derived records from its journal
 //	strand shell --ledger NAME [flags]         interactive PartiQL shell (docs/tools.md)
@@ -45,6 +46,9 @@ Usage:
                           take an online backup of a running server (embedded store)
                           into a new data directory: every commit acknowledged before
                           it began; serve or verify DIR like any data directory
+  strand policy reload --endpoint URL
+                          make a running server reload its --policy-file (as SIGHUP
+                          does) and print what changed
   strand repair accept-journal-loss --data-dir DIR --ledger NAME
                           accept that a ledger's journal lost acknowledged blocks (the
                           server refuses the ledger until then); prints what is lost
@@ -82,6 +86,8 @@ func run(args []string) int {
 		return backupCmd(args[1:], os.Stdout, os.Stderr)
 	case "health":
 		return healthCmd(args[1:], os.Stdout, os.Stderr)
+	case "policy":
+		return policyCmd(args[1:], os.Stdout, os.Stderr)
 	case "repair":
 		return repairCmd(args[1:], os.Stdout, os.Stderr)
 	case "shell":
@@ -144,6 +150,14 @@ func serve(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			_, _ = node.ReloadPolicies() // logs what changed, or why not
+		}
+	}()
 	done := make(chan error, 1)
 	go func() { done <- node.Serve() }()
 	select {

@@ -71,11 +71,12 @@ func TestServeBannerLockAndSignal(t *testing.T) {
 	// Flags may come from STRAND_* variables.
 	cmd, out := startStrand(t, bin, []string{"STRAND_DATA_DIR=" + dir}, "--listen", "127.0.0.1:0")
 	var banner []string
-	for len(banner) < 3 && out.Scan() {
+	for len(banner) < 4 && out.Scan() {
 		banner = append(banner, out.Text())
 	}
 	text := strings.Join(banner, "\n")
-	if !strings.Contains(text, "listening on http://127.0.0.1:") || !strings.Contains(text, "data directory: "+dir) || !strings.Contains(text, "authentication: none") {
+	if !strings.Contains(text, "listening on http://127.0.0.1:") || !strings.Contains(text, "data directory: "+dir) || !strings.Contains(text, "authentication: none") ||
+		!strings.Contains(text, "authorization: none") {
 		t.Fatalf("banner:\n%s", text)
 	}
 	url := strings.TrimPrefix(strings.Fields(banner[0])[3], "")

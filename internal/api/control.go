@@ -91,6 +91,10 @@ func (s *Handler) serveControl(w http.ResponseWriter, r *http.Request, body []by
 			writeError(w, restJSON, qldberr.New(errMethodNotAllowed, "%s is not allowed on %s; use %s", r.Method, r.URL.Path, strings.Join(allowed, " or ")))
 			return
 		}
+		if aerr := s.authorizeControl(r, segs, body); aerr != nil {
+			writeError(w, restJSON, aerr)
+			return
+		}
 		if name := controlLedger(segs); name != "" && s.dispatch(w, r, body, name, false) {
 			return
 		}

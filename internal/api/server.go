@@ -20,6 +20,7 @@ import (
 
 	"github.com/strand-db/strand/internal/export"
 	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/policy"
 	"github.com/strand-db/strand/internal/qldberr"
 	"github.com/strand-db/strand/internal/qldbid"
 	"github.com/strand-db/strand/internal/stream"
@@ -60,6 +61,16 @@ type Options struct {
 	// any client may.
 	Backup     Backuper
 	BackupKeys map[string]bool
+
+	// Policies, when set, are the IAM-style policies every request is
+	// checked against (see authz.go); nil: every authenticated key may do
+	// everything. Principals maps access key ids to principal names.
+	// TableTags supplies table tags for aws:ResourceTag conditions (nil:
+	// tables have none). ReloadPolicies serves POST /strand/policy/reload.
+	Policies       *policy.Store
+	Principals     map[string]string
+	TableTags      TableTagger
+	ReloadPolicies func() (policy.Changes, error)
 
 	// Router, when set (several nodes on one shared store), names the node
 	// that serves each ledger: session commands, journal reads and journal
@@ -164,8 +175,15 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, contentType, aerr)
 		return
 	}
+	if s.policiesOn() {
+		r = r.WithContext(withCaller(r.Context(), s.callerFor(ah)))
+	}
 	if session {
 		s.serveSession(w, r, body)
+		return
+	}
+	if r.URL.Path == PolicyReloadPath {
+		s.servePolicyReload(w, r, ah)
 		return
 	}
 	if r.URL.Path == BackupPath {

@@ -150,6 +150,11 @@ func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byt
 	} else if name, ok := txn.TokenLedger(token); ok {
 		ledgerName = name
 	}
+	if aerr := s.authorizeSession(r, ledgerName); aerr != nil {
+		s.writeSessionError(w, aerr)
+		return
+	}
+	ctx = s.statementAuthorizer(ctx)
 	// A StartSession that cannot be routed gets a 503 the SDKs retry (the
 	// drivers do not retry a failed StartSession themselves); a command of
 	// an existing session gets InvalidSessionException, which the drivers

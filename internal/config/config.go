@@ -39,9 +39,13 @@ type Config struct {
 
 	AccessKeyID     string // one credential pair, or
 	SecretAccessKey string
-	CredentialsFile string // a file of "access-key-id secret-access-key" lines
-	TLSCert         string // PEM certificate: serve HTTPS when set with TLSKey
-	TLSKey          string
+	CredentialsFile string // a file of "access-key-id secret-access-key [principal]" lines
+	// PolicyFile is a JSON file, or a directory of them, mapping principal
+	// names or access key ids to IAM-style policies (package policy); ""
+	// leaves every valid key allowed everything.
+	PolicyFile string
+	TLSCert    string // PEM certificate: serve HTTPS when set with TLSKey
+	TLSKey     string
 	// BackupAccessKeyIDs is a comma-separated list of the access key ids
 	// allowed to take online backups (strand backup); see BackupKeys.
 	BackupAccessKeyIDs string
@@ -101,6 +105,10 @@ type Config struct {
 	// AccessKeyID/SecretAccessKey and CredentialsFile. Empty means no
 	// authentication: any well-formed signature is accepted.
 	Credentials map[string]string
+	// Principals maps access key ids to the principal names of the
+	// credentials file's third field, filled by Validate (a key without one
+	// is its own principal).
+	Principals map[string]string
 
 	// BackupKeys holds the access key ids of BackupAccessKeyIDs, filled by
 	// Validate. With credentials configured only these may take a backup
@@ -159,7 +167,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "12-digit account id used in ARNs")
 	fs.StringVar(&c.AccessKeyID, "access-key-id", c.AccessKeyID, "access key id clients must sign with")
 	fs.StringVar(&c.SecretAccessKey, "secret-access-key", c.SecretAccessKey, "`secret` access key of --access-key-id; prefer STRAND_SECRET_ACCESS_KEY or --credentials-file, as other users can read a command line")
-	fs.StringVar(&c.CredentialsFile, "credentials-file", c.CredentialsFile, "file with one 'access-key-id secret-access-key' pair per line")
+	fs.StringVar(&c.CredentialsFile, "credentials-file", c.CredentialsFile, "file with one 'access-key-id secret-access-key [principal-name]' line per key")
+	fs.StringVar(&c.PolicyFile, "policy-file", c.PolicyFile, "JSON `file` (or directory of *.json files) mapping principal names or access key ids to IAM-style policies; every request is then checked against them (default deny). Reloaded on SIGHUP and by strand policy reload. Empty: every valid key may do everything")
 	fs.StringVar(&c.BackupAccessKeyIDs, "backup-access-key-id", c.BackupAccessKeyIDs, "comma-separated access key ids (of the configured credentials) allowed to take online backups with strand backup; none when empty. Without credentials (loopback only) any client may")
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate file; serve HTTPS with --tls-key")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file of --tls-cert")
@@ -329,15 +338,19 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--max-inflight-body-bytes must be at least 1 MiB"))
 	}
 	creds := map[string]string{}
+	c.Principals = map[string]string{}
 	if c.AccessKeyID != "" {
 		creds[c.AccessKeyID] = c.SecretAccessKey
 	}
 	if c.CredentialsFile != "" {
-		if err := readCredentials(c.CredentialsFile, creds); err != nil {
+		if err := readCredentials(c.CredentialsFile, creds, c.Principals); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	c.Credentials = creds
+	if c.PolicyFile != "" && len(creds) == 0 {
+		errs = append(errs, errors.New("--policy-file needs credentials (--access-key-id or --credentials-file): without them any signature is accepted, and no principal can be told from another"))
+	}
 	c.BackupKeys = map[string]bool{}
 	for _, id := range strings.Split(c.BackupAccessKeyIDs, ",") {
 		if id = strings.TrimSpace(id); id == "" {
@@ -365,8 +378,9 @@ func (c *Config) Validate() error {
 
 // readCredentials adds the key pairs of a credentials file to creds. Blank
 // lines and lines starting with # are skipped; every other line is an access
-// key id and its secret separated by white space or a colon.
-func readCredentials(path string, creds map[string]string) error {
+// key id and its secret separated by white space or a colon, optionally
+// followed by the key's principal name (recorded in principals).
+func readCredentials(path string, creds, principals map[string]string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("--credentials-file: %w", err)
@@ -381,10 +395,13 @@ func readCredentials(path string, creds map[string]string) error {
 			continue
 		}
 		parts := strings.Fields(strings.Replace(text, ":", " ", 1))
-		if len(parts) != 2 {
-			return fmt.Errorf("--credentials-file %s:%d: want 'access-key-id secret-access-key'", path, line)
+		if len(parts) != 2 && len(parts) != 3 {
+			return fmt.Errorf("--credentials-file %s:%d: want 'access-key-id secret-access-key [principal-name]'", path, line)
 		}
 		creds[parts[0]] = parts[1]
+		if len(parts) == 3 {
+			principals[parts[0]] = parts[2]
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("--credentials-file: %w", err)

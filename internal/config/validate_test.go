@@ -41,6 +41,7 @@ func TestValidate(t *testing.T) {
 		{"store without scheme", func(c *Config) { c.Store = "localhost:5432" }, "--store must be"},
 		{"empty store pool", func(c *Config) { c.Store = "postgres://h/db"; c.StoreMaxConns = 0 }, "--store-max-conns"},
 		{"missing credentials file", func(c *Config) { c.CredentialsFile = filepath.Join(t.TempDir(), "none") }, "--credentials-file"},
+		{"policies without credentials", func(c *Config) { c.PolicyFile = "/etc/strand/policies.json" }, "--policy-file needs credentials"},
 	} {
 		c := Default()
 		tc.mutate(&c)
@@ -71,7 +72,7 @@ func TestValidateStore(t *testing.T) {
 // and a credentials file's pairs are merged with the flag's pair.
 func TestValidateCredentials(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "creds")
-	if err := os.WriteFile(file, []byte("\n# ops\nAKIDFILE secretfile\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte("\n# ops\nAKIDFILE secretfile\nAKIDAPP:secretapp app\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c := Default()
@@ -80,8 +81,12 @@ func TestValidateCredentials(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Credentials) != 2 || c.Credentials["AKID"] != "secret" || c.Credentials["AKIDFILE"] != "secretfile" {
+	if len(c.Credentials) != 3 || c.Credentials["AKID"] != "secret" || c.Credentials["AKIDFILE"] != "secretfile" || c.Credentials["AKIDAPP"] != "secretapp" {
 		t.Fatalf("credentials %v", c.Credentials)
+	}
+	// The optional third field names the key's principal (--policy-file).
+	if len(c.Principals) != 1 || c.Principals["AKIDAPP"] != "app" {
+		t.Fatalf("principals %v", c.Principals)
 	}
 }
 

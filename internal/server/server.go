@@ -27,6 +27,7 @@ import (
 	"github.com/strand-db/strand/internal/export"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/policy"
 	"github.com/strand-db/strand/internal/server/plainbody"
 	"github.com/strand-db/strand/internal/store"
 	pebblestore "github.com/strand-db/strand/internal/store/pebble"
@@ -67,6 +68,8 @@ type Node struct {
 	obs     *nodeMetrics
 	closed  atomic.Bool
 	failure storeFailure // the store, when it has a failed state; nil otherwise
+	// policies are the --policy-file policies (nil without one).
+	policies *policy.Store
 
 	// kinesisCreds is why no AWS credentials could be obtained for Kinesis
 	// at start-up (checked only with --kinesis-endpoint); nil when they could.
@@ -192,6 +195,18 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 		st.Close()
 		return nil, err
 	}
+	if n.policies, err = n.openPolicies(cfg); err != nil {
+		n.exports.Close()
+		n.streams.Close()
+		n.sessions.Close()
+		n.closeTips()
+		st.Close()
+		return nil, err
+	}
+	var reload func() (policy.Changes, error)
+	if n.policies != nil {
+		reload = n.ReloadPolicies
+	}
 	handler := api.New(api.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials,
 		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Exports: n.exports, Logger: log,
@@ -199,6 +214,7 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 		Backup: n, BackupKeys: cfg.BackupKeys, MaxConcurrentCommands: cfg.MaxConcurrentCommands,
 		Router: n.router(), ForwardClient: forwardClient(), RouteWait: 2*cfg.LeaseTTL + time.Second, OwnerCheck: cfg.LeaseTTL / 3,
 		Observer: n.obs.observeRequest,
+		Policies: n.policies, Principals: cfg.Principals, ReloadPolicies: reload,
 	})
 	// The body's read deadline is set by the handler once the headers are
 	// authenticated (api.Options.BodyReadTimeout); headers have their own.

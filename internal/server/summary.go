@@ -15,6 +15,7 @@ func (n *Node) Summary() []string {
 		"listening on " + n.URL(),
 		n.StoreDescription(),
 		"authentication: " + n.AuthMode(),
+		"authorization: " + n.PolicyMode(),
 		"kinesis: " + n.KinesisDescription(),
 	}
 	if kc := n.KinesisCredentials(); kc != "" {

@@ -233,6 +233,10 @@ func (e *Engine) ExecuteStatement(ctx context.Context, token, txID, statement st
 		if err != nil {
 			return statementError(err)
 		}
+		runTx, guard, err := authorizeStatement(ctx, s.ledger, t, parsed)
+		if err != nil {
+			return err
+		}
 		textBytes := int64(len(statement))
 		if err := t.hold(textBytes); err != nil {
 			return err
@@ -244,7 +248,10 @@ func (e *Engine) ExecuteStatement(ctx context.Context, token, txID, statement st
 		readsBefore := t.docsRead
 		sctx, cancel := e.statementContext(ctx, t)
 		e.stats.running.Add(1)
-		res, err := partiql.ExecuteContext(sctx, t, parsed, values, e.limits())
+		res, err := partiql.ExecuteContext(sctx, runTx, parsed, values, e.limits())
+		if err == nil {
+			err = guard.check()
+		}
 		e.stats.running.Add(-1)
 		cancel()
 		undo := func() {
