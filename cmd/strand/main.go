@@ -5,6 +5,7 @@
 //	strand backup --endpoint URL --to DIR  online backup of a running server
 //	strand repair accept-journal-loss [flags]  serve a ledger that lost acknowledged blocks
 //	strand repair rebuild-derived [flags]      rebuild a ledger's derived records from its journal
+//	strand bench SCENARIO... [flags]  measure a server (commit, verify, stream, memory, peer)
 package main
 
 import (
@@ -47,6 +48,9 @@ Usage:
   strand repair rebuild-derived (--data-dir DIR | --store postgres://...) --ledger NAME
                           delete a ledger's derived records (documents, history, indexes,
                           revision lookup, Merkle tree) and rebuild them from its journal
+  strand bench SCENARIO... [flags]
+                          measure commit, verify, stream, memory or peer (all) against
+                          a child server; tables on stdout, --json FILE (strand bench -h)
   strand help             this text
 `)
 }
@@ -65,6 +69,8 @@ func run(args []string) int {
 		return backupCmd(args[1:], os.Stdout, os.Stderr)
 	case "repair":
 		return repairCmd(args[1:], os.Stdout, os.Stderr)
+	case "bench":
+		return benchCmd(args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return 0
