@@ -40,6 +40,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	conc := fs.String("concurrency", "", "comma-separated client counts of the commit scenario (default 1,8,32,64)")
 	fs.StringVar(&o.Endpoint, "endpoint", "", "measure this running server instead of starting one (it must accept --access-key-id/--secret-access-key)")
 	fs.IntVar(&o.PID, "pid", 0, "process id of the --endpoint server, for its CPU time and memory")
+	fs.StringVar(&o.Exe, "server-binary", "", "strand binary to start as the server (default: this one), e.g. an older build for a before/after comparison")
 	fs.StringVar(&o.Dir, "dir", "", "working directory for the servers' data (default: a temporary directory, removed afterwards)")
 	fs.IntVar(&o.Blocks, "blocks", 0, "journal size N of the verify, stream backfill and memory scenarios (default 20000)")
 	fs.IntVar(&o.Rate, "rate", 0, "commit rate of the stream scenario, tx/s (default 1000)")

@@ -47,7 +47,7 @@ func Commit(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer cleanup()
-	t, err := startServer(ctx, &o, filepath.Join(dir, "server"))
+	t, err := startServer(ctx, &o, filepath.Join(dir, "server"), nil)
 	if err != nil {
 		return nil, err
 	}

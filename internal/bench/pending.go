@@ -16,11 +16,6 @@ func Stream(ctx context.Context, o Options) (*Report, error) {
 	return notMeasured("stream", o, "stream: not implemented yet in this build of strand bench; see BENCHMARKS.md \"Journal streams\" for the go test benchmarks")
 }
 
-// Memory runs the memory scenario.
-func Memory(ctx context.Context, o Options) (*Report, error) {
-	return notMeasured("memory", o, "memory: not implemented yet in this build of strand bench")
-}
-
 // Peer runs the peer scenario.
 func Peer(ctx context.Context, o Options) (*Report, error) {
 	return notMeasured("peer", o, "peer: not implemented yet in this build of strand bench")

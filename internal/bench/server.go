@@ -34,8 +34,9 @@ type target struct {
 }
 
 // startServer starts `strand serve` on dataDir as a child process with the
-// benchmark credentials and extra flags, or returns o.Endpoint when set.
-func startServer(ctx context.Context, o *Options, dataDir string, extra ...string) (*target, error) {
+// benchmark credentials, env added to its environment and extra flags, or
+// returns o.Endpoint when set.
+func startServer(ctx context.Context, o *Options, dataDir string, env []string, extra ...string) (*target, error) {
 	if o.Endpoint != "" {
 		return &target{url: strings.TrimRight(o.Endpoint, "/"), pid: o.PID, opts: o}, nil
 	}
@@ -48,7 +49,7 @@ func startServer(ctx context.Context, o *Options, dataDir string, extra ...strin
 	}
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--region", o.Region}, extra...)
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), "STRAND_ACCESS_KEY_ID="+o.AccessKey, "STRAND_SECRET_ACCESS_KEY="+o.Secret)
+	cmd.Env = append(append(os.Environ(), "STRAND_ACCESS_KEY_ID="+o.AccessKey, "STRAND_SECRET_ACCESS_KEY="+o.Secret), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)

@@ -160,7 +160,7 @@ func Verify(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer cleanup()
 	dataDir := filepath.Join(dir, "verify")
-	t, err := startServer(ctx, &o, dataDir)
+	t, err := startServer(ctx, &o, dataDir, nil)
 	if err != nil {
 		return nil, err
 	}
