@@ -15,8 +15,3 @@ func notMeasured(scenario string, o Options, why string) (*Report, error) {
 func Stream(ctx context.Context, o Options) (*Report, error) {
 	return notMeasured("stream", o, "stream: not implemented yet in this build of strand bench; see BENCHMARKS.md \"Journal streams\" for the go test benchmarks")
 }
-
-// Peer runs the peer scenario.
-func Peer(ctx context.Context, o Options) (*Report, error) {
-	return notMeasured("peer", o, "peer: not implemented yet in this build of strand bench")
-}
