@@ -199,8 +199,11 @@ func (t *table) row(r Row) {
 	if r.Concurrency > 0 {
 		conc = fmt.Sprint(r.Concurrency)
 	}
-	fmt.Fprintf(t.w, "%-28s %5s %10d %12s %9.2f %9.2f %9.2f %11s\n", r.Name, conc, r.Ops,
-		fmt.Sprintf("%.0f %s", r.PerSecond, r.Unit), r.P50ms, r.P99ms, r.P999ms, cpu)
+	rate := fmt.Sprintf("%.0f %s", r.PerSecond, r.Unit)
+	if r.PerSecond < 100 {
+		rate = fmt.Sprintf("%.2f %s", r.PerSecond, r.Unit)
+	}
+	fmt.Fprintf(t.w, "%-28s %5s %10d %12s %9.2f %9.2f %9.2f %11s\n", r.Name, conc, r.Ops, rate, r.P50ms, r.P99ms, r.P999ms, cpu)
 	for _, k := range sortedKeys(r.Extra) {
 		fmt.Fprintf(t.w, "%-28s   %s = %.2f\n", "", k, r.Extra[k])
 	}
