@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/server/servertest"
 )
@@ -19,7 +20,9 @@ import (
 func BenchmarkLeanCommit(b *testing.B) {
 	for _, conc := range []int{1, 64} {
 		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) {
-			n := servertest.Start(b, nil)
+			n := servertest.Start(b, func(c *config.Config) { // signatures checked, as in a deployment
+				c.AccessKeyID, c.SecretAccessKey = servertest.AccessKeyID, servertest.SecretAccessKey
+			})
 			n.CreateLedger("bench")
 			o := &Options{AccessKey: servertest.AccessKeyID, Secret: servertest.SecretAccessKey}
 			o.defaults()
