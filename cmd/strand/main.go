@@ -10,6 +10,7 @@
 //	strand stream tail [flags]                 print and verify a journal stream's Kinesis records
 //	strand health [--endpoint URL] [--ready]  ask a running server's /health or /ready
 //	strand version         the module version and VCS commit (also --version)
+//	strand bench SCENARIO... [flags]  measure a server (commit, verify, stream, memory, peer)
 package main
 
 import (
@@ -68,6 +69,9 @@ Usage:
   strand import --ledger NAME --from s3://BUCKET/PREFIX|DIR [--s3-endpoint URL] [--digest FILE]
                           load a QLDB journal export into a new ledger of a stopped server's
                           data (--data-dir or --store), keeping its hashes; checks every block first
+  strand bench SCENARIO... [flags]
+                          measure commit, verify, stream, memory or peer (all) against
+                          a child server; tables on stdout, --json FILE (strand bench -h)
   strand help             this text
 `)
 }
@@ -99,6 +103,8 @@ func run(args []string) int {
 		return 0
 	case "import":
 		return importCmd(args[1:], os.Stdout, os.Stderr)
+	case "bench":
+		return benchCmd(args[1:], os.Stdout, os.Stderr)
 	case "help", "-h", "--help":
 		usage()
 		return 0

@@ -114,7 +114,7 @@ func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byt
 	ctx := r.Context()
 	started := time.Now()
 	var in sendCommandRequest
-	if err := decodeJSON(body, &in); err != nil {
+	if err := decodeSendCommand(body, &in); err != nil {
 		s.writeSessionError(w, err)
 		return
 	}
@@ -248,7 +248,7 @@ func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byt
 		s.writeSessionError(w, err)
 		return
 	}
-	writeJSON(w, awsJSON10, out)
+	writeSendCommand(w, &out)
 }
 
 // validToken checks the model's SessionToken shape: 4–1024 characters of

@@ -37,6 +37,7 @@ type signatureChecker struct {
 	skew   time.Duration
 	now    func() time.Time
 	signer *v4.Signer
+	keys   signingKeys // derived signing keys of fastSignature
 }
 
 // sigV4Auth is a parsed Authorization header.
@@ -168,7 +169,11 @@ func (v *signatureChecker) checkBody(r *http.Request, ah authHeader, body []byte
 	if ah.open {
 		return nil
 	}
-	want, err := v.expectedSignature(r, len(body), payloadHash, ah.sig, ah.secret, ah.at)
+	want, ok := v.fastSignature(r, len(body), payloadHash, ah.sig, ah.secret, ah.at)
+	var err error
+	if !ok {
+		want, err = v.expectedSignature(r, len(body), payloadHash, ah.sig, ah.secret, ah.at)
+	}
 	if err != nil || subtle.ConstantTimeCompare([]byte(want), []byte(ah.sig.signature)) != 1 {
 		return authError(errInvalidSignature, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
 	}
