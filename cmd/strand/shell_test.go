@@ -166,7 +166,16 @@ func TestShellTerminalSession(t *testing.T) {
 	// the COUNT and reaches \history; 4 times reaches the table SELECT.
 	p2 := startPtyShell(t, bin, home, "--ledger", "shelltest", "--endpoint", node.URL(), "--format", "table")
 	p2.expect("shelltest> ")
-	p2.send("\x1b[A\x1b[A\x1b[A\x1b[A\r")
+	// A narrow terminal: recalled lines wrap, and are drawn again across
+	// rows (what is sent is the same).
+	if err := pty.Setsize(p2.tty, &pty.Winsize{Rows: 24, Cols: 20}); err != nil {
+		t.Fatal(err)
+	}
+	p2.send("\r") // the next line is read at the new width
+	p2.expect("shelltest> ")
+	p2.send("\x1b[A\x1b[A\x1b[A\x1b[A")
+	p2.expect("\x1b[J") // drawn as a wrapping line
+	p2.send("\r")
 	p2.expect("\"Ann\" | 31")
 	p2.send("\x04") // Ctrl-D on an empty line leaves
 	if err := p2.wait(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // pipeReader reads lines from a non-terminal input (a pipe or a file).
@@ -50,7 +51,7 @@ func (t *Terminal) ReadLine(prompt string) (string, error) {
 	if t.hist != nil {
 		hist = t.hist.Entries()
 	}
-	e := &editor{out: t.out, prompt: prompt, hist: hist, idx: len(hist)}
+	e := &editor{out: t.out, prompt: prompt, hist: hist, idx: len(hist), cols: termWidth(t.fd)}
 	e.redraw()
 	for {
 		r, _, err := t.in.ReadRune()
@@ -59,7 +60,11 @@ func (t *Terminal) ReadLine(prompt string) (string, error) {
 		}
 		switch r {
 		case '\r', '\n':
-			fmt.Fprint(t.out, "\r\n")
+			e.pos = len(e.buf)
+			e.redraw() // the cursor to the end of a line that wraps
+			if total := utf8.RuneCountInString(e.prompt) + len(e.buf); e.cols <= 0 || total == 0 || total%e.cols != 0 {
+				fmt.Fprint(t.out, "\r\n") // (at the margin redraw has begun a new row already)
+			}
 			return string(e.buf), nil
 		case 3: // Ctrl-C
 			fmt.Fprint(t.out, "^C\r\n")
@@ -160,17 +165,52 @@ type editor struct {
 	hist   []string
 	idx    int    // position in hist; len(hist) is the line being typed
 	draft  []rune // the line being typed while browsing history
+	// cols is the terminal's width (0: unknown, the line is drawn as if it
+	// never wrapped); row is the screen row of the cursor counted from the
+	// prompt's row, as the last redraw left it.
+	cols int
+	row  int
 }
 
+// redraw draws prompt and line again and puts the cursor at pos. A line
+// longer than the terminal is wide wraps: redraw goes back up to the
+// prompt's row first and clears to the end of the screen.
 func (e *editor) redraw() {
 	var b strings.Builder
+	plen := utf8.RuneCountInString(e.prompt)
+	if e.cols <= 0 {
+		b.WriteString("\r")
+		b.WriteString(e.prompt)
+		b.WriteString(string(e.buf))
+		b.WriteString("\x1b[K")
+		if back := len(e.buf) - e.pos; back > 0 {
+			fmt.Fprintf(&b, "\x1b[%dD", back)
+		}
+		io.WriteString(e.out, b.String())
+		return
+	}
+	if e.row > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", e.row)
+	}
 	b.WriteString("\r")
 	b.WriteString(e.prompt)
 	b.WriteString(string(e.buf))
-	b.WriteString("\x1b[K")
-	if back := len(e.buf) - e.pos; back > 0 {
-		fmt.Fprintf(&b, "\x1b[%dD", back)
+	b.WriteString("\x1b[J")
+	total := plen + len(e.buf)
+	if total > 0 && total%e.cols == 0 {
+		b.WriteString("\r\n") // leave the pending-wrap state at the right margin
 	}
+	endRow := total / e.cols
+	at := plen + e.pos
+	row, col := at/e.cols, at%e.cols
+	if endRow > row {
+		fmt.Fprintf(&b, "\x1b[%dA", endRow-row)
+	}
+	b.WriteString("\r")
+	if col > 0 {
+		fmt.Fprintf(&b, "\x1b[%dC", col)
+	}
+	e.row = row
 	io.WriteString(e.out, b.String())
 }
 

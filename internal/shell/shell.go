@@ -109,10 +109,17 @@ func Run(ctx context.Context, o Options) int {
 	}
 }
 
-// finish ends input: an unfinished statement or an open transaction is an
-// error (the transaction is aborted, as PostgreSQL's psql does at the end
-// of a script).
+// finish ends input. An open transaction is aborted; from a pipe, that and
+// an unfinished statement are errors (as PostgreSQL's psql treats the end
+// of a script), while a person leaving the shell gets status 0.
 func (sh *shell) finish(ctx context.Context) int {
+	if sh.Interactive {
+		if sh.s.inTx() {
+			_ = sh.s.abort(context.WithoutCancel(ctx))
+			fmt.Fprintln(sh.Err, "the open transaction was aborted")
+		}
+		return 0
+	}
 	status := 0
 	if sh.split.pending() {
 		fmt.Fprintln(sh.Err, "error: input ended inside a statement (missing ';'); it was not run")
@@ -123,10 +130,7 @@ func (sh *shell) finish(ctx context.Context) int {
 		fmt.Fprintln(sh.Err, "error: input ended inside a transaction; it was aborted")
 		status = 1
 	}
-	if sh.Interactive && status == 0 {
-		return 0
-	}
-	if sh.failures > 0 && !sh.Interactive {
+	if sh.failures > 0 {
 		status = 1
 	}
 	return status

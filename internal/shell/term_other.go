@@ -11,3 +11,5 @@ func IsTerminal(fd int) bool { return false }
 func makeRaw(fd int) (func(), error) {
 	return nil, errors.New("raw terminal mode is only supported on Linux")
 }
+
+func termWidth(fd int) int { return 0 }
