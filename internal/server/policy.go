@@ -57,15 +57,6 @@ func (n *Node) ReloadPolicies() (policy.Changes, error) {
 	return ch, nil
 }
 
-// policyReloader is what serves strand policy reload: nil without a
-// policy file.
-func (n *Node) policyReloader() func() (policy.Changes, error) {
-	if n.policies == nil {
-		return nil
-	}
-	return n.ReloadPolicies
-}
-
 // PolicyMode describes authorization, for the start-up banner.
 func (n *Node) PolicyMode() string {
 	if n.policies == nil {

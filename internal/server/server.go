@@ -39,7 +39,6 @@ import (
 type Node struct {
 	cfg      config.Config
 	log      *slog.Logger
-	policies *policy.Store // the --policy-file policies (nil without one)
 	store    store.Store
 	ledgers  *ledger.Catalog
 	sessions *txn.Engine
@@ -60,6 +59,9 @@ type Node struct {
 
 	// backupMu admits one online backup at a time (see Backup).
 	backupMu sync.Mutex
+
+	// policies are the --policy-file policies (nil without one).
+	policies *policy.Store
 
 	// kinesisCreds is why no AWS credentials could be obtained for Kinesis
 	// at start-up (checked only with --kinesis-endpoint); nil when they could.
@@ -117,10 +119,6 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 		return nil, err
 	}
 	n.ledgers = cat
-	if n.policies, err = n.openPolicies(cfg); err != nil {
-		st.Close()
-		return nil, err
-	}
 	// Tip record files guard the embedded store's synced commits against a
 	// file system that loses them; on PostgreSQL the database's commit is
 	// the durability point, and a node's local files would not be seen by
@@ -176,13 +174,24 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 		st.Close()
 		return nil, err
 	}
+	if n.policies, err = n.openPolicies(cfg); err != nil {
+		n.streams.Close()
+		n.sessions.Close()
+		n.closeTips()
+		st.Close()
+		return nil, err
+	}
+	var reload func() (policy.Changes, error)
+	if n.policies != nil {
+		reload = n.ReloadPolicies
+	}
 	handler := api.New(api.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials,
 		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Logger: log,
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
 		Backup: n, BackupKeys: cfg.BackupKeys, MaxConcurrentCommands: cfg.MaxConcurrentCommands,
 		Router: n.router(), ForwardClient: forwardClient(), RouteWait: 2*cfg.LeaseTTL + time.Second, OwnerCheck: cfg.LeaseTTL / 3,
-		Policies: n.policies, Principals: cfg.Principals, ReloadPolicies: n.policyReloader(),
+		Policies: n.policies, Principals: cfg.Principals, ReloadPolicies: reload,
 	})
 	// The body's read deadline is set by the handler once the headers are
 	// authenticated (api.Options.BodyReadTimeout); headers have their own.
