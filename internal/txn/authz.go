@@ -2,6 +2,7 @@ package txn
 
 import (
 	"context"
+	"errors"
 
 	"github.com/strand-db/strand/internal/partiql"
 )
@@ -41,7 +42,14 @@ func authorizeStatement(ctx context.Context, l *LedgerEngine, t *Transaction, st
 	}
 	accs, ok := partiql.Accesses(st)
 	if !ok {
-		return nil, nil, az(l.Name, []TableAccess{{}})
+		// A statement kind Accesses does not classify: the authorizer
+		// refuses it where permissions are checked per statement, and
+		// otherwise it runs under the guard like any other.
+		if err := az(l.Name, []TableAccess{{}}); err != nil {
+			return nil, nil, err
+		}
+		g := &guardedTx{Tx: t, az: az, ledger: l.Name, allowed: map[string]bool{}}
+		return g, g, nil
 	}
 	out := make([]TableAccess, 0, len(accs))
 	for _, a := range accs {
@@ -113,6 +121,25 @@ func (g *guardedTx) note(id, name string) {
 	g.allowed[id] = true // ask once
 	g.stray = append(g.stray, TableAccess{TableID: id,
 		Access: partiql.Access{Action: partiql.ActionSelect, Table: name, Pos: partiql.Pos{Line: 1, Col: 1}}})
+}
+
+// RedactRevision forwards EXEC redact_revision to the transaction (when
+// it can redact), after asking the authorizer for qldb:PartiQLRedact on
+// the table: its id is known only once the statement's arguments are
+// evaluated, so this check runs here rather than before the statement.
+func (g *guardedTx) RedactRevision(strandID string, seq uint64, tableID, docID string) (uint64, error) {
+	r, ok := g.Tx.(interface {
+		RedactRevision(strandID string, seq uint64, tableID, docID string) (uint64, error)
+	})
+	if !ok {
+		return 0, errors.New("txn: this transaction cannot redact revisions")
+	}
+	g.allowed[tableID] = true
+	if err := g.az(g.ledger, []TableAccess{{TableID: tableID,
+		Access: partiql.Access{Action: partiql.ActionRedact, TableID: tableID, Pos: partiql.Pos{Line: 1, Col: 1}}}}); err != nil {
+		return 0, err
+	}
+	return r.RedactRevision(strandID, seq, tableID, docID)
 }
 
 // check authorizes the stray tables the statement resolved.

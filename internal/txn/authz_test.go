@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/strand-db/strand/internal/partiql"
 	"github.com/strand-db/strand/internal/qldberr"
 )
 
@@ -51,5 +52,46 @@ func TestStatementAuthorizerGuardsTheTableThatRuns(t *testing.T) {
 	}), c.token, c.txID, "SELECT VALUE v FROM T", nil)
 	if err != nil || len(page.Values) != 1 || len(calls) != 1 {
 		t.Fatalf("plain run: err %v, %d rows, %d authorizer calls", err, len(page.Values), len(calls))
+	}
+}
+
+// redactingTx is a partiql.Tx (only RedactRevision is called) that can
+// redact, as the transaction layer's Tx does with EXEC redact_revision.
+type redactingTx struct {
+	partiql.Tx
+	redacted []string
+}
+
+func (r *redactingTx) RedactRevision(_ string, _ uint64, tableID, _ string) (uint64, error) {
+	r.redacted = append(r.redacted, tableID)
+	return 1, nil
+}
+
+// TestGuardAuthorizesRedaction: the guard passes redactions on to a Tx
+// that can redact, each after qldb:PartiQLRedact on its table.
+func TestGuardAuthorizesRedaction(t *testing.T) {
+	inner := &redactingTx{}
+	var asked []TableAccess
+	g := &guardedTx{Tx: inner, ledger: "l", allowed: map[string]bool{}, az: func(_ string, accs []TableAccess) error {
+		asked = append(asked, accs...)
+		if accs[0].TableID == "secret" {
+			return qldberr.New(qldberr.BadRequest, "denied")
+		}
+		return nil
+	}}
+	if _, err := g.RedactRevision("s", 1, "open", "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.RedactRevision("s", 1, "secret", "d"); err == nil {
+		t.Fatal("a redaction on a denied table went through")
+	}
+	if len(inner.redacted) != 1 || inner.redacted[0] != "open" {
+		t.Fatalf("redacted %v, want [open]", inner.redacted)
+	}
+	if len(asked) != 2 || asked[0].Action != partiql.ActionRedact || asked[1].TableID != "secret" {
+		t.Fatalf("asked %+v", asked)
+	}
+	if _, err := (&guardedTx{Tx: nil, allowed: map[string]bool{}}).RedactRevision("s", 1, "t", "d"); err == nil {
+		t.Fatal("a Tx that cannot redact: no error")
 	}
 }
