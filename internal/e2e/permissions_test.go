@@ -35,7 +35,7 @@ import (
 // name, secret = name + "-secret".
 var permPrincipals = []string{"admin", "ops", "auditor", "app", "streamer", "passer", "tagged",
 	"only-CreateTable", "only-DropTable", "only-UndropTable", "only-CreateIndex", "only-DropIndex",
-	"only-Insert", "only-Update", "only-Delete", "only-Select", "only-HistoryFunction"}
+	"only-Insert", "only-Update", "only-Delete", "only-Select", "only-HistoryFunction", "only-Redact"}
 
 func permKey(name string) (id, secret string) {
 	return "AKID" + strings.ToUpper(strings.ReplaceAll(name, "-", "")), name + "-secret"

@@ -29,6 +29,8 @@ func TestAccesses(t *testing.T) {
 		{`UNDROP TABLE "abc"`, "PartiQLUndropTable id:abc"},
 		{"CREATE INDEX ON Cars (vin)", "PartiQLCreateIndex Cars"},
 		{`DROP INDEX "ix" ON Cars WITH (purge = true)`, "PartiQLDropIndex Cars purge"},
+		{"EXEC redact_revision ?, 'tbl', 'doc'", ""}, // qldb:PartiQLRedact is asked when it runs
+		{"EXEC redact_revision ?, (SELECT VALUE t.id FROM T AS t), 'doc'", "PartiQLSelect T"},
 	} {
 		st, err := Parse(c.stmt)
 		if err != nil {
