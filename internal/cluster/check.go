@@ -143,13 +143,27 @@ func (s *Leases) CheckFence(ledgerID string) error { return Check(s.opts.Store, 
 // Repair rewrites the lease metadata of a ledger that Check finds damaged:
 // the lease becomes a released lease (no owner) whose token is one above
 // the highest token either row still shows, and the fence that token, in
-// one batch that expects both rows as they were read, so that a concurrent
-// change makes it fail (run it again). A node that held the ledger loses
-// it at its next renewal, its writes are refused by the new fence, and any
-// node then takes the ledger with the next token: no former owner can
+// one batch that expects both rows as they were read (a concurrent change,
+// such as the owner's renewal, makes it read and try again, up to 20
+// times). A node that held the ledger loses it at its next renewal, its
+// writes are refused by the new fence, and any node then takes the ledger
+// with the next token: no former owner can
 // append again. It returns the new token, or 0 when Check finds nothing
 // damaged (nothing is written). It refuses when neither row shows a token.
 func Repair(st store.Store, ledgerID string) (uint64, error) {
+	// A live owner renews the (intact) lease row every TTL/3, which makes
+	// the batch fail: read the rows again and retry a few times.
+	var err error
+	for range 20 {
+		var token uint64
+		if token, err = repairOnce(st, ledgerID); !errors.Is(err, store.ErrConflict) {
+			return token, err
+		}
+	}
+	return 0, err
+}
+
+func repairOnce(st store.Store, ledgerID string) (uint64, error) {
 	lay := journal.LedgerLayout(ledgerID)
 	if err := Check(st, ledgerID); err == nil || !store.IsCorruption(err) {
 		return 0, err
