@@ -28,6 +28,9 @@ var controlOperations = map[string]map[string]string{
 	"ledgers/*/journal-kinesis-streams":   {http.MethodPost: "StreamJournalToKinesis", http.MethodGet: "ListJournalKinesisStreamsForLedger"},
 	"ledgers/*/journal-kinesis-streams/*": {http.MethodGet: "DescribeJournalKinesisStream", http.MethodDelete: "CancelJournalKinesisStream"},
 	"tags/*":                              {http.MethodGet: "ListTagsForResource", http.MethodPost: "TagResource", http.MethodDelete: "UntagResource"},
+	"ledgers/*/journal-s3-exports":        {http.MethodPost: "ExportJournalToS3", http.MethodGet: "ListJournalS3ExportsForLedger"},
+	"ledgers/*/journal-s3-exports/*":      {http.MethodGet: "DescribeJournalS3Export"},
+	"journal-s3-exports":                  {http.MethodGet: "ListJournalS3Exports"},
 }
 
 // sessionCommands are the commands of QLDBSession.SendCommand, each an
