@@ -19,8 +19,9 @@ import (
 //   - journal, stream (and its packages) and audit depend on txn neither
 //     directly nor transitively: txn appends through journal, and readers
 //     read through journal only;
-//   - engine packages (all but api, server, cmd and testenv) do not
-//     import net/http: the engine embeds in a Go program without a server.
+//   - engine packages (all but api, server, cmd, testenv and bench, the
+//     load generator that speaks HTTP as a client) do not import net/http:
+//     the engine embeds in a Go program without a server.
 func TestImportRules(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list over the module")
@@ -61,9 +62,10 @@ func TestImportRules(t *testing.T) {
 		if reader && !strings.HasSuffix(path, "test") && slices.Contains(p.Deps, mod+"internal/txn") {
 			t.Errorf("%s depends on internal/txn: journal, stream and audit must read the log through journal only", path)
 		}
-		engine := !under(path, "internal/api") && !under(path, "internal/server") && !under(path, "cmd") && !under(path, "internal/testenv")
+		engine := !under(path, "internal/api") && !under(path, "internal/server") && !under(path, "cmd") &&
+			!under(path, "internal/testenv") && !under(path, "internal/bench")
 		if engine && slices.Contains(p.Imports, "net/http") {
-			t.Errorf("%s imports net/http: only api, server, cmd and testenv may", path)
+			t.Errorf("%s imports net/http: only api, server, cmd, testenv and bench may", path)
 		}
 	}
 	if n < 10 {
