@@ -195,8 +195,13 @@ if [ $# -eq 0 ] && [ -n "${STRAND_TEST_POSTGRES_URL:-}" ]; then
 	section "STRAND_TEST_STORE=postgres go test -count=1 -timeout 15m ${GO_TEST_FLAGS:-}${GO_TEST_FLAGS:+ }${pg_pkgs[*]}"
 	t=$SECONDS
 	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
-	# The cluster tests run on PostgreSQL in the first pass already.
-	"${test_env[@]}" STRAND_TEST_STORE=postgres go test -count=1 -timeout 15m -skip 'TestCluster|TestThreeNodes' ${GO_TEST_FLAGS:-} "${pg_pkgs[@]}" || pg_status=$?
+	# Skipped here: the cluster tests (they run on PostgreSQL in the first
+	# pass already), and tests whose subject does not touch the store
+	# (PartiQL conformance and its benchmark, the shell, stream tail, the
+	# bench smoke test, the policy matrix and reload), which the first pass
+	# runs in full.
+	pg_skip='TestCluster|TestThreeNodes|TestConformanceDriver|TestPartiQLBench|TestShell|TestStreamTail|TestBenchSmoke|TestPolicyReload|TestStandardModeActionMatrix'
+	"${test_env[@]}" STRAND_TEST_STORE=postgres go test -count=1 -timeout 15m -skip "$pg_skip" ${GO_TEST_FLAGS:-} "${pg_pkgs[@]}" || pg_status=$?
 	elapsed "$t"
 fi
 
@@ -219,9 +224,15 @@ fuzz_targets=(
 	"./internal/ionvalue FuzzDecodeBinary 200000x"
 	# The HTTP front's request decoding: SigV4 headers, the rest-json control
 	# plane, the awsJson1_0 session API (every answer a 200 or an AWS error).
-	"./internal/api FuzzSigV4Headers 80000x"
+	"./internal/api FuzzSigV4Headers 40000x"
 	"./internal/api FuzzControlRequest 20000x"
 	"./internal/api FuzzSendCommand 8000x"
+	# The session fast paths against the general ones: the reflection-free
+	# SendCommand decoder and encoder against encoding/json, the direct
+	# SigV4 check against the SDK's signer.
+	"./internal/api FuzzSendCommandDecode 20000x"
+	"./internal/api FuzzSendCommandEncode 20000x"
+	"./internal/api FuzzFastSignature 10000x"
 	# PartiQL: every parse error a positioned *Error; whatever parses runs
 	# against a small in-memory ledger without an internal error.
 	"./internal/partiql FuzzParse 20000x"
