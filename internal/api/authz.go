@@ -55,8 +55,7 @@ func (s *Handler) principalARN(c caller) string {
 }
 
 // TableTagger returns the tags of a table, for aws:ResourceTag conditions
-// on table ARNs. Nil (today: tables have no tags yet) means no table has
-// tags.
+// on table ARNs. Nil means no table has tags.
 type TableTagger func(ledgerName, tableID string) (map[string]string, error)
 
 // authorize decides action on resource for the request's caller, with

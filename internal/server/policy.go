@@ -3,7 +3,9 @@ package server
 import (
 	"fmt"
 
+	"github.com/strand-db/strand/internal/api"
 	"github.com/strand-db/strand/internal/config"
+	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/policy"
 )
 
@@ -63,4 +65,17 @@ func (n *Node) PolicyMode() string {
 		return "none: every authenticated access key may do everything (no --policy-file); ledgers' permissions modes have no effect"
 	}
 	return fmt.Sprintf("IAM-style policies from %s for %d principal(s); default deny; STANDARD ledgers check each statement", n.cfg.PolicyFile, len(n.policies.Current().Keys()))
+}
+
+// tableTags reads a table's tags (CREATE TABLE ... WITH (aws_tags ...),
+// TagResource on its ARN) for aws:ResourceTag conditions on table ARNs.
+func (n *Node) tableTags(cfg config.Config) api.TableTagger {
+	return func(ledgerName, tableID string) (map[string]string, error) {
+		raw := ledger.TableARN(cfg.Region, cfg.AccountID, ledgerName, tableID)
+		a, err := ledger.ParseARN(raw)
+		if err != nil {
+			return nil, err
+		}
+		return n.sessions.Tags(a, raw)
+	}
 }

@@ -214,7 +214,7 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 		Backup: n, BackupKeys: cfg.BackupKeys, MaxConcurrentCommands: cfg.MaxConcurrentCommands,
 		Router: n.router(), ForwardClient: forwardClient(), RouteWait: 2*cfg.LeaseTTL + time.Second, OwnerCheck: cfg.LeaseTTL / 3,
 		Observer: n.obs.observeRequest,
-		Policies: n.policies, Principals: cfg.Principals, ReloadPolicies: reload,
+		Policies: n.policies, Principals: cfg.Principals, ReloadPolicies: reload, TableTags: n.tableTags(cfg),
 	})
 	// The body's read deadline is set by the handler once the headers are
 	// authenticated (api.Options.BodyReadTimeout); headers have their own.
