@@ -64,16 +64,18 @@ func revisionHashOf(data *ionvalue.Value, dataHash []byte, m RevisionMetadata) (
 		if err := qldbhash.CheckHash(dataHash); err != nil {
 			return nil, fmt.Errorf("journal: dataHash of %s: %w", m.ID, err)
 		}
-		return qldbhash.Dot(mh, dataHash), nil
+		return qldbhash.Dot(bytes.Clone(mh[:]), dataHash), nil
 	}
 	if data == nil {
-		return mh, nil
+		return bytes.Clone(mh[:]), nil
 	}
-	dh, err := qldbhash.HashValue(data)
+	// The intermediate hashes are arrays: only the result is allocated.
+	dh, err := qldbhash.HashValueSum(data)
 	if err != nil {
 		return nil, fmt.Errorf("journal: data of %s: %w", m.ID, err)
 	}
-	return qldbhash.Dot(mh, dh), nil
+	sum := qldbhash.DotSum(&mh, &dh)
+	return sum[:], nil
 }
 
 // Ion returns transactionInfo as QLDB writes and hashes it:

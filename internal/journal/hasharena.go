@@ -91,15 +91,15 @@ func (a *hashArena) millis(t time.Time) *ionvalue.Value {
 	return a.val(ionvalue.Value{Type: ion.TimestampType, Time: ionvalue.MillisTimestamp(t)})
 }
 
-// metadataHash returns qldbhash.HashValue(m.Ion()).
-func metadataHash(m RevisionMetadata) ([]byte, error) {
+// metadataHash returns qldbhash.HashValue(m.Ion()), as an array.
+func metadataHash(m RevisionMetadata) ([qldbhash.Size]byte, error) {
 	a := getArena(5, 4, 0)
 	defer a.release()
 	a.field("id", a.str(m.ID))
 	a.field("version", a.val(ionvalue.Value{Type: ion.IntType, Int: int64(m.Version)}))
 	a.field("txTime", a.millis(m.TxTime))
 	a.field("txId", a.str(m.TxID))
-	return qldbhash.HashValue(a.structSince(0))
+	return qldbhash.HashValueSum(a.structSince(0))
 }
 
 // transactionInfoHash returns qldbhash.HashValue(ti.Ion()).

@@ -38,7 +38,7 @@ func TestArenaHashesMatchIon(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := qldbhash.Hash(m.Ion()); !bytes.Equal(got, want) {
+		if want := qldbhash.Hash(m.Ion()); !bytes.Equal(got[:], want) {
 			t.Fatalf("metadata %+v: arena hash %x, Ion hash %x", m, got, want)
 		}
 
@@ -53,12 +53,12 @@ func TestArenaHashesMatchIon(t *testing.T) {
 			}
 			ti.Documents = append(ti.Documents, d)
 		}
-		got, err = transactionInfoHash(ti)
+		tih, err := transactionInfoHash(ti)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := qldbhash.Hash(ti.Ion()); !bytes.Equal(got, want) {
-			t.Fatalf("transactionInfo %+v: arena hash %x, Ion hash %x", ti, got, want)
+		if want := qldbhash.Hash(ti.Ion()); !bytes.Equal(tih, want) {
+			t.Fatalf("transactionInfo %+v: arena hash %x, Ion hash %x", ti, tih, want)
 		}
 	}
 	// The errors are those of hashing the Ion value.
