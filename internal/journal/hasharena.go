@@ -50,10 +50,12 @@ func getArena(nv, nf, ne int) *hashArena {
 }
 
 // release clears the arena (so it keeps no strings alive) and pools it.
+// Only the used part needs clearing: the rest was cleared by the release
+// that last used it.
 func (a *hashArena) release() {
-	clear(a.vals[:cap(a.vals)])
-	clear(a.fields[:cap(a.fields)])
-	clear(a.elems[:cap(a.elems)])
+	clear(a.vals)
+	clear(a.fields)
+	clear(a.elems)
 	if cap(a.vals) <= maxPooledArena && cap(a.fields) <= maxPooledArena && cap(a.elems) <= maxPooledArena {
 		arenas.Put(a)
 	}
