@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -16,9 +17,15 @@ import (
 // separately for the journal phase (blocks, chain, tree) and the documents
 // phase (h/, d/, r/ entries), and the CPU time per block (user + system,
 // all goroutines), which tells what the check would reach on idle cores:
-// about GOMAXPROCS / cpu-µs/block million blocks/s.
+// about GOMAXPROCS / cpu-µs/block million blocks/s; and the wall time,
+// allocations and bytes allocated per block (ns/block, allocs/block,
+// B/block), which compare runs of different journal sizes.
 //
 //	STRAND_BENCH_DIR=/tmp/strand-bench go test ./internal/audit -run '^$' -bench Verify -benchtime 3x
+//
+// A small ledger is enough to compare two versions of the code:
+//
+//	STRAND_BENCH_BLOCKS=20000 STRAND_BENCH_DIR=/tmp/strand-bench-20k go test ./internal/audit -run '^$' -bench Verify -benchtime 5x
 func BenchmarkVerify(b *testing.B) {
 	dir := ledgerfill.BenchDir(b, ledgerfill.BenchBlocks())
 	st, err := pebblestore.Open(dir, pebblestore.Options{})
@@ -28,7 +35,10 @@ func BenchmarkVerify(b *testing.B) {
 	defer st.Close()
 	var blocks, revs uint64
 	var journalTime, docTime time.Duration
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	cpu0 := cpuTime()
+	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		rep, err := audit.Run(st, audit.Options{Ledger: "bench"})
@@ -44,7 +54,12 @@ func BenchmarkVerify(b *testing.B) {
 		journalTime += l.JournalTime
 		docTime += l.DocumentsTime
 	}
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
 	b.ReportMetric(float64(blocks)/b.Elapsed().Seconds(), "blocks/s")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(blocks), "ns/block")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/float64(blocks), "allocs/block")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(blocks), "B/block")
 	b.ReportMetric(float64(blocks)/journalTime.Seconds(), "journal-blocks/s")
 	b.ReportMetric(float64(revs)/docTime.Seconds(), "stored-revisions/s")
 	b.ReportMetric(float64(blocks)/float64(b.N), "blocks")

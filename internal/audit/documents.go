@@ -46,6 +46,11 @@ type docGroup struct {
 	valid   bool // the newest entry passed its checks
 }
 
+// isGroup reports whether key is table + "/" + doc, without building it.
+func isGroup(key, table, doc string) bool {
+	return len(key) == len(table)+1+len(doc) && key[:len(table)] == table && key[len(table)] == '/' && key[len(table)+1:] == doc
+}
+
 // histResult is a worker's verdict on one h/ entry.
 type histResult struct {
 	table, doc string
@@ -97,7 +102,8 @@ func (r *ledgerRun) documents() error {
 				r.failAt(CheckHistory, 0, false, raw.key, "%v", h.keyErr)
 				return true
 			}
-			if gk := h.table + "/" + h.doc; g == nil || g.key != gk {
+			if g == nil || !isGroup(g.key, h.table, h.doc) {
+				gk := h.table + "/" + h.doc
 				if opErr = r.closeGroup(g, dIt, dLo, gk); opErr != nil {
 					return false
 				}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"math/bits"
@@ -127,6 +128,7 @@ type treeChecker struct {
 	view   store.Reader
 	prefix []byte
 	its    []store.Iterator
+	key    []byte // scratch for the key of the node compared
 }
 
 // level returns the iterator of a level, positioned on its first node.
@@ -156,7 +158,10 @@ func (c *treeChecker) SetNode(level uint8, index uint64, hash []byte) error {
 	if err != nil {
 		return err
 	}
-	want := journal.NodeKey(c.prefix, level, index)
+	// journal.NodeKey's layout, built in reused memory.
+	c.key = append(append(c.key[:0], c.prefix...), level)
+	c.key = binary.BigEndian.AppendUint64(c.key, index)
+	want := c.key
 	if !it.Valid() {
 		if err := it.Error(); err != nil {
 			return fmt.Errorf("verify: read ledger tree: %w", err)

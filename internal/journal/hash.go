@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/qldbhash"
@@ -55,7 +56,7 @@ func revisionHash(data *ionvalue.Value, m RevisionMetadata) ([]byte, error) {
 // revisionHashOf is revisionHash for a revision that may be redacted: with
 // data nil and dataHash set it is dot(H(metadata), dataHash).
 func revisionHashOf(data *ionvalue.Value, dataHash []byte, m RevisionMetadata) ([]byte, error) {
-	mh, err := qldbhash.HashValue(m.Ion())
+	mh, err := metadataHash(m)
 	if err != nil {
 		return nil, fmt.Errorf("journal: metadata of %s: %w", m.ID, err)
 	}
@@ -63,16 +64,18 @@ func revisionHashOf(data *ionvalue.Value, dataHash []byte, m RevisionMetadata) (
 		if err := qldbhash.CheckHash(dataHash); err != nil {
 			return nil, fmt.Errorf("journal: dataHash of %s: %w", m.ID, err)
 		}
-		return qldbhash.Dot(mh, dataHash), nil
+		return qldbhash.Dot(bytes.Clone(mh[:]), dataHash), nil
 	}
 	if data == nil {
-		return mh, nil
+		return bytes.Clone(mh[:]), nil
 	}
-	dh, err := qldbhash.HashValue(data)
+	// The intermediate hashes are arrays: only the result is allocated.
+	dh, err := qldbhash.HashValueSum(data)
 	if err != nil {
 		return nil, fmt.Errorf("journal: data of %s: %w", m.ID, err)
 	}
-	return qldbhash.Dot(mh, dh), nil
+	sum := qldbhash.DotSum(&mh, &dh)
+	return sum[:], nil
 }
 
 // Ion returns transactionInfo as QLDB writes and hashes it:
@@ -118,7 +121,11 @@ func (ti TransactionInfo) Ion() *ionvalue.Value {
 // entriesHashList. It panics only if a document id has the form $<digits>
 // (see ionvalue.ErrSymbolIDText).
 func TransactionInfoHash(ti TransactionInfo) []byte {
-	return qldbhash.Hash(ti.Ion())
+	h, err := transactionInfoHash(ti)
+	if err != nil {
+		panic(err)
+	}
+	return h
 }
 
 // Ion returns the revision in the committed-view / GetRevision shape
@@ -237,22 +244,28 @@ func VerifyBlock(b *Block, prev []byte) error {
 	var fails []string
 	fail := func(format string, args ...any) { fails = append(fails, fmt.Sprintf(format, args...)) }
 
-	checkLen := func(name string, h []byte, mayBeEmpty bool) {
+	// checkLen names the hash (format and i) only when it fails: naming
+	// every hash up front would cost an allocation each.
+	checkLen := func(format string, i int, h []byte, mayBeEmpty bool) {
 		if mayBeEmpty && len(h) == 0 {
 			return
 		}
 		if err := qldbhash.CheckHash(h); err != nil {
+			name := format
+			if strings.Contains(format, "%d") {
+				name = fmt.Sprintf(format, i)
+			}
 			fail("%s: %v", name, err)
 		}
 	}
-	checkLen("blockHash", b.BlockHash, false)
-	checkLen("entriesHash", b.EntriesHash, false)
-	checkLen("previousBlockHash", b.PreviousBlockHash, true)
+	checkLen("blockHash", 0, b.BlockHash, false)
+	checkLen("entriesHash", 0, b.EntriesHash, false)
+	checkLen("previousBlockHash", 0, b.PreviousBlockHash, true)
 	for i, h := range b.EntriesHashList {
-		checkLen(fmt.Sprintf("entriesHashList[%d]", i), h, false)
+		checkLen("entriesHashList[%d]", i, h, false)
 	}
 	for i, s := range b.TransactionInfo.Statements {
-		checkLen(fmt.Sprintf("statement %d statementDigest", i), s.StatementDigest, false)
+		checkLen("statement %d statementDigest", i, s.StatementDigest, false)
 	}
 
 	if !bytes.Equal(b.PreviousBlockHash, prev) {
@@ -260,7 +273,7 @@ func VerifyBlock(b *Block, prev []byte) error {
 	}
 
 	for i, r := range b.Revisions {
-		checkLen(fmt.Sprintf("revision %d hash", i), r.Hash, false)
+		checkLen("revision %d hash", i, r.Hash, false)
 		if r.IsSystem() {
 			continue
 		}
@@ -279,7 +292,7 @@ func VerifyBlock(b *Block, prev []byte) error {
 			}
 		}
 	}
-	if ti, err := qldbhash.HashValue(b.TransactionInfo.Ion()); err != nil {
+	if ti, err := transactionInfoHash(b.TransactionInfo); err != nil {
 		fail("transactionInfo: %v", err)
 	} else if !containsHash(b.EntriesHashList, ti) {
 		fail("transactionInfo hash %x is not in entriesHashList", ti)

@@ -46,6 +46,9 @@ func BlockFromIon(v *ionvalue.Value) (*Block, error) {
 	if err := wantType(list, ion.ListType); err != nil {
 		return nil, fmt.Errorf("journal: block: entriesHashList: %w", err)
 	}
+	if len(list.Elems) > 0 { // an empty list stays nil
+		b.EntriesHashList = make([][]byte, 0, len(list.Elems))
+	}
 	for i, e := range list.Elems {
 		if err := wantType(e, ion.BlobType); err != nil {
 			return nil, fmt.Errorf("journal: block: entriesHashList[%d]: %w", i, err)

@@ -902,3 +902,32 @@ func TestFastHashConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestSumVariantsMatch checks HashValueSum and DotSum against HashValue and
+// Dot.
+func TestSumVariantsMatch(t *testing.T) {
+	for _, v := range []*ionvalue.Value{ionvalue.String("a"), ionvalue.Int(-7), ionvalue.Struct(ionvalue.Field{Name: "x", Value: ionvalue.Blob([]byte{0x0b})})} {
+		got, err := HashValueSum(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Hash(v)
+		if !bytes.Equal(got[:], want) {
+			t.Fatalf("HashValueSum %x, HashValue %x", got, want)
+		}
+		other := otherHash(t)
+		if d := DotSum(&got, &other); !bytes.Equal(d[:], Dot(want, other[:])) {
+			t.Fatalf("DotSum %x, Dot %x", d, Dot(want, other[:]))
+		}
+	}
+	if _, err := HashValueSum(nil); err == nil {
+		t.Fatal("HashValueSum(nil) succeeded")
+	}
+}
+
+func otherHash(t *testing.T) [Size]byte {
+	t.Helper()
+	var s [Size]byte
+	copy(s[:], HashString("other"))
+	return s
+}
