@@ -338,12 +338,16 @@ func (m *Manager) Close() {
 //
 // On a shared store another node may remove the stream's keys (it served
 // DeleteLedger while this node still ran the stream), so the map alone
-// cannot protect them. The rule: every write of a stream's keys, its
-// definition (here) or its checkpoint (worker.saveCheckpoint), expects the
-// definition exactly as this manager last loaded or wrote it (a new stream:
-// absent). Once DropLedger or expiry deleted the definition, on any node,
-// no such write can land again, and the store refuses it with
-// store.ErrConflict.
+// cannot protect them. The rule (with Options.Ownership): every write of a
+// stream's keys, its definition (here) or its checkpoint
+// (worker.saveCheckpoint), expects the definition exactly as this manager
+// last loaded or wrote it (a new stream: absent). Once DropLedger or expiry
+// deleted the definition, on any node, no such write can land again, and
+// the store refuses it with store.ErrConflict. Without Ownership one
+// manager owns the store, and the map with DropLedger's join of the
+// workers suffices; the expectation is then left out, since the embedded
+// store commits a batch with expectations alone, holding up every other
+// commit (journal blocks included) for its sync.
 func (m *Manager) persist(id string) error {
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
@@ -369,7 +373,7 @@ func (m *Manager) persist(id string) error {
 	if err := m.fence(batch, ledgerID); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
-	if err := batch.Expect(defKey(id), prev); err != nil {
+	if err := m.expectDefinition(batch, id, prev); err != nil {
 		return fmt.Errorf("stream: %w", err)
 	}
 	if err := batch.Set(defKey(id), b); err != nil {
@@ -384,6 +388,27 @@ func (m *Manager) persist(id string) error {
 	}
 	m.mu.Unlock()
 	return nil
+}
+
+// expectDefinition makes b expect stream id's definition to be stored as
+// raw (nil: absent), on a shared store (see persist).
+func (m *Manager) expectDefinition(b store.Batch, id string, raw []byte) error {
+	if m.opts.Ownership == nil {
+		return nil
+	}
+	return b.Expect(defKey(id), raw)
+}
+
+// currentRaw is storedRaw without waiting for a definition write under
+// way: the value may be one such a write is replacing.
+func (m *Manager) currentRaw(id string) ([]byte, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.streams[id]
+	if !ok || r.raw == nil {
+		return nil, false
+	}
+	return r.raw, true
 }
 
 // storedRaw returns the stored definition of stream id as this manager

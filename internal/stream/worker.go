@@ -355,12 +355,13 @@ func lostLedger(err error) bool {
 // checkpoint records: a test holds a worker there to race the write.
 var checkpointHook atomic.Pointer[func(streamID string)]
 
-// saveCheckpoint durably writes w.cp. The write expects the ledger's fence
-// and the stream's stored definition (see Manager.persist), so that it
-// never lands after another node removed the stream; it fails with an
-// error lostLedger matches when the stream is gone or its ledger is held
-// by another node. A conflict caused by this node's own concurrent
-// definition write (a status or tag change) is retried.
+// saveCheckpoint durably writes w.cp. On a shared store the write expects
+// the ledger's fence and the stream's stored definition (see
+// Manager.persist), so that it never lands after another node removed the
+// stream. It fails with an error lostLedger matches when the stream is
+// gone or its ledger is held by another node; a conflict caused by this
+// node's own concurrent definition write (a status or tag change) is
+// retried.
 func (w *worker) saveCheckpoint() error {
 	if h := checkpointHook.Load(); h != nil {
 		(*h)(w.id)
@@ -369,7 +370,7 @@ func (w *worker) saveCheckpoint() error {
 	if err != nil {
 		return err
 	}
-	raw, ok := w.m.storedRaw(w.id)
+	raw, ok := w.m.currentRaw(w.id)
 	for {
 		if !ok {
 			return errRemoved
@@ -394,7 +395,7 @@ func (w *worker) writeCheckpoint(b, def []byte) error {
 	if err := w.m.fence(batch, w.def.LedgerID); err != nil {
 		return err
 	}
-	if err := batch.Expect(defKey(w.id), def); err != nil {
+	if err := w.m.expectDefinition(batch, w.id, def); err != nil {
 		return err
 	}
 	if err := batch.Set(cpKey(w.id), b); err != nil {
