@@ -341,7 +341,7 @@ func (m *Manager) Close() {
 // cannot protect them. The rule (with Options.Ownership): every write of a
 // stream's keys, its definition (here) or its checkpoint
 // (worker.saveCheckpoint), expects the definition exactly as this manager
-// last loaded or wrote it (a new stream: absent). Once DropLedger or expiry
+// last loaded or wrote it. Once DropLedger or expiry
 // deleted the definition, on any node, no such write can land again, and
 // the store refuses it with store.ErrConflict. Without Ownership one
 // manager owns the store, and the map with DropLedger's join of the
@@ -391,9 +391,11 @@ func (m *Manager) persist(id string) error {
 }
 
 // expectDefinition makes b expect stream id's definition to be stored as
-// raw (nil: absent), on a shared store (see persist).
+// raw, on a shared store (see persist). A stream not stored yet (raw nil:
+// Create's first write) expects nothing: its id is new, and expecting an
+// absent key would only add a predicate lock (PostgreSQL's SERIALIZABLE).
 func (m *Manager) expectDefinition(b store.Batch, id string, raw []byte) error {
-	if m.opts.Ownership == nil {
+	if m.opts.Ownership == nil || raw == nil {
 		return nil
 	}
 	return b.Expect(defKey(id), raw)
