@@ -5,3 +5,10 @@ import "time"
 // Expire runs one pass of the retention expiry at now (tests cannot wait
 // for the minute ticker).
 func (m *Manager) Expire(now time.Time) { m.expire(now) }
+
+// SetCheckpointHook makes every worker call f at the start of each
+// checkpoint write, until the test ends.
+func SetCheckpointHook(t interface{ Cleanup(func()) }, f func(streamID string)) {
+	checkpointHook.Store(&f)
+	t.Cleanup(func() { checkpointHook.Store(nil) })
+}

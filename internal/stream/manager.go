@@ -198,7 +198,12 @@ type Manager struct {
 
 // running is a stream definition and its worker, if one runs.
 type running struct {
-	def    Definition
+	def Definition
+	// raw is the definition as stored, as this manager last loaded or
+	// wrote it (nil: not stored yet). Every write of the stream's keys
+	// expects it (see persist and worker.saveCheckpoint). Guarded by mu,
+	// changed only under wmu.
+	raw    []byte
 	cancel context.CancelFunc
 	exited chan struct{}
 }
@@ -212,8 +217,9 @@ func Open(opts Options) (*Manager, error) {
 		return nil, err
 	}
 	m.mu.Lock()
-	for _, d := range defs {
-		r := &running{def: d}
+	for _, sd := range defs {
+		d := sd.def
+		r := &running{def: d, raw: sd.raw}
 		m.streams[d.ID] = r
 		if !terminal(r.def.Status) && m.owns(d.LedgerID) {
 			m.startLocked(r)
@@ -226,9 +232,15 @@ func Open(opts Options) (*Manager, error) {
 	return m, nil
 }
 
+// stored is a stream definition and its stored bytes.
+type stored struct {
+	def Definition
+	raw []byte
+}
+
 // load reads the stored stream definitions, of every ledger or of one.
-func (m *Manager) load(ledgerID string) ([]Definition, error) {
-	var defs []Definition
+func (m *Manager) load(ledgerID string) ([]stored, error) {
+	var defs []stored
 	var decodeErr error
 	err := m.opts.Store.Scan([]byte("sd/"), store.PrefixEnd([]byte("sd/")), func(_, v []byte) bool {
 		var d Definition
@@ -236,7 +248,7 @@ func (m *Manager) load(ledgerID string) ([]Definition, error) {
 			return false
 		}
 		if ledgerID == "" || d.LedgerID == ledgerID {
-			defs = append(defs, d)
+			defs = append(defs, stored{def: d, raw: append([]byte(nil), v...)})
 		}
 		return true
 	})
@@ -266,8 +278,9 @@ func (m *Manager) Adopt(ledgerID string) error {
 			delete(m.streams, id)
 		}
 	}
-	for _, d := range defs {
-		r := &running{def: d}
+	for _, sd := range defs {
+		d := sd.def
+		r := &running{def: d, raw: sd.raw}
 		m.streams[d.ID] = r
 		m.opts.Metrics.setStatus(d.LedgerName, d.ID, d.Status)
 		if !terminal(d.Status) {
@@ -311,66 +324,6 @@ func (m *Manager) Close() {
 		<-w
 	}
 	m.wg.Wait()
-}
-
-// persist durably writes the current definition of stream id. Callers
-// change a definition under mu and call persist after unlocking, so no
-// fsync happens under mu. Ordering: persist holds wmu while it takes a
-// snapshot of the definition (under mu) and writes it, so concurrent
-// changes of one stream are written in the order their snapshots were
-// taken and the last write carries the newest state. A stream that is no
-// longer in the map was removed (ledger deleted or retention expired) by a
-// caller that deletes its keys under wmu after removing it, so persist
-// writes nothing for it and cannot resurrect it.
-func (m *Manager) persist(id string) error {
-	m.wmu.Lock()
-	defer m.wmu.Unlock()
-	m.mu.Lock()
-	r, ok := m.streams[id]
-	var b []byte
-	var err error
-	var ledgerID string
-	if ok {
-		b, err = json.Marshal(&r.def)
-		ledgerID = r.def.LedgerID
-	}
-	m.mu.Unlock()
-	if !ok {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("stream: %w", err)
-	}
-	batch := m.opts.Store.NewBatch()
-	defer batch.Close()
-	if err := m.fence(batch, ledgerID); err != nil {
-		return fmt.Errorf("stream: %w", err)
-	}
-	if err := batch.Set(defKey(id), b); err != nil {
-		return fmt.Errorf("stream: %w", err)
-	}
-	return m.opts.Store.Apply(batch)
-}
-
-// forget deletes the stored definitions and checkpoints of streams already
-// removed from the map (see persist for the ordering).
-func (m *Manager) forget(ids []string) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	m.wmu.Lock()
-	defer m.wmu.Unlock()
-	batch := m.opts.Store.NewBatch()
-	defer batch.Close()
-	for _, id := range ids {
-		if err := batch.Delete(defKey(id)); err != nil {
-			return fmt.Errorf("stream: %w", err)
-		}
-		if err := batch.Delete(cpKey(id)); err != nil {
-			return fmt.Errorf("stream: %w", err)
-		}
-	}
-	return m.opts.Store.Apply(batch)
 }
 
 func (m *Manager) startLocked(r *running) {
@@ -685,9 +638,9 @@ func (m *Manager) DropLedger(ledgerID string) {
 		if err != nil {
 			m.opts.Logger.Error("listing a deleted ledger's streams failed", "err", err)
 		}
-		for _, d := range stored {
-			if !seen[d.ID] {
-				ids = append(ids, d.ID)
+		for _, sd := range stored {
+			if !seen[sd.def.ID] {
+				ids = append(ids, sd.def.ID)
 			}
 		}
 	}

@@ -1,10 +1,12 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,7 +63,14 @@ func (w *worker) run(ctx context.Context) {
 	// Until the worker has its journal and a durable start position it
 	// cannot deliver: any failure here is a fault of this server (its store
 	// or journal), retried with backoff while the stream shows IMPAIRED.
-	for !w.prepare() {
+	for {
+		ready, stop := w.prepare()
+		if stop {
+			return
+		}
+		if ready {
+			break
+		}
 		if !w.sleep(ctx) {
 			return
 		}
@@ -141,8 +150,9 @@ func (w *worker) run(ctx context.Context) {
 				}
 				if lostLedger(err) {
 					// Another node owns the ledger now and resumes from
-					// the last checkpoint: stop without a status change.
-					o.Logger.Info("journal stream handed over to another node", append(w.log(), "err", err)...)
+					// the last checkpoint, or the stream was removed (its
+					// ledger deleted): stop without a status change.
+					o.Logger.Info("journal stream stopped: removed, or its ledger is held by another node", append(w.log(), "err", err)...)
 					return
 				}
 				w.internalFault("checkpoint not saved", err)
@@ -170,36 +180,42 @@ func (w *worker) run(ctx context.Context) {
 }
 
 // prepare opens the journal, loads the checkpoint and, for a new stream,
-// finds and durably records its first block. It reports false after
-// recording an internal fault (the caller backs off and calls it again).
-func (w *worker) prepare() bool {
+// finds and durably records its first block. It reports ready false after
+// recording an internal fault (the caller backs off and calls it again),
+// and stop true when the stream was removed or its ledger is held by
+// another node (the worker ends without a status change).
+func (w *worker) prepare() (ready, stop bool) {
 	o := &w.m.opts
 	if w.j == nil {
 		j, err := o.Journals.Journal(w.def.LedgerName)
 		if err != nil {
 			w.internalFault("cannot open its ledger", err)
-			return false
+			return false, false
 		}
 		w.j = j
 	}
 	if err := w.loadCheckpoint(); err != nil {
 		w.internalFault("checkpoint unreadable", err)
-		return false
+		return false, false
 	}
 	if !w.cp.Positioned {
 		next, err := w.firstBlockAtOrAfter(w.def.Start)
 		if err != nil {
 			w.internalFault("cannot find its start block", err)
-			return false
+			return false, false
 		}
 		w.cp.Next, w.cp.Positioned = next, true
 		if err := w.saveCheckpoint(); err != nil {
 			w.cp = checkpoint{}
+			if lostLedger(err) {
+				o.Logger.Info("journal stream stopped: removed, or its ledger is held by another node", append(w.log(), "err", err)...)
+				return false, true
+			}
 			w.internalFault("checkpoint not saved", err)
-			return false
+			return false, false
 		}
 	}
-	return true
+	return true, false
 }
 
 // internalFault records a fault of this server, not of the destination:
@@ -323,20 +339,63 @@ func (w *worker) loadCheckpoint() error {
 	return json.Unmarshal(raw, &w.cp)
 }
 
+// errRemoved is the error of a checkpoint write for a stream that was
+// removed (its ledger deleted, or its retention expired).
+var errRemoved = errors.New("stream: the stream was removed")
+
 // lostLedger reports whether a write failed because this node no longer
-// holds the stream's ledger (a shared store's fencing).
+// holds the stream's ledger (a shared store's fencing) or the stream no
+// longer exists (see Manager.persist): the worker must stop.
 func lostLedger(err error) bool {
-	return errors.Is(err, errNotHeld) || errors.Is(err, store.ErrConflict)
+	return errors.Is(err, errNotHeld) || errors.Is(err, store.ErrConflict) || errors.Is(err, errRemoved)
 }
 
+// checkpointHook, when set (by tests only), is called at the start of every
+// checkpoint write, after the worker has read and delivered what the
+// checkpoint records: a test holds a worker there to race the write.
+var checkpointHook atomic.Pointer[func(streamID string)]
+
+// saveCheckpoint durably writes w.cp. On a shared store the write expects
+// the ledger's fence and the stream's stored definition (see
+// Manager.persist), so that it never lands after another node removed the
+// stream. It fails with an error lostLedger matches when the stream is
+// gone or its ledger is held by another node; a conflict caused by this
+// node's own concurrent definition write (a status or tag change) is
+// retried.
 func (w *worker) saveCheckpoint() error {
+	if h := checkpointHook.Load(); h != nil {
+		(*h)(w.id)
+	}
 	b, err := json.Marshal(w.cp)
 	if err != nil {
 		return err
 	}
+	raw, ok := w.m.currentRaw(w.id)
+	for {
+		if !ok {
+			return errRemoved
+		}
+		err := w.writeCheckpoint(b, raw)
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		now, stillHere := w.m.storedRaw(w.id)
+		if stillHere && bytes.Equal(now, raw) {
+			return err // another node removed the stream or holds the ledger
+		}
+		raw, ok = now, stillHere
+	}
+}
+
+// writeCheckpoint writes checkpoint bytes b, expecting the ledger's fence
+// and the stream's definition to be stored as def.
+func (w *worker) writeCheckpoint(b, def []byte) error {
 	batch := w.m.opts.Store.NewBatch()
 	defer batch.Close()
 	if err := w.m.fence(batch, w.def.LedgerID); err != nil {
+		return err
+	}
+	if err := w.m.expectDefinition(batch, w.id, def); err != nil {
 		return err
 	}
 	if err := batch.Set(cpKey(w.id), b); err != nil {
