@@ -164,10 +164,16 @@ func (sh *shell) handle(ctx context.Context, line string) error {
 			return err
 		}
 	}
-	if t := strings.TrimSpace(line); t != "" {
+	stmts := sh.split.feed(line)
+	// History holds the statement on one line: a -- comment would swallow
+	// what follows it there, so it is left out.
+	kept := line
+	if at := sh.split.commentAt; at >= 0 {
+		kept = line[:at]
+	}
+	if t := strings.TrimSpace(kept); t != "" {
 		sh.entry = append(sh.entry, t)
 	}
-	stmts := sh.split.feed(line)
 	if len(stmts) > 0 && !sh.split.pending() && sh.History != nil && len(sh.entry) > 0 {
 		sh.History.Add(strings.Join(sh.entry, " "))
 		sh.entry = nil

@@ -17,6 +17,9 @@ type splitter struct {
 	// content marks text other than white space and comments since the
 	// last ';'.
 	content bool
+	// commentAt is where a -- line comment began in the line last fed, or
+	// -1 (history keeps a statement on one line, so the comment must go).
+	commentAt int
 }
 
 type splitState int
@@ -42,6 +45,7 @@ func (s *splitter) reset() { *s = splitter{} }
 // skipped.
 func (s *splitter) feed(line string) []string {
 	var out []string
+	s.commentAt = -1
 	text := line + "\n"
 	for i := 0; i < len(text); i++ {
 		c := text[i]
@@ -68,6 +72,9 @@ func (s *splitter) feed(line string) []string {
 				s.state = sIon
 			case c == '-' && next == '-':
 				s.state = sLineComment
+				if s.commentAt < 0 {
+					s.commentAt = i
+				}
 			case c == '/' && next == '*':
 				s.state = sBlockComment
 				s.buf.WriteByte(c)
