@@ -2,23 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
-
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/strand-db/strand/internal/api"
 	"github.com/strand-db/strand/internal/store"
@@ -109,45 +101,11 @@ func cleanBackupDir(dir string, created bool) {
 
 // fetchBackup sends the signed request and extracts the answer into dir.
 func fetchBackup(ctx context.Context, endpoint, region, dir string) (store.ArchiveStats, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
-	if err != nil {
-		return store.ArchiveStats{}, fmt.Errorf("AWS configuration: %w", err)
-	}
-	creds, err := cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return store.ArchiveStats{}, fmt.Errorf("no AWS credentials to sign with (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; any values for a server without credentials): %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(endpoint, "/")+api.BackupPath, http.NoBody)
-	if err != nil {
-		return store.ArchiveStats{}, fmt.Errorf("--endpoint: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	empty := sha256.Sum256(nil)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "qldb", region, time.Now()); err != nil {
-		return store.ArchiveStats{}, fmt.Errorf("signing: %w", err)
-	}
-	var client interface {
-		Do(*http.Request) (*http.Response, error)
-	} = http.DefaultClient
-	if cfg.HTTPClient != nil { // set by the configuration, e.g. for AWS_CA_BUNDLE
-		client = cfg.HTTPClient
-	}
-	resp, err := client.Do(req)
+	resp, err := postAdmin(ctx, endpoint, api.BackupPath, region, "backup")
 	if err != nil {
 		return store.ArchiveStats{}, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Type    string `json:"__type"`
-			Message string `json:"Message"`
-		}
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if json.Unmarshal(raw, &e) != nil || e.Type == "" {
-			return store.ArchiveStats{}, fmt.Errorf("the server answered HTTP %d: %.200s", resp.StatusCode, raw)
-		}
-		return store.ArchiveStats{}, fmt.Errorf("the server refused the backup: %s (HTTP %d): %s", e.Type, resp.StatusCode, e.Message)
-	}
 	stats, err := store.ExtractArchive(resp.Body, dir)
 	if err != nil {
 		return stats, err

@@ -2,22 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
-
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/strand-db/strand/internal/api"
 )
@@ -77,45 +70,12 @@ type reloadAnswer struct {
 
 // reloadPolicies sends the signed reload request.
 func reloadPolicies(ctx context.Context, endpoint, region string) (reloadAnswer, error) {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region))
-	if err != nil {
-		return reloadAnswer{}, fmt.Errorf("AWS configuration: %w", err)
-	}
-	creds, err := cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return reloadAnswer{}, fmt.Errorf("no AWS credentials to sign with (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY): %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(endpoint, "/")+api.PolicyReloadPath, http.NoBody)
-	if err != nil {
-		return reloadAnswer{}, fmt.Errorf("--endpoint: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	empty := sha256.Sum256(nil)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(empty[:]), "qldb", region, time.Now()); err != nil {
-		return reloadAnswer{}, fmt.Errorf("signing: %w", err)
-	}
-	var client interface {
-		Do(*http.Request) (*http.Response, error)
-	} = http.DefaultClient
-	if cfg.HTTPClient != nil {
-		client = cfg.HTTPClient
-	}
-	resp, err := client.Do(req)
+	resp, err := postAdmin(ctx, endpoint, api.PolicyReloadPath, region, "policy reload")
 	if err != nil {
 		return reloadAnswer{}, err
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Type    string `json:"__type"`
-			Message string `json:"Message"`
-		}
-		if json.Unmarshal(raw, &e) != nil || e.Type == "" {
-			return reloadAnswer{}, fmt.Errorf("the server answered HTTP %d: %.200s", resp.StatusCode, raw)
-		}
-		return reloadAnswer{}, fmt.Errorf("the server refused: %s (HTTP %d): %s", e.Type, resp.StatusCode, e.Message)
-	}
 	var out reloadAnswer
 	if err := json.Unmarshal(raw, &out); err != nil {
 		return reloadAnswer{}, fmt.Errorf("unexpected answer: %.200s", raw)
