@@ -6,8 +6,9 @@
 // strand_schema, holds the schema's version; Open creates or migrates the
 // schema, and refuses a database whose schema is newer than it knows.
 //
-// Apply runs each batch as one database transaction (SERIALIZABLE, retried
-// on serialization failures) and returns only after COMMIT has returned:
+// Apply runs each batch as one database transaction (READ COMMITTED with
+// row locks, or SERIALIZABLE when it expects a key absent; retried on
+// serialization failures) and returns only after COMMIT has returned:
 // the database's commit is the durability point, so the store has no tip
 // record files (Dir returns "").
 package pgstore
@@ -17,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
@@ -66,7 +68,14 @@ type Store struct {
 	opTimeout time.Duration
 	closed    atomic.Bool
 	bg        sync.WaitGroup // iterators' background rollbacks
+	retries   atomic.Uint64  // transactions run again (see Retries)
 }
+
+// Retries reports how many times Apply has run a transaction again since
+// Open because the database aborted it as a serialization failure or a
+// deadlock (a measure of contention; each is invisible to the caller
+// unless the retries ran out).
+func (s *Store) Retries() uint64 { return s.retries.Load() }
 
 var _ store.Store = (*Store)(nil)
 
@@ -156,6 +165,18 @@ func (s *Store) migrateOnce(ctx context.Context) error {
 // may succeed when run again.
 func retryable(err error) bool { return isCode(err, "40001", "40P01") }
 
+// retryFor bounds how long Apply keeps running again a batch the database
+// aborted as a serialization failure or deadlock.
+const retryFor = 5 * time.Second
+
+// retryPause is the pause before attempt+1: 1 ms doubling up to 64 ms,
+// with up to half of it again at random so that the transactions that
+// collided do not collide again in step.
+func retryPause(attempt int) time.Duration {
+	d := time.Millisecond << min(attempt, 6)
+	return d + rand.N(d/2+1)
+}
+
 func isCode(err error, codes ...string) bool {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
@@ -231,14 +252,25 @@ func (s *Store) NewBatch() store.Batch { return &batch{s: s} }
 func (s *Store) NewIndexedBatch() store.IndexedBatch { return &batch{s: s} }
 
 // Apply implements store.Store: the batch's expectations and writes, in
-// order, in one SERIALIZABLE transaction sent as one pipeline; Apply
-// returns after COMMIT returns. An expectation reads its key with SELECT
-// ... FOR UPDATE, so it holds until the commit against every writer of the
-// database, other nodes included; SERIALIZABLE covers an expected absent
-// key. A transaction the database aborts as a serialization failure or a
-// deadlock is run again (the batch is replayed, expectations re-checked),
-// a few times. A failed COMMIT whose outcome is unknown (the connection
-// broke) is reported as an error: the batch may or may not be applied.
+// order, in one database transaction sent as one pipeline; Apply returns
+// after COMMIT returns. An expectation of a present key reads it with
+// SELECT ... FOR UPDATE: the row stays locked until the commit against
+// every writer of the database, other nodes included, so the check holds
+// at the commit. Such a batch runs at READ COMMITTED, where the row locks
+// are the whole of the isolation and nothing is aborted for a conflict it
+// did not have (SERIALIZABLE's predicate locks are page-wide: a lease
+// renewal whose row shares an index page with the commits' new rows was
+// aborted as the pivot of their "dangerous structures" again and again).
+// A batch expecting a key absent has no row to lock and runs at
+// SERIALIZABLE, which orders it against every other SERIALIZABLE batch
+// that read or wrote that key: hence the rule for callers that a key
+// some batch expects absent is written only by batches that expect it
+// too (ledger catalogue entries and lease rows are). A transaction the
+// database aborts as a serialization failure or a deadlock is run again
+// (the batch is replayed, expectations re-checked) with a growing,
+// jittered pause, for up to retryFor. A failed COMMIT whose outcome is
+// unknown (the connection broke) is reported as an error: the batch may
+// or may not be applied.
 func (s *Store) Apply(b store.Batch) error {
 	pb, ok := b.(*batch)
 	if !ok || pb.s != s {
@@ -253,11 +285,13 @@ func (s *Store) Apply(b store.Batch) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var err error
-	for attempt := 0; attempt < 10; attempt++ {
-		if err = s.applyOnce(ctx, pb); err == nil || !retryable(err) {
+	deadline := time.Now().Add(retryFor)
+	for attempt := 0; ; attempt++ {
+		if err = s.applyOnce(ctx, pb); err == nil || !retryable(err) || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
+		s.retries.Add(1)
+		time.Sleep(retryPause(attempt))
 	}
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return s.fail("commit", err)
@@ -272,7 +306,7 @@ func (s *Store) applyOnce(ctx context.Context, pb *batch) error {
 	}
 	defer conn.Release() // a connection left in a transaction is destroyed, not reused
 	q := &pgx.Batch{}
-	q.Queue(`BEGIN ISOLATION LEVEL SERIALIZABLE`)
+	q.Queue(pb.beginStatement())
 	for _, e := range pb.expects {
 		q.Queue(`SELECT v FROM strand_kv WHERE k = $1 FOR UPDATE`, e.key)
 	}
@@ -371,6 +405,17 @@ func (b *batch) DeleteRange(start, end []byte) error {
 	}
 	b.ops = append(b.ops, op{key: bytes.Clone(start), end: e})
 	return nil
+}
+
+// beginStatement opens the batch's transaction: READ COMMITTED unless an
+// expectation is of an absent key (see Apply).
+func (b *batch) beginStatement() string {
+	for _, e := range b.expects {
+		if e.value == nil {
+			return `BEGIN ISOLATION LEVEL SERIALIZABLE`
+		}
+	}
+	return `BEGIN ISOLATION LEVEL READ COMMITTED`
 }
 
 func (b *batch) Expect(key, value []byte) error {
