@@ -12,20 +12,22 @@
 #     that scripts/test-postgres.sh starts in a temporary directory on a free
 #     loopback port for the run and removes at exit; its URL is exported as
 #     STRAND_TEST_POSTGRES_URL (unless already set: then that server is used).
-# Then runs `go vet ./...` and `go test -race ./...`, and exits non-zero if
-# either fails (with go test's status when the tests fail). With no package
-# arguments it then runs the end-to-end packages (internal/e2e,
-# cmd/strand) once more with STRAND_TEST_STORE=postgres: every node they
-# start runs on PostgreSQL instead of the embedded store (without -race, to
-# keep the run short). STRAND_TEST_STORE=postgres in the environment runs
-# the ordinary pass that way too.
+# Then runs `go test -race -vet=all ./...` (every go vet check, on the same
+# build as the tests: a separate `go vet` would compile every dependency once
+# more), and exits non-zero if it fails. With no package arguments (the whole
+# suite, as CI runs it) it then runs the end-to-end packages (internal/e2e,
+# cmd/strand) once more with STRAND_TEST_STORE=postgres, every node they
+# start on PostgreSQL instead of the embedded store (-race again: its build is
+# already in the cache), and meanwhile, on the core those tests leave idle,
+# the fuzz targets listed in the "Fuzz" section for a fixed number of
+# executions each; their output follows the PostgreSQL pass's.
+# STRAND_TEST_STORE=postgres in the environment runs the ordinary pass that
+# way too.
 #
 # Environment: GO_TEST_FLAGS adds flags to go test (e.g. GO_TEST_FLAGS=-v,
 # or -run=Kinesis); a package pattern may follow as arguments (default ./...).
-# With no package arguments (the whole suite, as CI runs it), the fuzz targets
-# listed in the "Fuzz" section then run for a fixed number of executions each
-# (about 10 s here); FUZZ_TIME=30s (or 100000x) overrides it for every
-# target, FUZZ_TIME=0 skips them.
+# FUZZ_TIME=30s (or 100000x) overrides every fuzz target's budget,
+# FUZZ_TIME=0 skips them.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -172,38 +174,12 @@ test_env+=(AWS_EC2_METADATA_DISABLED=true AWS_PAGER= AWS_CONFIG_FILE=/dev/null A
 pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
 
-section "go vet ${pkgs[*]}"
-t=$SECONDS
-vet_status=0
-"${test_env[@]}" go vet "${pkgs[@]}" || vet_status=$?
-[ "$vet_status" -eq 0 ] && echo "    ok"
-elapsed "$t"
-
-section "go test -race -count=1 -timeout 15m ${GO_TEST_FLAGS:-}${GO_TEST_FLAGS:+ }${pkgs[*]}"
+section "go test -race -vet=all -count=1 -timeout 15m ${GO_TEST_FLAGS:-}${GO_TEST_FLAGS:+ }${pkgs[*]}"
 t=$SECONDS
 test_status=0
 # shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
-"${test_env[@]}" go test -race -count=1 -timeout 15m ${GO_TEST_FLAGS:-} "${pkgs[@]}" || test_status=$?
+"${test_env[@]}" go test -race -vet=all -count=1 -timeout 15m ${GO_TEST_FLAGS:-} "${pkgs[@]}" || test_status=$?
 elapsed "$t"
-
-# The end-to-end packages once more on PostgreSQL (servertest starts every
-# node on a fresh database). Only for the whole suite; without -race, which
-# the first pass already had, to keep CI short.
-pg_pkgs=(./internal/e2e ./cmd/strand)
-pg_status=0
-if [ $# -eq 0 ] && [ -n "${STRAND_TEST_POSTGRES_URL:-}" ]; then
-	section "STRAND_TEST_STORE=postgres go test -count=1 -timeout 15m ${GO_TEST_FLAGS:-}${GO_TEST_FLAGS:+ }${pg_pkgs[*]}"
-	t=$SECONDS
-	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
-	# Skipped here: the cluster tests (they run on PostgreSQL in the first
-	# pass already), and tests whose subject does not touch the store
-	# (PartiQL conformance and its benchmark, the shell, stream tail, the
-	# bench smoke test, the policy matrix and reload), which the first pass
-	# runs in full.
-	pg_skip='TestCluster|TestThreeNodes|TestConformanceDriver|TestPartiQLBench|TestShell|TestStreamTail|TestBenchSmoke|TestPolicyReload|TestStandardModeActionMatrix'
-	"${test_env[@]}" STRAND_TEST_STORE=postgres go test -count=1 -timeout 15m -skip "$pg_skip" ${GO_TEST_FLAGS:-} "${pg_pkgs[@]}" || pg_status=$?
-	elapsed "$t"
-fi
 
 # Fuzz: bounded runs of the fuzz targets, one line per target (package,
 # target name, executions). Only for the whole suite; a failing input is
@@ -218,51 +194,85 @@ fi
 # A failing input it writes under testdata/fuzz/ is kept as a regression seed.
 fuzz_targets=(
 	# Ion decoding, text and binary: no panic, no stack overflow, depth limit.
-	"./internal/ionvalue FuzzDecode 150000x"
+	"./internal/ionvalue FuzzDecode 80000x"
 	# Strand's binary decoder against ion-go's reader: identical values, and
 	# errors exactly when the reader errs.
-	"./internal/ionvalue FuzzDecodeBinary 200000x"
+	"./internal/ionvalue FuzzDecodeBinary 100000x"
 	# The HTTP front's request decoding: SigV4 headers, the rest-json control
 	# plane, the awsJson1_0 session API (every answer a 200 or an AWS error).
-	"./internal/api FuzzSigV4Headers 40000x"
-	"./internal/api FuzzControlRequest 20000x"
-	"./internal/api FuzzSendCommand 8000x"
+	"./internal/api FuzzSigV4Headers 20000x"
+	"./internal/api FuzzControlRequest 10000x"
+	"./internal/api FuzzSendCommand 4000x"
 	# The session fast paths against the general ones: the reflection-free
 	# SendCommand decoder and encoder against encoding/json, the direct
 	# SigV4 check against the SDK's signer.
-	"./internal/api FuzzSendCommandDecode 20000x"
-	"./internal/api FuzzSendCommandEncode 20000x"
-	"./internal/api FuzzFastSignature 10000x"
+	"./internal/api FuzzSendCommandDecode 10000x"
+	"./internal/api FuzzSendCommandEncode 10000x"
+	"./internal/api FuzzFastSignature 5000x"
 	# PartiQL: every parse error a positioned *Error; whatever parses runs
 	# against a small in-memory ledger without an internal error.
-	"./internal/partiql FuzzParse 20000x"
-	"./internal/partiql FuzzExecute 8000x"
+	"./internal/partiql FuzzParse 10000x"
+	"./internal/partiql FuzzExecute 4000x"
 	# Ion parameters as ExecuteStatement hashes and decodes them (deep and
 	# wide seeds): HashIonValue agrees with ion-hash-go or both refuse.
-	"./internal/qldbhash FuzzHashIonMatchesReference 4000x"
+	"./internal/qldbhash FuzzHashIonMatchesReference 2000x"
 	# NextToken: round trip, QLDB's pattern, no token accepted for another
 	# scope, ErrInvalid for the rest.
-	"./internal/pagetoken FuzzRoundTrip 30000x"
+	"./internal/pagetoken FuzzRoundTrip 15000x"
 	# Stream records: decode/encode round trips both ways.
-	"./internal/stream/record FuzzDecodeRoundTrip 15000x"
-	"./internal/stream/record FuzzEncodeRoundTrip 4000x"
+	"./internal/stream/record FuzzDecodeRoundTrip 8000x"
+	"./internal/stream/record FuzzEncodeRoundTrip 2000x"
 	# IAM-style policies: no panic on any file; what parses evaluates.
-	"./internal/policy FuzzParsePolicy 30000x"
+	"./internal/policy FuzzParsePolicy 15000x"
 )
-fuzz_status=0
-if [ $# -eq 0 ] && [ "${FUZZ_TIME:-}" != 0 ]; then
+# run_fuzz runs every target in turn, one fuzzing worker each (the
+# PostgreSQL pass runs beside it), and records its status in fuzz.status.
+run_fuzz() {
+	local status=0 target pkg name budget t
 	for target in "${fuzz_targets[@]}"; do
 		read -r pkg name budget <<<"$target"
 		budget=${FUZZ_TIME:-$budget}
-		section "go test -run '^\$' -fuzz '^$name\$' -fuzztime $budget $pkg"
+		section "go test -run '^\$' -fuzz '^$name\$' -fuzztime $budget -parallel 1 $pkg"
 		t=$SECONDS
-		"${test_env[@]}" go test -run '^$' -fuzz "^$name\$" -fuzztime "$budget" "$pkg" || fuzz_status=$?
+		"${test_env[@]}" go test -run '^$' -fuzz "^$name\$" -fuzztime "$budget" -parallel 1 "$pkg" || status=$?
 		elapsed "$t"
 	done
+	echo "$status" >"$logdir/fuzz.status"
+}
+fuzz_status=0
+fuzz_pid=
+if [ $# -eq 0 ] && [ "${FUZZ_TIME:-}" != 0 ]; then
+	run_fuzz >"$logdir/fuzz.log" 2>&1 &
+	fuzz_pid=$!
+fi
+
+# The end-to-end packages once more on PostgreSQL (servertest starts every
+# node on a fresh database). Only for the whole suite; with -race, whose
+# build the first pass left in the cache (without it every dependency would
+# be compiled again), and without vet, which the first pass ran.
+pg_pkgs=(./internal/e2e ./cmd/strand)
+pg_status=0
+if [ $# -eq 0 ] && [ -n "${STRAND_TEST_POSTGRES_URL:-}" ]; then
+	section "STRAND_TEST_STORE=postgres go test -race -vet=off -count=1 -timeout 15m ${GO_TEST_FLAGS:-}${GO_TEST_FLAGS:+ }${pg_pkgs[*]}"
+	t=$SECONDS
+	# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
+	# Skipped here: the cluster tests (they run on PostgreSQL in the first
+	# pass already), and tests whose subject does not touch the store
+	# (PartiQL conformance and its benchmark, the shell, stream tail, the
+	# bench smoke test, the policy matrix and reload), which the first pass
+	# runs in full.
+	pg_skip='TestCluster|TestThreeNodes|TestConformanceDriver|TestPartiQLBench|TestShell|TestStreamTail|TestBenchSmoke|TestPolicyReload|TestStandardModeActionMatrix'
+	"${test_env[@]}" STRAND_TEST_STORE=postgres go test -race -vet=off -count=1 -timeout 15m -skip "$pg_skip" ${GO_TEST_FLAGS:-} "${pg_pkgs[@]}" || pg_status=$?
+	elapsed "$t"
+fi
+
+if [ -n "$fuzz_pid" ]; then
+	wait "$fuzz_pid" || true
+	cat "$logdir/fuzz.log"
+	fuzz_status=$(cat "$logdir/fuzz.status" 2>/dev/null || echo 1)
 fi
 
 section "Summary"
-echo "    go vet: $([ "$vet_status" -eq 0 ] && echo ok || echo "FAILED ($vet_status)")"
 echo "    go test: $([ "$test_status" -eq 0 ] && echo ok || echo "FAILED ($test_status)")"
 echo "    go test on PostgreSQL: $([ "$pg_status" -eq 0 ] && echo ok || echo "FAILED ($pg_status)")"
 echo "    fuzz: $([ "$fuzz_status" -eq 0 ] && echo ok || echo "FAILED ($fuzz_status)")"
@@ -272,8 +282,5 @@ if [ "$test_status" -ne 0 ]; then
 fi
 if [ "$pg_status" -ne 0 ]; then
 	exit "$pg_status"
-fi
-if [ "$vet_status" -ne 0 ]; then
-	exit "$vet_status"
 fi
 exit "$fuzz_status"
