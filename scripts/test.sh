@@ -18,9 +18,9 @@
 # suite, as CI runs it) it then runs the end-to-end packages (internal/e2e,
 # cmd/strand) once more with STRAND_TEST_STORE=postgres, every node they
 # start on PostgreSQL instead of the embedded store (-race again: its build is
-# already in the cache), and meanwhile, on the core those tests leave idle,
-# the fuzz targets listed in the "Fuzz" section for a fixed number of
-# executions each; their output follows the PostgreSQL pass's.
+# already in the cache); all the while, at the lowest CPU priority, the fuzz
+# targets listed in the "Fuzz" section run for a fixed number of executions
+# each, their output shown after the tests'.
 # STRAND_TEST_STORE=postgres in the environment runs the ordinary pass that
 # way too.
 #
@@ -174,13 +174,6 @@ test_env+=(AWS_EC2_METADATA_DISABLED=true AWS_PAGER= AWS_CONFIG_FILE=/dev/null A
 pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
 
-section "go test -race -vet=all -count=1 -timeout 15m ${GO_TEST_FLAGS:-}${GO_TEST_FLAGS:+ }${pkgs[*]}"
-t=$SECONDS
-test_status=0
-# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
-"${test_env[@]}" go test -race -vet=all -count=1 -timeout 15m ${GO_TEST_FLAGS:-} "${pkgs[@]}" || test_status=$?
-elapsed "$t"
-
 # Fuzz: bounded runs of the fuzz targets, one line per target (package,
 # target name, executions). Only for the whole suite; a failing input is
 # written under the package's testdata/fuzz/ and fails the run. The budgets
@@ -225,16 +218,19 @@ fuzz_targets=(
 	# IAM-style policies: no panic on any file; what parses evaluates.
 	"./internal/policy FuzzParsePolicy 15000x"
 )
-# run_fuzz runs every target in turn, one fuzzing worker each (the
-# PostgreSQL pass runs beside it), and records its status in fuzz.status.
+# run_fuzz runs every target in turn and records its status in fuzz.status.
+# It starts with the first test pass, at the lowest CPU priority: it builds
+# and fuzzes on what the tests leave idle (they wait on sockets, child
+# processes and PostgreSQL much of the time) and takes little they need;
+# its output is shown after the tests'.
 run_fuzz() {
 	local status=0 target pkg name budget t
 	for target in "${fuzz_targets[@]}"; do
 		read -r pkg name budget <<<"$target"
 		budget=${FUZZ_TIME:-$budget}
-		section "go test -run '^\$' -fuzz '^$name\$' -fuzztime $budget -parallel 1 $pkg"
+		section "go test -run '^\$' -fuzz '^$name\$' -fuzztime $budget $pkg"
 		t=$SECONDS
-		"${test_env[@]}" go test -run '^$' -fuzz "^$name\$" -fuzztime "$budget" -parallel 1 "$pkg" || status=$?
+		"${test_env[@]}" go test -run '^$' -fuzz "^$name\$" -fuzztime "$budget" "$pkg" || status=$?
 		elapsed "$t"
 	done
 	echo "$status" >"$logdir/fuzz.status"
@@ -242,9 +238,16 @@ run_fuzz() {
 fuzz_status=0
 fuzz_pid=
 if [ $# -eq 0 ] && [ "${FUZZ_TIME:-}" != 0 ]; then
-	run_fuzz >"$logdir/fuzz.log" 2>&1 &
+	(renice -n 19 -p "$BASHPID" >/dev/null 2>&1 || true; run_fuzz) >"$logdir/fuzz.log" 2>&1 &
 	fuzz_pid=$!
 fi
+
+section "go test -race -vet=all -count=1 -timeout 15m ${GO_TEST_FLAGS:-}${GO_TEST_FLAGS:+ }${pkgs[*]}"
+t=$SECONDS
+test_status=0
+# shellcheck disable=SC2086 # GO_TEST_FLAGS is a list of flags
+"${test_env[@]}" go test -race -vet=all -count=1 -timeout 15m ${GO_TEST_FLAGS:-} "${pkgs[@]}" || test_status=$?
+elapsed "$t"
 
 # The end-to-end packages once more on PostgreSQL (servertest starts every
 # node on a fresh database). Only for the whole suite; with -race, whose
