@@ -78,10 +78,19 @@ func (m *nodeMetrics) register(reg *prometheus.Registry, sessions *txn.Engine, s
 			}
 			return float64(n)
 		}))
+	if rs, ok := st.(retrier); ok {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strand_store_retries_total",
+			Help: "Store transactions the database aborted as serialization failures or deadlocks and Strand ran again (PostgreSQL store only)."},
+			func() float64 { return float64(rs.Retries()) }))
+	}
 }
 
 // sizer is a store that reports its size (both stores do).
 type sizer interface{ SizeBytes() (int64, error) }
+
+// retrier is a store that counts the transactions it ran again
+// (pgstore.Store).
+type retrier interface{ Retries() uint64 }
 
 // observeRequest is the api.Observer of the node.
 func (m *nodeMetrics) observeRequest(op, errorType string, elapsed time.Duration) {
