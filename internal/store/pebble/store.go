@@ -193,10 +193,15 @@ func (s *Store) Close() error {
 
 // Flush writes the memtable to sstables and waits for it. Nothing needs it
 // for durability (the write-ahead log has every applied batch); tests use it
-// to put data in table files.
+// to put data in table files. A failed store (see Failure) refuses it: the
+// flush would rotate the failed log, and Pebble panics on closing it in a
+// way no recover can stop.
 func (s *Store) Flush() error {
 	if s.closed.Load() {
 		return fmt.Errorf("store: flush: %w", store.ErrClosed)
+	}
+	if err := s.Failure(); err != nil {
+		return fmt.Errorf("store: flush: %w", err)
 	}
 	if err := s.db.Flush(); err != nil {
 		return fmt.Errorf("store: flush: %w", err)
@@ -211,10 +216,15 @@ func (s *Store) Flush() error {
 // this only makes the guarantee explicit), so every Apply that returned
 // before the call is in the copy; a log record being written during the
 // copy is cut off at the copy's end, as in a crash, and dropped when the
-// copy is opened. dst/pebble must not exist.
+// copy is opened. dst/pebble must not exist. A failed store (see Failure)
+// refuses it: after a failed sync the log's pages in memory may not be
+// what the disk holds, so a copy could not be trusted; restart first.
 func (s *Store) Checkpoint(dst string) error {
 	if s.closed.Load() {
 		return fmt.Errorf("store: checkpoint: %w", store.ErrClosed)
+	}
+	if err := s.Failure(); err != nil {
+		return fmt.Errorf("store: checkpoint: %w", err)
 	}
 	if err := s.db.Checkpoint(filepath.Join(dst, "pebble"), pebble.WithFlushedWAL()); err != nil {
 		return fmt.Errorf("store: checkpoint: %w", err)
