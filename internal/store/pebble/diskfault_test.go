@@ -2,7 +2,6 @@ package pebblestore
 
 import (
 	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/strand-db/strand/internal/store/pebble/faultfs"
@@ -28,26 +27,10 @@ func TestWriteFaultRefusesCommit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			fs := faultfs.New(nil)
-			st, err := Open(dir, Options{FS: fs})
-			if err != nil {
-				t.Fatal(err)
-			}
-			put := func(k string) error {
-				b := st.NewBatch()
-				defer b.Close()
-				if err := b.Set([]byte(k), []byte("v-"+k)); err != nil {
-					t.Fatal(err)
-				}
-				return st.Apply(b)
-			}
-			for i := range 5 {
-				if err := put(fmt.Sprintf("acked%d", i)); err != nil {
-					t.Fatal(err)
-				}
-			}
+			st, fs := openFaulty(t, dir, 5)
+			put := func(k string) error { return putKey(t, st, k) }
 			fs.Fail(faultfs.WAL, tc.op, tc.err)
-			err = put("refused")
+			err := put("refused")
 			if !errors.Is(err, ErrFailed) || !errors.Is(st.Failure(), tc.err) {
 				t.Fatalf("commit on a failing disk: %v (store failure %v), want ErrFailed wrapping %v", err, st.Failure(), tc.err)
 			}
@@ -61,17 +44,8 @@ func TestWriteFaultRefusesCommit(t *testing.T) {
 			if v, ok, err := st.Get([]byte("acked4")); err != nil || !ok || string(v) != "v-acked4" {
 				t.Fatalf("read after the failure: %q %v %v", v, ok, err)
 			}
-			_ = st.Close() // may report the failed log
-			st, err = Open(dir, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			st = reopenAcked(t, st, dir, 5)
 			defer st.Close()
-			for i := range 5 {
-				if _, ok, err := st.Get(fmt.Appendf(nil, "acked%d", i)); err != nil || !ok {
-					t.Fatalf("acknowledged key %d after reopening: %v %v", i, ok, err)
-				}
-			}
 			if _, ok, _ := st.Get([]byte("after")); ok {
 				t.Fatal("a refused commit is in the store")
 			}

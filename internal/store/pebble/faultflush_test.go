@@ -2,7 +2,6 @@ package pebblestore
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -29,43 +28,16 @@ func TestFlushAndCheckpointAfterWALFault(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			fs := faultfs.New(nil)
-			st, err := Open(dir, Options{FS: fs})
-			if err != nil {
-				t.Fatal(err)
-			}
-			put := func(k string) error {
-				b := st.NewBatch()
-				defer b.Close()
-				if err := b.Set([]byte(k), []byte("v-"+k)); err != nil {
-					t.Fatal(err)
-				}
-				return st.Apply(b)
-			}
-			for i := range 50 {
-				if err := put(fmt.Sprintf("acked%02d", i)); err != nil {
-					t.Fatal(err)
-				}
-			}
+			st, fs := openFaulty(t, dir, 50)
 			fs.Fail(faultfs.WAL, tc.op, faultfs.EIO)
-			if err := put("refused"); !errors.Is(err, ErrFailed) {
+			if err := putKey(t, st, "refused"); !errors.Is(err, ErrFailed) {
 				t.Fatalf("commit on a failing disk: %v", err)
 			}
 			fs.Clear()
 			if err := tc.call(st, t); !errors.Is(err, ErrFailed) {
 				t.Errorf("%s after the fault: %v, want ErrFailed", tc.name, err)
 			}
-			_ = st.Close()
-			st, err = Open(dir, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			for i := range 50 {
-				if _, ok, err := st.Get(fmt.Appendf(nil, "acked%02d", i)); err != nil || !ok {
-					t.Fatalf("acknowledged key %d after reopening: %v %v", i, ok, err)
-				}
-			}
+			reopenAcked(t, st, dir, 50).Close()
 		})
 	}
 }

@@ -22,6 +22,42 @@ func putKey(t *testing.T, st *Store, k string) error {
 	return st.Apply(b)
 }
 
+// openFaulty opens a store in dir over a fault-injecting file system and
+// commits n keys acked0..acked<n-1> (each acknowledged).
+func openFaulty(t *testing.T, dir string, n int) (*Store, *faultfs.FS) {
+	t.Helper()
+	fs := faultfs.New(nil)
+	st, err := Open(dir, Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := putKey(t, st, fmt.Sprintf("acked%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st, fs
+}
+
+// reopenAcked closes st, reopens dir on the real file system and checks
+// that the n acknowledged keys of openFaulty are all there; the caller
+// closes the store it returns.
+func reopenAcked(t *testing.T, st *Store, dir string, n int) *Store {
+	t.Helper()
+	_ = st.Close() // may report the failed log
+	st, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, ok, err := st.Get(fmt.Appendf(nil, "acked%d", i)); err != nil || !ok {
+			_ = st.Close()
+			t.Fatalf("acknowledged key %d after reopening: %v %v", i, ok, err)
+		}
+	}
+	return st
+}
+
 // A failure to create the next write-ahead log file (forced here by a
 // memtable flush, which rotates the log) puts the store in its failed
 // state like a failed write: later commits are refused with ErrFailed
@@ -30,16 +66,7 @@ func putKey(t *testing.T, st *Store, k string) error {
 // the panic meets an unlock of an unlocked mutex: a fatal error).
 func TestWALCreateFaultRefusesCommit(t *testing.T) {
 	dir := t.TempDir()
-	fs := faultfs.New(nil)
-	st, err := Open(dir, Options{FS: fs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 5 {
-		if err := putKey(t, st, fmt.Sprintf("acked%d", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st, fs := openFaulty(t, dir, 5)
 	fs.Fail(faultfs.WAL, faultfs.Create, faultfs.EIO)
 	_ = st.Flush() // rotates the log: creating the next one fails
 	if fs.Injected() == 0 {
@@ -55,17 +82,8 @@ func TestWALCreateFaultRefusesCommit(t *testing.T) {
 	if v, ok, err := st.Get([]byte("acked4")); err != nil || !ok || string(v) != "v-acked4" {
 		t.Fatalf("read after the failure: %q %v %v", v, ok, err)
 	}
-	_ = st.Close() // may report the failed log
-	st, err = Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st = reopenAcked(t, st, dir, 5)
 	defer st.Close()
-	for i := range 5 {
-		if _, ok, err := st.Get(fmt.Appendf(nil, "acked%d", i)); err != nil || !ok {
-			t.Fatalf("acknowledged key %d after reopening: %v %v", i, ok, err)
-		}
-	}
 	if _, ok, _ := st.Get([]byte("refused")); ok {
 		t.Fatal("a refused commit is in the store")
 	}
