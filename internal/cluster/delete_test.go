@@ -137,3 +137,33 @@ func TestAcquireNeverRecreatesADeletedLedgersLease(t *testing.T) {
 		}
 	}
 }
+
+// A change of the ledger's catalogue row (a tag or settings change) between
+// Acquire's read of it and its write makes the write conflict; Acquire
+// tries again on the fresh row and takes the lease, instead of reporting
+// the unchanged (free) lease as another node's.
+func TestAcquireRetriesACatalogueChange(t *testing.T) {
+	st := memstore.New("")
+	catKey := []byte("c/ledger/busy")
+	set := func(v string) {
+		b := st.NewBatch()
+		defer b.Close()
+		must(t, b.Set(catKey, []byte(v)))
+		must(t, st.Apply(b))
+	}
+	set(`{"Name":"busy","ID":"L1"}`)
+	changed := false
+	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	n := New(Options{Store: st, NodeID: "a", URL: "http://a", TTL: 3 * time.Second, Now: clk.Now,
+		Catalogued: func(string) ([]byte, []byte, bool, error) {
+			row, ok, err := st.Get(catKey)
+			if !changed {
+				changed = true
+				set(`{"Name":"busy","ID":"L1","Tags":{"k":"v"}}`)
+			}
+			return catKey, row, ok, err
+		}})
+	if l, held, err := n.Acquire("L1"); err != nil || !held || l.Token != 1 {
+		t.Fatalf("Acquire across a catalogue change = %+v, %v, %v; want held, token 1", l, held, err)
+	}
+}

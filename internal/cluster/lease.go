@@ -28,6 +28,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -229,27 +230,41 @@ func (s *Leases) Acquire(ledgerID string) (Lease, bool, error) {
 		return l, true, nil
 	}
 	s.mu.Unlock()
+	// A conflict caused by a change of the catalogue row alone (a tag or
+	// settings change of the ledger) is tried again on fresh rows, so that
+	// it is not reported as another node's lease.
+	for attempt := 1; ; attempt++ {
+		l, held, again, err := s.take(ledgerID)
+		if !again || attempt == 3 {
+			return l, held, err
+		}
+	}
+}
+
+// take is one attempt of Acquire, called with gmu held; again reports a
+// conflict that left the lease row as it was read (see Acquire).
+func (s *Leases) take(ledgerID string) (_ Lease, _ bool, again bool, _ error) {
 	cur, raw, ok, err := s.read(ledgerID)
 	if err != nil {
-		return Lease{}, false, err
+		return Lease{}, false, false, err
 	}
 	now := s.opts.Now()
 	if ok && s.othersLive(cur, now) {
-		return cur, false, nil
+		return cur, false, false, nil
 	}
 	next := Lease{Node: s.opts.NodeID, URL: s.opts.URL, Token: cur.Token + 1, Expires: now.Add(s.opts.TTL)}
 	nraw, err := encodeLease(next)
 	if err != nil {
-		return Lease{}, false, err
+		return Lease{}, false, false, err
 	}
 	var catKey, catRow []byte
 	if s.opts.Catalogued != nil {
 		k, v, ok, err := s.opts.Catalogued(ledgerID)
 		if err != nil {
-			return Lease{}, false, fmt.Errorf("cluster: ledger %s: read its catalogue entry: %w", ledgerID, err)
+			return Lease{}, false, false, fmt.Errorf("cluster: ledger %s: read its catalogue entry: %w", ledgerID, err)
 		}
 		if !ok {
-			return Lease{}, false, fmt.Errorf("%w: %s", ErrNotCatalogued, ledgerID)
+			return Lease{}, false, false, fmt.Errorf("%w: %s", ErrNotCatalogued, ledgerID)
 		}
 		catKey, catRow = k, v
 	}
@@ -258,34 +273,34 @@ func (s *Leases) Acquire(ledgerID string) (Lease, bool, error) {
 	b := s.opts.Store.NewBatch()
 	defer b.Close()
 	if err := b.Expect(lay.Lease, raw); err != nil {
-		return Lease{}, false, fmt.Errorf("cluster: %w", err)
+		return Lease{}, false, false, fmt.Errorf("cluster: %w", err)
 	}
 	if catKey != nil {
 		if err := b.Expect(catKey, catRow); err != nil {
-			return Lease{}, false, fmt.Errorf("cluster: %w", err)
+			return Lease{}, false, false, fmt.Errorf("cluster: %w", err)
 		}
 	}
 	if err := b.Set(lay.Lease, nraw); err != nil {
-		return Lease{}, false, fmt.Errorf("cluster: %w", err)
+		return Lease{}, false, false, fmt.Errorf("cluster: %w", err)
 	}
 	if err := b.Set(lay.Fence, fence); err != nil {
-		return Lease{}, false, fmt.Errorf("cluster: %w", err)
+		return Lease{}, false, false, fmt.Errorf("cluster: %w", err)
 	}
 	if err := s.opts.Store.Apply(b); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			if catKey != nil {
 				if _, ok, gerr := s.opts.Store.Get(catKey); gerr == nil && !ok {
-					return Lease{}, false, fmt.Errorf("%w: %s", ErrNotCatalogued, ledgerID)
+					return Lease{}, false, false, fmt.Errorf("%w: %s", ErrNotCatalogued, ledgerID)
 				}
 			}
 			// Another node was quicker: report its lease.
-			cur, _, _, rerr := s.read(ledgerID)
+			latest, latestRaw, _, rerr := s.read(ledgerID)
 			if rerr != nil {
-				return Lease{}, false, rerr
+				return Lease{}, false, false, rerr
 			}
-			return cur, false, nil
+			return latest, false, bytes.Equal(latestRaw, raw), nil
 		}
-		return Lease{}, false, fmt.Errorf("cluster: take lease of ledger %s: %w", ledgerID, err)
+		return Lease{}, false, false, fmt.Errorf("cluster: take lease of ledger %s: %w", ledgerID, err)
 	}
 	s.mu.Lock()
 	s.held[ledgerID] = &held{lease: next, raw: nraw, fence: fence}
@@ -295,10 +310,10 @@ func (s *Leases) Acquire(ledgerID string) (Lease, bool, error) {
 	if s.opts.Gained != nil {
 		if err := s.opts.Gained(ledgerID); err != nil {
 			_ = s.release(ledgerID)
-			return Lease{}, false, err
+			return Lease{}, false, false, err
 		}
 	}
-	return next, true, nil
+	return next, true, false, nil
 }
 
 // othersLive reports whether l binds this node at now: it is live and held
