@@ -217,9 +217,9 @@ func tokenBytes(t uint64) []byte { return binary.BigEndian.AppendUint64(nil, t) 
 // cannot apply after a DeleteLedger removed the row (the delete removes the
 // catalogue row before the ledger's keys). A ledger not catalogued, or
 // deleted before the batch applies, fails with an error matching
-// ErrNotCatalogued. (A concurrent change of the row, such as a tag update,
-// makes the take fail like a lost race; the next request or claim round
-// takes the lease.)
+// ErrNotCatalogued. A concurrent change of the row alone (a tag or settings
+// update) makes the batch conflict with the lease row unchanged: the take
+// is then tried again on fresh rows, up to three times in all.
 func (s *Leases) Acquire(ledgerID string) (Lease, bool, error) {
 	s.gmu.Lock()
 	defer s.gmu.Unlock()
