@@ -39,7 +39,8 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Usage: strand verify --data-dir DIR | --store postgres://... [--ledger NAME]\n\n"+
 			"Recomputes every hash of every journal block, the hash chain and the ledger Merkle tree,\n"+
 			"checks every stored revision copy against its block, and checks that the journal holds\n"+
-			"every block that was acknowledged (the ledger's tip record). Exit status 0: all hold;\n"+
+			"every block that was acknowledged (the ledger's tip record), and checks the lease\n"+
+			"metadata and table tag records. Exit status 0: all hold;\n"+
 			"1: a check failed (the first bad block is printed); 2: the check could not run.\n"+
 			"On PostgreSQL stop the nodes first: a check of a live database reads each kind of\n"+
 			"record in its own snapshot, so a commit in between fails it spuriously.\n\n")
@@ -116,7 +117,12 @@ func verifyCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strand verify: %v\n", err)
 		return 2
 	}
-	if !rep.OK() || leaseDamaged {
+	tagsDamaged, err := checkTableTags(off.st, rep, *name, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "strand verify: %v\n", err)
+		return 2
+	}
+	if !rep.OK() || leaseDamaged || tagsDamaged {
 		return 1
 	}
 	fmt.Fprintf(stdout, "verified %d ledger(s) in %s\n", len(rep.Ledgers), time.Since(start).Round(time.Millisecond))

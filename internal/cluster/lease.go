@@ -16,11 +16,19 @@
 // when a silent owner is presumed dead (Options.TTL after its last
 // renewal).
 //
+// A lease is only ever taken for a ledger that is still in the catalogue:
+// the batch that takes it also expects the ledger's catalogue row as
+// Options.Catalogued read it (see Acquire). Deleting a ledger removes its
+// catalogue row first and its keys, lease and fence among them, after; a
+// node that read the lease before the delete and writes after it would
+// otherwise recreate the two rows for a ledger that no longer exists.
+//
 // The package knows nothing of HTTP: package server forwards requests to
 // the owner that Read names.
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -34,6 +42,11 @@ import (
 	"github.com/strand-db/strand/internal/qldbid"
 	"github.com/strand-db/strand/internal/store"
 )
+
+// ErrNotCatalogued is the error of Acquire for a ledger that is not (or no
+// longer) in the catalogue (Options.Catalogued): it was deleted, and its
+// lease is not taken.
+var ErrNotCatalogued = errors.New("cluster: ledger not in the catalogue (deleted)")
 
 // DefaultTTL is how long a lease lasts without renewal.
 const DefaultTTL = 5 * time.Second
@@ -72,6 +85,14 @@ type Options struct {
 	// Candidates, if set, lists the ledger ids the claim loop keeps owned:
 	// every one without a live owner is taken by some node.
 	Candidates func() []string
+	// Catalogued, if set, returns the key and the value, as stored now, of
+	// the ledger's catalogue row, and ok false when the catalogue has no
+	// ledger of that id (it was deleted). Acquire takes a lease only for a
+	// ledger it reports, and its batch expects the row unchanged, so that a
+	// delete that lands between the check and the write makes the take
+	// fail (ErrNotCatalogued) instead of leaving lease rows behind. Nil
+	// skips the check (a store not shared, or tests of leases alone).
+	Catalogued func(ledgerID string) (key, value []byte, ok bool, err error)
 	Logger     *slog.Logger
 	Now        func() time.Time
 }
@@ -189,6 +210,16 @@ func tokenBytes(t uint64) []byte { return binary.BigEndian.AppendUint64(nil, t) 
 // holds it. It returns the lease in force afterwards and whether this node
 // holds it; a live lease of another node is returned with false and no
 // error, so that the caller can forward to its URL.
+//
+// With Options.Catalogued set, the ledger must be in the catalogue: the
+// batch that writes the lease and fence rows expects both the lease row as
+// read and the ledger's catalogue row as Catalogued returned it, so that it
+// cannot apply after a DeleteLedger removed the row (the delete removes the
+// catalogue row before the ledger's keys). A ledger not catalogued, or
+// deleted before the batch applies, fails with an error matching
+// ErrNotCatalogued. A concurrent change of the row alone (a tag or settings
+// update) makes the batch conflict with the lease row unchanged: the take
+// is then tried again on fresh rows, up to three times in all.
 func (s *Leases) Acquire(ledgerID string) (Lease, bool, error) {
 	s.gmu.Lock()
 	defer s.gmu.Unlock()
@@ -199,42 +230,77 @@ func (s *Leases) Acquire(ledgerID string) (Lease, bool, error) {
 		return l, true, nil
 	}
 	s.mu.Unlock()
+	// A conflict caused by a change of the catalogue row alone (a tag or
+	// settings change of the ledger) is tried again on fresh rows, so that
+	// it is not reported as another node's lease.
+	for attempt := 1; ; attempt++ {
+		l, held, again, err := s.take(ledgerID)
+		if !again || attempt == 3 {
+			return l, held, err
+		}
+	}
+}
+
+// take is one attempt of Acquire, called with gmu held; again reports a
+// conflict that left the lease row as it was read (see Acquire).
+func (s *Leases) take(ledgerID string) (_ Lease, _ bool, again bool, _ error) {
 	cur, raw, ok, err := s.read(ledgerID)
 	if err != nil {
-		return Lease{}, false, err
+		return Lease{}, false, false, err
 	}
 	now := s.opts.Now()
 	if ok && s.othersLive(cur, now) {
-		return cur, false, nil
+		return cur, false, false, nil
 	}
 	next := Lease{Node: s.opts.NodeID, URL: s.opts.URL, Token: cur.Token + 1, Expires: now.Add(s.opts.TTL)}
 	nraw, err := encodeLease(next)
 	if err != nil {
-		return Lease{}, false, err
+		return Lease{}, false, false, err
+	}
+	var catKey, catRow []byte
+	if s.opts.Catalogued != nil {
+		k, v, ok, err := s.opts.Catalogued(ledgerID)
+		if err != nil {
+			return Lease{}, false, false, fmt.Errorf("cluster: ledger %s: read its catalogue entry: %w", ledgerID, err)
+		}
+		if !ok {
+			return Lease{}, false, false, fmt.Errorf("%w: %s", ErrNotCatalogued, ledgerID)
+		}
+		catKey, catRow = k, v
 	}
 	lay := journal.LedgerLayout(ledgerID)
 	fence := tokenBytes(next.Token)
 	b := s.opts.Store.NewBatch()
 	defer b.Close()
 	if err := b.Expect(lay.Lease, raw); err != nil {
-		return Lease{}, false, fmt.Errorf("cluster: %w", err)
+		return Lease{}, false, false, fmt.Errorf("cluster: %w", err)
+	}
+	if catKey != nil {
+		if err := b.Expect(catKey, catRow); err != nil {
+			return Lease{}, false, false, fmt.Errorf("cluster: %w", err)
+		}
 	}
 	if err := b.Set(lay.Lease, nraw); err != nil {
-		return Lease{}, false, fmt.Errorf("cluster: %w", err)
+		return Lease{}, false, false, fmt.Errorf("cluster: %w", err)
 	}
 	if err := b.Set(lay.Fence, fence); err != nil {
-		return Lease{}, false, fmt.Errorf("cluster: %w", err)
+		return Lease{}, false, false, fmt.Errorf("cluster: %w", err)
 	}
 	if err := s.opts.Store.Apply(b); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			// Another node was quicker: report its lease.
-			cur, _, _, rerr := s.read(ledgerID)
-			if rerr != nil {
-				return Lease{}, false, rerr
+			if catKey != nil {
+				if _, ok, gerr := s.opts.Store.Get(catKey); gerr == nil && !ok {
+					return Lease{}, false, false, fmt.Errorf("%w: %s", ErrNotCatalogued, ledgerID)
+				}
 			}
-			return cur, false, nil
+			// Another node was quicker: report its lease.
+			latest, latestRaw, _, rerr := s.read(ledgerID)
+			if rerr != nil {
+				return Lease{}, false, false, rerr
+			}
+			return latest, false, bytes.Equal(latestRaw, raw), nil
 		}
-		return Lease{}, false, fmt.Errorf("cluster: take lease of ledger %s: %w", ledgerID, err)
+		return Lease{}, false, false, fmt.Errorf("cluster: take lease of ledger %s: %w", ledgerID, err)
 	}
 	s.mu.Lock()
 	s.held[ledgerID] = &held{lease: next, raw: nraw, fence: fence}
@@ -244,10 +310,10 @@ func (s *Leases) Acquire(ledgerID string) (Lease, bool, error) {
 	if s.opts.Gained != nil {
 		if err := s.opts.Gained(ledgerID); err != nil {
 			_ = s.release(ledgerID)
-			return Lease{}, false, err
+			return Lease{}, false, false, err
 		}
 	}
-	return next, true, nil
+	return next, true, false, nil
 }
 
 // othersLive reports whether l binds this node at now: it is live and held
@@ -261,9 +327,13 @@ func (s *Leases) othersLive(l Lease, now time.Time) bool {
 }
 
 // Take is Acquire for the engines (txn.Ownership): it reports only
-// whether this node holds the ledger afterwards.
+// whether this node holds the ledger afterwards. A ledger deleted meanwhile
+// (ErrNotCatalogued) is not held, and no error.
 func (s *Leases) Take(ledgerID string) (bool, error) {
 	_, held, err := s.Acquire(ledgerID)
+	if errors.Is(err, ErrNotCatalogued) {
+		return false, nil
+	}
 	return held, err
 }
 
@@ -393,6 +463,9 @@ func (s *Leases) claim() {
 			continue
 		}
 		if _, _, err := s.Acquire(id); err != nil {
+			if errors.Is(err, ErrNotCatalogued) {
+				continue // deleted since Candidates listed it
+			}
 			s.reportDamage(id, err)
 			s.opts.Logger.Warn("could not take ledger lease", "ledger_id", id, "err", err)
 		}

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/strand-db/strand/internal/api"
+	"github.com/strand-db/strand/internal/cluster"
 	"github.com/strand-db/strand/internal/config"
 )
 
@@ -35,6 +37,9 @@ func (n *Node) Route(ctx context.Context, ledgerName string) (string, error) {
 		return "", nil
 	}
 	lease, held, err := n.leases.Acquire(meta.ID)
+	if errors.Is(err, cluster.ErrNotCatalogued) {
+		return "", nil // deleted meanwhile: served here, which reports it
+	}
 	if err != nil {
 		return "", err
 	}

@@ -118,7 +118,8 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 	var streamOwner stream.Ownership
 	if shared {
 		n.leases = cluster.New(cluster.Options{Store: st, URL: cfg.NodeURL, TTL: cfg.LeaseTTL, Logger: log,
-			Gained: n.ledgerGained, Lost: n.ledgerLost, Candidates: n.leaseCandidates})
+			Gained: n.ledgerGained, Lost: n.ledgerLost, Candidates: n.leaseCandidates,
+			Catalogued: func(id string) ([]byte, []byte, bool, error) { return n.ledgers.Row(id) }})
 		txnOwner, streamOwner = n.leases, n.leases
 	}
 	cat, err := ledger.Open(st, ledger.Options{Region: cfg.Region, AccountID: cfg.AccountID, MaxLedgers: cfg.MaxLedgers,

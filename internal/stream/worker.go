@@ -148,15 +148,11 @@ func (w *worker) run(ctx context.Context) {
 				if err == nil {
 					break
 				}
-				if lostLedger(err) {
-					// Another node owns the ledger now and resumes from
-					// the last checkpoint, or the stream was removed (its
-					// ledger deleted): stop without a status change.
-					o.Logger.Info("journal stream stopped: removed, or its ledger is held by another node", append(w.log(), "err", err)...)
-					return
-				}
-				w.internalFault("checkpoint not saved", err)
-				if !w.sleep(ctx) {
+				// Another node owns the ledger now and resumes from the
+				// last checkpoint, or the stream was removed (its ledger
+				// deleted): stop without a status change. Damaged lease
+				// metadata is an internal fault, retried.
+				if w.checkpointRefused(err) || !w.sleep(ctx) {
 					return
 				}
 			}
@@ -207,12 +203,7 @@ func (w *worker) prepare() (ready, stop bool) {
 		w.cp.Next, w.cp.Positioned = next, true
 		if err := w.saveCheckpoint(); err != nil {
 			w.cp = checkpoint{}
-			if lostLedger(err) {
-				o.Logger.Info("journal stream stopped: removed, or its ledger is held by another node", append(w.log(), "err", err)...)
-				return false, true
-			}
-			w.internalFault("checkpoint not saved", err)
-			return false, false
+			return false, w.checkpointRefused(err)
 		}
 	}
 	return true, false
