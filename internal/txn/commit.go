@@ -405,7 +405,7 @@ func (l *LedgerEngine) buildIndex(batch store.IndexedBatch, tableID, field strin
 // document), both the committed view, Ion binary. Commit and
 // RebuildDerived both write revisions through it.
 func (k keys) storeRevision(addr journal.BlockAddress, tableID string, rev journal.Revision, set func(k, v []byte), del func(k []byte)) error {
-	committed, err := ionvalue.MarshalBinary(rev.Ion(addr))
+	committed, err := journal.EncodeRevision(rev, addr)
 	if err != nil {
 		return fmt.Errorf("txn: encode revision: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/partiql"
 	"github.com/strand-db/strand/internal/qldberr"
@@ -112,7 +111,7 @@ func (l *LedgerEngine) buildRedaction(t *Transaction, b *journal.Block, g *group
 		// concurrent redaction: this is not a client error.
 		return fmt.Errorf("txn: redact: %w", err)
 	}
-	hist, err := ionvalue.MarshalBinary(rev.Ion(r.Block))
+	hist, err := journal.EncodeRevision(rev, r.Block)
 	if err != nil {
 		return fmt.Errorf("txn: redact: encode revision: %w", err)
 	}
