@@ -2,6 +2,7 @@ package ionvalue
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -15,11 +16,40 @@ import (
 // Reset empties the Encoder for the next top-level value, keeping its
 // buffers and its style. Bytes returned earlier stay valid.
 func (w *Encoder) Reset() {
-	w.e.body = w.e.body[:0]
-	w.e.syms = w.e.syms[:0]
-	clear(w.e.local)
+	w.e.reset()
 	w.open = w.open[:0]
 	w.err = nil
+}
+
+// marshalEncoders holds MarshalBinary's encoders between calls: their
+// buffers and symbol map are reused (each call's result is a fresh slice).
+var marshalEncoders = sync.Pool{New: func() any { return &binaryEncoder{body: make([]byte, 0, 256)} }}
+
+// Bounds of what a reused encoder keeps: a rare huge value does not pin
+// its buffer, and a value with many distinct symbols does not leave a map
+// that every later reset would have to clear.
+const (
+	keepBodyBytes = 1 << 20
+	keepSymbols   = 256
+)
+
+// reset empties e for the next top-level value, keeping its buffers.
+func (e *binaryEncoder) reset() {
+	e.body = e.body[:0]
+	clear(e.syms) // drop the references to the texts
+	e.syms = e.syms[:0]
+	if len(e.local) > keepSymbols {
+		e.local = nil
+	} else {
+		clear(e.local)
+	}
+}
+
+// release returns e to pool unless its buffers grew too large to keep.
+func (e *binaryEncoder) release(pool *sync.Pool) {
+	if cap(e.body) <= keepBodyBytes && cap(e.syms) <= keepSymbols {
+		pool.Put(e)
+	}
 }
 
 // StructField writes the name of the next field of a struct, refusing (in
@@ -56,4 +86,10 @@ func (w *Encoder) WriteField(name string, v *Value, depth int) error {
 // the millisecond, three fractional digits.
 func (w *Encoder) WriteTimeMillis(t time.Time) error {
 	return w.WriteTimestamp(MillisTimestamp(t))
+}
+
+// Reusable reports whether w's buffers are small enough to keep in a pool
+// for later values (see Reset).
+func (w *Encoder) Reusable() bool {
+	return cap(w.e.body) <= keepBodyBytes && cap(w.e.syms) <= keepSymbols
 }

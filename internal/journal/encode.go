@@ -25,12 +25,10 @@ func getEncoder() *ionvalue.Encoder {
 	return w
 }
 
-// encoderKeepLimit bounds the buffer an Encoder may keep in the pool: a
-// rare huge block does not pin its memory.
-const encoderKeepLimit = 1 << 20
-
-func putEncoder(w *ionvalue.Encoder, n int) {
-	if n <= encoderKeepLimit {
+// putEncoder returns w to the pool unless a rare huge value grew its
+// buffers beyond what is worth keeping.
+func putEncoder(w *ionvalue.Encoder) {
+	if w.Reusable() {
 		encoders.Put(w)
 	}
 }
@@ -41,11 +39,11 @@ func EncodeBlock(b *Block) ([]byte, error) {
 	w := getEncoder()
 	err := writeBlock(w, b)
 	if err != nil {
-		putEncoder(w, 0)
+		putEncoder(w)
 		return nil, err
 	}
 	out := w.Bytes()
-	putEncoder(w, len(out))
+	putEncoder(w)
 	return out, nil
 }
 
@@ -56,11 +54,11 @@ func EncodeRevision(r Revision, addr BlockAddress) ([]byte, error) {
 	w := getEncoder()
 	err := writeRevision(w, r, addr, 0)
 	if err != nil {
-		putEncoder(w, 0)
+		putEncoder(w)
 		return nil, err
 	}
 	out := w.Bytes()
-	putEncoder(w, len(out))
+	putEncoder(w)
 	return out, nil
 }
 
