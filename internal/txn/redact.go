@@ -58,7 +58,7 @@ func (t *Transaction) RedactRevision(strandID string, seq uint64, tableID, docID
 	if !ok {
 		return 0, redactErr("no table with id %s", qldberr.Clip(tableID))
 	}
-	note(t.reads.tables, tableID, readSeq)
+	note(&t.reads.tables, tableID, readSeq)
 	if !tm.Active {
 		return 0, redactErr("table %s (id %s) is dropped; undrop it first (UNDROP TABLE \"%s\")", tm.Name, tm.ID, tm.ID)
 	}
@@ -84,7 +84,7 @@ func (t *Transaction) RedactRevision(strandID string, seq uint64, tableID, docID
 		return 0, fmt.Errorf("txn: redact: %w", err)
 	}
 	version := b.Revisions[i].Metadata.Version
-	note(t.reads.docs, redactKey(docID, version), readSeq)
+	note(&t.reads.docs, redactKey(docID, version), readSeq)
 	if _, later, err := t.ledger.RevisionBlock(docID, version+1); err != nil {
 		return 0, fmt.Errorf("txn: redact: %w", err)
 	} else if !later {
