@@ -144,7 +144,9 @@ func (v *signatureChecker) fastSignature(r *http.Request, bodyLen int, payloadHa
 	canonical := sha256.Sum256(buf)
 
 	date := amzDate[:8]
-	sts := make([]byte, 0, 160)
+	// The string to sign is built behind room for HMAC's inner pad.
+	inner := make([]byte, sha256.BlockSize, sha256.BlockSize+160)
+	sts := inner[sha256.BlockSize:]
 	sts = append(sts, "AWS4-HMAC-SHA256\n"...)
 	sts = append(sts, amzDate...)
 	sts = append(sts, '\n')
@@ -153,7 +155,30 @@ func (v *signatureChecker) fastSignature(r *http.Request, bodyLen int, payloadHa
 	sts = append(sts, a.region...)
 	sts = append(sts, "/"+signingName+"/aws4_request\n"...)
 	sts = hex.AppendEncode(sts, canonical[:])
-	m := hmac.New(sha256.New, v.keys.get(secret, date, a.region))
-	m.Write(sts)
-	return hex.EncodeToString(m.Sum(nil)), true
+	mac := hmacSHA256(v.keys.get(secret, date, a.region), inner[:sha256.BlockSize+len(sts)])
+	return hex.EncodeToString(mac[:]), true
+}
+
+// hmacSHA256 returns HMAC-SHA256(key, msg) (RFC 2104) for a key of at most
+// one block (a derived SigV4 key is 32 bytes), where padded is
+// sha256.BlockSize free bytes followed by msg: the inner pad is written
+// there, so nothing is allocated. Longer keys go through crypto/hmac.
+func hmacSHA256(key, padded []byte) [sha256.Size]byte {
+	if len(key) > sha256.BlockSize {
+		m := hmac.New(sha256.New, key)
+		m.Write(padded[sha256.BlockSize:])
+		return [sha256.Size]byte(m.Sum(nil))
+	}
+	var outer [sha256.BlockSize + sha256.Size]byte
+	for i := 0; i < sha256.BlockSize; i++ {
+		var k byte
+		if i < len(key) {
+			k = key[i]
+		}
+		padded[i] = k ^ 0x36
+		outer[i] = k ^ 0x5c
+	}
+	in := sha256.Sum256(padded)
+	copy(outer[sha256.BlockSize:], in[:])
+	return sha256.Sum256(outer[:])
 }

@@ -155,8 +155,9 @@ func nonNilBytes(b []byte) []byte {
 // annotation of the form $<digits> (ErrSymbolIDText), a value nested deeper
 // than MaxStoredDepth (ErrTooDeep) or an unknown type.
 func MarshalBinary(v *Value) ([]byte, error) {
-	var e binaryEncoder
-	e.body = make([]byte, 0, 256)
+	e := marshalEncoders.Get().(*binaryEncoder)
+	e.reset()
+	defer e.release(&marshalEncoders)
 	if err := e.value(v, 0); err != nil {
 		return nil, fmt.Errorf("ionvalue: write: %w", err)
 	}

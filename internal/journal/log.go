@@ -303,11 +303,6 @@ func (g *Group) Publish() {
 // End releases the append lock. Call it exactly once per Begin.
 func (g *Group) End() { g.l.appendMu.Unlock() }
 
-// EncodeBlock stores a block as the Ion binary of its GetBlock shape.
-func EncodeBlock(b *Block) ([]byte, error) {
-	return ionvalue.MarshalBinary(b.Ion())
-}
-
 // DecodeBlock reverses EncodeBlock: it decodes the stored Ion and reads it
 // with BlockFromIon, the one block parser (which fills each document
 // revision's table from transactionInfo.documents). The block owns its

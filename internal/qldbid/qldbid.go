@@ -5,7 +5,8 @@ package qldbid
 
 import (
 	"crypto/rand"
-	"math/big"
+	"encoding/binary"
+	"math/bits"
 	"regexp"
 )
 
@@ -25,17 +26,20 @@ func New() string {
 	return Encode(b)
 }
 
-// Encode writes 128 bits as a fixed-width, zero-padded Base62 string.
+// Encode writes 128 bits as a fixed-width, zero-padded Base62 string: the
+// number b (big-endian) in base 62, most significant digit first. 62^22
+// exceeds 2^128, so every value fits. The division works on two 64-bit
+// halves (no big.Int, one allocation: the string).
 func Encode(b [16]byte) string {
-	n := new(big.Int).SetBytes(b[:])
-	out := make([]byte, Length)
-	base := big.NewInt(62)
-	mod := new(big.Int)
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	var out [Length]byte
 	for i := Length - 1; i >= 0; i-- {
-		n.DivMod(n, base, mod)
-		out[i] = alphabet[mod.Int64()]
+		var r uint64
+		hi, r = bits.Div64(0, hi, 62)
+		lo, r = bits.Div64(r, lo, 62)
+		out[i] = alphabet[r]
 	}
-	return string(out)
+	return string(out[:])
 }
 
 // Valid reports whether s has the shape of an id (22 ASCII letters or digits).

@@ -244,12 +244,14 @@ func (l *LedgerEngine) buildBlock(t *Transaction, g *groupState, batch store.Ind
 	}
 	ws := &writeSet{}
 	var revs []journal.Revision
-	var ops []func() error
-	set := func(k, v []byte) { ops = append(ops, func() error { return batch.Set(k, v) }) }
-	del := func(k []byte) { ops = append(ops, func() error { return batch.Delete(k) }) }
+	// The batch writes, queued until the block is built: a set or delete
+	// is one element (no closure each); other writes carry a function.
+	var ops []batchOp
+	set := func(k, v []byte) { ops = append(ops, batchOp{key: k, value: v}) }
+	del := func(k []byte) { ops = append(ops, batchOp{key: k, del: true}) }
 
 	// Catalogue changes first: later document writes see new indexes.
-	newTables := map[string]*tableMeta{}
+	var newTables map[string]*tableMeta // made by the first catalogue change
 	for _, id := range t.tableOrder {
 		tm := t.tables[id].clone()
 		old, existed := g.table(l, id)
@@ -268,7 +270,7 @@ func (l *LedgerEngine) buildBlock(t *Transaction, g *groupState, batch store.Ind
 			for _, ix := range old.Indexes {
 				if !hasIndex(tm, ix.Field) {
 					lo := l.keys.indexField(id, ix.Field)
-					ops = append(ops, func() error { return batch.DeleteRange(lo, store.PrefixEnd(lo)) })
+					ops = append(ops, batchOp{fn: func() error { return batch.DeleteRange(lo, store.PrefixEnd(lo)) }})
 				}
 			}
 		}
@@ -281,6 +283,9 @@ func (l *LedgerEngine) buildBlock(t *Transaction, g *groupState, batch store.Ind
 			return nil, nil, err
 		}
 		revs = append(revs, journal.Revision{Hash: journal.RevisionHash(tm.ion(), meta(id, tm.Version))})
+		if newTables == nil {
+			newTables = map[string]*tableMeta{}
+		}
 		newTables[id] = tm
 		ws.tables = append(ws.tables, id)
 		ws.names = append(ws.names, tm.Name)
@@ -329,7 +334,7 @@ func (l *LedgerEngine) buildBlock(t *Transaction, g *groupState, batch store.Ind
 	}
 
 	b := &journal.Block{Address: addr, TransactionID: t.ID, Timestamp: g.now, TransactionInfo: info, Revisions: revs}
-	if err := l.buildRedaction(t, b, g, ws, func(op func() error) { ops = append(ops, op) }, set); err != nil {
+	if err := l.buildRedaction(t, b, g, ws, func(op func() error) { ops = append(ops, batchOp{fn: op}) }, set); err != nil {
 		return nil, nil, err
 	}
 	b.Seal(g.log.Prev())
@@ -371,7 +376,7 @@ func (l *LedgerEngine) buildBlock(t *Transaction, g *groupState, batch store.Ind
 		ws.scans = append(ws.scans, tm.ID)
 	}
 	for _, op := range ops {
-		if err := op(); err != nil {
+		if err := op.apply(batch); err != nil {
 			return nil, nil, fmt.Errorf("txn: batch: %w", err)
 		}
 	}
@@ -382,6 +387,25 @@ func (l *LedgerEngine) buildBlock(t *Transaction, g *groupState, batch store.Ind
 		g.tables[id] = tm
 	}
 	return b, ws, nil
+}
+
+// batchOp is one queued write of buildBlock: fn when set, else a delete of
+// key when del, else a set of key to value.
+type batchOp struct {
+	key, value []byte
+	del        bool
+	fn         func() error
+}
+
+func (op batchOp) apply(batch store.IndexedBatch) error {
+	switch {
+	case op.fn != nil:
+		return op.fn()
+	case op.del:
+		return batch.Delete(op.key)
+	default:
+		return batch.Set(op.key, op.value)
+	}
 }
 
 func hasIndex(tm *tableMeta, field string) bool {
@@ -405,7 +429,7 @@ func (l *LedgerEngine) buildIndex(batch store.IndexedBatch, tableID, field strin
 // document), both the committed view, Ion binary. Commit and
 // RebuildDerived both write revisions through it.
 func (k keys) storeRevision(addr journal.BlockAddress, tableID string, rev journal.Revision, set func(k, v []byte), del func(k []byte)) error {
-	committed, err := ionvalue.MarshalBinary(rev.Ion(addr))
+	committed, err := journal.EncodeRevision(rev, addr)
 	if err != nil {
 		return fmt.Errorf("txn: encode revision: %w", err)
 	}

@@ -363,13 +363,13 @@ func TestReadSetSequence(t *testing.T) {
 		read func(rs *readSet)
 		want bool
 	}{
-		{"read before the change", func(rs *readSet) { note(rs.docs, "a", 5) }, true},
-		{"read long before the change", func(rs *readSet) { note(rs.docs, "a", 1) }, true},
-		{"read after the change", func(rs *readSet) { note(rs.docs, "a", 6) }, false},
-		{"first read counts", func(rs *readSet) { note(rs.docs, "a", 4); note(rs.docs, "a", 9) }, true},
-		{"other document", func(rs *readSet) { note(rs.docs, "b", 0) }, false},
-		{"scan before", func(rs *readSet) { note(rs.scans, "T", 3) }, true},
-		{"scan of another table", func(rs *readSet) { note(rs.scans, "U", 3) }, false},
+		{"read before the change", func(rs *readSet) { note(&rs.docs, "a", 5) }, true},
+		{"read long before the change", func(rs *readSet) { note(&rs.docs, "a", 1) }, true},
+		{"read after the change", func(rs *readSet) { note(&rs.docs, "a", 6) }, false},
+		{"first read counts", func(rs *readSet) { note(&rs.docs, "a", 4); note(&rs.docs, "a", 9) }, true},
+		{"other document", func(rs *readSet) { note(&rs.docs, "b", 0) }, false},
+		{"scan before", func(rs *readSet) { note(&rs.scans, "T", 3) }, true},
+		{"scan of another table", func(rs *readSet) { note(&rs.scans, "U", 3) }, false},
 		{"empty", func(rs *readSet) {}, false},
 	}
 	for _, c := range cases {

@@ -19,16 +19,18 @@ type readSet struct {
 	names  map[string]uint64
 }
 
-func newReadSet() *readSet {
-	return &readSet{docs: map[string]uint64{}, scans: map[string]uint64{}, keys: map[string]uint64{},
-		tables: map[string]uint64{}, names: map[string]uint64{}}
-}
+// newReadSet returns an empty read set; its maps are made on first use
+// (note), since most transactions read only some kinds of item.
+func newReadSet() *readSet { return &readSet{} }
 
-// note records a read of item k that saw every block below seq; the first
-// read of an item is the one that counts.
-func note(m map[string]uint64, k string, seq uint64) {
-	if _, ok := m[k]; !ok {
-		m[k] = seq
+// note records in *m a read of item k that saw every block below seq; the
+// first read of an item is the one that counts. It makes *m when nil.
+func note(m *map[string]uint64, k string, seq uint64) {
+	if *m == nil {
+		*m = make(map[string]uint64, 1)
+	}
+	if _, ok := (*m)[k]; !ok {
+		(*m)[k] = seq
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/partiql"
 	"github.com/strand-db/strand/internal/qldberr"
@@ -59,7 +58,7 @@ func (t *Transaction) RedactRevision(strandID string, seq uint64, tableID, docID
 	if !ok {
 		return 0, redactErr("no table with id %s", qldberr.Clip(tableID))
 	}
-	note(t.reads.tables, tableID, readSeq)
+	note(&t.reads.tables, tableID, readSeq)
 	if !tm.Active {
 		return 0, redactErr("table %s (id %s) is dropped; undrop it first (UNDROP TABLE \"%s\")", tm.Name, tm.ID, tm.ID)
 	}
@@ -85,7 +84,7 @@ func (t *Transaction) RedactRevision(strandID string, seq uint64, tableID, docID
 		return 0, fmt.Errorf("txn: redact: %w", err)
 	}
 	version := b.Revisions[i].Metadata.Version
-	note(t.reads.docs, redactKey(docID, version), readSeq)
+	note(&t.reads.docs, redactKey(docID, version), readSeq)
 	if _, later, err := t.ledger.RevisionBlock(docID, version+1); err != nil {
 		return 0, fmt.Errorf("txn: redact: %w", err)
 	} else if !later {
@@ -112,7 +111,7 @@ func (l *LedgerEngine) buildRedaction(t *Transaction, b *journal.Block, g *group
 		// concurrent redaction: this is not a client error.
 		return fmt.Errorf("txn: redact: %w", err)
 	}
-	hist, err := ionvalue.MarshalBinary(rev.Ion(r.Block))
+	hist, err := journal.EncodeRevision(rev, r.Block)
 	if err != nil {
 		return fmt.Errorf("txn: redact: encode revision: %w", err)
 	}

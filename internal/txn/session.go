@@ -324,6 +324,9 @@ func (e *Engine) pageOf(t *Transaction, rows [][]byte, charged int64) (Page, err
 	var b [18]byte
 	_, _ = rand.Read(b[:])
 	tok := base64.StdEncoding.EncodeToString(b[:])
+	if t.cursors == nil {
+		t.cursors = map[string]*cursor{}
+	}
 	t.cursors[tok] = &cursor{rows: rest, bytes: n}
 	return Page{Values: rows[:e.opts.PageSize], NextPageToken: tok}, nil
 }

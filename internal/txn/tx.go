@@ -115,8 +115,7 @@ type Transaction struct {
 func newTransaction(l *LedgerEngine, now time.Time) *Transaction {
 	t := &Transaction{
 		ID: qldbid.New(), ledger: l, snapshot: l.Next(), started: now,
-		reads: newReadSet(), writes: map[string]*pendingDoc{}, tables: map[string]*tableMeta{},
-		cursors: map[string]*cursor{},
+		reads: newReadSet(), writes: map[string]*pendingDoc{}, // tables and cursors: made on first use
 	}
 	t.digest = qldbhash.NewCommitDigest(t.ID)
 	l.open.add(t, t.snapshot)
@@ -173,10 +172,10 @@ func (t *Transaction) allTables() []*tableMeta {
 // Table implements partiql.Tx.
 func (t *Transaction) Table(name string) (partiql.TableInfo, bool) {
 	seq := t.readSeq()
-	note(t.reads.names, name, seq)
+	note(&t.reads.names, name, seq)
 	for _, tm := range t.allTables() {
 		if tm.Active && tm.Name == name {
-			note(t.reads.tables, tm.ID, seq)
+			note(&t.reads.tables, tm.ID, seq)
 			return tm.info(), true
 		}
 	}
@@ -190,7 +189,7 @@ func (t *Transaction) TableByID(id string) (partiql.TableInfo, bool) {
 	if !ok {
 		return partiql.TableInfo{}, false
 	}
-	note(t.reads.tables, id, seq)
+	note(&t.reads.tables, id, seq)
 	return tm.info(), true
 }
 
@@ -200,11 +199,11 @@ func (t *Transaction) Tables() []partiql.TableInfo {
 	all := t.allTables()
 	out := make([]partiql.TableInfo, len(all))
 	for i, tm := range all {
-		note(t.reads.tables, tm.ID, seq)
-		note(t.reads.names, tm.Name, seq)
+		note(&t.reads.tables, tm.ID, seq)
+		note(&t.reads.names, tm.Name, seq)
 		out[i] = tm.info()
 	}
-	note(t.reads.names, catalogName, seq)
+	note(&t.reads.names, catalogName, seq)
 	return out
 }
 
@@ -246,7 +245,7 @@ func (p *pendingDoc) document(id string) (partiql.Document, error) {
 
 // Scan implements partiql.Tx.
 func (t *Transaction) Scan(tableID string, fn func(doc partiql.Document) bool) error {
-	note(t.reads.scans, tableID, t.readSeq())
+	note(&t.reads.scans, tableID, t.readSeq())
 	prefix := t.ledger.keys.docs(tableID)
 	stop := false
 	var decodeErr error
@@ -306,7 +305,7 @@ func (t *Transaction) Scan(tableID string, fn func(doc partiql.Document) bool) e
 
 // Get implements partiql.Tx.
 func (t *Transaction) Get(tableID, docID string) (partiql.Document, bool, error) {
-	note(t.reads.docs, docID, t.readSeq())
+	note(&t.reads.docs, docID, t.readSeq())
 	t.docsRead++
 	if p, ok := t.writes[docID]; ok {
 		if p.tableID != tableID || p.raw == nil {
@@ -325,7 +324,7 @@ func (t *Transaction) Get(tableID, docID string) (partiql.Document, bool, error)
 // Lookup implements partiql.Tx.
 func (t *Transaction) Lookup(tableID, field string, key *ionvalue.Value, fn func(doc partiql.Document) bool) error {
 	ik := partiql.IndexKey(key)
-	note(t.reads.keys, indexKeyID(tableID, field, ik), t.readSeq())
+	note(&t.reads.keys, indexKeyID(tableID, field, ik), t.readSeq())
 	prefix := t.ledger.keys.indexPrefix(tableID, field, ik)
 	var ids []string
 	if err := t.ledger.st.Scan(prefix, store.PrefixEnd(prefix), func(k, _ []byte) bool {
@@ -367,7 +366,7 @@ func (t *Transaction) Lookup(tableID, field string, key *ionvalue.Value, fn func
 
 // History implements partiql.Tx.
 func (t *Transaction) History(tableID string, q partiql.HistoryQuery, fn func(rev *ionvalue.Value) bool) error {
-	note(t.reads.scans, tableID, t.readSeq())
+	note(&t.reads.scans, tableID, t.readSeq())
 	prefix := t.ledger.keys.history(tableID)
 	if q.DocumentID != "" {
 		prefix = t.ledger.keys.docHistory(tableID, q.DocumentID)
@@ -532,7 +531,7 @@ func (t *Transaction) pendingFor(tableID, docID string) (*pendingDoc, error) {
 		c.stmts = append([]int(nil), p.stmts...)
 		return &c, nil
 	}
-	note(t.reads.docs, docID, t.readSeq())
+	note(&t.reads.docs, docID, t.readSeq())
 	raw, ok, err := t.ledger.st.Get(t.ledger.keys.doc(tableID, docID))
 	if err != nil {
 		return nil, err
@@ -589,6 +588,9 @@ func (t *Transaction) changeTable(tm *tableMeta) {
 	if !had {
 		t.tableOrder = append(t.tableOrder, tm.ID)
 	}
+	if t.tables == nil {
+		t.tables = map[string]*tableMeta{}
+	}
 	t.tables[tm.ID] = tm
 }
 
@@ -597,13 +599,13 @@ func (t *Transaction) tableForChange(id string, seq uint64) (*tableMeta, error) 
 	if !ok {
 		return nil, fmt.Errorf("txn: no table %s", id)
 	}
-	note(t.reads.tables, id, seq)
+	note(&t.reads.tables, id, seq)
 	return tm.clone(), nil
 }
 
 // CreateTable implements partiql.Tx.
 func (t *Transaction) CreateTable(name string) (string, error) {
-	note(t.reads.names, name, t.readSeq())
+	note(&t.reads.names, name, t.readSeq())
 	tm := &tableMeta{ID: qldbid.New(), Name: name, Active: true}
 	t.changeTable(tm)
 	return tm.ID, nil
@@ -627,7 +629,7 @@ func (t *Transaction) UndropTable(tableID string) error {
 	if err != nil {
 		return err
 	}
-	note(t.reads.names, tm.Name, seq)
+	note(&t.reads.names, tm.Name, seq)
 	tm.Active = true
 	t.changeTable(tm)
 	return nil
