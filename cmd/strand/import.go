@@ -225,6 +225,9 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strand import: %v\nstrand import: ledger %s is incomplete: delete it and import again\n", err, *name)
 		return 2
 	}
+	for _, n := range stats.Notes {
+		fmt.Fprintf(stderr, "strand import: catalogue: %s\n", n)
+	}
 	fmt.Fprintf(stdout, "ledger %s: imported %d blocks of strand %s (last block %d, hash %x); %d tables, %d revisions, %d live documents\n",
 		*name, total, exports[0].StrandID, last, checker.Hashes[last], stats.Tables, stats.History, stats.Latest)
 	return 0
