@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/ionvalue"
+	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/server/servertest"
 	"github.com/strand-db/strand/internal/store"
 	pebblestore "github.com/strand-db/strand/internal/store/pebble"
@@ -68,6 +70,23 @@ func writeExportDir(t *testing.T, dir, name string, perObject int) (string, *qld
 	return out, dg
 }
 
+// ledgerExists reports whether the catalogue of the embedded store of dir
+// has ledger name.
+func ledgerExists(t *testing.T, dir, name string) bool {
+	t.Helper()
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat, err := ledger.Open(st, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cat.Describe(name)
+	return err == nil
+}
+
 // ledgerIDsInStore returns the ledger ids that have any key (l/<id>/...)
 // in the embedded store of dir.
 func ledgerIDsInStore(t *testing.T, dir string) map[string]bool {
@@ -95,14 +114,15 @@ func ledgerIDsInStore(t *testing.T, dir string) map[string]bool {
 
 // TestImportKilled (issue 16): strand import killed with SIGKILL partway
 // through its writes (a child process runs it on an export of a
-// 2,000-block ledger and kills itself after the first durable batch of
+// 1,200-block ledger and kills itself after the first durable batch of
 // blocks, after the first batch of derived records, or after the
 // catalogue entry is written). Before the catalogue entry the ledger is
-// absent (a node started on the data directory does not list it) and a
-// rerun of the import removes the leftovers and completes it; after the
-// entry the ledger is complete. Either way the ledger then passes strand
-// verify, reaches the source's digest, no data of another ledger id is
-// left in the store, and a new commit chains on.
+// absent (the catalogue a server loads does not have it) and a rerun of
+// the import removes the leftovers and completes it; after the entry the
+// ledger is complete and a rerun answers that it exists. Either way the
+// ledger then passes strand verify with the source's digest, no data of
+// another ledger id is left in the store, and (once) a node serves it
+// and a new commit chains on.
 func TestImportKilled(t *testing.T) {
 	if v := os.Getenv(envImportChild); v != "" {
 		f := strings.Fields(v)
@@ -117,10 +137,10 @@ func TestImportKilled(t *testing.T) {
 	}
 	servertest.RequireEmbeddedStore(t, "a child process imports into a data directory")
 	src := t.TempDir()
-	if err := ledgerfill.Build(src, "fleet", 2000, ledgerfill.Options{Sessions: 8}); err != nil {
+	if err := ledgerfill.Build(src, "fleet", 1200, ledgerfill.Options{Sessions: 8}); err != nil {
 		t.Fatal(err)
 	}
-	exp, dg := writeExportDir(t, src, "fleet", 250)
+	exp, dg := writeExportDir(t, src, "fleet", 200)
 	for _, point := range []string{"blocks", "derived", "catalogue"} {
 		t.Run(point, func(t *testing.T) {
 			dir := t.TempDir()
@@ -134,39 +154,29 @@ func TestImportKilled(t *testing.T) {
 			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("child: %v, want killed by SIGKILL\n%s", err, cout)
 			}
-			n := servertest.StartConfig(t, cfg)
-			_, err = n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey).DescribeLedger(context.Background(), &qldb.DescribeLedgerInput{Name: aws.String("fleet")})
-			n.Stop()
-			if point != "catalogue" {
-				if err == nil || !strings.Contains(err.Error(), "ResourceNotFound") {
-					t.Fatalf("after an import killed at %s, DescribeLedger: %v, want ResourceNotFoundException", point, err)
-				}
-				code, out := runImport(t, "--ledger", "fleet", "--from", exp, "--data-dir", dir)
-				if code != 0 {
-					t.Fatalf("rerun after an import killed at %s: exit %d\n%s", point, code, out)
-				}
-			} else if err != nil {
-				t.Fatalf("after an import killed once its catalogue entry was written, DescribeLedger: %v", err)
-			} else if code, out := runImport(t, "--ledger", "fleet", "--from", exp, "--data-dir", dir); code != 1 || !strings.Contains(out, "already exists") {
+			if exists := ledgerExists(t, dir, "fleet"); exists != (point == "catalogue") {
+				t.Fatalf("after an import killed at %s, ledger fleet exists: %v", point, exists)
+			}
+			code, out := runImport(t, "--ledger", "fleet", "--from", exp, "--data-dir", dir)
+			if point != "catalogue" && code != 0 {
+				t.Fatalf("rerun after an import killed at %s: exit %d\n%s", point, code, out)
+			}
+			if point == "catalogue" && (code != 1 || !strings.Contains(out, "already exists")) {
 				t.Fatalf("rerun after the catalogue entry was written: exit %d, want 1 (already exists)\n%s", code, out)
 			}
-			if code, out, errOut := runVerify("--data-dir", dir, "--ledger", "fleet"); code != 0 {
-				t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
+			code, vout, errOut := runVerify("--data-dir", dir, "--ledger", "fleet")
+			if wantDigest := "digest " + base64.StdEncoding.EncodeToString(dg.Digest) + " at"; code != 0 || !strings.Contains(vout, wantDigest) {
+				t.Fatalf("verify: exit %d, want 0 and %q\n%s%s", code, wantDigest, vout, errOut)
 			}
 			if ids := ledgerIDsInStore(t, dir); len(ids) != 1 {
 				t.Fatalf("the store holds data of %d ledger ids, want 1: %v", len(ids), ids)
 			}
-			n = servertest.StartConfig(t, cfg)
-			got, err := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey).GetDigest(context.Background(), &qldb.GetDigestInput{Name: aws.String("fleet")})
-			if err != nil {
-				t.Fatal(err)
+			if point == "blocks" {
+				n := servertest.StartConfig(t, cfg)
+				servertest.Commit(t, n.Driver("fleet"), "INSERT INTO T VALUE {'after': 1}")
+				servertest.VerifyChain(t, n.LedgerEngine("fleet"))
+				n.Stop()
 			}
-			if !bytes.Equal(got.Digest, dg.Digest) {
-				t.Fatalf("digest %x after the import, source %x", got.Digest, dg.Digest)
-			}
-			servertest.Commit(t, n.Driver("fleet"), "INSERT INTO T VALUE {'after': 1}")
-			servertest.VerifyChain(t, n.LedgerEngine("fleet"))
-			n.Stop()
 		})
 	}
 }
