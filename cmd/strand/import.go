@@ -39,9 +39,12 @@ func importPoint(point string) {
 // contiguous series, from S3 or a local directory) into a new ledger of a
 // stopped server's data, keeping QLDB's strand id, sequence numbers,
 // transaction ids, document ids and hashes. Every block is checked before
-// anything is written. Exit status 0: imported; 1: refused (a block does
-// not verify, the digest is not reached, a JSON export without
-// --allow-json; nothing written); 2: could not run.
+// anything is written. The ledger's data is written under a staged id and
+// its catalogue entry last (txn.StageImport), so an import that fails or
+// is killed leaves no ledger, and the next run removes its leftovers.
+// Exit status 0: imported; 1: refused (a block does not verify, the
+// digest is not reached, a JSON export without --allow-json, the name is
+// taken; nothing written); 2: could not run.
 func importCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("strand import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -58,8 +61,10 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Usage: strand import --ledger NAME --from s3://BUCKET/PREFIX|DIR [--s3-endpoint URL] [--digest FILE] [--data-dir DIR | --store postgres://...]\n\n"+
 			"Loads a QLDB journal export into a new ledger, keeping QLDB's strand id, block and\n"+
 			"revision hashes, so digests and proofs match QLDB's and new commits chain on. Every\n"+
-			"block is checked first; nothing is written unless all verify. The server must be\n"+
-			"stopped. Exit status 0: imported; 1: refused (nothing written); 2: could not run.\n\n")
+			"block is checked first; nothing is written unless all verify. The ledger appears\n"+
+			"only once complete: an interrupted import leaves none, and running it again\n"+
+			"removes what it wrote. The server must be stopped. Exit status 0: imported;\n"+
+			"1: refused (nothing written); 2: could not run.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
