@@ -15,6 +15,7 @@ import (
 	"github.com/strand-db/strand/internal/export"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
+	"github.com/strand-db/strand/internal/qldbid"
 	"github.com/strand-db/strand/internal/store"
 	"github.com/strand-db/strand/internal/txn"
 )
@@ -22,13 +23,28 @@ import (
 // importBatchBlocks is how many blocks one write batch of an import holds.
 const importBatchBlocks = 512
 
+// importCrashPoint, when set (by a test's child process), is called at
+// the named points of an import's writes: "blocks" after the first batch
+// of blocks is durable, "derived" after the first batch of derived
+// records, "catalogue" after the catalogue entry. Nil in production.
+var importCrashPoint func(point string)
+
+func importPoint(point string) {
+	if importCrashPoint != nil {
+		importCrashPoint(point)
+	}
+}
+
 // importCmd runs `strand import`: it loads a QLDB journal export (one or a
 // contiguous series, from S3 or a local directory) into a new ledger of a
 // stopped server's data, keeping QLDB's strand id, sequence numbers,
 // transaction ids, document ids and hashes. Every block is checked before
-// anything is written. Exit status 0: imported; 1: refused (a block does
-// not verify, the digest is not reached, a JSON export without
-// --allow-json; nothing written); 2: could not run.
+// anything is written. The ledger's data is written under a staged id and
+// its catalogue entry last (txn.StageImport), so an import that fails or
+// is killed leaves no ledger, and the next run removes its leftovers.
+// Exit status 0: imported; 1: refused (a block does not verify, the
+// digest is not reached, a JSON export without --allow-json, the name is
+// taken; nothing written); 2: could not run.
 func importCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("strand import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -45,8 +61,10 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Usage: strand import --ledger NAME --from s3://BUCKET/PREFIX|DIR [--s3-endpoint URL] [--digest FILE] [--data-dir DIR | --store postgres://...]\n\n"+
 			"Loads a QLDB journal export into a new ledger, keeping QLDB's strand id, block and\n"+
 			"revision hashes, so digests and proofs match QLDB's and new commits chain on. Every\n"+
-			"block is checked first; nothing is written unless all verify. The server must be\n"+
-			"stopped. Exit status 0: imported; 1: refused (nothing written); 2: could not run.\n\n")
+			"block is checked first; nothing is written unless all verify. The ledger appears\n"+
+			"only once complete: an interrupted import leaves none, and running it again\n"+
+			"removes what it wrote. The server must be stopped. Exit status 0: imported;\n"+
+			"1: refused (nothing written); 2: could not run.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -149,8 +167,33 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "strand import: %v\n", err)
 		return 2
 	}
+	// The ledger's data goes under a fresh id first and its catalogue
+	// entry last (txn.StageImport): a server sees no ledger until the
+	// import is complete, and a rerun removes what a killed import left.
+	if e, err := cat.Describe(*name); err == nil {
+		if _, err := txn.ClearImport(off.st, off.tips, *name, e.ID); err != nil {
+			fmt.Fprintf(stderr, "strand import: %v\n", err)
+			return 2
+		}
+		fmt.Fprintf(stderr, "strand import: refused, nothing written: ledger %s already exists\n", *name)
+		return 1
+	}
+	if gone, err := txn.ClearImport(off.st, off.tips, *name, ""); err != nil {
+		fmt.Fprintf(stderr, "strand import: %v\n", err)
+		return 2
+	} else if gone != "" {
+		fmt.Fprintf(stderr, "strand import: removed what an interrupted import of ledger %s left (ledger id %s)\n", *name, gone)
+	}
+	id := qldbid.New()
+	if err := txn.StageImport(off.st, *name, id); err != nil {
+		fmt.Fprintf(stderr, "strand import: %v\n", err)
+		return 2
+	}
+	incomplete := func(err error) int {
+		fmt.Fprintf(stderr, "strand import: %v\nstrand import: ledger %s was not created; run the import again (it removes what this one wrote)\n", err, *name)
+		return 2
+	}
 	var created time.Time
-	var l ledger.Entry
 	prog = newImportProgress(stderr, "written", total)
 	batch := off.st.NewBatch()
 	n := 0
@@ -165,6 +208,7 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		batch = off.st.NewBatch()
 		prog.add(uint64(n))
 		n = 0
+		importPoint("blocks")
 		return nil
 	}
 	defer func() { batch.Close() }()
@@ -175,12 +219,7 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		if seq == 0 {
 			created = b.Timestamp
-			var err error
-			l, err = cat.Create(ledger.CreateInput{Name: *name, PermissionsMode: ledger.PermissionsStandard}, created)
-			if err != nil {
-				return err
-			}
-			if err := txn.WriteLedgerMeta(off.st, l.ID, b.Address.StrandID); err != nil {
+			if err := txn.WriteLedgerMeta(off.st, id, b.Address.StrandID); err != nil {
 				return err
 			}
 		}
@@ -188,7 +227,7 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return err
 		}
-		if err := batch.Set(journal.LedgerLayout(l.ID).Block(seq), raw); err != nil {
+		if err := batch.Set(journal.LedgerLayout(id).Block(seq), raw); err != nil {
 			return err
 		}
 		n++
@@ -201,29 +240,45 @@ func importCmd(args []string, stdout, stderr io.Writer) int {
 		err = flush()
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "strand import: %v\n", err)
-		if l.ID != "" {
-			fmt.Fprintf(stderr, "strand import: ledger %s is incomplete: delete it (with the server running: aws qldb delete-ledger) and import again\n", *name)
-		}
-		return 2
+		return incomplete(err)
 	}
 	prog.end()
-	if off.tips != nil {
-		if err := off.tips.Record(store.TipRecord{LedgerID: l.ID, Next: last + 1, Hash: checker.Hashes[last]}); err != nil && !off.pg {
-			fmt.Fprintf(stderr, "strand import: %v\n", err)
-			return 2
-		}
-	}
 	start := time.Now()
-	stats, err := txn.ImportDerived(off.st, l.ID, func(s txn.RebuildStats) {
+	stats, err := txn.ImportDerived(off.st, id, func(s txn.RebuildStats) {
+		if s.Phase == "journal" && s.Blocks > 0 {
+			importPoint("derived")
+		}
 		if time.Since(start) >= time.Second {
 			fmt.Fprintf(stderr, "strand import: derived records: %s: %d blocks, %d revisions\n", s.Phase, s.Blocks, s.History)
 			start = time.Now()
 		}
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "strand import: %v\nstrand import: ledger %s is incomplete: delete it and import again\n", err, *name)
+		return incomplete(err)
+	}
+	if _, err := cat.Create(ledger.CreateInput{Name: *name, PermissionsMode: ledger.PermissionsStandard, ID: id}, created); err != nil {
+		if _, cerr := txn.ClearImport(off.st, off.tips, *name, ""); cerr != nil {
+			fmt.Fprintf(stderr, "strand import: %v\n", cerr)
+		}
+		fmt.Fprintf(stderr, "strand import: %v\nstrand import: ledger %s was not created\n", err, *name)
 		return 2
+	}
+	importPoint("catalogue")
+	// The tip record after the catalogue entry: a record without an entry
+	// would be reported as an orphan; an entry without a record gets one
+	// when the ledger is opened (journal.Open).
+	if off.tips != nil {
+		if err := off.tips.Record(store.TipRecord{LedgerID: id, Next: last + 1, Hash: checker.Hashes[last]}); err != nil && !off.pg {
+			fmt.Fprintf(stderr, "strand import: %v\n", err)
+			return 2
+		}
+	}
+	if _, err := txn.ClearImport(off.st, off.tips, *name, id); err != nil {
+		fmt.Fprintf(stderr, "strand import: %v\n", err)
+		return 2
+	}
+	for _, n := range stats.Notes {
+		fmt.Fprintf(stderr, "strand import: catalogue: %s\n", n)
 	}
 	fmt.Fprintf(stdout, "ledger %s: imported %d blocks of strand %s (last block %d, hash %x); %d tables, %d revisions, %d live documents\n",
 		*name, total, exports[0].StrandID, last, checker.Hashes[last], stats.Tables, stats.History, stats.Latest)

@@ -295,9 +295,6 @@ func DecodeBlocks(data []byte, f string) ([]*journal.Block, error) {
 		if err != nil {
 			return nil, err
 		}
-		if v.Get("redactionInfo") != nil {
-			return nil, fmt.Errorf("block %d holds redactionInfo, which this import does not support", b.Address.SequenceNo)
-		}
 		out = append(out, b)
 	}
 	return out, nil

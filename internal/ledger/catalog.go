@@ -55,6 +55,10 @@ type CreateInput struct {
 	DeletionProtection *bool // nil means true
 	KmsKey             *string
 	Tags               map[string]*string
+	// ID, when not empty, is the new entry's internal id: strand import
+	// writes a ledger's data under it before the entry (see
+	// txn.StageImport). Empty: a fresh id.
+	ID string
 }
 
 // Options configure a Catalog.
@@ -244,8 +248,12 @@ func (c *Catalog) Create(in CreateInput, now time.Time) (Entry, error) {
 		}
 		key = k
 	}
+	id := in.ID
+	if id == "" {
+		id = qldbid.New()
+	}
 	l := &Entry{
-		ID:                 qldbid.New(),
+		ID:                 id,
 		Name:               in.Name,
 		ARN:                LedgerARN(c.opts.Region, c.opts.AccountID, in.Name),
 		State:              StateActive,

@@ -3,7 +3,6 @@ package txn
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/store"
@@ -32,16 +31,16 @@ func WriteLedgerMeta(st store.Store, ledgerID, strandID string) error {
 // ImportDerived builds the derived records of a ledger whose journal was
 // imported from a QLDB export (its blocks are in st; nothing else of it
 // is). QLDB's journal holds only the hashes of its table catalogue's
-// system revisions, so the catalogue is derived from the blocks'
-// transactionInfo.documents: one ACTIVE table per table id, named as the
-// newest block that touched it names it, with no indexes (QLDB's index
-// definitions are not in an export; create them again with CREATE INDEX).
-// Tables that never held a document, and whether a table was dropped, are
-// not in the journal either: such tables are absent or shown ACTIVE. Then
-// it builds everything else as RebuildDerived does (latest revisions,
-// history, the revision lookup and the ledger Merkle tree), so the ledger
-// serves queries, digests and proofs. It refuses a ledger that already
-// has a catalogue.
+// system revisions, so the catalogue is rebuilt by replaying the blocks'
+// DDL statements with the table ids their documents name (see
+// catalogueReplay): tables that never held a document, dropped and
+// undropped tables, indexes (built ONLINE over the imported documents, as
+// CREATE INDEX builds them) and CREATE TABLE's literal aws_tags. What the
+// replay could not place is returned in RebuildStats.Notes. Then it
+// builds everything else as RebuildDerived does (latest revisions,
+// history, the revision lookup, the ledger Merkle tree and the index
+// entries), so the ledger serves queries, digests and proofs. It refuses
+// a ledger that already has a catalogue.
 func ImportDerived(st store.Store, ledgerID string, progress func(RebuildStats)) (RebuildStats, error) {
 	r := &rebuild{st: st, k: newKeys(ledgerID), lay: journal.LedgerLayout(ledgerID), progress: progress, imported: true}
 	prefix := r.k.tables()
@@ -52,38 +51,30 @@ func ImportDerived(st store.Store, ledgerID string, progress func(RebuildStats))
 	if found {
 		return r.stats, fmt.Errorf("txn: import: ledger %s already has a table catalogue", ledgerID)
 	}
-	names := map[string]string{}
+	var replay *catalogueReplay
 	err := r.blocks(func(b *journal.Block) error {
-		for _, d := range b.TransactionInfo.Documents {
-			if d.TableID != "" {
-				names[d.TableID] = d.TableName
-			}
+		if replay == nil {
+			replay = newCatalogueReplay(b.Address.StrandID)
 		}
+		replay.block(b)
 		return nil
 	})
 	if err != nil {
 		return r.stats, err
 	}
-	ids := make([]string, 0, len(names))
-	for id := range names {
-		ids = append(ids, id)
+	if replay == nil {
+		replay = newCatalogueReplay("")
 	}
-	sort.Strings(ids)
 	batch := st.NewBatch()
 	defer batch.Close()
-	for _, id := range ids {
-		v, err := json.Marshal(&tableMeta{ID: id, Name: names[id], Active: true})
-		if err != nil {
-			return r.stats, fmt.Errorf("txn: import: %w", err)
-		}
-		if err := batch.Set(r.k.table(id), v); err != nil {
-			return r.stats, fmt.Errorf("txn: import: %w", err)
-		}
+	if err := replay.write(r.k, batch); err != nil {
+		return r.stats, err
 	}
 	if err := st.Apply(batch); err != nil {
 		return r.stats, fmt.Errorf("txn: import: catalogue: %w", err)
 	}
-	r.stats.Tables = uint64(len(ids))
+	r.stats.Notes = replay.Notes
+	r.stats.Tables = uint64(len(replay.order))
 	if err := r.run(); err != nil {
 		return r.stats, err
 	}

@@ -30,6 +30,9 @@ type RebuildStats struct {
 	RevisionBlocks uint64 // r/ entries written
 	IndexEntries   uint64 // x/ entries written
 	Batches        uint64 // write batches applied
+	// Notes (ImportDerived only) are the catalogue statements of the
+	// imported journal that could not be replayed (see catalogueReplay).
+	Notes []string
 }
 
 // ErrCatalogue is returned (wrapped) by RebuildDerived when the table
