@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -246,7 +248,11 @@ func streamLive(ctx context.Context, o *Options, rep *Report, emu *emulator, dir
 		return err
 	}
 	defer proxy.close()
-	t, err := startServer(ctx, o, filepath.Join(dir, "live"), kinesisEnv, "--kinesis-endpoint", proxy.url())
+	metricsAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return err
+	}
+	t, err := startServer(ctx, o, filepath.Join(dir, "live"), kinesisEnv, "--kinesis-endpoint", proxy.url(), "--metrics-listen", metricsAddr)
 	if err != nil {
 		return err
 	}
@@ -401,10 +407,12 @@ func streamLive(ctx context.Context, o *Options, rep *Report, emu *emulator, dir
 			total.add([]time.Duration{r.Sub(tx.at)})
 		}
 	}
+	fromMem, fromStore := blocksRead("http://" + metricsAddr + "/metrics")
 	tab := &table{w: o.Out}
 	crow := Row{Name: "stream live: commits", Concurrency: liveConcurrency, Ops: int64(len(txs)), Errors: errs.Load(), Seconds: elapsed.Seconds(),
 		Unit: "tx", PerSecond: float64(len(txs)) / elapsed.Seconds(),
-		Extra: map[string]float64{"target_rate": float64(o.Rate), "putrecords_calls": float64(puts)}}
+		Extra: map[string]float64{"target_rate": float64(o.Rate), "putrecords_calls": float64(puts),
+			"worker_blocks_from_memory": fromMem, "worker_blocks_from_store": fromStore}}
 	commitLat.fill(&crow)
 	if cpuUsed > 0 && len(txs) > 0 {
 		crow.ServerCPUus = float64(cpuUsed.Microseconds()) / float64(len(txs))
@@ -413,6 +421,9 @@ func streamLive(ctx context.Context, o *Options, rep *Report, emu *emulator, dir
 		{Name: "commit ack → PutRecords ack", Ops: int64(len(strand.all)), Unit: "tx", Extra: map[string]float64{"not_acknowledged": float64(unacked)}},
 		{Name: "PutRecords ack → readable", Ops: int64(len(emulator.all)), Unit: "tx"},
 		{Name: "commit ack → readable", Ops: int64(len(total.all)), Unit: "tx", Extra: map[string]float64{"not_read": float64(unread)}},
+	}
+	for i := 1; i < len(rows); i++ {
+		rows[i].Seconds, rows[i].PerSecond = elapsed.Seconds(), float64(rows[i].Ops)/elapsed.Seconds()
 	}
 	strand.fill(&rows[1])
 	emulator.fill(&rows[2])
@@ -429,4 +440,47 @@ func streamLive(ctx context.Context, o *Options, rep *Report, emu *emulator, dir
 	rep.Notes = append(rep.Notes, fmt.Sprintf("stream live: Strand's share (commit acknowledged → PutRecords acknowledged) p50 %.2f ms, p99 %.2f ms at %.0f tx/s committed (goal p50 ≤ 5 ms, p99 ≤ 25 ms at 1,000 tx/s: %s)",
 		rows[1].P50ms, rows[1].P99ms, crow.PerSecond, map[bool]string{true: "met", false: "not met"}[met]))
 	return nil
+}
+
+// freeLoopbackAddr returns a loopback address with a port that was free a
+// moment ago.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// blocksRead sums strand_stream_blocks_read_total by source from a
+// server's /metrics (0, 0 when the server has no such series: an older
+// build).
+func blocksRead(url string) (memory, store float64) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "strand_stream_blocks_read_total{") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.Contains(line, `source="memory"`):
+			memory += v
+		case strings.Contains(line, `source="store"`):
+			store += v
+		}
+	}
+	return memory, store
 }

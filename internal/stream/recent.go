@@ -40,12 +40,16 @@ func (w *worker) block(seq uint64) (*journal.Block, bool, error) {
 			if h != nil && h.Read != nil {
 				h.Read(w.id, seq, true)
 			}
+			w.m.opts.Metrics.blocksRead.WithLabelValues(w.def.LedgerName, w.id, "memory").Inc()
 			return b, true, nil
 		}
 	}
 	b, ok, err := w.j.Block(seq)
-	if h != nil && h.Read != nil && ok && err == nil {
-		h.Read(w.id, seq, false)
+	if ok && err == nil {
+		if h != nil && h.Read != nil {
+			h.Read(w.id, seq, false)
+		}
+		w.m.opts.Metrics.blocksRead.WithLabelValues(w.def.LedgerName, w.id, "store").Inc()
 	}
 	return b, ok, err
 }
