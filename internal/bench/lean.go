@@ -135,6 +135,8 @@ type leanSession struct {
 	c      *leanClient
 	ledger string
 	token  string
+	// lastTx is the id of the last transaction exec committed.
+	lastTx string
 }
 
 func (s *leanSession) start(ctx context.Context) error {
@@ -208,6 +210,9 @@ func (s *leanSession) try(ctx context.Context, stmt string, params []*ionvalue.V
 	}
 	d := qldbhash.NewCommitDigest(txID)
 	d.Add(qldbhash.StatementHash(stmt, params))
-	_, err = s.c.send(ctx, []byte(tok+`"CommitTransaction":{"TransactionId":"`+txID+`","CommitDigest":"`+base64.StdEncoding.EncodeToString(d.Sum())+`"}}`))
-	return err
+	if _, err = s.c.send(ctx, []byte(tok+`"CommitTransaction":{"TransactionId":"`+txID+`","CommitDigest":"`+base64.StdEncoding.EncodeToString(d.Sum())+`"}}`)); err != nil {
+		return err
+	}
+	s.lastTx = txID
+	return nil
 }

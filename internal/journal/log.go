@@ -56,6 +56,7 @@ type Log struct {
 	// published or abandoned (see Barrier).
 	appendMu sync.Mutex
 	notify   *notifier
+	recent   recentBlocks // the newest published blocks (recent.go)
 }
 
 // Open reads the tip of the journal of ledger id (named name in errors;
@@ -65,6 +66,7 @@ type Log struct {
 // brings a record that is missing or behind to the journal's tip.
 func Open(st store.Store, tips Tips, id, name, strandID string) (*Log, error) {
 	l := &Log{id: id, name: name, strandID: strandID, st: st, lay: LedgerLayout(id), tips: tips, notify: newNotifier()}
+	l.recent.maxBlocks, l.recent.maxBytes = DefaultRecentBlocks, DefaultRecentBytes
 	b, err := newestBlock(st, l.lay)
 	if err != nil {
 		return nil, fmt.Errorf("journal: ledger %s tip: %w", name, err)
@@ -194,6 +196,11 @@ type Group struct {
 	next  uint64
 	prev  []byte
 	last  time.Time
+	// The group's appended blocks, their encoded sizes and the blocks its
+	// redactions rewrote, for the recent-block buffer (recent.go).
+	blocks   []*Block
+	sizes    []int
+	redacted []uint64
 }
 
 // Begin starts a group of appends into batch. It holds the Log's append
@@ -239,6 +246,8 @@ func (g *Group) Append(b *Block) error {
 	if err := g.batch.Set(g.l.lay.Block(b.Address.SequenceNo), raw); err != nil {
 		return fmt.Errorf("journal: batch: %w", err)
 	}
+	g.blocks = append(g.blocks, b)
+	g.sizes = append(g.sizes, len(raw))
 	g.next++
 	g.prev = b.BlockHash
 	if b.Timestamp.After(g.last) {
@@ -287,10 +296,13 @@ func (g *Group) Commit() error {
 	return nil
 }
 
-// Publish makes the committed group visible: Next, Tip, the tree and the
-// time floor advance, and Changed's channel is closed.
+// Publish makes the committed group visible: its blocks enter the
+// recent-block buffer (recent.go), Next, Tip, the tree and the time floor
+// advance, and Changed's channel is closed. The group's blocks must not be
+// modified afterwards: readers share them.
 func (g *Group) Publish() {
 	l := g.l
+	l.recent.add(g.blocks, g.sizes, g.redacted)
 	l.mu.Lock()
 	l.lastHash = g.prev
 	l.lastTime = g.last

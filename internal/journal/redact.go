@@ -124,6 +124,7 @@ func (g *Group) RedactStored(t RedactionTarget) (rev Revision, write func() erro
 		if err := g.batch.Set(key, out); err != nil {
 			return fmt.Errorf("journal: batch: %w", err)
 		}
+		g.redacted = append(g.redacted, t.Block.SequenceNo)
 		return nil
 	}, nil
 }

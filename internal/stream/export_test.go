@@ -12,3 +12,9 @@ func SetCheckpointHook(t interface{ Cleanup(func()) }, f func(streamID string)) 
 	checkpointHook.Store(&f)
 	t.Cleanup(func() { checkpointHook.Store(nil) })
 }
+
+// SetBlockSourceHook installs h (see blockSourceHook) until the test ends.
+func SetBlockSourceHook(t interface{ Cleanup(func()) }, h BlockSourceHook) {
+	blockSourceHook.Store(&h)
+	t.Cleanup(func() { blockSourceHook.Store(nil) })
+}

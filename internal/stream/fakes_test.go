@@ -44,6 +44,9 @@ type memJournals struct {
 	ledger ledger.Entry
 	log    *journal.Log
 	docs   int
+	// dataOf, when set, gives the data of the nth document revision
+	// appended (nil: a deletion); default {k: n}.
+	dataOf func(n int) *ionvalue.Value
 }
 
 func (j *memJournals) Journal(name string) (journal.Reader, error) {
@@ -74,8 +77,12 @@ func (j *memJournals) appendBlock(docs int) *journal.Block {
 	b.Revisions[0].Hash[0] = byte(g.Next() + 1)
 	for i := 0; i < docs; i++ {
 		j.docs++
+		data := ionvalue.Struct(ionvalue.Field{Name: "k", Value: ionvalue.Int(int64(j.docs))})
+		if j.dataOf != nil {
+			data = j.dataOf(j.docs)
+		}
 		b.Revisions = append(b.Revisions, journal.Revision{
-			Data:      ionvalue.Struct(ionvalue.Field{Name: "k", Value: ionvalue.Int(int64(j.docs))}),
+			Data:      data,
 			Metadata:  journal.RevisionMetadata{ID: fmt.Sprintf("doc%05d", j.docs), TxTime: now, TxID: tx},
 			TableName: "T", TableID: "tableid1",
 		})

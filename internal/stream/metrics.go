@@ -16,6 +16,7 @@ type Metrics struct {
 	lagBlocks      *prometheus.GaugeVec
 	lagSeconds     *prometheus.GaugeVec
 	status         *prometheus.GaugeVec
+	blocksRead     *prometheus.CounterVec // by source: memory or store (recent.go)
 }
 
 // NewMetrics registers the stream series with reg (nil: a private registry).
@@ -44,8 +45,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "lag_seconds", Help: "Age of the oldest committed block not yet acknowledged by Kinesis (0 when caught up)."}, labels),
 		status: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "strand", Subsystem: "stream",
 			Name: "status", Help: "1 for the stream's current status, 0 for the others."}, append(labels, "status")),
+		blocksRead: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "strand", Subsystem: "stream",
+			Name: "blocks_read_total", Help: "Journal blocks a stream worker read, from the in-memory buffer of recently committed blocks (source=memory) or from the store (source=store)."},
+			append(labels, "source")),
 	}
-	reg.MustRegister(m.userRecords, m.userBytes, m.kinesisRecords, m.perAggregate, m.retries, m.throttles, m.lagBlocks, m.lagSeconds, m.status)
+	reg.MustRegister(m.userRecords, m.userBytes, m.kinesisRecords, m.perAggregate, m.retries, m.throttles, m.lagBlocks, m.lagSeconds, m.status, m.blocksRead)
 	return m
 }
 
@@ -61,6 +65,8 @@ func (m *Metrics) setStatus(ledgerName, id, status string) {
 	m.throttles.WithLabelValues(ledgerName, id)
 	m.lagBlocks.WithLabelValues(ledgerName, id)
 	m.lagSeconds.WithLabelValues(ledgerName, id)
+	m.blocksRead.WithLabelValues(ledgerName, id, "memory")
+	m.blocksRead.WithLabelValues(ledgerName, id, "store")
 	for _, s := range []string{StatusActive, StatusImpaired, StatusCompleted, StatusCanceled, StatusFailed} {
 		v := 0.0
 		if s == status {

@@ -268,7 +268,7 @@ func (w *worker) collect(start uint64, created bool) (recs []kpl.UserRecord, nex
 	seq, tip := start, w.j.Next()
 	size := 0
 	for seq < tip && len(recs) < maxWindowRecords && size < maxWindowBytes {
-		b, ok, err := w.j.Block(seq)
+		b, ok, err := w.block(seq)
 		if err != nil {
 			return nil, 0, false, err
 		}
@@ -400,7 +400,7 @@ func (w *worker) updateLag() {
 	tip := w.j.Next()
 	lag := 0.0
 	if w.cp.Next < tip {
-		if b, ok, err := w.j.Block(w.cp.Next); err == nil && ok {
+		if b, ok, err := w.block(w.cp.Next); err == nil && ok {
 			lag = w.m.opts.Now().Sub(b.Timestamp).Seconds()
 		}
 	}
