@@ -419,7 +419,11 @@ func (n *Node) Close() error {
 // openStore opens the store cfg.Store selects.
 func openStore(cfg config.Config) (store.Store, error) {
 	if cfg.StoreKind() == config.StorePostgres {
-		st, err := pgstore.Open(cfg.Store, pgstore.Options{MaxConns: int32(cfg.StoreMaxConns)})
+		// A write transaction of a node cut off from the database before
+		// its COMMIT is ended after one lease TTL, so that its row locks
+		// (a ledger's fence and lease) do not keep the other nodes from
+		// taking its ledgers over for as long as the partition lasts.
+		st, err := pgstore.Open(cfg.Store, pgstore.Options{MaxConns: int32(cfg.StoreMaxConns), WriteIdleTimeout: cfg.LeaseTTL})
 		if err != nil {
 			return nil, fmt.Errorf("server: --store: %w", err)
 		}
