@@ -117,7 +117,7 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 	var txnOwner txn.Ownership
 	var streamOwner stream.Ownership
 	if shared {
-		n.leases = cluster.New(cluster.Options{Store: st, URL: cfg.NodeURL, TTL: cfg.LeaseTTL, Logger: log,
+		n.leases = cluster.New(cluster.Options{Store: st, URL: cfg.NodeURL, TTL: cfg.LeaseTTL, Logger: log, Now: cfg.LeaseClock,
 			Gained: n.ledgerGained, Lost: n.ledgerLost, Candidates: n.leaseCandidates})
 		txnOwner, streamOwner = n.leases, n.leases
 	}
