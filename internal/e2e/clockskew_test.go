@@ -47,7 +47,8 @@ func TestClusterClockSkew(t *testing.T) {
 	a.CreateLedger("skew")
 	servertest.Commit(t, a.Driver("skew"), "CREATE TABLE T", "INSERT INTO T VALUE {'k': 'a0'}")
 	ledgerID := a.LedgerEngine("skew").ID
-	before := leaseOf(t, db, ledgerID)
+	leaseOf := leaseReader(t, db)
+	before := leaseOf(ledgerID)
 	if before.URL != a.URL() {
 		t.Fatalf("lease %+v: A (%s) should hold the ledger it served alone", before, a.URL())
 	}
@@ -60,7 +61,7 @@ func TestClusterClockSkew(t *testing.T) {
 		c.LeaseTTL = ttlB
 	})
 	testenv.AwaitTrue(t, "B to take the ledger A's clock still holds", 30*time.Second, func() bool {
-		return leaseOf(t, db, ledgerID).URL == b.URL()
+		return leaseOf(ledgerID).URL == b.URL()
 	})
 	servertest.Commit(t, clusterDriver(b, "skew"), "INSERT INTO T VALUE {'k': 'b1'}")
 
@@ -122,7 +123,7 @@ func TestClusterClockSkew(t *testing.T) {
 			t.Errorf("acknowledged document %s is missing", k)
 		}
 	}
-	if l := leaseOf(t, db, ledgerID); l.URL != b.URL() {
+	if l := leaseOf(ledgerID); l.URL != b.URL() {
 		t.Fatalf("the ledger moved back to the node whose clock is behind: %+v", l)
 	}
 	t.Logf("%d commits acknowledged, %d documents read back; commits given up through A: %d, through B: %d", len(acked), len(rows), failed[0], failed[1])

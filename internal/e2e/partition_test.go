@@ -125,19 +125,24 @@ func viaProxy(t *testing.T, db string, p *tcpproxy.Proxy) string {
 	return u.String()
 }
 
-// leaseOf reads a ledger's lease straight from the database.
-func leaseOf(t *testing.T, db, ledgerID string) cluster.Lease {
+// leaseReader returns a function that reads a ledger's lease straight
+// from the database, over one connection pool kept until the test ends.
+func leaseReader(t *testing.T, db string) func(ledgerID string) cluster.Lease {
 	t.Helper()
 	st, err := pgstore.Open(db, pgstore.Options{MaxConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	l, ok, err := cluster.New(cluster.Options{Store: st}).Read(ledgerID)
-	if err != nil || !ok {
-		t.Fatalf("lease of %s: ok=%v err=%v", ledgerID, ok, err)
+	t.Cleanup(func() { st.Close() })
+	leases := cluster.New(cluster.Options{Store: st})
+	return func(ledgerID string) cluster.Lease {
+		t.Helper()
+		l, ok, err := leases.Read(ledgerID)
+		if err != nil || !ok {
+			t.Fatalf("lease of %s: ok=%v err=%v", ledgerID, ok, err)
+		}
+		return l
 	}
-	return l
 }
 
 // partitionNode is one node of TestClusterPartition with the proxy between
@@ -193,6 +198,7 @@ func TestClusterPartition(t *testing.T) {
 	nodes[0].CreateLedger("part")
 	servertest.Commit(t, clusterDriver(nodes[0].Node, "part"), "CREATE TABLE T")
 	ledgerID := nodes[0].LedgerEngine("part").ID
+	leaseOf := leaseReader(t, db)
 
 	// Two clients per node commit one document each per transaction and
 	// record what was acknowledged.
@@ -242,7 +248,7 @@ func TestClusterPartition(t *testing.T) {
 		testenv.AwaitTrue(t, "commits through both nodes", 30*time.Second, func() bool {
 			return nodes[0].acks.Load() >= before[0]+5 && nodes[1].acks.Load() >= before[1]+5
 		})
-		lease := leaseOf(t, db, ledgerID)
+		lease := leaseOf(ledgerID)
 		victim := ownerOf(lease)
 		other := nodes[0]
 		if other == victim {
@@ -257,7 +263,7 @@ func TestClusterPartition(t *testing.T) {
 		otherAcks, victimAtCut := other.acks.Load(), victim.acks.Load()
 		var taken cluster.Lease
 		testenv.Await(t, 60*time.Second, func() error {
-			taken = leaseOf(t, db, ledgerID)
+			taken = leaseOf(ledgerID)
 			if taken.URL == other.URL() && taken.Token > lease.Token && other.acks.Load() >= otherAcks+10 {
 				return nil
 			}
@@ -273,7 +279,7 @@ func TestClusterPartition(t *testing.T) {
 		testenv.AwaitTrue(t, "the healed node to serve again", 60*time.Second, func() bool {
 			return victim.acks.Load() >= victimAcks+5
 		})
-		if now := leaseOf(t, db, ledgerID); now.Token != taken.Token {
+		if now := leaseOf(ledgerID); now.Token != taken.Token {
 			t.Fatalf("round %d (%s): the lease changed hands again after the heal: %+v, then %+v", r, kind, taken, now)
 		}
 		t.Logf("round %d (%s, %v): token %d -> %d; the other node owned the ledger and had acknowledged 10 commits %v after the cut; "+
