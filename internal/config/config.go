@@ -90,6 +90,9 @@ type Config struct {
 	// Several nodes on one shared store (PostgreSQL).
 	NodeURL  string        // where the other nodes reach this one; "" derives it from the listen address
 	LeaseTTL time.Duration // how long a ledger's lease lasts without renewal (failover time)
+	// LeaseClock, when set, is the clock of this node's leases instead of
+	// time.Now. No flag: for tests only, which skew one node's clock.
+	LeaseClock func() time.Time
 
 	// KinesisCredentials, when set, replaces the standard credential chain
 	// for Kinesis calls (used by tests and embedders; no flag).

@@ -117,7 +117,7 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 	var txnOwner txn.Ownership
 	var streamOwner stream.Ownership
 	if shared {
-		n.leases = cluster.New(cluster.Options{Store: st, URL: cfg.NodeURL, TTL: cfg.LeaseTTL, Logger: log,
+		n.leases = cluster.New(cluster.Options{Store: st, URL: cfg.NodeURL, TTL: cfg.LeaseTTL, Logger: log, Now: cfg.LeaseClock,
 			Gained: n.ledgerGained, Lost: n.ledgerLost, Candidates: n.leaseCandidates,
 			Catalogued: func(id string) ([]byte, []byte, bool, error) { return n.ledgers.Row(id) }})
 		txnOwner, streamOwner = n.leases, n.leases
@@ -420,7 +420,11 @@ func (n *Node) Close() error {
 // openStore opens the store cfg.Store selects.
 func openStore(cfg config.Config) (store.Store, error) {
 	if cfg.StoreKind() == config.StorePostgres {
-		st, err := pgstore.Open(cfg.Store, pgstore.Options{MaxConns: int32(cfg.StoreMaxConns)})
+		// A write transaction of a node cut off from the database before
+		// its COMMIT is ended after one lease TTL, so that its row locks
+		// (a ledger's fence and lease) do not keep the other nodes from
+		// taking its ledgers over for as long as the partition lasts.
+		st, err := pgstore.Open(cfg.Store, pgstore.Options{MaxConns: int32(cfg.StoreMaxConns), WriteIdleTimeout: cfg.LeaseTTL})
 		if err != nil {
 			return nil, fmt.Errorf("server: --store: %w", err)
 		}

@@ -56,6 +56,17 @@ type Options struct {
 	// carry no deadline of their own: this keeps a lost database from
 	// hanging them forever.
 	OpTimeout time.Duration
+
+	// WriteIdleTimeout bounds how long a write transaction may wait for
+	// this node between its statements and its COMMIT (the database's
+	// idle_in_transaction_session_timeout, set for each write
+	// transaction); 0 means 10 seconds. The database then ends the session
+	// and its row locks: a node cut off from the database at that moment
+	// would otherwise keep the rows it checked (a ledger's fence, its
+	// lease) locked for as long as the partition lasts, and no other node
+	// could take the ledger over. The transaction is rolled back and the
+	// node's COMMIT fails, so nothing is acknowledged.
+	WriteIdleTimeout time.Duration
 }
 
 // DefaultMaxConns is the pool size when Options.MaxConns is 0.
@@ -66,9 +77,14 @@ type Store struct {
 	pool      *pgxpool.Pool
 	where     string // host:port/database, for errors (never the password)
 	opTimeout time.Duration
-	closed    atomic.Bool
-	bg        sync.WaitGroup // iterators' background rollbacks
-	retries   atomic.Uint64  // transactions run again (see Retries)
+	// setIdle is the SET LOCAL of Options.WriteIdleTimeout.
+	setIdle string
+	// beforeCommit, when set (tests only), runs between a write
+	// transaction's statements and its COMMIT.
+	beforeCommit func()
+	closed       atomic.Bool
+	bg           sync.WaitGroup // iterators' background rollbacks
+	retries      atomic.Uint64  // transactions run again (see Retries)
 }
 
 // Retries reports how many times Apply has run a transaction again since
@@ -110,7 +126,11 @@ func Open(url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: connect to %s: %w", where, err)
 	}
-	s := &Store{pool: pool, where: where, opTimeout: opts.OpTimeout}
+	if opts.WriteIdleTimeout <= 0 {
+		opts.WriteIdleTimeout = 10 * time.Second
+	}
+	s := &Store{pool: pool, where: where, opTimeout: opts.OpTimeout,
+		setIdle: fmt.Sprintf("SET LOCAL idle_in_transaction_session_timeout = %d", max(opts.WriteIdleTimeout.Milliseconds(), 1))}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: %s: %w", where, err)
@@ -307,6 +327,7 @@ func (s *Store) applyOnce(ctx context.Context, pb *batch) error {
 	defer conn.Release() // a connection left in a transaction is destroyed, not reused
 	q := &pgx.Batch{}
 	q.Queue(pb.beginStatement())
+	q.Queue(s.setIdle)
 	for _, e := range pb.expects {
 		q.Queue(`SELECT v FROM strand_kv WHERE k = $1 FOR UPDATE`, e.key)
 	}
@@ -322,8 +343,10 @@ func (s *Store) applyOnce(ctx context.Context, pb *batch) error {
 	}
 	res := conn.SendBatch(ctx, q)
 	err = func() error {
-		if _, err := res.Exec(); err != nil {
-			return err
+		for range 2 { // BEGIN, SET LOCAL
+			if _, err := res.Exec(); err != nil {
+				return err
+			}
 		}
 		for _, e := range pb.expects {
 			var v []byte
@@ -353,6 +376,9 @@ func (s *Store) applyOnce(ctx context.Context, pb *batch) error {
 		// Best effort: a broken connection is destroyed on release anyway.
 		_, _ = conn.Exec(ctx, `ROLLBACK`)
 		return err
+	}
+	if s.beforeCommit != nil {
+		s.beforeCommit()
 	}
 	_, err = conn.Exec(ctx, `COMMIT`)
 	return err
