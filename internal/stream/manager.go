@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -337,14 +338,26 @@ func (m *Manager) startLocked(r *running) {
 	}(r.exited)
 }
 
-// setStatus records a status change made by a worker (or Cancel) and logs
-// it. A terminal status is never left.
+// setStatus records a status change made by a worker and logs it; a
+// failed write is logged (the worker's next change or checkpoint writes
+// the definition again). A terminal status is never left.
 func (m *Manager) setStatus(id, status, cause string) {
+	if !m.markStatus(id, status, cause) {
+		return
+	}
+	if err := m.persist(id); err != nil {
+		m.opts.Logger.Error("stream status not persisted", "stream_id", id, "err", err)
+	}
+}
+
+// markStatus changes a stream's status in memory, logs the change and
+// reports whether there was one to write. A terminal status is never left.
+func (m *Manager) markStatus(id, status, cause string) bool {
 	m.mu.Lock()
 	r, ok := m.streams[id]
 	if !ok || terminal(r.def.Status) || (r.def.Status == status && r.def.ErrorCause == cause) {
 		m.mu.Unlock()
-		return
+		return false
 	}
 	now := m.opts.Now().UTC()
 	from := r.def.Status
@@ -362,9 +375,7 @@ func (m *Manager) setStatus(id, status, cause string) {
 	m.opts.Logger.Info("journal stream status changed", "ledger", r.def.LedgerName, "stream_id", id,
 		"stream_name", r.def.StreamName, "from", from, "to", status, "error_cause", cause)
 	m.mu.Unlock()
-	if err := m.persist(id); err != nil {
-		m.opts.Logger.Error("stream status not persisted", "stream_id", id, "err", err)
-	}
+	return true
 }
 
 // definition returns the current definition of a stream.
@@ -497,7 +508,7 @@ func (m *Manager) Create(ctx context.Context, in CreateInput) (string, error) {
 		m.mu.Lock()
 		delete(m.streams, d.ID)
 		m.mu.Unlock()
-		return "", err
+		return "", m.requestError(l.ID, l.Name, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -607,8 +618,7 @@ func (m *Manager) Cancel(ledgerName, id string) error {
 		cancel()
 		<-exited
 	}
-	m.setStatus(id, StatusCanceled, "")
-	return nil
+	return m.requestError(d.LedgerID, ledgerName, m.cancelDurably(id))
 }
 
 // DropLedger stops and forgets every stream of a deleted ledger: those this
@@ -731,9 +741,20 @@ func (m *Manager) updateTags(a ledger.ARN, raw string, change func(map[string]st
 		m.mu.Unlock()
 		return err
 	}
+	prev := r.def.Tags
 	r.def.Tags = tags
+	ledgerID, ledgerName := r.def.LedgerID, r.def.LedgerName
 	m.mu.Unlock()
-	return m.persist(id)
+	if err := m.persist(id); err != nil {
+		// Not written: the change is not made (a retry makes it again).
+		m.mu.Lock()
+		if m.streams[id] == r && maps.Equal(r.def.Tags, tags) {
+			r.def.Tags = prev
+		}
+		m.mu.Unlock()
+		return m.requestError(ledgerID, ledgerName, err)
+	}
+	return nil
 }
 
 // Tags returns the tags of the stream named by a parsed stream ARN.
