@@ -10,6 +10,7 @@ import (
 	"github.com/strand-db/strand/internal/api"
 	"github.com/strand-db/strand/internal/cluster"
 	"github.com/strand-db/strand/internal/config"
+	"github.com/strand-db/strand/internal/qldberr"
 )
 
 // SharedStore reports whether cfg's store may be shared by several nodes
@@ -30,8 +31,14 @@ func (n *Node) router() api.Router {
 // not exist is served here, which reports it.
 func (n *Node) Route(ctx context.Context, ledgerName string) (string, error) {
 	meta, err := n.ledgers.Active(ledgerName)
+	var qe *qldberr.Error
+	if errors.As(err, &qe) {
+		return "", nil // no such active ledger: served here, which reports it
+	}
 	if err != nil {
-		return "", nil
+		// The catalogue could not be read (the store is unreachable): no
+		// node can be chosen, and the caller answers a retryable error.
+		return "", err
 	}
 	if n.leases.Holds(meta.ID) {
 		return "", nil
