@@ -115,9 +115,6 @@ func blockSeqs(t *testing.T, ctx context.Context, emu *kinesisemu.Emulator, stre
 
 // TestOnlineBackup runs its two cases on one build of the binary.
 func TestOnlineBackup(t *testing.T) {
-	// Parallel with the package's other long tests: each runs its own
-	// processes on its own ports, and mostly waits on them.
-	t.Parallel()
 	bin := buildStrand(t)
 	t.Run("RestoreUnderLoad", func(t *testing.T) { testBackupRestoreUnderLoad(t, bin) })
 	t.Run("Authorization", func(t *testing.T) { testBackupAuthorization(t, bin) })

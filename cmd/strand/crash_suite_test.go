@@ -119,9 +119,6 @@ func crashDriver(t *testing.T, url, ledgerName string, conc int) *qldbdriver.QLD
 //	STRAND_LONG=1 GO_TEST_FLAGS='-run TestCrashSuite -v -timeout 60m' scripts/test.sh ./cmd/strand
 //	STRAND_TEST_STORE=postgres STRAND_LONG=1 GO_TEST_FLAGS='-run TestCrashSuite -v -timeout 60m' scripts/test.sh ./cmd/strand
 func TestCrashSuite(t *testing.T) {
-	// Parallel with the package's other long tests: each runs its own
-	// processes on its own ports, and mostly waits on them.
-	t.Parallel()
 	clients, kills := 8, 10
 	minRun, maxRun := 50*time.Millisecond, time.Second
 	pg := servertest.OnPostgres()

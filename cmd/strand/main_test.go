@@ -42,15 +42,7 @@ func buildStrand(t *testing.T) string {
 			return
 		}
 		built.bin = filepath.Join(built.dir, "strand")
-		// Under -race the binary is built with -race too: it then reuses
-		// every package the test binary's build compiled (a plain build
-		// would compile all of them again, minutes on a cold cache), and
-		// the servers the tests start run under the race detector as well.
-		args := []string{"build", "-o", built.bin}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		built.out, built.err = exec.Command("go", append(args, ".")...).CombinedOutput()
+		built.out, built.err = exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput()
 	})
 	if built.err != nil {
 		t.Fatalf("go build: %v\n%s", built.err, built.out)

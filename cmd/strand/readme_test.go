@@ -71,9 +71,6 @@ func freePort(t *testing.T) int {
 // uses the embedded store, and the ordinary pass runs it). It needs Debian's /usr/bin/aws and /usr/bin/python3 with
 // boto3, which scripts/test.sh installs, and skips without them.
 func TestReadmeQuickStart(t *testing.T) {
-	// Parallel with the package's other long tests: each runs its own
-	// processes on its own ports, and mostly waits on them.
-	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -88,9 +88,6 @@ func metricValue(url, name string) int {
 //
 //	STRAND_LONG=1 GO_TEST_FLAGS='-run TestSoak -v -timeout 60m' scripts/test.sh ./cmd/strand
 func TestSoak(t *testing.T) {
-	// Parallel with the package's other long tests: each runs its own
-	// processes on its own ports, and mostly waits on them.
-	t.Parallel()
 	duration, every, rate := 40*time.Second, 5*time.Second, 40
 	if os.Getenv("STRAND_LONG") == "1" {
 		duration, every, rate = 30*time.Minute, 30*time.Second, 100
