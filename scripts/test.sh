@@ -262,9 +262,9 @@ if [ $# -eq 0 ] && [ -n "${STRAND_TEST_POSTGRES_URL:-}" ]; then
 	# Skipped here: the cluster tests (they run on PostgreSQL in the first
 	# pass already), and tests whose subject does not touch the store
 	# (PartiQL conformance and its benchmark, the shell, stream tail, the
-	# bench smoke test, the policy matrix and reload), which the first pass
-	# runs in full.
-	pg_skip='TestCluster|TestThreeNodes|TestConformanceDriver|TestPartiQLBench|TestShell|TestStreamTail|TestBenchSmoke|TestPolicyReload|TestStandardModeActionMatrix'
+	# bench smoke test, the policy matrix and reload, the AWS CLI and boto3
+	# wire tests), which the first pass runs in full.
+	pg_skip='TestCluster|TestThreeNodes|TestConformanceDriver|TestPartiQLBench|TestShell|TestStreamTail|TestBenchSmoke|TestPolicyReload|TestStandardModeActionMatrix|TestAWSCLI|TestStreamBoto3AndCLI'
 	"${test_env[@]}" STRAND_TEST_STORE=postgres go test -race -vet=off -count=1 -timeout 15m -skip "$pg_skip" ${GO_TEST_FLAGS:-} "${pg_pkgs[@]}" || pg_status=$?
 	elapsed "$t"
 fi
