@@ -36,30 +36,24 @@ func putEncoder(w *ionvalue.Encoder) {
 // EncodeBlock stores a block as the Ion binary of its GetBlock shape: the
 // bytes of ionvalue.MarshalBinary(b.Ion()).
 func EncodeBlock(b *Block) ([]byte, error) {
-	w := getEncoder()
-	err := writeBlock(w, b)
-	if err != nil {
-		putEncoder(w)
-		return nil, err
-	}
-	out := w.Bytes()
-	putEncoder(w)
-	return out, nil
+	return encodeWith(func(w *ionvalue.Encoder) error { return writeBlock(w, b) })
 }
 
 // EncodeRevision returns the Ion binary of r.Ion(addr) (the committed-view
 // and history record of a revision written by the block at addr): the
 // bytes of ionvalue.MarshalBinary(r.Ion(addr)).
 func EncodeRevision(r Revision, addr BlockAddress) ([]byte, error) {
+	return encodeWith(func(w *ionvalue.Encoder) error { return writeRevision(w, r, addr, 0) })
+}
+
+// encodeWith runs write on a pooled encoder and returns what it wrote.
+func encodeWith(write func(w *ionvalue.Encoder) error) ([]byte, error) {
 	w := getEncoder()
-	err := writeRevision(w, r, addr, 0)
-	if err != nil {
-		putEncoder(w)
+	defer putEncoder(w)
+	if err := write(w); err != nil {
 		return nil, err
 	}
-	out := w.Bytes()
-	putEncoder(w)
-	return out, nil
+	return w.Bytes(), nil
 }
 
 func writeAddress(w *ionvalue.Encoder, a BlockAddress) {
