@@ -65,9 +65,26 @@ func (s *S3Source) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("export: get s3://%s/%s: %s", s.Bucket, key, describeError(err))
 	}
 	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
+	b, err := readBounded(out.Body)
 	if err != nil {
 		return nil, fmt.Errorf("export: get s3://%s/%s: %w", s.Bucket, key, err)
+	}
+	return b, nil
+}
+
+// maxObjectBytes bounds one export object an import reads into memory (1
+// GiB), so that an oversized or hostile object fails the import with a
+// clear error instead of exhausting the process's memory. Tests lower it.
+var maxObjectBytes int64 = 1 << 30
+
+// readBounded reads r to its end, refusing more than maxObjectBytes.
+func readBounded(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxObjectBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > maxObjectBytes {
+		return nil, fmt.Errorf("object larger than %d bytes: not a journal export object", maxObjectBytes)
 	}
 	return b, nil
 }
@@ -108,8 +125,13 @@ func (d *DirSource) Get(_ context.Context, key string) ([]byte, error) {
 	k := key
 	for {
 		if !strings.Contains(k, "..") {
-			b, err := os.ReadFile(filepath.Join(d.Dir, filepath.FromSlash(k)))
+			f, err := os.Open(filepath.Join(d.Dir, filepath.FromSlash(k)))
 			if err == nil {
+				b, err := readBounded(f)
+				f.Close()
+				if err != nil {
+					return nil, fmt.Errorf("export: %s: %w", key, err)
+				}
 				return b, nil
 			}
 			if !errors.Is(err, fs.ErrNotExist) {
