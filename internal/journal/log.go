@@ -52,11 +52,29 @@ type Log struct {
 	lastTime time.Time // timestamp of the newest durable block
 	tree     *Tree     // ledger Merkle tree of the durable blocks; replaced, never mutated, under mu
 
-	// appendMu is held by the writer from Begin until the group is
-	// published or abandoned (see Barrier).
+	// appendMu is held by the writer from Begin until End. Under it,
+	// applied is the head after the newest group whose batch the store
+	// applied: the next group builds on it, possibly while the groups
+	// before it still wait for their tip records (see Group.Apply).
 	appendMu sync.Mutex
-	notify   *notifier
-	recent   recentBlocks // the newest published blocks (recent.go)
+	applied  head
+	// inflight counts the groups applied but neither published nor
+	// abandoned; Barrier waits for it to reach zero (flushed is
+	// signalled on each change).
+	inflightMu sync.Mutex
+	inflight   int
+	flushed    *sync.Cond
+	notify     *notifier
+	recent     recentBlocks // the newest published blocks (recent.go)
+}
+
+// head is the state a group builds on: the next sequence number, the hash
+// and time of the newest block and the ledger tree.
+type head struct {
+	next uint64
+	prev []byte
+	last time.Time
+	tree *Tree
 }
 
 // Open reads the tip of the journal of ledger id (named name in errors;
@@ -93,6 +111,8 @@ func Open(st store.Store, tips Tips, id, name, strandID string) (*Log, error) {
 	if l.tree, err = LoadTree(l.treeNodes(), l.next.Load()); err != nil {
 		return nil, fmt.Errorf("journal: ledger %s tree: %w", name, err)
 	}
+	l.applied = head{next: l.next.Load(), prev: l.lastHash, last: l.lastTime, tree: l.tree}
+	l.flushed = sync.NewCond(&l.inflightMu)
 	return l, nil
 }
 
@@ -181,14 +201,27 @@ func (l *Log) Changed() <-chan struct{} { return l.notify.Wait() }
 func (l *Log) Barrier() uint64 {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
+	l.inflightMu.Lock()
+	for l.inflight > 0 {
+		l.flushed.Wait()
+	}
+	l.inflightMu.Unlock()
 	return l.next.Load()
 }
 
 // Group is one group of blocks being appended to a Log in one store batch.
-// Begin starts it; Append adds sealed blocks; Commit makes the batch
-// durable and records the new tip; Publish makes the blocks visible to
-// readers; End releases the Log for the next group. A group that is not
-// published leaves the Log as it was (its batch must then not be applied).
+// Begin starts it; Append adds sealed blocks; Apply makes the batch durable
+// and End releases the Log for the next group, which builds on this one;
+// Record then writes the new tip record and Publish makes the blocks
+// visible to readers (or Abandon gives the group up). Commit is Apply and
+// Record in one call.
+//
+// Groups are recorded and published (or abandoned) in the order they were
+// applied, by one goroutine at a time; the writer may build and apply the
+// next group meanwhile. A group that is never applied leaves the Log as it
+// was. Once a group fails to apply or to record, the writer must append
+// nothing more: the ledger must be opened again (its applied blocks then
+// reappear, recorded).
 type Group struct {
 	l     *Log
 	batch store.IndexedBatch
@@ -201,17 +234,17 @@ type Group struct {
 	blocks   []*Block
 	sizes    []int
 	redacted []uint64
+	// inflight: applied, and neither published nor abandoned yet.
+	inflight bool
 }
 
-// Begin starts a group of appends into batch. It holds the Log's append
-// lock until End: one group at a time, and Barrier waits for it.
+// Begin starts a group of appends into batch, after the newest applied
+// group (which may not be published yet). It holds the Log's append lock
+// until End: one group at a time, and Barrier waits for it.
 func (l *Log) Begin(batch store.IndexedBatch) *Group {
 	l.appendMu.Lock()
-	l.mu.RLock()
-	g := &Group{l: l, batch: batch,
-		tree: l.tree.Clone(), next: l.next.Load(), prev: l.lastHash, last: l.lastTime}
-	l.mu.RUnlock()
-	return g
+	h := l.applied
+	return &Group{l: l, batch: batch, tree: h.tree.Clone(), next: h.next, prev: h.prev, last: h.last}
 }
 
 // Next is the sequence number the next appended block must have.
@@ -279,19 +312,46 @@ func (lay Layout) IndexBlock(w store.Writer, tree *Tree, b *Block) error {
 	return nil
 }
 
-// Commit applies the batch (synced) and, when the Log keeps Tips, records
-// the new tip outside the store before returning: nothing of the group may
-// be acknowledged before Commit succeeds. After a failure the blocks may
-// be durable in the store; they reappear (recorded) when the ledger is
-// next opened.
-func (g *Group) Commit() error {
+// Apply applies the group's batch (synced). On success the next group
+// builds on this one (End may come at once), and the group must be
+// recorded and published, or abandoned, in turn. After a failure nothing
+// of the group was applied, or (when the store cannot tell) the blocks may
+// be durable; they reappear (recorded) when the ledger is next opened.
+func (g *Group) Apply() error {
 	if err := g.l.st.Apply(g.batch); err != nil {
 		return fmt.Errorf("journal: commit: %w", err)
 	}
-	if g.l.tips != nil {
-		if err := g.l.tips.Record(store.TipRecord{LedgerID: g.l.id, Next: g.next, Hash: g.prev}); err != nil {
-			return fmt.Errorf("journal: commit: %w", err)
-		}
+	l := g.l
+	l.applied = head{next: g.next, prev: g.prev, last: g.last, tree: g.tree}
+	l.inflightMu.Lock()
+	l.inflight++
+	l.inflightMu.Unlock()
+	g.inflight = true
+	return nil
+}
+
+// Record writes the group's tip record when the Log keeps Tips (a no-op
+// otherwise): nothing of the group may be acknowledged before it succeeds.
+// Call it after Apply and after the previous group was recorded.
+func (g *Group) Record() error {
+	if g.l.tips == nil {
+		return nil
+	}
+	if err := g.l.tips.Record(store.TipRecord{LedgerID: g.l.id, Next: g.next, Hash: g.prev}); err != nil {
+		return fmt.Errorf("journal: commit: %w", err)
+	}
+	return nil
+}
+
+// Commit is Apply then Record: nothing of the group may be acknowledged
+// before it succeeds. A group whose Record fails is abandoned.
+func (g *Group) Commit() error {
+	if err := g.Apply(); err != nil {
+		return err
+	}
+	if err := g.Record(); err != nil {
+		g.Abandon()
+		return err
 	}
 	return nil
 }
@@ -310,6 +370,25 @@ func (g *Group) Publish() {
 	l.next.Store(g.next)
 	l.mu.Unlock()
 	l.notify.broadcast()
+	g.settle()
+}
+
+// Abandon gives up an applied group that will not be published (its tip
+// record failed, or one before it did): Barrier stops waiting for it.
+// It does nothing for a group that was not applied or is settled.
+func (g *Group) Abandon() { g.settle() }
+
+// settle ends the group's time in flight.
+func (g *Group) settle() {
+	if !g.inflight {
+		return
+	}
+	g.inflight = false
+	l := g.l
+	l.inflightMu.Lock()
+	l.inflight--
+	l.flushed.Broadcast()
+	l.inflightMu.Unlock()
 }
 
 // End releases the append lock. Call it exactly once per Begin.

@@ -92,8 +92,21 @@ func errCommitCancelled(txID string) error {
 	return qldberr.New(qldberr.BadRequest, "Commit of transaction %s cancelled: the client cancelled the request before the commit's outcome was known", txID)
 }
 
+// commitLoop is the ledger's committer: it takes the queued commit
+// requests as groups, builds and applies each (commitGroup) and hands the
+// applied group to the recorder (recordLoop), which writes its tip record,
+// publishes it and answers its requests. The committer builds and applies
+// the next group meanwhile, so the store's sync and the tip record's
+// overlap whenever more than one transaction is in flight.
 func (l *LedgerEngine) commitLoop() {
 	defer close(l.stopped)
+	applied := make(chan *appliedGroup) // unbuffered: at most one group waits for its record
+	recorded := make(chan struct{})
+	go l.recordLoop(applied, recorded)
+	defer func() {
+		close(applied)
+		<-recorded
+	}()
 	for {
 		select {
 		case req := <-l.commitCh:
@@ -107,7 +120,9 @@ func (l *LedgerEngine) commitLoop() {
 					break drain
 				}
 			}
-			l.commitGroup(group)
+			if a := l.commitGroup(group); a != nil {
+				applied <- a
+			}
 		case <-l.stop:
 			for {
 				select {
@@ -130,31 +145,83 @@ type groupState struct {
 	now    time.Time
 }
 
+// table returns a table as the group sees it: changed by the group, or as
+// the newest applied group left it (committerTable).
 func (g *groupState) table(l *LedgerEngine, id string) (*tableMeta, bool) {
 	if t, ok := g.tables[id]; ok {
 		return t, true
 	}
-	return l.table(id)
+	return l.committerTable(id)
 }
 
-func (l *LedgerEngine) commitGroup(group []*commitRequest) {
-	if l.failed != nil {
-		err := errNotDurable(l.Name, l.failed)
-		if errors.Is(l.failed, store.ErrConflict) {
-			err = l.refusedByFence()
-		}
+// accepted is one transaction of a group, with its block.
+type accepted struct {
+	req   *commitRequest
+	block *journal.Block
+}
+
+// appliedGroup is a group whose batch the store applied, on its way to the
+// recorder: its journal group, its transactions and the tables it changed.
+type appliedGroup struct {
+	jg      *journal.Group
+	batch   store.IndexedBatch // closed by the recorder
+	ok      []accepted
+	tables  map[string]*tableMeta
+	started time.Time // when Apply began
+}
+
+// commitFailure returns the error of a ledger whose durable write failed
+// (nil while it commits), for every commit after it.
+func (l *LedgerEngine) commitFailure() error {
+	l.failedMu.Lock()
+	failed := l.failed
+	l.failedMu.Unlock()
+	return l.failureError(failed)
+}
+
+// failureError is the error a commit gets after the durable write that
+// failed with err (nil for nil).
+func (l *LedgerEngine) failureError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrConflict):
+		// The fencing token changed: another node owns the ledger now (or
+		// the fence row is damaged) and nothing of the group was written.
+		return l.refusedByFence()
+	default:
+		return errNotDurable(l.Name, err)
+	}
+}
+
+// fail records the first failed durable write; the ledger commits nothing
+// more until it is opened again.
+func (l *LedgerEngine) fail(err error) {
+	l.failedMu.Lock()
+	defer l.failedMu.Unlock()
+	if l.failed == nil {
+		l.failed = err
+	}
+}
+
+// commitGroup builds group's blocks into one batch and applies it. It
+// answers the requests that fail (OCC conflicts, refused statements, a
+// failed ledger or write) and returns the applied rest for the recorder,
+// or nil when nothing was applied.
+func (l *LedgerEngine) commitGroup(group []*commitRequest) *appliedGroup {
+	if err := l.commitFailure(); err != nil {
 		for _, r := range group {
 			r.done <- commitResult{err: err}
 		}
-		return
+		return nil
 	}
 	batch := l.st.NewIndexedBatch()
-	defer batch.Close()
 	if err := l.fence.expect(batch); err != nil {
+		batch.Close()
 		for _, r := range group {
 			r.done <- commitResult{err: fmt.Errorf("txn: %w", err)}
 		}
-		return
+		return nil
 	}
 	jg := l.Begin(batch)
 	defer jg.End()
@@ -164,10 +231,6 @@ func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 		g.now = jg.LastTime()
 	}
 
-	type accepted struct {
-		req   *commitRequest
-		block *journal.Block
-	}
 	var ok []accepted
 	for _, r := range group {
 		if l.occ.conflicts(r.tx.reads) {
@@ -183,44 +246,76 @@ func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 		l.occ.record(ws, b.Address.SequenceNo)
 		ok = append(ok, accepted{r, b})
 	}
-	if len(ok) == 0 {
-		return
+	if l.occ.size() > 100000 {
+		l.occ.prune(l.open.min(l.Next()))
 	}
-	// Commit makes the batch durable and records the new tip outside the
-	// store (journal.Tips) before anyone hears of it. When that fails
-	// nothing is acknowledged and the ledger stops committing: the blocks
-	// may be in the store and reappear (recorded) when the ledger is next
-	// opened.
-	syncStart := time.Now()
-	err := jg.Commit()
-	l.observe().CommitGroup(len(ok), time.Since(syncStart), err == nil)
-	if err != nil {
-		l.failed = err
-		cerr := errNotDurable(l.Name, err)
-		if errors.Is(err, store.ErrConflict) {
-			// The fencing token changed: another node owns the ledger now
-			// (or the fence row is damaged) and nothing of this group was
-			// written.
-			cerr = l.refusedByFence()
-		}
+	if len(ok) == 0 {
+		batch.Close()
+		return nil
+	}
+	// Apply makes the batch durable; the recorder then records the new
+	// tip outside the store (journal.Tips) before anyone hears of it. When
+	// either fails nothing is acknowledged and the ledger stops
+	// committing: the blocks may be in the store and reappear (recorded)
+	// when the ledger is next opened.
+	a := &appliedGroup{jg: jg, batch: batch, ok: ok, tables: g.tables, started: time.Now()}
+	if err := jg.Apply(); err != nil {
+		batch.Close()
+		l.fail(err)
+		l.observe().CommitGroup(len(ok), time.Since(a.started), false)
+		cerr := l.commitFailure()
 		for _, a := range ok {
 			a.req.done <- commitResult{err: cerr}
 		}
-		return
+		return nil
 	}
-	// Tables first, then the journal's tip: a transaction that sees the
-	// new Next also sees the tables its blocks created.
-	l.mu.Lock()
+	// The next group builds on this one's tables.
 	for id, t := range g.tables {
-		l.tables[id] = t
+		l.ctables[id] = t
 	}
-	l.mu.Unlock()
-	jg.Publish()
-	for _, a := range ok {
-		a.req.done <- commitResult{block: a.block}
-	}
-	if l.occ.size() > 100000 {
-		l.occ.prune(l.open.min(l.Next()))
+	return a
+}
+
+// recordLoop is the recorder: for each applied group, in order, it writes
+// the tip record, then publishes the group and acknowledges its
+// transactions, or (after a failure of this group or an earlier one)
+// abandons it and answers every transaction with the failure. It closes
+// done when applied is closed and drained.
+func (l *LedgerEngine) recordLoop(applied <-chan *appliedGroup, done chan<- struct{}) {
+	defer close(done)
+	// recordErr is the first failed tip record: every later group is
+	// abandoned. A failure of the committer's own (a later group's Apply)
+	// does not concern the groups applied before it.
+	var recordErr error
+	for a := range applied {
+		if recordErr == nil {
+			if err := a.jg.Record(); err != nil {
+				recordErr = err
+				l.fail(err)
+			}
+		}
+		l.observe().CommitGroup(len(a.ok), time.Since(a.started), recordErr == nil)
+		if recordErr != nil {
+			a.jg.Abandon()
+			cerr := l.failureError(recordErr)
+			for _, t := range a.ok {
+				t.req.done <- commitResult{err: cerr}
+			}
+			a.batch.Close()
+			continue
+		}
+		// Tables first, then the journal's tip: a transaction that sees
+		// the new Next also sees the tables its blocks created.
+		l.mu.Lock()
+		for id, t := range a.tables {
+			l.tables[id] = t
+		}
+		l.mu.Unlock()
+		a.jg.Publish()
+		for _, t := range a.ok {
+			t.req.done <- commitResult{block: t.block}
+		}
+		a.batch.Close()
 	}
 }
 

@@ -123,9 +123,17 @@ type LedgerEngine struct {
 	mu     sync.RWMutex
 	tables map[string]*tableMeta // durable catalogue by table id
 
-	occ      *occState
-	open     snapshots // snapshots of open transactions, for pruning occ
-	failed   error     // set when a durable write failed: the ledger refuses commits
+	// ctables is the catalogue as the newest applied group left it (ahead
+	// of tables while groups wait for their tip records); only the
+	// committer goroutine touches it.
+	ctables map[string]*tableMeta
+
+	occ  *occState
+	open snapshots // snapshots of open transactions, for pruning occ
+	// failed is set when a durable write failed: the ledger refuses
+	// commits (commitFailure).
+	failedMu sync.Mutex
+	failed   error
 	commitCh chan *commitRequest
 	stop     chan struct{}
 	stopped  chan struct{}
@@ -191,6 +199,10 @@ func openLedger(st store.Store, tips journal.Tips, id, name string, fence *fence
 	if l.Log, err = journal.Open(st, tips, id, name, l.StrandID); err != nil {
 		return nil, err
 	}
+	l.ctables = make(map[string]*tableMeta, len(l.tables))
+	for id, t := range l.tables {
+		l.ctables[id] = t
+	}
 	go l.commitLoop()
 	return l, nil
 }
@@ -206,6 +218,13 @@ func (l *LedgerEngine) table(id string) (*tableMeta, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	t, ok := l.tables[id]
+	return t, ok
+}
+
+// committerTable returns a table as the newest applied group left it; only
+// the committer goroutine may call it.
+func (l *LedgerEngine) committerTable(id string) (*tableMeta, bool) {
+	t, ok := l.ctables[id]
 	return t, ok
 }
 
