@@ -89,7 +89,7 @@ func writeBlock(w *ionvalue.Encoder, b *Block) error {
 	}
 	w.End()
 	w.FieldName("transactionInfo")
-	if err := writeTransactionInfo(w, b.TransactionInfo); err != nil {
+	if err := WriteTransactionInfo(w, b.TransactionInfo); err != nil {
 		return fmt.Errorf("field %q: %w", "transactionInfo", err)
 	}
 	if len(b.Revisions) > 0 {
@@ -112,18 +112,23 @@ func writeBlock(w *ionvalue.Encoder, b *Block) error {
 	return w.Err()
 }
 
-// writeTransactionInfo writes TransactionInfo.Ion's shape (see there).
-func writeTransactionInfo(w *ionvalue.Encoder, ti TransactionInfo) error {
+// WriteTransactionInfo writes TransactionInfo.Ion's shape (see there) into
+// w: the one writer of a block's transactionInfo, for the stored block and
+// the stream's BLOCK_SUMMARY record alike. Times are written in UTC at
+// millisecond precision; in IonJavaStyle a year outside 1..9999 and in
+// IonGoStyle a document id that reads as a symbol id ($n) are refused.
+// On error w must not be used further.
+func WriteTransactionInfo(w *ionvalue.Encoder, ti TransactionInfo) error {
 	w.BeginStruct()
 	w.FieldName("statements")
 	w.BeginList()
-	for _, s := range ti.Statements {
+	for i, s := range ti.Statements {
 		w.BeginStruct()
 		w.FieldName("statement")
 		w.WriteString(s.Statement)
 		w.FieldName("startTime")
 		if err := w.WriteTimeMillis(s.StartTime); err != nil {
-			return err
+			return fmt.Errorf("statement %d startTime: %w", i, err)
 		}
 		w.FieldName("statementDigest")
 		w.WriteBlob(s.StatementDigest)

@@ -96,43 +96,9 @@ func EncodeBlockSummary(streamARN string, b *journal.Block) ([]byte, error) {
 	w.End()
 
 	w.FieldName("transactionInfo")
-	w.BeginStruct()
-	w.FieldName("statements")
-	w.BeginList()
-	for i, s := range b.TransactionInfo.Statements {
-		w.BeginStruct()
-		w.FieldName("statement")
-		w.WriteString(s.Statement)
-		w.FieldName("startTime")
-		if err := writeTime(w, s.StartTime); err != nil {
-			return nil, errf("encode BLOCK_SUMMARY: statement %d startTime: %v", i, err)
-		}
-		w.FieldName("statementDigest")
-		w.WriteBlob(s.StatementDigest)
-		w.End()
+	if err := journal.WriteTransactionInfo(w, b.TransactionInfo); err != nil {
+		return nil, errf("encode BLOCK_SUMMARY: transactionInfo: %v", err)
 	}
-	w.End()
-	if docs := b.TransactionInfo.Documents; len(docs) > 0 {
-		w.FieldName("documents")
-		w.BeginStruct()
-		for _, d := range docs {
-			w.FieldName(d.DocumentID)
-			w.BeginStruct()
-			w.FieldName("tableName")
-			w.WriteString(d.TableName)
-			w.FieldName("tableId")
-			w.WriteString(d.TableID)
-			w.FieldName("statements")
-			w.BeginList()
-			for _, idx := range d.Statements {
-				w.WriteInt(int64(idx))
-			}
-			w.End()
-			w.End()
-		}
-		w.End()
-	}
-	w.End() // transactionInfo
 
 	if len(b.Revisions) > 0 {
 		w.FieldName("revisionSummaries")
