@@ -58,8 +58,13 @@ func runImport(t *testing.T, args ...string) (int, string) {
 // exportWait bounds how long a test waits for an export to complete.
 var exportWait = 30 * time.Second
 
+// exportAndWait exports every block committed so far. The SDK sends the
+// end time in milliseconds and block times are milliseconds, so it waits
+// for the clock to pass the millisecond of the last commit: an end time in
+// that millisecond would exclude the block.
 func exportAndWait(t *testing.T, c *qldb.Client, ledger, prefix, format string) string {
 	t.Helper()
+	time.Sleep(2 * time.Millisecond)
 	return exportRange(t, c, ledger, prefix, format, time.Unix(0, 0), time.Now())
 }
 
