@@ -42,7 +42,7 @@ func WriteLedgerMeta(st store.Store, ledgerID, strandID string) error {
 // entries), so the ledger serves queries, digests and proofs. It refuses
 // a ledger that already has a catalogue.
 func ImportDerived(st store.Store, ledgerID string, progress func(RebuildStats)) (RebuildStats, error) {
-	r := &rebuild{st: st, k: newKeys(ledgerID), lay: journal.LedgerLayout(ledgerID), progress: progress, imported: true}
+	r := &rebuild{st: st, k: newKeys(ledgerID), lay: journal.LedgerLayout(ledgerID), progress: progress}
 	prefix := r.k.tables()
 	found := false
 	if err := st.Scan(prefix, store.PrefixEnd(prefix), func(_, _ []byte) bool { found = true; return false }); err != nil {
@@ -52,11 +52,13 @@ func ImportDerived(st store.Store, ledgerID string, progress func(RebuildStats))
 		return r.stats, fmt.Errorf("txn: import: ledger %s already has a table catalogue", ledgerID)
 	}
 	var replay *catalogueReplay
+	var blocks uint64
 	err := r.blocks(func(b *journal.Block) error {
 		if replay == nil {
 			replay = newCatalogueReplay(b.Address.StrandID)
 		}
 		replay.block(b)
+		blocks++
 		return nil
 	})
 	if err != nil {
@@ -65,10 +67,26 @@ func ImportDerived(st store.Store, ledgerID string, progress func(RebuildStats))
 	if replay == nil {
 		replay = newCatalogueReplay("")
 	}
+	meta, err := readLedgerMeta(st, r.k)
+	if err != nil {
+		return r.stats, fmt.Errorf("txn: import: %w", err)
+	}
+	meta.Imported = &importMeta{Blocks: blocks, Tables: map[string]uint64{}}
+	for id, tm := range replay.tables {
+		meta.Imported.Tables[id] = tm.Version
+	}
+	r.imported = meta.Imported
+	rawMeta, err := json.Marshal(meta)
+	if err != nil {
+		return r.stats, fmt.Errorf("txn: import: %w", err)
+	}
 	batch := st.NewBatch()
 	defer batch.Close()
 	if err := replay.write(r.k, batch); err != nil {
 		return r.stats, err
+	}
+	if err := batch.Set(r.k.meta(), rawMeta); err != nil {
+		return r.stats, fmt.Errorf("txn: import: %w", err)
 	}
 	if err := st.Apply(batch); err != nil {
 		return r.stats, fmt.Errorf("txn: import: catalogue: %w", err)
@@ -81,4 +99,18 @@ func ImportDerived(st store.Store, ledgerID string, progress func(RebuildStats))
 	r.stats.Phase = "done"
 	r.report()
 	return r.stats, nil
+}
+
+// readLedgerMeta reads a ledger's meta record (the zero record when it has
+// none).
+func readLedgerMeta(st store.Store, k keys) (ledgerMeta, error) {
+	var meta ledgerMeta
+	raw, ok, err := st.Get(k.meta())
+	if err != nil || !ok {
+		return meta, err
+	}
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return meta, fmt.Errorf("ledger meta: %w", err)
+	}
+	return meta, nil
 }

@@ -89,6 +89,18 @@ func (f *fenceKV) expect(b store.Batch) error {
 // ledgerMeta is stored once per ledger.
 type ledgerMeta struct {
 	StrandID string `json:"strandId"`
+	// Imported is set on a ledger whose journal was imported from a QLDB
+	// export (ImportDerived); nil for a ledger Strand began.
+	Imported *importMeta `json:"imported,omitempty"`
+}
+
+// importMeta is what an import leaves for later checks of the catalogue
+// against the journal: the imported blocks' table system revisions are
+// QLDB's (their data is not in the export), so RebuildDerived can match
+// only the ones Strand wrote after the import.
+type importMeta struct {
+	Blocks uint64            `json:"blocks"` // blocks 0..Blocks-1 were imported
+	Tables map[string]uint64 `json:"tables"` // table id -> catalogue version the import left
 }
 
 // LedgerEngine is one ledger's derived state (its tables, documents and indexes),

@@ -69,6 +69,11 @@ var ErrCatalogue = errors.New("txn: the table catalogue does not match the journ
 // batch and at the end of each phase.
 func RebuildDerived(st store.Store, ledgerID string, progress func(RebuildStats)) (RebuildStats, error) {
 	r := &rebuild{st: st, k: newKeys(ledgerID), lay: journal.LedgerLayout(ledgerID), progress: progress}
+	meta, err := readLedgerMeta(st, r.k)
+	if err != nil {
+		return r.stats, fmt.Errorf("txn: rebuild: %w", err)
+	}
+	r.imported = meta.Imported
 	if err := r.run(); err != nil {
 		return r.stats, err
 	}
@@ -85,10 +90,10 @@ type rebuild struct {
 	stats    RebuildStats
 
 	tables map[string]*tableMeta
-	// imported: the catalogue was derived from an imported journal
-	// (ImportDerived), whose system revisions are not Strand's: skip the
-	// check of the catalogue against them.
-	imported bool
+	// imported is set for a ledger imported from a QLDB export: the
+	// system revisions of its imported blocks are QLDB's, so only the
+	// later ones are checked against the catalogue (checkCatalogue).
+	imported *importMeta
 	batch    store.Batch
 	writes   int
 	bytes    int
@@ -106,10 +111,8 @@ func (r *rebuild) run() error {
 	if err := r.loadCatalogue(); err != nil {
 		return err
 	}
-	if !r.imported {
-		if err := r.checkCatalogue(); err != nil {
-			return err
-		}
+	if err := r.checkCatalogue(); err != nil {
+		return err
 	}
 	r.report()
 
@@ -202,11 +205,29 @@ func (r *rebuild) loadCatalogue() error {
 
 // checkCatalogue reads the journal once, without writing, and checks the
 // catalogue against it (see RebuildDerived).
+//
+// On an imported ledger the system revisions of the imported blocks are
+// QLDB's, whose data the export does not hold: a table the import left at
+// version v accounts for v+1 of them, is not matched unless Strand changed
+// it later, and only the system revisions of later blocks are counted.
 func (r *rebuild) checkCatalogue() error {
 	matched := map[string]bool{}
-	var system, want uint64
-	for _, tm := range r.tables {
+	var system, want, importedBlocks uint64
+	for id, tm := range r.tables {
 		want += tm.Version + 1
+		if r.imported == nil {
+			continue
+		}
+		if v, ok := r.imported.Tables[id]; ok {
+			if tm.Version < v {
+				return fmt.Errorf("%w: catalogue entry of table %s (%s) is at version %d, older than the version %d the import left", ErrCatalogue, tm.Name, id, tm.Version, v)
+			}
+			want -= v + 1
+			matched[id] = tm.Version == v // nothing of Strand's to match
+		}
+	}
+	if r.imported != nil {
+		importedBlocks = r.imported.Blocks
 	}
 	err := r.blocks(func(b *journal.Block) error {
 		var hashes [][]byte
@@ -218,6 +239,9 @@ func (r *rebuild) checkCatalogue() error {
 			if _, ok := r.tables[rev.TableID]; !ok {
 				return fmt.Errorf("%w: block %d writes document %s of table %s (%s), which the catalogue lacks", ErrCatalogue, b.Address.SequenceNo, rev.Metadata.ID, rev.TableName, rev.TableID)
 			}
+		}
+		if b.Address.SequenceNo < importedBlocks {
+			return nil // QLDB's system revisions
 		}
 		system += uint64(len(hashes))
 		if len(hashes) == 0 {
