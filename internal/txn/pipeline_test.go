@@ -7,10 +7,8 @@ import (
 	"time"
 
 	"github.com/strand-db/strand/internal/journal"
-	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/qldberr"
 	"github.com/strand-db/strand/internal/store"
-	pebblestore "github.com/strand-db/strand/internal/store/pebble"
 )
 
 // gatedTips wraps the real tip record files; while armed, Record announces
@@ -47,23 +45,7 @@ func TestCommitPipelinesBehindTipRecord(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			open := func(tips journal.Tips) (*Engine, func()) {
-				st, err := pebblestore.Open(dir, pebblestore.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				cat, err := ledger.Open(st, ledger.Options{Region: "us-east-1", AccountID: "000000000000", MaxLedgers: 5})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := cat.Describe("l"); err != nil {
-					if _, err := cat.Create(ledger.CreateInput{Name: "l", PermissionsMode: ledger.PermissionsAllowAll}, time.Now()); err != nil {
-						t.Fatal(err)
-					}
-				}
-				e := NewEngine(st, cat, Options{Tips: tips})
-				return e, func() { e.Close(); _ = st.Close() }
-			}
+			open := func(tips journal.Tips) (*Engine, func()) { return openTipsEngine(t, dir, tips) }
 			tips := &gatedTips{TipFiles: store.NewTipFiles(dir), armed: make(chan struct{}),
 				entered: make(chan struct{}), release: make(chan error)}
 			e, closeAll := open(tips)

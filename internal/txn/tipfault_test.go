@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/qldberr"
 	"github.com/strand-db/strand/internal/store"
@@ -31,6 +32,27 @@ func (f *faultyTips) Record(rec store.TipRecord) error {
 	return f.TipFiles.Record(rec)
 }
 
+// openTipsEngine opens an engine over the Pebble store in dir with tips,
+// creating ledger l when it is missing; the function closes both.
+func openTipsEngine(t *testing.T, dir string, tips journal.Tips) (*Engine, func()) {
+	t.Helper()
+	st, err := pebblestore.Open(dir, pebblestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := ledger.Open(st, ledger.Options{Region: "us-east-1", AccountID: "000000000000", MaxLedgers: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.Describe("l"); err != nil {
+		if _, err := cat.Create(ledger.CreateInput{Name: "l", PermissionsMode: ledger.PermissionsAllowAll}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := NewEngine(st, cat, Options{Tips: tips})
+	return e, func() { e.Close(); _ = st.Close() }
+}
+
 // TestTipRecordFaultStopsCommits: when the acknowledged-tip record cannot
 // be written (ENOSPC on the write, EIO on the fdatasync), the commit it
 // covers is not acknowledged, the ledger refuses further commits with a
@@ -43,21 +65,8 @@ func TestTipRecordFaultStopsCommits(t *testing.T) {
 		t.Run(fault.Error(), func(t *testing.T) {
 			dir := t.TempDir()
 			open := func(tips *faultyTips) (*Engine, func()) {
-				st, err := pebblestore.Open(dir, pebblestore.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				cat, err := ledger.Open(st, ledger.Options{Region: "us-east-1", AccountID: "000000000000", MaxLedgers: 5})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := cat.Describe("l"); err != nil {
-					if _, err := cat.Create(ledger.CreateInput{Name: "l", PermissionsMode: ledger.PermissionsAllowAll}, time.Now()); err != nil {
-						t.Fatal(err)
-					}
-				}
-				e := NewEngine(st, cat, Options{Tips: tips})
-				return e, func() { e.Close(); _ = tips.Close(); _ = st.Close() }
+				e, closeAll := openTipsEngine(t, dir, tips)
+				return e, func() { closeAll(); _ = tips.Close() }
 			}
 			tips := &faultyTips{TipFiles: store.NewTipFiles(dir)}
 			e, closeAll := open(tips)
