@@ -83,6 +83,7 @@ type Config struct {
 	StreamBufferDelay     time.Duration // wait this long after a commit for more before putting
 	StreamRetryMax        time.Duration // cap of the Kinesis retry backoff
 	MetricsListen         string        // serve Prometheus /metrics here; "" disables
+	Pprof                 bool          // also serve Go's runtime profiles (/debug/pprof/) there; loopback only
 
 	LogFormat string // LogText or LogJSON
 	LogLevel  string // debug, info, warn or error
@@ -197,6 +198,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.StreamBufferDelay, "stream-buffer-delay", c.StreamBufferDelay, "after a commit, wait this long for more blocks before putting to Kinesis")
 	fs.DurationVar(&c.StreamRetryMax, "stream-retry-max", c.StreamRetryMax, "longest wait between retries of a failed Kinesis call")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address to serve Prometheus metrics on (/metrics); empty disables")
+	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "also serve Go's runtime profiles (/debug/pprof/: CPU, heap, goroutines) on --metrics-listen, which must then be a loopback address")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log line format: text (key=value) or json (one object per line)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "least severe log level written: debug, info, warn or error")
 	fs.StringVar(&c.NodeURL, "node-url", c.NodeURL, "with a shared (PostgreSQL) store: the URL where the other strand nodes reach this one (default: http(s)://<listen address>)")
@@ -369,6 +371,9 @@ func (c *Config) Validate() error {
 	}
 	if len(creds) == 0 && !c.IsLoopback() {
 		errs = append(errs, fmt.Errorf("refusing to listen on %s without credentials: anyone who can reach it could use every ledger; set --access-key-id/--secret-access-key or --credentials-file, or listen on a loopback address", c.Listen))
+	}
+	if c.Pprof && (c.MetricsListen == "" || !isLoopback(c.MetricsListen)) {
+		errs = append(errs, fmt.Errorf("--pprof needs a loopback --metrics-listen (got %q): profiles show the server's code paths and memory use, and are for its operator only", c.MetricsListen))
 	}
 	if len(creds) == 0 && c.MetricsListen != "" && !isLoopback(c.MetricsListen) {
 		errs = append(errs, fmt.Errorf("refusing to serve metrics on %s without credentials: the main listener is then loopback only, and the metrics (ledger names, stream ids, traffic) must not be more exposed than it; set credentials or use a loopback --metrics-listen", c.MetricsListen))

@@ -37,6 +37,10 @@ func TestValidate(t *testing.T) {
 		{"zero clock skew", func(c *Config) { c.MaxClockSkew = 0 }, "--max-clock-skew"},
 		{"public listener without credentials", func(c *Config) { c.Listen = "0.0.0.0:8410" }, "refusing to listen on 0.0.0.0:8410"},
 		{"public metrics without credentials", func(c *Config) { c.MetricsListen = "0.0.0.0:9090" }, "refusing to serve metrics"},
+		{"profiles without metrics", func(c *Config) { c.Pprof = true }, "--pprof needs a loopback --metrics-listen"},
+		{"public profiles", func(c *Config) {
+			c.Pprof, c.MetricsListen, c.AccessKeyID, c.SecretAccessKey = true, "0.0.0.0:9090", "AKID", "secret"
+		}, "--pprof needs a loopback --metrics-listen"},
 		{"unknown store", func(c *Config) { c.Store = "mysql://u:pw@h/db" }, "--store must be"},
 		{"store without scheme", func(c *Config) { c.Store = "localhost:5432" }, "--store must be"},
 		{"empty store pool", func(c *Config) { c.Store = "postgres://h/db"; c.StoreMaxConns = 0 }, "--store-max-conns"},

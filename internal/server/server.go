@@ -255,6 +255,9 @@ func (n *Node) Listen() error {
 		mux.Handle("/metrics", promhttp.HandlerFor(n.metrics, promhttp.HandlerOpts{}))
 		mux.Handle(HealthPath, n.withProbes(http.NotFoundHandler()))
 		mux.Handle(ReadyPath, n.withProbes(http.NotFoundHandler()))
+		if n.cfg.Pprof {
+			servePprof(mux)
+		}
 		n.mhttp = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		n.metricsAddr = mln.Addr().String()
 		go func() { _ = n.mhttp.Serve(mln) }()
