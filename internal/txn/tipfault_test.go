@@ -34,7 +34,7 @@ func (f *faultyTips) Record(rec store.TipRecord) error {
 
 // openTipsEngine opens an engine over the Pebble store in dir with tips,
 // creating ledger l when it is missing; the function closes both.
-func openTipsEngine(t *testing.T, dir string, tips journal.Tips) (*Engine, func()) {
+func openTipsEngine(t testing.TB, dir string, tips journal.Tips) (*Engine, func()) {
 	t.Helper()
 	st, err := pebblestore.Open(dir, pebblestore.Options{})
 	if err != nil {
