@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"math"
 	"math/bits"
+	"sync"
 
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/store"
@@ -62,14 +63,22 @@ func (x *revIndex) entries(b *journal.Block) []revEntry {
 		}
 		e := revEntry{doc: x.fp(r.Metadata.ID), table: x.fp(r.TableID), version: r.Metadata.Version, live: r.Data != nil}
 		copy(e.hash[:], r.Hash)
-		if enc, err := journal.EncodeRevision(r, b.Address); err == nil {
+		buf := encBuffers.Get().(*[]byte)
+		if enc, err := journal.AppendRevision((*buf)[:0], r, b.Address); err == nil {
 			sum := sha256.Sum256(enc)
 			copy(e.enc[:], sum[:])
+			if cap(enc) <= 1<<16 {
+				*buf = enc
+			}
 		} // else enc stays zero, which no stored entry matches: the h/ entry takes the full check
+		encBuffers.Put(buf)
 		out = append(out, e)
 	}
 	return out
 }
+
+// encBuffers hold the committed-view encodings entries hashes.
+var encBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // finish closes the index after the last block and builds the (document,
 // version) table.
