@@ -46,6 +46,16 @@ func newRevIndex() *revIndex { return &revIndex{seed: maphash.MakeSeed()} }
 
 func (x *revIndex) fp(s string) uint64 { return maphash.String(x.seed, s) }
 
+// reserve sizes the index for a journal of blocks blocks of about one
+// revision each, so that growing it does not copy it again and again
+// (appends past that still work).
+func (x *revIndex) reserve(blocks uint64) {
+	const max = 1 << 30 // a damaged count must not allocate without bound
+	n := int(min(blocks, max))
+	x.start = make([]uint64, 0, n+1)
+	x.revs = make([]revEntry, 0, n)
+}
+
 // add records the document revisions of the next block, in block order.
 func (x *revIndex) add(revs []revEntry) {
 	x.start = append(x.start, uint64(len(x.revs)))
