@@ -42,7 +42,7 @@ type docGroup struct {
 	hash    []byte
 	version uint64
 	block   uint64 // the newest revision's block; see blockNo
-	pos     int    // its index entry, when block is not set yet (blockKnown false)
+	pos     int    // its index entry, from which blockNo finds block when known is false
 	known   bool   // block is set
 	live    bool   // the newest revision has data (not a delete)
 	valid   bool   // the newest entry passed its checks

@@ -114,7 +114,8 @@ type revisionRef struct {
 // Verify runs the verify scenario: it fills a ledger to o.Blocks blocks
 // (in-process with package fill when the server is its own child, before
 // starting it; with the lean client against --endpoint), reports the
-// server's start-up time to listening with that journal, measures GetRevision with a proof (random revisions against the digest
+// server's start-up time to listening with that journal, measures
+// GetRevision with a proof (revisions of random blocks against the digest
 // at the tip, one client through the AWS SDK), then stops the server and
 // times `strand verify` on its data directory.
 func Verify(ctx context.Context, o Options) (*Report, error) {
