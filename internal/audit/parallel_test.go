@@ -11,16 +11,17 @@ import (
 )
 
 // TestParallelNamesTheSameDamage damages one thing at a time in a block in
-// the middle of a long journal (its stored bytes, its history copy, its
-// ledger tree leaf, the block itself) and checks that the parallel check
-// (many workers hashing batches out of order, the h/ entries matched by
-// their bytes) reports exactly the failure a single worker reports: same
-// ledger, block, check, key and message, and the block damaged.
+// the middle of a journal of several worker batches (its stored bytes, its
+// history copy, its ledger tree leaf, the block itself) and checks that the
+// parallel check (many workers hashing batches out of order, the h/ entries
+// matched by their bytes) reports exactly the failure a single worker
+// reports: same ledger, block, check, key and message, and the block
+// damaged.
 func TestParallelNamesTheSameDamage(t *testing.T) {
 	servertest.RequireEmbeddedStore(t, "ledgerfill builds an embedded store")
 	dir := t.TempDir()
-	const blocks = 3000
-	if err := ledgerfill.Build(dir, "bench", blocks, ledgerfill.Options{Sessions: 16}); err != nil {
+	const blocks = 1100 // five batches of 256 (audit.batchSize) in flight among the workers
+	if err := ledgerfill.Build(dir, "bench", blocks, ledgerfill.Options{Sessions: 32}); err != nil {
 		t.Fatal(err)
 	}
 	st := openStore(t, dir)
