@@ -41,9 +41,33 @@ type docGroup struct {
 	raw     []byte // the newest entry's value
 	hash    []byte
 	version uint64
-	block   uint64
-	live    bool // the newest revision has data (not a delete)
-	valid   bool // the newest entry passed its checks
+	block   uint64 // the newest revision's block; see blockNo
+	pos     int    // its index entry, from which blockNo finds block when known is false
+	known   bool   // block is set
+	live    bool   // the newest revision has data (not a delete)
+	valid   bool   // the newest entry passed its checks
+}
+
+// blockNo returns the block of the newest entry's revision (its index
+// position tells it when the entry was matched by its bytes).
+func (g *docGroup) blockNo(x *revIndex) uint64 {
+	if !g.known {
+		g.block, g.known = x.blockOf(g.pos), true
+	}
+	return g.block
+}
+
+// revisionHash returns the hash field of the newest entry, reading it from
+// raw when the entry was matched by its bytes (matchStored), which leaves
+// hash nil.
+func (g *docGroup) revisionHash() []byte {
+	if g.hash == nil {
+		_ = readStored(g.raw, func(rev journal.Revision, _ journal.BlockAddress) error {
+			g.hash = bytes.Clone(rev.Hash)
+			return nil
+		})
+	}
+	return g.hash
 }
 
 // isGroup reports whether key is table + "/" + doc, without building it.
@@ -58,6 +82,7 @@ type histResult struct {
 	keyErr     error
 	s          storedFacts
 	pos        int      // the revision's index entry
+	fast       bool     // matched by its bytes: s.hash and s.addr.SequenceNo are not set (see docGroup)
 	fail       *Failure // nil when the entry is the revision of its block
 }
 
@@ -65,9 +90,19 @@ type histResult struct {
 func (r *ledgerRun) checkHistory(raw rawBlock) histResult {
 	var h histResult
 	h.table, h.doc, h.version, h.keyErr = historyKey(r.keys.history, raw.key)
-	if h.keyErr == nil {
-		h.s, h.pos, h.fail = r.checkStored(CheckHistory, raw.key, raw.val, h.table, h.doc, h.version, true)
+	if h.keyErr != nil {
+		return h
 	}
+	if pos, ok := r.idx.matchStored(h.table, h.doc, h.version, raw.val); ok {
+		// The exact bytes of the revision its block holds: what the
+		// full check would learn, without decoding or hashing it. The
+		// hash is left nil (see docGroup.revisionHash).
+		e := &r.idx.revs[pos]
+		h.s = storedFacts{addr: journal.BlockAddress{StrandID: r.rep.StrandID}, version: e.version, live: e.live}
+		h.pos, h.fast = pos, true
+		return h
+	}
+	h.s, h.pos, h.fail = r.checkStored(CheckHistory, raw.key, raw.val, h.table, h.doc, h.version, true)
 	return h
 }
 
@@ -114,9 +149,9 @@ func (r *ledgerRun) documents() error {
 				r.fail(h.fail)
 				return true
 			}
-			g.hash, g.block, g.live = h.s.hash, h.s.addr.SequenceNo, h.s.live
+			g.hash, g.block, g.live, g.pos, g.known = h.s.hash, h.s.addr.SequenceNo, h.s.live, h.pos, !h.fast
 			if r.idx.seen.set(h.pos) {
-				r.failAt(CheckHistory, h.s.addr.SequenceNo, true, raw.key, "a second history entry for document %s version %d", h.doc, h.version)
+				r.failAt(CheckHistory, g.blockNo(r.idx), true, raw.key, "a second history entry for document %s version %d", h.doc, h.version)
 			}
 			return true
 		})
@@ -276,7 +311,7 @@ func (r *ledgerRun) orphans(dIt store.Iterator, dLo []byte, before string) error
 func (r *ledgerRun) latest(g *docGroup, dIt store.Iterator, dLo []byte) error {
 	if !dIt.Valid() || string(dIt.Key()[len(dLo):]) != g.key {
 		if g.valid && g.live {
-			r.failAt(CheckLatest, g.block, true, append(bytes.Clone(dLo), g.key...), "document version %d, written by block %d, is live but has no latest-revision entry", g.version, g.block)
+			r.failAt(CheckLatest, g.blockNo(r.idx), true, append(bytes.Clone(dLo), g.key...), "document version %d, written by block %d, is live but has no latest-revision entry", g.version, g.blockNo(r.idx))
 		}
 		return dIt.Error()
 	}
@@ -292,7 +327,7 @@ func (r *ledgerRun) latest(g *docGroup, dIt store.Iterator, dLo []byte) error {
 		return nil // the newest history entry already failed
 	}
 	if !g.live {
-		r.failAt(CheckLatest, g.block, true, key, "the document was deleted by block %d, but a latest-revision entry remains", g.block)
+		r.failAt(CheckLatest, g.blockNo(r.idx), true, key, "the document was deleted by block %d, but a latest-revision entry remains", g.blockNo(r.idx))
 		return nil
 	}
 	if bytes.Equal(val, g.raw) {
@@ -300,19 +335,19 @@ func (r *ledgerRun) latest(g *docGroup, dIt store.Iterator, dLo []byte) error {
 	}
 	table, doc, err := latestKey(dLo, key)
 	if err != nil {
-		r.failAt(CheckLatest, g.block, true, key, "%v", err)
+		r.failAt(CheckLatest, g.blockNo(r.idx), true, key, "%v", err)
 		return nil
 	}
 	s, _, f := r.checkStored(CheckLatest, key, val, table, doc, 0, false)
 	if f != nil {
 		if !f.HasBlock {
-			f.Block, f.HasBlock = g.block, true // the newest revision's
+			f.Block, f.HasBlock = g.blockNo(r.idx), true // the newest revision's
 		}
 		r.fail(f)
 		return nil
 	}
-	if s.version != g.version || !bytes.Equal(s.hash, g.hash) {
-		r.failAt(CheckLatest, g.block, true, key, "the entry holds version %d, but the newest revision is version %d (block %d)", s.version, g.version, g.block)
+	if s.version != g.version || !bytes.Equal(s.hash, g.revisionHash()) {
+		r.failAt(CheckLatest, g.blockNo(r.idx), true, key, "the entry holds version %d, but the newest revision is version %d (block %d)", s.version, g.version, g.blockNo(r.idx))
 	}
 	return nil
 }

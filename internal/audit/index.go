@@ -2,10 +2,13 @@ package audit
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"math/bits"
+	"sync"
 
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/store"
@@ -13,7 +16,8 @@ import (
 
 // revIndex remembers every document revision of the journal compactly, so
 // that the stored copies (h/, d/, r/) can be matched against their blocks
-// without reading the blocks again: 48 bytes per revision.
+// without reading the blocks again: 64 bytes per revision, plus 8 to 16
+// bytes of the (document, version) table.
 type revIndex struct {
 	seed  maphash.Seed
 	start []uint64 // start[seq]: index in revs of block seq's first revision
@@ -21,6 +25,9 @@ type revIndex struct {
 	// seen marks revisions matched by a history (h/) entry, and byBlock
 	// those matched by a revision-block (r/) entry.
 	seen, byBlock bitset
+	// byDoc is an open-addressing table of 1 + the positions in revs,
+	// hashed by document and version (see lookup); built by finish.
+	byDoc []uint32
 }
 
 type revEntry struct {
@@ -28,11 +35,26 @@ type revEntry struct {
 	table   uint64 // maphash of the table id
 	version uint64
 	hash    [16]byte // the revision hash's first 128 bits
+	// enc is the first 128 bits of the SHA-256 of the revision's
+	// committed-view encoding (journal.EncodeRevision at its block's
+	// address): the exact bytes its h/ entry holds (see matchStored).
+	enc  [16]byte
+	live bool // the revision has data (not a deleted document's)
 }
 
 func newRevIndex() *revIndex { return &revIndex{seed: maphash.MakeSeed()} }
 
 func (x *revIndex) fp(s string) uint64 { return maphash.String(x.seed, s) }
+
+// reserve sizes the index for a journal of blocks blocks of about one
+// revision each, so that growing it does not copy it again and again
+// (appends past that still work).
+func (x *revIndex) reserve(blocks uint64) {
+	const max = 1 << 30 // a damaged count must not allocate without bound
+	n := int(min(blocks, max))
+	x.start = make([]uint64, 0, n+1)
+	x.revs = make([]revEntry, 0, n)
+}
 
 // add records the document revisions of the next block, in block order.
 func (x *revIndex) add(revs []revEntry) {
@@ -41,25 +63,86 @@ func (x *revIndex) add(revs []revEntry) {
 }
 
 // entries returns the revEntries of a block's document revisions (system
-// revisions carry no document and are left out).
+// revisions carry no document and are left out). The block must have
+// passed journal.VerifyBlock.
 func (x *revIndex) entries(b *journal.Block) []revEntry {
 	var out []revEntry
 	for _, r := range b.Revisions {
 		if r.IsSystem() {
 			continue
 		}
-		e := revEntry{doc: x.fp(r.Metadata.ID), table: x.fp(r.TableID), version: r.Metadata.Version}
+		e := revEntry{doc: x.fp(r.Metadata.ID), table: x.fp(r.TableID), version: r.Metadata.Version, live: r.Data != nil}
 		copy(e.hash[:], r.Hash)
+		buf := encBuffers.Get().(*[]byte)
+		if enc, err := journal.AppendRevision((*buf)[:0], r, b.Address); err == nil {
+			sum := sha256.Sum256(enc)
+			copy(e.enc[:], sum[:])
+			if cap(enc) <= 1<<16 {
+				*buf = enc
+			}
+		} // else enc stays zero, which no stored entry matches: the h/ entry takes the full check
+		encBuffers.Put(buf)
 		out = append(out, e)
 	}
 	return out
 }
 
-// finish closes the index after the last block.
+// encBuffers hold the committed-view encodings entries hashes.
+var encBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// finish closes the index after the last block and builds the (document,
+// version) table.
 func (x *revIndex) finish() {
 	x.start = append(x.start, uint64(len(x.revs)))
 	x.seen = newBitset(len(x.revs))
 	x.byBlock = newBitset(len(x.revs))
+	if len(x.revs) >= math.MaxUint32 {
+		return // no table: every h/ entry takes the full check
+	}
+	size := 1 << bits.Len(uint(2*len(x.revs)))
+	x.byDoc = make([]uint32, size)
+	mask := uint64(size - 1)
+	for i := range x.revs {
+		e := &x.revs[i]
+		for j := docSlot(e.doc, e.version) & mask; ; j = (j + 1) & mask {
+			if x.byDoc[j] == 0 {
+				x.byDoc[j] = uint32(i) + 1
+				break
+			}
+		}
+	}
+}
+
+// docSlot mixes a document fingerprint and a version into a table slot.
+func docSlot(doc, version uint64) uint64 {
+	h := doc ^ (version * 0x9E3779B97F4A7C15)
+	h ^= h >> 29
+	return h * 0xBF58476D1CE4E5B9
+}
+
+// matchStored reports whether val, the value of the h/ entry of document
+// doc version version in table table, is byte for byte the committed-view
+// encoding of that revision as its block holds it (compared through enc),
+// and returns the revision's position. Such an entry passes every check
+// checkStored makes: it decodes to that revision (same document, version,
+// data, metadata and hash, which the journal phase verified), at its
+// block's address and strand. Any other entry (false) takes the full check.
+func (x *revIndex) matchStored(table, doc string, version uint64, val []byte) (int, bool) {
+	if len(x.byDoc) == 0 {
+		return 0, false
+	}
+	fp := x.fp(doc)
+	mask := uint64(len(x.byDoc) - 1)
+	for j := docSlot(fp, version) & mask; x.byDoc[j] != 0; j = (j + 1) & mask {
+		i := int(x.byDoc[j] - 1)
+		e := &x.revs[i]
+		if e.doc != fp || e.version != version {
+			continue
+		}
+		sum := sha256.Sum256(val)
+		return i, [16]byte(sum[:16]) == e.enc && e.table == x.fp(table)
+	}
+	return 0, false
 }
 
 // blocks returns the number of indexed blocks.

@@ -103,6 +103,7 @@ func (r *ledgerRun) journal() error {
 		r.failAt(CheckMeta, 0, false, r.keys.meta, "the ledger has blocks but no meta entry (strand id)")
 		return nil
 	}
+	r.idx.reserve(total)
 
 	checker := &treeChecker{view: r.st, prefix: r.keys.tree}
 	defer checker.close()

@@ -352,6 +352,28 @@ func (e *binaryEncoder) bytes() []byte {
 	return append(out, e.body...)
 }
 
+// appendBytes appends what bytes returns to dst.
+func (e *binaryEncoder) appendBytes(dst []byte) []byte {
+	dst = append(dst, BinaryVersionMarker[:]...)
+	if len(e.syms) > 0 {
+		var listLen uint64
+		for _, s := range e.syms {
+			listLen += typeDescLen(uint64(len(s))) + uint64(len(s))
+		}
+		structLen := 1 + typeDescLen(listLen) + listLen
+		wrapLen := 2 + typeDescLen(structLen) + structLen
+		dst = AppendTypeDesc(dst, TypeCodeAnnot, wrapLen)
+		dst = append(dst, 0x81, 0x80|SIDSymbolTable)
+		dst = AppendTypeDesc(dst, TypeCodeStruct, structLen)
+		dst = append(dst, 0x80|SIDSymbols)
+		dst = AppendTypeDesc(dst, TypeCodeList, listLen)
+		for _, s := range e.syms {
+			dst = append(AppendTypeDesc(dst, TypeCodeString, uint64(len(s))), s...)
+		}
+	}
+	return append(dst, e.body...)
+}
+
 // typeDescLen is the length of the type descriptor AppendTypeDesc writes
 // for a representation of n bytes.
 func typeDescLen(n uint64) uint64 {
@@ -456,3 +478,8 @@ func (w *Encoder) Err() error { return w.err }
 // symbol is not a system symbol) and what was written. Every container
 // must be closed.
 func (w *Encoder) Bytes() []byte { return w.e.bytes() }
+
+// AppendBytes appends what Bytes returns to dst, without allocating
+// anything else, so a caller that only hashes or compares the encoding can
+// reuse one buffer.
+func (w *Encoder) AppendBytes(dst []byte) []byte { return w.e.appendBytes(dst) }

@@ -46,6 +46,17 @@ func EncodeRevision(r Revision, addr BlockAddress) ([]byte, error) {
 	return encodeWith(func(w *ionvalue.Encoder) error { return writeRevision(w, r, addr, 0) })
 }
 
+// AppendRevision appends EncodeRevision(r, addr) to dst, reusing dst's
+// memory (for a caller that hashes or compares the encoding).
+func AppendRevision(dst []byte, r Revision, addr BlockAddress) ([]byte, error) {
+	w := getEncoder()
+	defer putEncoder(w)
+	if err := writeRevision(w, r, addr, 0); err != nil {
+		return dst, err
+	}
+	return w.AppendBytes(dst), nil
+}
+
 // encodeWith runs write on a pooled encoder and returns what it wrote.
 func encodeWith(write func(w *ionvalue.Encoder) error) ([]byte, error) {
 	w := getEncoder()

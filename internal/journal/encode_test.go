@@ -128,9 +128,9 @@ func randomBlock(rng *rand.Rand) *Block {
 	return b
 }
 
-// checkEncoders fails unless EncodeBlock(b) and EncodeRevision of each of
-// b's revisions give exactly MarshalBinary's bytes of Block.Ion and
-// Revision.Ion, or both fail.
+// checkEncoders fails unless EncodeBlock(b) and EncodeRevision (and
+// AppendRevision) of each of b's revisions give exactly MarshalBinary's
+// bytes of Block.Ion and Revision.Ion, or both fail.
 func checkEncoders(t *testing.T, b *Block) {
 	t.Helper()
 	got, gerr := EncodeBlock(b)
@@ -143,6 +143,11 @@ func checkEncoders(t *testing.T, b *Block) {
 		want, werr := ionvalue.MarshalBinary(r.Ion(b.Address))
 		if (gerr != nil) != (werr != nil) || !bytes.Equal(got, want) {
 			t.Fatalf("revision %s:\nEncodeRevision %x (err %v)\nMarshalBinary  %x (err %v)", ionvalue.MarshalText(r.Ion(b.Address)), got, gerr, want, werr)
+		}
+		prefix := []byte("prefix")
+		app, aerr := AppendRevision(prefix, r, b.Address)
+		if (aerr != nil) != (werr != nil) || (aerr == nil && !bytes.Equal(app, append(prefix, want...))) {
+			t.Fatalf("revision %s:\nAppendRevision %x (err %v)\nMarshalBinary  %x (err %v)", ionvalue.MarshalText(r.Ion(b.Address)), app, aerr, want, werr)
 		}
 	}
 }

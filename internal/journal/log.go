@@ -51,6 +51,7 @@ type Log struct {
 	lastHash []byte    // blockHash of the newest durable block
 	lastTime time.Time // timestamp of the newest durable block
 	tree     *Tree     // ledger Merkle tree of the durable blocks; replaced, never mutated, under mu
+	nodes    nodeCache // its upper nodes, as proofs read them (treecache.go)
 
 	// appendMu is held by the writer from Begin until End. Under it,
 	// applied is the head after the newest group whose batch the store
@@ -108,7 +109,7 @@ func Open(st store.Store, tips Tips, id, name, strandID string) (*Log, error) {
 			}
 		}
 	}
-	if l.tree, err = LoadTree(l.treeNodes(), l.next.Load()); err != nil {
+	if l.tree, err = LoadTree(l.treeNodes(l.next.Load()), l.next.Load()); err != nil {
 		return nil, fmt.Errorf("journal: ledger %s tree: %w", name, err)
 	}
 	l.applied = head{next: l.next.Load(), prev: l.lastHash, last: l.lastTime, tree: l.tree}
@@ -130,7 +131,11 @@ func (l *Log) checkRead(where string, err error) error {
 	return l.damage(where, err)
 }
 
-func (l *Log) treeNodes() StoreNodes { return StoreNodes{Store: l.st, Prefix: l.lay.Tree} }
+// treeNodes reads the nodes of the durable tree of size leaves, its upper
+// levels through the Log's cache.
+func (l *Log) treeNodes(size uint64) TreeReader {
+	return cachedNodes{cache: &l.nodes, store: StoreNodes{Store: l.st, Prefix: l.lay.Tree}, size: size}
+}
 
 // Next returns the number of durable blocks.
 func (l *Log) Next() uint64 { return l.next.Load() }
@@ -153,7 +158,7 @@ func (l *Log) Digest(tip uint64) ([]byte, error) {
 	l.mu.RLock()
 	t := l.tree
 	l.mu.RUnlock()
-	d, err := t.RootAt(l.treeNodes(), tip+1)
+	d, err := t.RootAt(l.treeNodes(t.Size()), tip+1)
 	return d, l.checkRead("ledger digest", err)
 }
 
@@ -163,7 +168,7 @@ func (l *Log) BlockProof(seq, tip uint64) ([][]byte, error) {
 	l.mu.RLock()
 	t := l.tree
 	l.mu.RUnlock()
-	p, err := t.InclusionProof(l.treeNodes(), seq, tip+1)
+	p, err := t.InclusionProof(l.treeNodes(t.Size()), seq, tip+1)
 	return p, l.checkRead("ledger Merkle tree", err)
 }
 
