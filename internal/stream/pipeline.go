@@ -30,10 +30,16 @@ import (
 //     before the worker returns, so no checkpoint write outlives it.
 //   - Windows are gathered during the put (gatherDuring): a goroutine
 //     encodes every block published while the put runs, as it is
-//     published, into the next window; when the put returns the worker tops
-//     the window up with whatever was published since (usually nothing) and
-//     puts it. Records keep the journal's order: the window still starts at
-//     the acknowledged position and holds consecutive blocks.
+//     published, into the next window, and packs the records into KPL
+//     aggregates as they come; when the put returns it tops the window up
+//     with whatever was published since (usually nothing) and hands it
+//     over, ready to put. Records keep the journal's order: the window
+//     still starts at the acknowledged position and holds consecutive
+//     blocks.
+//   - A window read synchronously (the first one, or after the worker was
+//     idle) holds at most one PutRecords call's worth of records, so that
+//     the first put of a backfill starts early and the next window is
+//     gathered during it; gathered windows take up to maxWindowRecords.
 //
 // Nothing on this path sleeps or polls: the worker and the gatherer wake on
 // the journal's publish (Log.Changed).
@@ -101,25 +107,56 @@ func (w *worker) joinCheckpoint() {
 }
 
 // gatherer encodes the blocks published while a put runs into the window
-// that follows it.
+// that follows it, and packs them into KPL aggregates as it goes.
 type gatherer struct {
 	stop chan struct{}
 	out  chan window
 }
 
 // gatherDuring starts gathering the window that starts at block start
-// (CREATED already acknowledged) until finish is called.
-func (w *worker) gatherDuring(start uint64) *gatherer {
+// (CREATED already acknowledged) until finish is called. With aggregation
+// on and shards set, the window's records are also packed for shards (the
+// worker's shard map when the put began; deliver packs again if the map
+// changed meanwhile, or if packing failed here).
+func (w *worker) gatherDuring(start uint64, shards *kpl.ShardMap) *gatherer {
 	g := &gatherer{stop: make(chan struct{}), out: make(chan window, 1)}
 	go func() {
 		win := window{start: start, next: start}
+		var agg *kpl.Aggregator
+		if w.def.Aggregation && shards != nil {
+			agg, _ = kpl.NewAggregator(shards, w.m.opts.Aggregation)
+		}
+		packed := 0 // records of win.recs added to agg
+		look := func() {
+			if win.err != nil || win.reachedEnd || win.full() || win.next >= w.j.Next() {
+				return
+			}
+			w.extend(&win)
+			for ; agg != nil && packed < len(win.recs); packed++ {
+				r := win.recs[packed]
+				r.Seq = uint64(packed) // as numbered will number it
+				got, err := agg.Add(r)
+				if err != nil {
+					agg, win.kin = nil, nil // deliver packs, and handles the error
+					break
+				}
+				win.kin = append(win.kin, got...)
+			}
+		}
 		for {
 			changed := w.j.Changed()
-			if win.err == nil && !win.reachedEnd && !win.full() && win.next < w.j.Next() {
-				w.extend(&win)
-			}
+			look()
 			select {
 			case <-g.stop:
+				look() // what was published since the last look
+				if agg != nil {
+					if rest, err := agg.Flush(); err == nil {
+						win.kin, win.packedFor = append(win.kin, rest...), shards
+					}
+				}
+				if win.packedFor == nil {
+					win.kin = nil
+				}
 				g.out <- win
 				return
 			case <-changed:
@@ -141,10 +178,10 @@ func (win *window) full() bool {
 }
 
 // extend appends to win the records of the blocks published after it
-// (within its bounds). On a read error win.err is set and win keeps what
-// it had.
+// (within the window's bounds). On a read error win.err is set and win
+// keeps what it had.
 func (w *worker) extend(win *window) {
-	recs, next, size, reachedEnd, err := w.collectInto(win.recs, win.size, win.next, true)
+	recs, next, size, reachedEnd, err := w.collectInto(win.recs, win.size, win.next, true, maxWindowRecords, maxWindowBytes)
 	if err != nil {
 		win.err = err
 		return

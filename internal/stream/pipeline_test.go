@@ -285,3 +285,37 @@ func TestUnitGathersDuringPut(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUnitFirstWindowIsOnePut streams a journal that needs three
+// PutRecords calls (raw records, 500 per call) and holds the second call:
+// the first call's blocks are checkpointed meanwhile, because a window
+// read before any put holds at most one call's worth (before, the whole
+// backlog up to 10,000 records was read, and checkpointed only after
+// every call of it was acknowledged).
+func TestUnitFirstWindowIsOnePut(t *testing.T) {
+	w := newUnitWorld(t, 400) // CREATED + 400 × (summary + 2 revisions): 1,201 records
+	entered, release := make(chan struct{}), make(chan struct{})
+	w.kin.script(func(ctx context.Context, n int, _ []types.PutRecordsRequestEntry) (*kinesis.PutRecordsOutput, error) {
+		if n == 2 {
+			close(entered)
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		return nil, nil
+	}, nil, nil)
+	w.open()
+	id := w.create(false)
+	<-entered
+	testenv.AwaitTrue(t, "the first call's blocks checkpointed while the second call is held", unitWait, func() bool {
+		got, _ := w.m.Delivered(id)
+		return got > 0
+	})
+	close(release)
+	w.waitDelivered(id, 400)
+	if err := sameCounts(countRecords(w.kin.delivered(t)), w.wantRecords(400)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -96,9 +96,6 @@ func (w *worker) run(ctx context.Context) {
 		if gath != nil {
 			win = gath.finish()
 			gath = nil
-			if win.err == nil && !win.reachedEnd && !win.full() && win.next < w.j.Next() {
-				w.extend(&win) // what was published since the gatherer last looked
-			}
 		}
 		if win.start != w.cp.Next || len(win.recs) == 0 || win.err != nil {
 			win = w.collectFrom(w.cp.Next, w.cp.Created)
@@ -145,10 +142,13 @@ func (w *worker) run(ctx context.Context) {
 			continue
 		}
 		if len(recs) > 0 {
-			if !reachedEnd {
-				gath = w.gatherDuring(next)
+			if !w.ensureDestination(ctx) { // the shard map the gatherer packs for
+				return
 			}
-			if !w.deliver(ctx, recs) {
+			if !reachedEnd {
+				gath = w.gatherDuring(next, w.shards)
+			}
+			if !w.deliver(ctx, recs, win.kin, win.packedFor) {
 				return
 			}
 			w.cp.Next, w.cp.Created = next, true
@@ -173,7 +173,7 @@ func (w *worker) run(ctx context.Context) {
 				w.m.setStatus(w.id, StatusFailed, "")
 				return
 			}
-			if !w.deliver(ctx, []kpl.UserRecord{{PartitionKey: record.ControlPartitionKey(w.arn, record.ControlCompleted), Data: data}}) {
+			if !w.deliver(ctx, []kpl.UserRecord{{PartitionKey: record.ControlPartitionKey(w.arn, record.ControlCompleted), Data: data}}, nil, nil) {
 				return
 			}
 			w.m.setStatus(w.id, StatusCompleted, "")
@@ -249,25 +249,36 @@ type window struct {
 	size        int // bytes of recs' data
 	reachedEnd  bool
 	err         error
+	// kin is recs packed for the shard map packedFor (gatherDuring), or
+	// nil: deliver packs them.
+	kin       []kpl.Record
+	packedFor *kpl.ShardMap
 }
 
-// collectFrom gathers the window starting at block start; created says
-// whether the CREATED control record has already been acknowledged. It only
+// collectFrom gathers the window starting at block start, at most one
+// PutRecords call's worth (see pipeline.go); created says whether the
+// CREATED control record has already been acknowledged. It only
 // reads the journal and the worker's immutable settings, so it may run
 // concurrently with deliver.
 func (w *worker) collectFrom(start uint64, created bool) window {
-	recs, next, size, reachedEnd, err := w.collectInto(nil, 0, start, created)
+	maxRecs := maxWindowRecords
+	if !w.def.Aggregation {
+		maxRecs = maxPutRecords
+	}
+	// Half a call's bytes: room for the partition keys and the aggregates'
+	// own framing.
+	recs, next, size, reachedEnd, err := w.collectInto(nil, 0, start, created, maxRecs, maxPutBytes/2)
 	return window{start: start, next: next, recs: recs, size: size, reachedEnd: reachedEnd, err: err}
 }
 
 // collectInto appends to recs (holding size bytes of data) the user
-// records of the blocks published from start on, within the window's
-// bounds: the CREATED control record first if it was never acknowledged,
+// records of the blocks published from start on, while recs holds fewer
+// than maxRecs records and size is below maxBytes: the CREATED control record first if it was never acknowledged,
 // then for each block its BLOCK_SUMMARY and a REVISION_DETAILS per
 // document revision. next is the first block not included; reachedEnd
 // reports that a block at or after ExclusiveEndTime was met. Records are
 // not numbered (see numbered).
-func (w *worker) collectInto(recs []kpl.UserRecord, size int, start uint64, created bool) (_ []kpl.UserRecord, next uint64, _ int, reachedEnd bool, err error) {
+func (w *worker) collectInto(recs []kpl.UserRecord, size int, start uint64, created bool, maxRecs, maxBytes int) (_ []kpl.UserRecord, next uint64, _ int, reachedEnd bool, err error) {
 	if !created {
 		data, err := record.EncodeControl(w.arn, record.ControlCreated)
 		if err != nil {
@@ -277,7 +288,7 @@ func (w *worker) collectInto(recs []kpl.UserRecord, size int, start uint64, crea
 		size += len(data)
 	}
 	seq, tip := start, w.j.Next()
-	for seq < tip && len(recs) < maxWindowRecords && size < maxWindowBytes {
+	for seq < tip && len(recs) < maxRecs && size < maxBytes {
 		b, ok, err := w.block(seq)
 		if err != nil {
 			return nil, 0, 0, false, err
@@ -288,6 +299,9 @@ func (w *worker) collectInto(recs []kpl.UserRecord, size int, start uint64, crea
 		if w.def.End != nil && !b.Timestamp.Before(*w.def.End) {
 			reachedEnd = true
 			break
+		}
+		if n := len(recs) + 1 + userRevisions(b); n > maxRecs && len(recs) > 0 {
+			break // a block's records stay in one window, within its bound
 		}
 		data, err := record.EncodeBlockSummary(w.arn, b)
 		if err != nil {
@@ -309,6 +323,17 @@ func (w *worker) collectInto(recs []kpl.UserRecord, size int, start uint64, crea
 		seq++
 	}
 	return recs, seq, size, reachedEnd, nil
+}
+
+// userRevisions counts b's document revisions (one REVISION_DETAILS each).
+func userRevisions(b *journal.Block) int {
+	n := 0
+	for _, rev := range b.Revisions {
+		if !rev.IsSystem() {
+			n++
+		}
+	}
+	return n
 }
 
 // firstBlockAtOrAfter finds the first block stamped at or after t.
@@ -550,9 +575,10 @@ func (w *worker) pack(recs []kpl.UserRecord) ([]kpl.Record, error) {
 }
 
 // deliver puts user records until Kinesis has acknowledged every one of
-// them. It returns false only when the worker must stop (canceled,
-// closing, or FAILED).
-func (w *worker) deliver(ctx context.Context, recs []kpl.UserRecord) bool {
+// them; kin, when not nil, is recs already packed for the shard map
+// packedFor, used if that is still the worker's map. It returns false only
+// when the worker must stop (canceled, closing, or FAILED).
+func (w *worker) deliver(ctx context.Context, recs []kpl.UserRecord, kin []kpl.Record, packedFor *kpl.ShardMap) bool {
 	o := &w.m.opts
 	sizes := make(map[uint64]int, len(recs))
 	bySeq := make(map[uint64]kpl.UserRecord, len(recs))
@@ -565,7 +591,11 @@ func (w *worker) deliver(ctx context.Context, recs []kpl.UserRecord) bool {
 		if !w.ensureDestination(ctx) {
 			return false
 		}
-		kin, err := w.pack(pending)
+		var err error
+		if kin == nil || packedFor == nil || packedFor != w.shards {
+			kin, err = w.pack(pending)
+		}
+		packedFor = nil // a resend (misrouted records) is packed again
 		if err != nil {
 			o.Logger.Error("journal stream cannot pack records", append(w.log(), "err", err)...)
 			if !w.sleep(ctx) {
