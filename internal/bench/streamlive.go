@@ -68,6 +68,7 @@ type ackProxy struct {
 	ln     net.Listener
 
 	mu    sync.Mutex
+	raw   []rawPut // answered PutRecords calls not yet decoded
 	acked []timedData
 	puts  int
 	// upstream is how long each PutRecords took in the emulator (request
@@ -126,42 +127,52 @@ func (p *ackProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at := time.Now()
+	if resp.StatusCode == http.StatusOK && r.Header.Get("X-Amz-Target") == "Kinesis_20131202.PutRecords" {
+		// Kept as sent and answered; decoded in snapshot, off the path of
+		// the worker's next put.
+		p.upstream.add([]time.Duration{at.Sub(sent)})
+		p.mu.Lock()
+		p.raw = append(p.raw, rawPut{at: at, req: body, resp: out})
+		p.mu.Unlock()
+	}
 	for k, v := range resp.Header {
 		w.Header()[k] = v
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(out)
-	// The answer goes out before the records are decoded, so that the
-	// proxy's own work does not delay the worker's next put.
-	if f, ok := w.(http.Flusher); ok {
-		f.Flush()
-	}
-	if resp.StatusCode == http.StatusOK && r.Header.Get("X-Amz-Target") == "Kinesis_20131202.PutRecords" {
-		p.upstream.add([]time.Duration{at.Sub(sent)})
-		p.record(at, body, out)
-	}
+}
+
+// rawPut is one answered PutRecords call: its request and response
+// bodies and when the answer came back from the emulator.
+type rawPut struct {
+	at        time.Time
+	req, resp []byte
 }
 
 // record keeps the entries of a PutRecords request that its response
-// acknowledged (decoded later, off the request path).
-func (p *ackProxy) record(at time.Time, reqBody, respBody []byte) {
+// acknowledged. Called with p.mu held.
+func (p *ackProxy) record(put rawPut) {
 	var in, res putRecordsJSON
-	if json.Unmarshal(reqBody, &in) != nil || json.Unmarshal(respBody, &res) != nil {
+	if json.Unmarshal(put.req, &in) != nil || json.Unmarshal(put.resp, &res) != nil {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.puts++
 	for i, e := range res.Records {
 		if i < len(in.Records) && e.ErrorCode == "" {
-			p.acked = append(p.acked, timedData{at: at, pk: in.Records[i].PartitionKey, data: in.Records[i].Data})
+			p.acked = append(p.acked, timedData{at: put.at, pk: in.Records[i].PartitionKey, data: in.Records[i].Data})
 		}
 	}
 }
 
+// snapshot decodes the calls answered so far and returns every
+// acknowledged record and the number of PutRecords calls.
 func (p *ackProxy) snapshot() ([]timedData, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for _, put := range p.raw {
+		p.record(put)
+	}
+	p.raw = nil
 	return append([]timedData(nil), p.acked...), p.puts
 }
 
