@@ -147,6 +147,15 @@ func TestStreamRetriesThrottlingWithoutLoss(t *testing.T) {
 	proxy.SetMode(faultproxy.ThrottleEvery(2).ForOperations("PutRecords"))
 	startStream(t, c, "throttled", "throttled", emu.StreamARN("throttled"), time.Now().Add(-time.Hour), nil, aws.Bool(false))
 	workload(t, drv, "A", 10)
+	// The worker may have carried all of A in one call (it gathers what is
+	// committed while a put runs): commit more until a call was refused.
+	for i := 0; proxy.Stats().Failed == 0; i++ {
+		if i == 200 {
+			t.Fatalf("no PutRecords call refused: %+v", proxy.Stats())
+		}
+		servertest.Commit(t, drv, fmt.Sprintf("INSERT INTO A VALUE {'k': %d}", 100+i))
+		time.Sleep(10 * time.Millisecond)
+	}
 	proxy.SetMode(faultproxy.FailEveryNthEntry(3).ForOperations("PutRecords"))
 	workload(t, drv, "B", 10)
 	l := n.LedgerEngine("throttled")

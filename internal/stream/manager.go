@@ -3,9 +3,10 @@
 // one worker per stream that turns committed journal blocks into QLDB's
 // CONTROL, BLOCK_SUMMARY and REVISION_DETAILS records, aggregates them per
 // destination shard (KPL format), puts them with PutRecords and durably
-// checkpoints what Kinesis acknowledged. Delivery is at least once: after a
-// crash a stream resumes from its checkpoint, repeating at most the
-// unacknowledged tail and never skipping a block.
+// checkpoints what Kinesis acknowledged (off the delivery path: see
+// pipeline.go). Delivery is at least once: after a crash a stream resumes
+// from its checkpoint, repeating at most what was not yet checkpointed and
+// never skipping a block.
 package stream
 
 import (

@@ -171,15 +171,21 @@ func decodeAll(t *testing.T, datas [][]byte) []*record.Record {
 }
 
 // TestRecentBufferOverflowFallsBackToStore holds a caught-up worker inside
-// PutRecords while more blocks are committed than the journal's in-memory
-// buffer keeps (2): the worker then reads the dropped blocks from the
-// store and the rest from memory, and every record is delivered exactly
-// once, in block order.
+// PutRecords, and the reads of the window it gathers meanwhile, while more
+// blocks are committed than the journal's in-memory buffer keeps (2): the
+// worker then reads the dropped blocks from the store and the rest from
+// memory, and every record is delivered exactly once, in block order.
 func TestRecentBufferOverflowFallsBackToStore(t *testing.T) {
 	w := newUnitWorld(t, 1)
 	w.j.log.SetRecentLimit(2, 1<<20)
 	reads := &blockReads{}
-	stream.SetBlockSourceHook(t, stream.BlockSourceHook{Read: reads.read})
+	var pause atomic.Pointer[chan struct{}] // holds every block read while set
+	stream.SetBlockSourceHook(t, stream.BlockSourceHook{Read: reads.read, Memory: func(string) bool {
+		if p := pause.Load(); p != nil {
+			<-*p
+		}
+		return true
+	}})
 	type gate struct{ entered, release chan struct{} }
 	var hold atomic.Pointer[gate]
 	w.kin.script(func(ctx context.Context, _ int, _ []types.PutRecordsRequestEntry) (*kinesis.PutRecordsOutput, error) {
@@ -213,10 +219,14 @@ func TestRecentBufferOverflowFallsBackToStore(t *testing.T) {
 			return false
 		}
 	})
+	paused := make(chan struct{})
+	pause.Store(&paused)
 	const last = 11
 	for seq := 3; seq < last; seq++ { // blocks 3..10; the buffer keeps 9 and 10
 		w.j.appendBlock(2)
 	}
+	pause.Store(nil)
+	close(paused)
 	close(g.release)
 	w.waitDelivered(id, last)
 

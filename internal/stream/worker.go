@@ -41,7 +41,9 @@ type worker struct {
 	client   KinesisAPI
 	shards   *kpl.ShardMap
 	shardsAt time.Time
-	cp       checkpoint
+	cp       checkpoint // acknowledged by Kinesis
+	durable  checkpoint // durably written (pipeline.go)
+	inflight *cpWrite   // the checkpoint write in flight, if any
 	backoff  int
 	faulted  bool // an internal fault is being retried (see internalFault)
 }
@@ -76,27 +78,29 @@ func (w *worker) run(ctx context.Context) {
 		}
 	}
 	w.faultCleared()
-	// While one window is being put, the next is read and encoded in the
-	// background (the journal is immutable below Next, so this is safe).
-	// The read is always joined before run returns, so that no journal
-	// read outlives the worker (Manager.Close, then the store closes).
-	var prefetch chan window
+	w.durable = w.cp
+	// See pipeline.go: while one window is being put, the next is gathered
+	// in the background and the previous checkpoint is written. Both are
+	// joined before run returns, so that no journal read or checkpoint
+	// write outlives the worker (Manager.Close, then the store closes).
+	defer w.joinCheckpoint()
+	var gath *gatherer
 	defer func() {
-		if prefetch != nil {
-			<-prefetch
+		if gath != nil {
+			gath.finish()
 		}
 	}()
 	for ctx.Err() == nil {
 		changed := w.j.Changed()
 		var win window
-		if prefetch != nil {
-			win = <-prefetch
-			prefetch = nil
+		if gath != nil {
+			win = gath.finish()
+			gath = nil
 		}
 		if win.start != w.cp.Next || len(win.recs) == 0 || win.err != nil {
 			win = w.collectFrom(w.cp.Next, w.cp.Created)
 		}
-		recs, next, reachedEnd, err := win.recs, win.next, win.reachedEnd, win.err
+		recs, next, reachedEnd, err := numbered(win.recs), win.next, win.reachedEnd, win.err
 		if err != nil {
 			w.internalFault("cannot read the journal", err)
 			if !w.sleep(ctx) {
@@ -128,45 +132,48 @@ func (w *worker) run(ctx context.Context) {
 					case <-time.After(o.BufferDelay):
 					}
 				}
+			case err := <-w.checkpointDone():
+				if !w.checkpointSettled(ctx, err) {
+					return
+				}
 			case <-timer:
 			case <-time.After(time.Second): // refresh lag metrics
 			}
 			continue
 		}
 		if len(recs) > 0 {
-			if !reachedEnd && next < w.j.Next() {
-				ch := make(chan window, 1)
-				go func(start uint64) { ch <- w.collectFrom(start, true) }(next)
-				prefetch = ch
+			if !w.ensureDestination(ctx) { // the shard map the gatherer packs for
+				return
 			}
-			if !w.deliver(ctx, recs) {
+			if !reachedEnd {
+				gath = w.gatherDuring(next, w.shards)
+			}
+			if !w.deliver(ctx, recs, win.kin, win.packedFor) {
 				return
 			}
 			w.cp.Next, w.cp.Created = next, true
-			for {
-				err := w.saveCheckpoint()
-				if err == nil {
-					break
-				}
-				// Another node owns the ledger now and resumes from the
-				// last checkpoint, or the stream was removed (its ledger
-				// deleted): stop without a status change. Damaged lease
-				// metadata is an internal fault, retried.
-				if w.checkpointRefused(err) || !w.sleep(ctx) {
-					return
-				}
+			// The previous window's checkpoint was written during this
+			// put; this one's is written during the next.
+			if !w.settleCheckpoint(ctx) {
+				return
 			}
-			w.faultCleared()
+			if w.durable != w.cp {
+				w.startCheckpoint(w.cp)
+			}
 			w.updateLag()
 		}
 		if ended {
+			// COMPLETED goes out after the checkpoint of the last block.
+			if !w.settleCheckpoint(ctx) {
+				return
+			}
 			data, err := record.EncodeControl(w.arn, record.ControlCompleted)
 			if err != nil { // cannot happen for a valid ARN; never leave a stream without a worker
 				w.internalFault("cannot encode COMPLETED", err)
 				w.m.setStatus(w.id, StatusFailed, "")
 				return
 			}
-			if !w.deliver(ctx, []kpl.UserRecord{{PartitionKey: record.ControlPartitionKey(w.arn, record.ControlCompleted), Data: data}}) {
+			if !w.deliver(ctx, []kpl.UserRecord{{PartitionKey: record.ControlPartitionKey(w.arn, record.ControlCompleted), Data: data}}, nil, nil) {
 				return
 			}
 			w.m.setStatus(w.id, StatusCompleted, "")
@@ -201,7 +208,7 @@ func (w *worker) prepare() (ready, stop bool) {
 			return false, false
 		}
 		w.cp.Next, w.cp.Positioned = next, true
-		if err := w.saveCheckpoint(); err != nil {
+		if err := w.saveCheckpoint(w.cp); err != nil {
 			w.cp = checkpoint{}
 			return false, w.checkpointRefused(err)
 		}
@@ -239,38 +246,52 @@ func (w *worker) faultCleared() {
 type window struct {
 	start, next uint64
 	recs        []kpl.UserRecord
+	size        int // bytes of recs' data
 	reachedEnd  bool
 	err         error
+	// kin is recs packed for the shard map packedFor (gatherDuring), or
+	// nil: deliver packs them.
+	kin       []kpl.Record
+	packedFor *kpl.ShardMap
 }
 
-// collectFrom gathers the window starting at block start; created says
-// whether the CREATED control record has already been acknowledged. It only
+// collectFrom gathers the window starting at block start, at most one
+// PutRecords call's worth (see pipeline.go); created says whether the
+// CREATED control record has already been acknowledged. It only
 // reads the journal and the worker's immutable settings, so it may run
 // concurrently with deliver.
 func (w *worker) collectFrom(start uint64, created bool) window {
-	recs, next, reachedEnd, err := w.collect(start, created)
-	return window{start: start, next: next, recs: recs, reachedEnd: reachedEnd, err: err}
+	maxRecs := maxWindowRecords
+	if !w.def.Aggregation {
+		maxRecs = maxPutRecords
+	}
+	// Half a call's bytes: room for the partition keys and the aggregates'
+	// own framing.
+	recs, next, size, reachedEnd, err := w.collectInto(nil, 0, start, created, maxRecs, maxPutBytes/2)
+	return window{start: start, next: next, recs: recs, size: size, reachedEnd: reachedEnd, err: err}
 }
 
-// collect encodes the user records of the blocks from start on: the
-// CREATED control record first if it was never acknowledged, then for each
-// block its BLOCK_SUMMARY and a REVISION_DETAILS per document revision.
-// next is the first block not included; reachedEnd reports that a block at
-// or after ExclusiveEndTime was met.
-func (w *worker) collect(start uint64, created bool) (recs []kpl.UserRecord, next uint64, reachedEnd bool, err error) {
+// collectInto appends to recs (holding size bytes of data) the user
+// records of the blocks published from start on, while recs holds fewer
+// than maxRecs records and size is below maxBytes: the CREATED control record first if it was never acknowledged,
+// then for each block its BLOCK_SUMMARY and a REVISION_DETAILS per
+// document revision. next is the first block not included; reachedEnd
+// reports that a block at or after ExclusiveEndTime was met. Records are
+// not numbered (see numbered).
+func (w *worker) collectInto(recs []kpl.UserRecord, size int, start uint64, created bool, maxRecs, maxBytes int) (_ []kpl.UserRecord, next uint64, _ int, reachedEnd bool, err error) {
 	if !created {
 		data, err := record.EncodeControl(w.arn, record.ControlCreated)
 		if err != nil {
-			return nil, 0, false, err
+			return nil, 0, 0, false, err
 		}
 		recs = append(recs, kpl.UserRecord{PartitionKey: record.ControlPartitionKey(w.arn, record.ControlCreated), Data: data})
+		size += len(data)
 	}
 	seq, tip := start, w.j.Next()
-	size := 0
-	for seq < tip && len(recs) < maxWindowRecords && size < maxWindowBytes {
+	for seq < tip && len(recs) < maxRecs && size < maxBytes {
 		b, ok, err := w.block(seq)
 		if err != nil {
-			return nil, 0, false, err
+			return nil, 0, 0, false, err
 		}
 		if !ok {
 			break
@@ -279,9 +300,12 @@ func (w *worker) collect(start uint64, created bool) (recs []kpl.UserRecord, nex
 			reachedEnd = true
 			break
 		}
+		if n := len(recs) + 1 + userRevisions(b); n > maxRecs && len(recs) > 0 {
+			break // a block's records stay in one window, within its bound
+		}
 		data, err := record.EncodeBlockSummary(w.arn, b)
 		if err != nil {
-			return nil, 0, false, err
+			return nil, 0, 0, false, err
 		}
 		recs = append(recs, kpl.UserRecord{PartitionKey: record.BlockSummaryPartitionKey(b), Data: data})
 		size += len(data)
@@ -291,17 +315,25 @@ func (w *worker) collect(start uint64, created bool) (recs []kpl.UserRecord, nex
 			}
 			data, err := record.EncodeRevisionDetails(w.arn, b.Address, rev)
 			if err != nil {
-				return nil, 0, false, err
+				return nil, 0, 0, false, err
 			}
 			recs = append(recs, kpl.UserRecord{PartitionKey: record.RevisionDetailsPartitionKey(rev), Data: data})
 			size += len(data)
 		}
 		seq++
 	}
-	for i := range recs {
-		recs[i].Seq = uint64(i)
+	return recs, seq, size, reachedEnd, nil
+}
+
+// userRevisions counts b's document revisions (one REVISION_DETAILS each).
+func userRevisions(b *journal.Block) int {
+	n := 0
+	for _, rev := range b.Revisions {
+		if !rev.IsSystem() {
+			n++
+		}
 	}
-	return recs, seq, reachedEnd, nil
+	return n
 }
 
 // firstBlockAtOrAfter finds the first block stamped at or after t.
@@ -346,18 +378,20 @@ func lostLedger(err error) bool {
 // checkpoint records: a test holds a worker there to race the write.
 var checkpointHook atomic.Pointer[func(streamID string)]
 
-// saveCheckpoint durably writes w.cp. On a shared store the write expects
+// saveCheckpoint durably writes cp. It may run concurrently with the
+// worker's delivery (pipeline.go): it reads only the worker's immutable
+// settings and the Manager. On a shared store the write expects
 // the ledger's fence and the stream's stored definition (see
 // Manager.persist), so that it never lands after another node removed the
 // stream. It fails with an error lostLedger matches when the stream is
 // gone or its ledger is held by another node; a conflict caused by this
 // node's own concurrent definition write (a status or tag change) is
 // retried.
-func (w *worker) saveCheckpoint() error {
+func (w *worker) saveCheckpoint(cp checkpoint) error {
 	if h := checkpointHook.Load(); h != nil {
 		(*h)(w.id)
 	}
-	b, err := json.Marshal(w.cp)
+	b, err := json.Marshal(cp)
 	if err != nil {
 		return err
 	}
@@ -541,9 +575,10 @@ func (w *worker) pack(recs []kpl.UserRecord) ([]kpl.Record, error) {
 }
 
 // deliver puts user records until Kinesis has acknowledged every one of
-// them. It returns false only when the worker must stop (canceled,
-// closing, or FAILED).
-func (w *worker) deliver(ctx context.Context, recs []kpl.UserRecord) bool {
+// them; kin, when not nil, is recs already packed for the shard map
+// packedFor, used if that is still the worker's map. It returns false only
+// when the worker must stop (canceled, closing, or FAILED).
+func (w *worker) deliver(ctx context.Context, recs []kpl.UserRecord, kin []kpl.Record, packedFor *kpl.ShardMap) bool {
 	o := &w.m.opts
 	sizes := make(map[uint64]int, len(recs))
 	bySeq := make(map[uint64]kpl.UserRecord, len(recs))
@@ -556,7 +591,11 @@ func (w *worker) deliver(ctx context.Context, recs []kpl.UserRecord) bool {
 		if !w.ensureDestination(ctx) {
 			return false
 		}
-		kin, err := w.pack(pending)
+		var err error
+		if kin == nil || packedFor == nil || packedFor != w.shards {
+			kin, err = w.pack(pending)
+		}
+		packedFor = nil // a resend (misrouted records) is packed again
 		if err != nil {
 			o.Logger.Error("journal stream cannot pack records", append(w.log(), "err", err)...)
 			if !w.sleep(ctx) {
