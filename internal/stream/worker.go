@@ -21,11 +21,23 @@ import (
 
 // Kinesis PutRecords limits.
 const (
-	maxPutRecords    = 500
-	maxPutBytes      = 5 << 20
-	maxWindowRecords = 10000    // user records gathered per delivery round
-	maxWindowBytes   = 32 << 20 // bytes gathered per delivery round
-	shardMapMaxAge   = 30 * time.Second
+	maxPutRecords  = 500
+	maxPutBytes    = 5 << 20
+	shardMapMaxAge = 30 * time.Second
+)
+
+// A delivery round (a window) gathers the user records of whole blocks, at
+// most MaxWindowRecords records and MaxWindowBytes bytes of record data,
+// except that a window always holds at least one block (a block's records
+// are never split). A worker holds at most two windows (the one being put
+// and the next, read meanwhile) plus their KPL aggregates and one
+// PutRecords request, so its memory is a few times MaxWindowBytes however
+// far behind the stream is: 1 MiB is a second of a Kinesis shard's write
+// limit, and five streams catching up on a large journal stay within tens
+// of MiB. A smaller window costs only one more checkpoint write per MiB.
+const (
+	MaxWindowRecords = 10000
+	MaxWindowBytes   = 1 << 20
 )
 
 // worker delivers one stream. It runs until the stream ends (COMPLETED or
@@ -266,8 +278,8 @@ func (w *worker) collect(start uint64, created bool) (recs []kpl.UserRecord, nex
 		recs = append(recs, kpl.UserRecord{PartitionKey: record.ControlPartitionKey(w.arn, record.ControlCreated), Data: data})
 	}
 	seq, tip := start, w.j.Next()
-	size := 0
-	for seq < tip && len(recs) < maxWindowRecords && size < maxWindowBytes {
+	size, blocks := 0, 0
+	for seq < tip {
 		b, ok, err := w.block(seq)
 		if err != nil {
 			return nil, 0, false, err
@@ -279,12 +291,13 @@ func (w *worker) collect(start uint64, created bool) (recs []kpl.UserRecord, nex
 			reachedEnd = true
 			break
 		}
+		mark := len(recs)
 		data, err := record.EncodeBlockSummary(w.arn, b)
 		if err != nil {
 			return nil, 0, false, err
 		}
 		recs = append(recs, kpl.UserRecord{PartitionKey: record.BlockSummaryPartitionKey(b), Data: data})
-		size += len(data)
+		added := len(data)
 		for _, rev := range b.Revisions {
 			if rev.IsSystem() {
 				continue
@@ -294,9 +307,20 @@ func (w *worker) collect(start uint64, created bool) (recs []kpl.UserRecord, nex
 				return nil, 0, false, err
 			}
 			recs = append(recs, kpl.UserRecord{PartitionKey: record.RevisionDetailsPartitionKey(rev), Data: data})
-			size += len(data)
+			added += len(data)
 		}
+		if blocks > 0 && (size+added > MaxWindowBytes || len(recs) > MaxWindowRecords) {
+			// The block does not fit: it starts the next window.
+			clear(recs[mark:])
+			recs = recs[:mark]
+			break
+		}
+		size += added
+		blocks++
 		seq++
+		if size >= MaxWindowBytes || len(recs) >= MaxWindowRecords {
+			break
+		}
 	}
 	for i := range recs {
 		recs[i].Seq = uint64(i)
