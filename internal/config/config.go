@@ -33,11 +33,15 @@ type Config struct {
 	DataDir string // directory of the embedded store
 	Store   string // "" or "pebble": the embedded store in DataDir; a postgres:// URL: PostgreSQL
 
-	StoreMaxConns int // connections in the PostgreSQL store's pool
+	StoreMaxConns int    // connections in the PostgreSQL store's pool
+	Region        string // region in ARNs and the SigV4 scope
+	AccountID     string // 12-digit account id in ARNs
+
 	// StoreCacheSize is the embedded store's block cache, in bytes.
 	StoreCacheSize int64
-	Region         string // region in ARNs and the SigV4 scope
-	AccountID      string // 12-digit account id in ARNs
+	// MemoryLimit is the Go runtime's soft memory limit in bytes: 0 for
+	// StoreCacheSize + 128 MiB, negative for none (see GoMemoryLimit).
+	MemoryLimit int64
 
 	AccessKeyID     string // one credential pair, or
 	SecretAccessKey string
@@ -175,6 +179,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Store, "store", c.Store, "where the data lives: empty or 'pebble' for the embedded store in --data-dir, or a postgres:// (postgresql://) URL of a PostgreSQL database; give a URL with a password as STRAND_STORE, as other users can read a command line")
 	fs.IntVar(&c.StoreMaxConns, "store-max-conns", c.StoreMaxConns, "connections in the PostgreSQL store's pool (with a postgres:// --store)")
 	fs.Int64Var(&c.StoreCacheSize, "store-cache-size", c.StoreCacheSize, "bytes of the embedded store's block cache (Pebble's); the largest fixed share of the server's memory (see docs/operations.md, Memory)")
+	fs.Int64Var(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit of the Go runtime's memory in bytes, past which it collects garbage harder (0: --store-cache-size + 128 MiB; negative: none; GOMEMLIMIT in the environment wins)")
 	fs.StringVar(&c.Region, "region", c.Region, "AWS region the server answers as")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "12-digit account id used in ARNs")
 	fs.StringVar(&c.AccessKeyID, "access-key-id", c.AccessKeyID, "access key id clients must sign with")
