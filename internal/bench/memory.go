@@ -161,7 +161,11 @@ func Memory(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	defer func() { t.stop() }()
+	defer func() {
+		if t != nil {
+			t.stop()
+		}
+	}()
 	const ledgerName = "bench"
 	if err := t.createLedger(ctx, ledgerName); err != nil {
 		return rep, err
@@ -188,8 +192,7 @@ func Memory(ctx context.Context, o Options) (*Report, error) {
 	rep.Rows = append(rep.Rows, frow)
 	t.stop()
 
-	t, err = startServer(ctx, &o, dataDir, kinesisEnv, "--kinesis-endpoint", emu.url)
-	if err != nil {
+	if t, err = startServer(ctx, &o, dataDir, kinesisEnv, "--kinesis-endpoint", emu.url); err != nil {
 		return rep, err
 	}
 	up := t.ready.Sub(t.started)
