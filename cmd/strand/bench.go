@@ -43,6 +43,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Exe, "server-binary", "", "strand binary to start as the server (default: this one), e.g. an older build for a before/after comparison")
 	fs.StringVar(&o.Dir, "dir", "", "working directory for the servers' data (default: a temporary directory, removed afterwards)")
 	fs.IntVar(&o.Blocks, "blocks", 0, "journal size N of the verify, stream backfill and memory scenarios (default 20000)")
+	fs.Int64Var(&o.Documents, "documents", 0, "documents of the memory scenario (default: --blocks); with --dir the data is kept and topped up on the next run")
+	fs.IntVar(&o.DocsPerTx, "docs-per-tx", 0, "documents per transaction when the memory scenario fills its ledger, 1 to 40 (QLDB's quota; default 40)")
 	fs.IntVar(&o.Rate, "rate", 0, "commit rate of the stream scenario, tx/s (default 1000)")
 	fs.StringVar(&o.KinesisEndpoint, "kinesis-endpoint", "", "Kinesis emulator of the stream scenario (default: start kinesalite from tools/kinesis)")
 	fs.StringVar(&o.PeerDir, "peer-dir", "", "cache directory where the peer scenario builds immudb")

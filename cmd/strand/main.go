@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -130,6 +131,9 @@ func serve(args []string) int {
 		return 2
 	}
 	log := cfg.NewLogger(os.Stderr)
+	if limit, ok := cfg.GoMemoryLimit(os.Getenv); ok {
+		debug.SetMemoryLimit(limit)
+	}
 	if cfg.SecretOnCommandLine {
 		log.Warn("--secret-access-key was given on the command line, where other users of this machine can read it (ps, /proc); set STRAND_SECRET_ACCESS_KEY or use --credentials-file instead")
 	}

@@ -46,6 +46,11 @@ type Options struct {
 	// Blocks is the journal size of the verify and memory scenarios
 	// (default 20,000).
 	Blocks int
+	// Documents is the memory scenario's number of documents (default
+	// Blocks), committed DocsPerTx to a transaction (1 to MaxDocsPerTx;
+	// default DefaultMemoryDocsPerTx).
+	Documents int64
+	DocsPerTx int
 	// Rate is the commit rate of the stream scenario (default 1,000 tx/s).
 	Rate int
 	// KinesisEndpoint is the Kinesis emulator of the stream scenario.
@@ -238,8 +243,11 @@ type publicOptions struct {
 	Endpoint    string `json:"endpoint,omitempty"`
 	Blocks      int    `json:"blocks,omitempty"`
 	Rate        int    `json:"rate,omitempty"`
+	Documents   int64  `json:"documents,omitempty"`
+	DocsPerTx   int    `json:"docs_per_tx,omitempty"`
 }
 
 func (o *Options) public() publicOptions {
-	return publicOptions{Duration: o.Duration.String(), Concurrency: o.Concurrency, Endpoint: o.Endpoint, Blocks: o.Blocks, Rate: o.Rate}
+	return publicOptions{Duration: o.Duration.String(), Concurrency: o.Concurrency, Endpoint: o.Endpoint, Blocks: o.Blocks, Rate: o.Rate,
+		Documents: o.Documents, DocsPerTx: o.DocsPerTx}
 }

@@ -37,6 +37,12 @@ type Config struct {
 	Region        string // region in ARNs and the SigV4 scope
 	AccountID     string // 12-digit account id in ARNs
 
+	// StoreCacheSize is the embedded store's block cache, in bytes.
+	StoreCacheSize int64
+	// MemoryLimit is the Go runtime's soft memory limit in bytes: 0 for
+	// StoreCacheSize + 128 MiB, negative for none (see GoMemoryLimit).
+	MemoryLimit int64
+
 	AccessKeyID     string // one credential pair, or
 	SecretAccessKey string
 	CredentialsFile string // a file of "access-key-id secret-access-key [principal]" lines
@@ -120,6 +126,11 @@ type Config struct {
 	BackupKeys map[string]bool
 }
 
+// DefaultStoreCacheSize is --store-cache-size's default, 64 MiB: the value
+// of pebblestore.DefaultCacheSize, written here too so that this package
+// does not link Pebble (a server test checks that the two agree).
+const DefaultStoreCacheSize = 64 << 20
+
 // Default returns the configuration used when nothing is set. The engines'
 // quotas and budgets take the defaults their packages define (txn, stream,
 // kpl), so each default is written once.
@@ -128,6 +139,7 @@ func Default() Config {
 		Listen:               "127.0.0.1:8410",
 		DataDir:              "./strand-data",
 		StoreMaxConns:        10,
+		StoreCacheSize:       DefaultStoreCacheSize,
 		Region:               "us-east-1",
 		AccountID:            "000000000000",
 		MaxLedgers:           100,
@@ -167,6 +179,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory of the embedded store")
 	fs.StringVar(&c.Store, "store", c.Store, "where the data lives: empty or 'pebble' for the embedded store in --data-dir, or a postgres:// (postgresql://) URL of a PostgreSQL database; give a URL with a password as STRAND_STORE, as other users can read a command line")
 	fs.IntVar(&c.StoreMaxConns, "store-max-conns", c.StoreMaxConns, "connections in the PostgreSQL store's pool (with a postgres:// --store)")
+	fs.Int64Var(&c.StoreCacheSize, "store-cache-size", c.StoreCacheSize, "bytes of the embedded store's block cache (Pebble's); the largest fixed share of the server's memory (see docs/operations.md, Memory)")
+	fs.Int64Var(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit of the Go runtime's memory in bytes, past which it collects garbage harder (0: --store-cache-size + 128 MiB; negative: none; GOMEMLIMIT in the environment wins)")
 	fs.StringVar(&c.Region, "region", c.Region, "AWS region the server answers as")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "12-digit account id used in ARNs")
 	fs.StringVar(&c.AccessKeyID, "access-key-id", c.AccessKeyID, "access key id clients must sign with")
@@ -298,6 +312,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSessionsPerLedger < 1 {
 		errs = append(errs, errors.New("--max-sessions-per-ledger must be at least 1"))
+	}
+	if c.StoreCacheSize < 1<<20 {
+		errs = append(errs, fmt.Errorf("--store-cache-size must be at least 1048576 (1 MiB), not %d", c.StoreCacheSize))
 	}
 	if c.MaxStatementRows < 1 || c.MaxStatementMemory < 1 || c.MaxPendingBytesPerLedger < 1 {
 		errs = append(errs, errors.New("--max-statement-rows, --max-statement-memory and --max-pending-bytes-per-ledger must be at least 1"))

@@ -43,6 +43,7 @@ func TestValidate(t *testing.T) {
 		}, "--pprof needs a loopback --metrics-listen"},
 		{"unknown store", func(c *Config) { c.Store = "mysql://u:pw@h/db" }, "--store must be"},
 		{"store without scheme", func(c *Config) { c.Store = "localhost:5432" }, "--store must be"},
+		{"tiny store cache", func(c *Config) { c.StoreCacheSize = 1000 }, "--store-cache-size"},
 		{"empty store pool", func(c *Config) { c.Store = "postgres://h/db"; c.StoreMaxConns = 0 }, "--store-max-conns"},
 		{"missing credentials file", func(c *Config) { c.CredentialsFile = filepath.Join(t.TempDir(), "none") }, "--credentials-file"},
 		{"policies without credentials", func(c *Config) { c.PolicyFile = "/etc/strand/policies.json" }, "--policy-file needs credentials"},

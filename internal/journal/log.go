@@ -234,10 +234,9 @@ type Group struct {
 	next  uint64
 	prev  []byte
 	last  time.Time
-	// The group's appended blocks, their encoded sizes and the blocks its
-	// redactions rewrote, for the recent-block buffer (recent.go).
+	// The group's appended blocks and the blocks its redactions rewrote,
+	// for the recent-block buffer (recent.go).
 	blocks   []*Block
-	sizes    []int
 	redacted []uint64
 	// inflight: applied, and neither published nor abandoned yet.
 	inflight bool
@@ -285,7 +284,6 @@ func (g *Group) Append(b *Block) error {
 		return fmt.Errorf("journal: batch: %w", err)
 	}
 	g.blocks = append(g.blocks, b)
-	g.sizes = append(g.sizes, len(raw))
 	g.next++
 	g.prev = b.BlockHash
 	if b.Timestamp.After(g.last) {
@@ -367,7 +365,7 @@ func (g *Group) Commit() error {
 // modified afterwards: readers share them.
 func (g *Group) Publish() {
 	l := g.l
-	l.recent.add(g.blocks, g.sizes, g.redacted)
+	l.recent.add(g.blocks, g.redacted)
 	l.mu.Lock()
 	l.lastHash = g.prev
 	l.lastTime = g.last

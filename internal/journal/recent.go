@@ -18,16 +18,20 @@ import (
 // written, and a redaction drops the rewritten block from it, so that a
 // later reader gets the redacted block from the store.
 //
-// The buffer is bounded by a number of blocks and by the encoded size of
-// the blocks it holds (whichever is reached first drops the oldest), and
-// it keeps nothing until the first Recent call: a ledger without a stream
+// The buffer is bounded by a number of blocks and by the memory the blocks
+// it holds take (approxMemory: a block in memory is several times its
+// encoded size, about 5 times for 40 small documents, so a bound on
+// encoded bytes let the buffer hold far more than it said); whichever
+// bound is reached first drops the oldest.
+// It keeps nothing until the first Recent call: a ledger without a stream
 // pays no memory for it.
 
 // Default bounds of the recent-block buffer of every Log (see
-// SetRecentLimit).
+// SetRecentLimit): DefaultRecentBytes is of memory, as approxMemory
+// estimates it (about 340 blocks of 40 small documents).
 const (
 	DefaultRecentBlocks = 4096
-	DefaultRecentBytes  = 8 << 20
+	DefaultRecentBytes  = 16 << 20
 )
 
 // recentBlocks is a bounded FIFO of the newest published blocks, by
@@ -46,7 +50,7 @@ type recentBlocks struct {
 }
 
 // SetRecentLimit bounds l's recent-block buffer to at most blocks blocks
-// and bytes bytes of encoded blocks (defaults DefaultRecentBlocks and
+// taking at most bytes bytes of memory (defaults DefaultRecentBlocks and
 // DefaultRecentBytes); blocks <= 0 turns the buffer off. It may be called
 // at any time; blocks beyond the new bounds are dropped.
 func (l *Log) SetRecentLimit(blocks, bytes int) {
@@ -76,12 +80,16 @@ func (l *Log) Recent(seq uint64) (*Block, bool) {
 	return b, b != nil
 }
 
-// add keeps the blocks of a published group (sizes are their encoded
-// sizes) and drops the blocks that redacted names, whose stored copy the
-// group rewrote.
-func (r *recentBlocks) add(blocks []*Block, sizes []int, redacted []uint64) {
+// add keeps the blocks of a published group (charging each its
+// approxMemory) and drops the blocks that redacted names, whose stored
+// copy the group rewrote.
+func (r *recentBlocks) add(blocks []*Block, redacted []uint64) {
 	if !r.used.Load() {
 		return
+	}
+	sizes := make([]int, len(blocks))
+	for i, b := range blocks {
+		sizes[i] = approxMemory(b)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

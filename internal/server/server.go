@@ -433,7 +433,7 @@ func openStore(cfg config.Config) (store.Store, error) {
 		}
 		return st, nil
 	}
-	return pebblestore.Open(cfg.DataDir, pebblestore.Options{})
+	return pebblestore.Open(cfg.DataDir, pebblestore.Options{CacheSize: cfg.StoreCacheSize})
 }
 
 func (n *Node) closeTips() error {

@@ -39,7 +39,7 @@ import (
 //   - A window read synchronously (the first one, or after the worker was
 //     idle) holds at most one PutRecords call's worth of records, so that
 //     the first put of a backfill starts early and the next window is
-//     gathered during it; gathered windows take up to maxWindowRecords.
+//     gathered during it; gathered windows take up to MaxWindowRecords.
 //
 // Nothing on this path sleeps or polls: the worker and the gatherer wake on
 // the journal's publish (Log.Changed).
@@ -172,20 +172,24 @@ func (g *gatherer) finish() window {
 	return <-g.out
 }
 
-// full reports whether the window reached its size bounds.
+// full reports whether the window reached its size bounds, or the next
+// block did not fit in it.
 func (win *window) full() bool {
-	return len(win.recs) >= maxWindowRecords || win.size >= maxWindowBytes
+	return win.closed || len(win.recs) >= MaxWindowRecords || win.size >= MaxWindowBytes
 }
 
 // extend appends to win the records of the blocks published after it
 // (within the window's bounds). On a read error win.err is set and win
 // keeps what it had.
 func (w *worker) extend(win *window) {
-	recs, next, size, reachedEnd, err := w.collectInto(win.recs, win.size, win.next, true, maxWindowRecords, maxWindowBytes)
+	recs, next, size, reachedEnd, err := w.collectInto(win.recs, win.size, win.next, true, MaxWindowRecords, MaxWindowBytes)
 	if err != nil {
 		win.err = err
 		return
 	}
+	// Blocks were there to take (extend runs only then): none taken means
+	// the next one would overflow the window, so stop encoding it again.
+	win.closed = next == win.next && !reachedEnd && len(recs) > 0
 	win.recs, win.next, win.size, win.reachedEnd = recs, next, size, reachedEnd
 }
 

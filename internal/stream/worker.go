@@ -21,11 +21,23 @@ import (
 
 // Kinesis PutRecords limits.
 const (
-	maxPutRecords    = 500
-	maxPutBytes      = 5 << 20
-	maxWindowRecords = 10000    // user records gathered per delivery round
-	maxWindowBytes   = 32 << 20 // bytes gathered per delivery round
-	shardMapMaxAge   = 30 * time.Second
+	maxPutRecords  = 500
+	maxPutBytes    = 5 << 20
+	shardMapMaxAge = 30 * time.Second
+)
+
+// A delivery round (a window) gathers the user records of whole blocks, at
+// most MaxWindowRecords records and MaxWindowBytes bytes of record data,
+// except that a window always holds at least one block (a block's records
+// are never split). A worker holds at most two windows (the one being put
+// and the next, read meanwhile) plus their KPL aggregates and one
+// PutRecords request, so its memory is a few times MaxWindowBytes however
+// far behind the stream is: 1 MiB is a second of a Kinesis shard's write
+// limit, and five streams catching up on a large journal stay within tens
+// of MiB. A smaller window costs only one more checkpoint write per MiB.
+const (
+	MaxWindowRecords = 10000
+	MaxWindowBytes   = 1 << 20
 )
 
 // worker delivers one stream. It runs until the stream ends (COMPLETED or
@@ -249,6 +261,8 @@ type window struct {
 	size        int // bytes of recs' data
 	reachedEnd  bool
 	err         error
+	// closed: the next block did not fit within the bounds (extend).
+	closed bool
 	// kin is recs packed for the shard map packedFor (gatherDuring), or
 	// nil: deliver packs them.
 	kin       []kpl.Record
@@ -261,13 +275,13 @@ type window struct {
 // reads the journal and the worker's immutable settings, so it may run
 // concurrently with deliver.
 func (w *worker) collectFrom(start uint64, created bool) window {
-	maxRecs := maxWindowRecords
+	maxRecs := MaxWindowRecords
 	if !w.def.Aggregation {
 		maxRecs = maxPutRecords
 	}
 	// Half a call's bytes: room for the partition keys and the aggregates'
 	// own framing.
-	recs, next, size, reachedEnd, err := w.collectInto(nil, 0, start, created, maxRecs, maxPutBytes/2)
+	recs, next, size, reachedEnd, err := w.collectInto(nil, 0, start, created, maxRecs, min(maxPutBytes/2, MaxWindowBytes))
 	return window{start: start, next: next, recs: recs, size: size, reachedEnd: reachedEnd, err: err}
 }
 
@@ -303,12 +317,13 @@ func (w *worker) collectInto(recs []kpl.UserRecord, size int, start uint64, crea
 		if n := len(recs) + 1 + userRevisions(b); n > maxRecs && len(recs) > 0 {
 			break // a block's records stay in one window, within its bound
 		}
+		mark := len(recs)
 		data, err := record.EncodeBlockSummary(w.arn, b)
 		if err != nil {
 			return nil, 0, 0, false, err
 		}
 		recs = append(recs, kpl.UserRecord{PartitionKey: record.BlockSummaryPartitionKey(b), Data: data})
-		size += len(data)
+		added := len(data)
 		for _, rev := range b.Revisions {
 			if rev.IsSystem() {
 				continue
@@ -318,8 +333,15 @@ func (w *worker) collectInto(recs []kpl.UserRecord, size int, start uint64, crea
 				return nil, 0, 0, false, err
 			}
 			recs = append(recs, kpl.UserRecord{PartitionKey: record.RevisionDetailsPartitionKey(rev), Data: data})
-			size += len(data)
+			added += len(data)
 		}
+		if mark > 0 && size+added > maxBytes {
+			// The block does not fit: it starts the next window.
+			clear(recs[mark:])
+			recs = recs[:mark]
+			break
+		}
+		size += added
 		seq++
 	}
 	return recs, seq, size, reachedEnd, nil

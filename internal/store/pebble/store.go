@@ -37,6 +37,11 @@ type Options struct {
 	// inject faults). Nil means the operating system's.
 	FS vfs.FS
 
+	// CacheSize is the bytes of Pebble's block cache (uncompressed blocks
+	// of its table files); 0 means DefaultCacheSize. The operating system's
+	// page cache holds the files themselves besides it.
+	CacheSize int64
+
 	// ReadOnly opens an existing store for reading only, for offline tools
 	// such as `strand verify`: Pebble writes nothing (the write-ahead log
 	// is replayed in memory, nothing is flushed or compacted), and Apply
@@ -44,6 +49,13 @@ type Options struct {
 	// directory meanwhile.
 	ReadOnly bool
 }
+
+// DefaultCacheSize is the block cache of a store opened without
+// Options.CacheSize: 64 MiB. The cache fills as a journal is read (a stream
+// backfilling, a verify, GetRevision) and never shrinks, so it is the
+// largest fixed share of a server's resident memory; see docs/operations.md
+// ("Memory").
+const DefaultCacheSize = 64 << 20
 
 // Store is an open data directory; it implements store.Store.
 type Store struct {
@@ -90,7 +102,11 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache := pebble.NewCache(256 << 20)
+	cacheSize := opts.CacheSize
+	if cacheSize <= 0 {
+		cacheSize = DefaultCacheSize
+	}
+	cache := pebble.NewCache(cacheSize)
 	defer cache.Unref()
 	s := &Store{lock: lock, dir: dir, damaged: map[string]bool{}}
 	// Pebble's default reaction to on-disk corruption (a block whose
