@@ -53,25 +53,36 @@ func errOCC() error {
 // commits; if it was, it commits or fails exactly as it would have, and t is
 // ended in the background when the committer answers (so its snapshot keeps
 // protecting OCC until then).
-func (l *LedgerEngine) commit(ctx context.Context, t *Transaction) (*journal.Block, error) {
+//
+// settled, when not nil, is called once with the real outcome (nil when t
+// committed), also when commit returned errCommitCancelled before it was
+// known.
+func (l *LedgerEngine) commit(ctx context.Context, t *Transaction, settled func(error)) (*journal.Block, error) {
+	if settled == nil {
+		settled = func(error) {}
+	}
 	req := &commitRequest{tx: t, done: make(chan commitResult, 1)}
 	select {
 	case l.commitCh <- req:
 	case <-l.stop:
 		t.end()
+		settled(errClosing(l.Name))
 		return nil, errClosing(l.Name)
 	case <-ctx.Done():
 		t.end()
+		settled(errNeverCommitted(t.ID))
 		return nil, errCommitCancelled(t.ID)
 	}
 	select {
 	case res := <-req.done:
 		t.end()
+		settled(res.err)
 		return res.block, res.err
 	case <-ctx.Done():
 		go func() {
-			<-req.done
+			res := <-req.done
 			t.end()
+			settled(res.err)
 		}()
 		return nil, errCommitCancelled(t.ID)
 	}
