@@ -1,0 +1,151 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
+
+	"github.com/strand-db/strand/internal/cluster"
+	"github.com/strand-db/strand/internal/config"
+	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/server/servertest"
+	"github.com/strand-db/strand/internal/store/postgres/pgtest"
+	"github.com/strand-db/strand/internal/testenv"
+	"github.com/strand-db/strand/internal/testenv/tcpproxy"
+)
+
+// pgExecute is a PostgreSQL Execute message of the unnamed portal with no
+// row limit, as pgx sends after each Bind of a pipeline.
+var pgExecute = []byte{'E', 0, 0, 0, 9, 0, 0, 0, 0, 0}
+
+// afterStatementOn matches the bytes a node sends its database right after
+// the statement that carries key: through the Execute message that follows
+// the key when the statement is sent on its own (a pipeline), else right
+// after the key (written out in hex in a single message of statements).
+// The cut then falls between that statement and the rest of its
+// transaction.
+func afterStatementOn(key []byte) func(int, []byte) int {
+	forms := [][]byte{key, []byte(hex.EncodeToString(key))}
+	return func(_ int, chunk []byte) int {
+		for _, form := range forms {
+			i := bytes.Index(chunk, form)
+			if i < 0 {
+				continue
+			}
+			end := i + len(form)
+			if j := bytes.Index(chunk[end:], pgExecute); j >= 0 {
+				return end + j + len(pgExecute)
+			}
+			return end
+		}
+		return -1
+	}
+}
+
+// TestClusterCutMidTransaction cuts the link between the owner of a
+// ledger and the database in the middle of a commit's transaction: right
+// after the statement that locks the ledger's fence row reached the
+// database, before the statements that write the block and before COMMIT.
+// The other node must take the ledger over while the partition lasts (the
+// database must not keep the half-sent transaction and its row lock), the
+// cut-off node must stop claiming the ledger and serve again by
+// forwarding once healed, nothing of the cut transaction may be half
+// written (the chain audits clean), and every key is as its client was
+// told.
+//
+// Before the fix the database kept the half-sent transaction for as long
+// as the partition lasted (no idle-in-transaction timeout runs in the
+// middle of a pipeline, and TCP keepalives take hours), so the other node
+// waited on the fence row and could not take the ledger.
+func TestClusterCutMidTransaction(t *testing.T) {
+	db := pgtest.NewDatabase(t)
+	nodes := make([]*partitionNode, 2)
+	for i := range nodes {
+		p := tcpproxy.Start(t, mustHost(t, db))
+		n := servertest.Start(t, func(c *config.Config) {
+			c.Store = viaProxy(t, db, p)
+			c.LeaseTTL = time.Second
+		})
+		nodes[i] = &partitionNode{Node: n, proxy: p}
+	}
+	a, b := nodes[0], nodes[1]
+	a.CreateLedger("mid")
+	aDrv := a.driver(t, "mid")
+	servertest.Commit(t, aDrv, "CREATE TABLE T")
+	ledgerID := a.LedgerEngine("mid").ID
+	leaseOf := leaseReader(t, db)
+	before := leaseOf(ledgerID)
+	if before.URL != a.URL() {
+		t.Fatalf("node A should own the ledger it created: lease %+v", before)
+	}
+
+	told := map[string]string{}
+	insert := func(drv *qldbdriver.QLDBDriver, key string, wait time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		_, err := drv.Execute(ctx, func(tx qldbdriver.Transaction) (any, error) {
+			return tx.Execute("INSERT INTO T ?", map[string]any{"k": key})
+		})
+		return err
+	}
+	for i := range 3 {
+		key := fmt.Sprintf("a-before-%d", i)
+		told[key] = outcome(insert(aDrv, key, 20*time.Second))
+	}
+
+	fired := a.proxy.Arm(tcpproxy.ToTarget, afterStatementOn(journal.LedgerLayout(ledgerID).Fence), tcpproxy.CutLink)
+	cutErr := make(chan error, 1)
+	go func() { cutErr <- insert(aDrv, "a-cut", 60*time.Second) }()
+	select {
+	case <-fired:
+	case <-time.After(20 * time.Second):
+		t.Fatal("node A's commit never sent its fence statement")
+	}
+
+	// While A is cut off in the middle of its transaction, B takes the
+	// ledger and commits.
+	bDrv := b.driver(t, "mid")
+	var taken cluster.Lease
+	testenv.Await(t, 40*time.Second, func() error {
+		taken = leaseOf(ledgerID)
+		if taken.URL == b.URL() && taken.Token > before.Token {
+			return nil
+		}
+		return fmt.Errorf("waiting for node B to take the ledger while A is cut off mid-transaction (lease %+v, was %+v)", taken, before)
+	})
+	for i := range 3 {
+		key := fmt.Sprintf("b-during-%d", i)
+		err := insert(bDrv, key, 20*time.Second)
+		told[key] = outcome(err)
+		if err != nil {
+			t.Errorf("commit through B while A is cut off: %v", err)
+		}
+	}
+
+	a.proxy.Heal()
+	told["a-cut"] = outcome(<-cutErr)
+	// A serves again, by forwarding to B; it no longer claims the ledger.
+	for i := range 3 {
+		key := fmt.Sprintf("a-after-%d", i)
+		err := insert(aDrv, key, 30*time.Second)
+		told[key] = outcome(err)
+		if err != nil {
+			t.Errorf("commit through A after the heal: %v", err)
+		}
+	}
+	if now := leaseOf(ledgerID); now.Token != taken.Token || now.URL != b.URL() {
+		t.Errorf("the lease after the heal: %+v; want B's %+v (A must not claim the ledger back)", now, taken)
+	}
+	counts := checkOutcomes(t, clusterDriver(b.Node, "mid"), told)
+	t.Logf("the cut commit: %s; outcomes: %v; node A's clients saw %s", told["a-cut"], counts, &a.wire)
+	for _, n := range nodes {
+		n.Stop()
+	}
+	rep := servertest.AuditDatabase(t, db, "after the mid-transaction cut")
+	t.Logf("audit: %d blocks, %d revisions verify", rep.Ledgers[0].Blocks, rep.Ledgers[0].Revisions)
+}
