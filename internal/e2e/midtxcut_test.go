@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"testing"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
-	"github.com/strand-db/strand/internal/cluster"
 	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/server/servertest"
@@ -62,7 +62,45 @@ func afterStatementOn(key []byte) func(int, []byte) int {
 // as the partition lasted (no idle-in-transaction timeout runs in the
 // middle of a pipeline, and TCP keepalives take hours), so the other node
 // waited on the fence row and could not take the ledger.
+//
+// Two more faults: the commit's connection reset at the same moment (A
+// keeps its lease and must go on committing; before, the failed write put
+// the ledger in the embedded store's "no more commits until restart"
+// state, for the whole cluster, as A kept renewing its lease), and reset
+// as the answer to its COMMIT comes back (the commit happened; the client
+// must hear that its outcome is unknown, and the ledger must go on).
 func TestClusterCutMidTransaction(t *testing.T) {
+	t.Run("cut", func(t *testing.T) { testMidTransactionFault(t, tcpproxy.CutLink, false) })
+	t.Run("reset", func(t *testing.T) { testMidTransactionFault(t, tcpproxy.ResetConn, false) })
+	t.Run("reset-commit-answer", func(t *testing.T) { testMidTransactionFault(t, tcpproxy.ResetConn, true) })
+}
+
+// pgCommitComplete is PostgreSQL's CommandComplete message of a COMMIT.
+var pgCommitComplete = []byte("C\x00\x00\x00\x0bCOMMIT\x00")
+
+// onCommitAnswerAfter matches the answer to the COMMIT of the transaction
+// whose locking read returned fence (a commit's check of the ledger's
+// fence row, its value in hex): on the connection that carried it.
+func onCommitAnswerAfter(fence []byte) func(int, []byte) int {
+	mark := []byte(hex.EncodeToString(fence))
+	saw := map[int]bool{}
+	return func(conn int, chunk []byte) int {
+		if bytes.Contains(chunk, mark) {
+			saw[conn] = true
+		}
+		if saw[conn] && bytes.Contains(chunk, pgCommitComplete) {
+			return 0
+		}
+		return -1
+	}
+}
+
+// testMidTransactionFault is TestClusterCutMidTransaction with one fault:
+// CutLink partitions node A from the database (B must take the ledger),
+// ResetConn resets the one connection of the commit (A keeps its lease and
+// must go on committing), before the rest of its statements or, with
+// atCommit, as the answer to its COMMIT comes back.
+func testMidTransactionFault(t *testing.T, fault tcpproxy.Fault, atCommit bool) {
 	db := pgtest.NewDatabase(t)
 	nodes := make([]*partitionNode, 2)
 	for i := range nodes {
@@ -98,7 +136,12 @@ func TestClusterCutMidTransaction(t *testing.T) {
 		told[key] = outcome(insert(aDrv, key, 20*time.Second))
 	}
 
-	fired := a.proxy.Arm(tcpproxy.ToTarget, afterStatementOn(journal.LedgerLayout(ledgerID).Fence), tcpproxy.CutLink)
+	var fired <-chan struct{}
+	if atCommit {
+		fired = a.proxy.Arm(tcpproxy.FromTarget, onCommitAnswerAfter(binary.BigEndian.AppendUint64(nil, before.Token)), fault)
+	} else {
+		fired = a.proxy.Arm(tcpproxy.ToTarget, afterStatementOn(journal.LedgerLayout(ledgerID).Fence), fault)
+	}
 	cutErr := make(chan error, 1)
 	go func() { cutErr <- insert(aDrv, "a-cut", 60*time.Second) }()
 	select {
@@ -110,8 +153,11 @@ func TestClusterCutMidTransaction(t *testing.T) {
 	// While A is cut off in the middle of its transaction, B takes the
 	// ledger and commits.
 	bDrv := b.driver(t, "mid")
-	var taken cluster.Lease
+	taken := before
 	testenv.Await(t, 40*time.Second, func() error {
+		if fault == tcpproxy.ResetConn {
+			return nil // A still reaches the database and keeps the ledger
+		}
 		taken = leaseOf(ledgerID)
 		if taken.URL == b.URL() && taken.Token > before.Token {
 			return nil
@@ -129,6 +175,9 @@ func TestClusterCutMidTransaction(t *testing.T) {
 
 	a.proxy.Heal()
 	told["a-cut"] = outcome(<-cutErr)
+	if atCommit && told["a-cut"] != "unknown" {
+		t.Errorf("a commit whose COMMIT answer was lost: told %s, want that its outcome is unknown", told["a-cut"])
+	}
 	// A serves again, by forwarding to B; it no longer claims the ledger.
 	for i := range 3 {
 		key := fmt.Sprintf("a-after-%d", i)
@@ -138,7 +187,7 @@ func TestClusterCutMidTransaction(t *testing.T) {
 			t.Errorf("commit through A after the heal: %v", err)
 		}
 	}
-	if now := leaseOf(ledgerID); now.Token != taken.Token || now.URL != b.URL() {
+	if now := leaseOf(ledgerID); fault == tcpproxy.CutLink && (now.Token != taken.Token || now.URL != b.URL()) {
 		t.Errorf("the lease after the heal: %+v; want B's %+v (A must not claim the ledger back)", now, taken)
 	}
 	counts := checkOutcomes(t, clusterDriver(b.Node, "mid"), told)

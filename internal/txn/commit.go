@@ -151,8 +151,11 @@ func (g *groupState) table(l *LedgerEngine, id string) (*tableMeta, bool) {
 func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 	if l.failed != nil {
 		err := errNotDurable(l.Name, l.failed)
-		if errors.Is(l.failed, store.ErrConflict) {
+		switch {
+		case errors.Is(l.failed, store.ErrConflict):
 			err = l.refusedByFence()
+		case l.abandon != nil:
+			err = errAbandoned(l.Name)
 		}
 		for _, r := range group {
 			r.done <- commitResult{err: err}
@@ -207,6 +210,14 @@ func (l *LedgerEngine) commitGroup(group []*commitRequest) {
 	l.observe().CommitGroup(len(ok), time.Since(syncStart), err == nil)
 	if err != nil {
 		l.failed = err
+		if l.abandon != nil && !errors.Is(err, store.ErrConflict) {
+			reqs := make([]*commitRequest, len(ok))
+			for i, a := range ok {
+				reqs[i] = a.req
+			}
+			l.sharedStoreFailure(reqs, err)
+			return
+		}
 		cerr := errNotDurable(l.Name, err)
 		if errors.Is(err, store.ErrConflict) {
 			// The fencing token changed: another node owns the ledger now

@@ -126,6 +126,7 @@ type LedgerEngine struct {
 	occ      *occState
 	open     snapshots // snapshots of open transactions, for pruning occ
 	failed   error     // set when a durable write failed: the ledger refuses commits
+	abandon  func()    // on a shared store: gives the ledger up (sharedfail.go)
 	commitCh chan *commitRequest
 	stop     chan struct{}
 	stopped  chan struct{}

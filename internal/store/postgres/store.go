@@ -288,9 +288,10 @@ func (s *Store) NewIndexedBatch() store.IndexedBatch { return &batch{s: s} }
 // too (ledger catalogue entries and lease rows are). A transaction the
 // database aborts as a serialization failure or a deadlock is run again
 // (the batch is replayed, expectations re-checked) with a growing,
-// jittered pause, for up to retryFor. A failed COMMIT whose outcome is
-// unknown (the connection broke) is reported as an error: the batch may
-// or may not be applied.
+// jittered pause, for up to retryFor. An error that left the batch surely
+// unapplied (COMMIT never sent, or refused by the database) matches
+// store.ErrNotApplied; a failed COMMIT whose outcome is unknown (the
+// connection broke) does not: the batch may or may not be applied.
 func (s *Store) Apply(b store.Batch) error {
 	pb, ok := b.(*batch)
 	if !ok || pb.s != s {
@@ -322,7 +323,7 @@ func (s *Store) Apply(b store.Batch) error {
 func (s *Store) applyOnce(ctx context.Context, pb *batch) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", store.ErrNotApplied, err)
 	}
 	defer conn.Release() // a connection left in a transaction is destroyed, not reused
 	// Everything but COMMIT in one message (see script.go).
@@ -336,13 +337,21 @@ func (s *Store) applyOnce(ctx context.Context, pb *batch) error {
 	if err != nil {
 		// Best effort: a broken connection is destroyed on release anyway.
 		_, _ = conn.Exec(ctx, `ROLLBACK`)
-		return err
+		if errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", store.ErrNotApplied, err) // COMMIT was not sent
 	}
 	if s.beforeCommit != nil {
 		s.beforeCommit()
 	}
 	_, err = conn.Exec(ctx, `COMMIT`)
-	return err
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// The database answered: the transaction was rolled back.
+		return fmt.Errorf("%w: %w", store.ErrNotApplied, err)
+	}
+	return err // nil, or the connection broke: the outcome is unknown
 }
 
 // op is one write: a range deletion when end is set, a deletion when del,
