@@ -160,6 +160,7 @@ func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, b
 	// rather than left waiting on it.
 	ctx, cancel := context.WithCancel(r.Context())
 	if s.opts.ForwardTimeout > 0 {
+		cancel()
 		ctx, cancel = context.WithTimeout(r.Context(), s.opts.ForwardTimeout)
 	}
 	defer cancel()

@@ -15,6 +15,10 @@ func (s *Leases) Abandon(ledgerID string) error {
 	s.mu.Unlock()
 	err := s.release(ledgerID)
 	s.gmu.Unlock()
+	if held {
+		s.opts.Logger.Warn("giving up a ledger's lease: a write's outcome on the store is unknown, so the ledger is opened again from the store",
+			"ledger_id", ledgerID, "node", s.opts.NodeID, "release_err", err)
+	}
 	if held && s.opts.Lost != nil {
 		s.opts.Lost(ledgerID)
 	}

@@ -214,9 +214,9 @@ func TestClusterForwardLinkFault(t *testing.T) {
 // told; at the end every acknowledged document is stored exactly once, no
 // document twice, and none of a transaction its client was told failed.
 //
-// The CI form runs 6 faults; STRAND_LONG=1 runs 80.
+// The CI form runs 4 faults; STRAND_LONG=1 runs 80.
 func TestClusterNodePartition(t *testing.T) {
-	faults := 6
+	faults := 4
 	if os.Getenv("STRAND_LONG") == "1" {
 		faults = 80
 	}
