@@ -100,6 +100,7 @@ func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, 
 	// forwarded request spent with an owner that then lost its lease.
 	waited := time.Duration(0)
 	const pause = 100 * time.Millisecond
+	started := time.Now()
 	for {
 		owner, rerr := s.routeLedger(r, ledgerName, session)
 		if rerr != nil {
@@ -113,7 +114,7 @@ func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, 
 		case forwardAnswered:
 			return true
 		case forwardLost:
-			if s.answerLost(w, r, body, owner, ledgerName, kind, contentType) {
+			if s.answerLost(w, r, body, owner, ledgerName, kind, contentType, started) {
 				return true
 			}
 		}

@@ -80,16 +80,18 @@ func traceSent(ctx context.Context) (context.Context, func() bool) {
 //     would make the driver run the transaction again and commit it twice.
 //     So it is sent again to the same owner, which answers a repeated
 //     commit of a session's last transaction with that commit's outcome
-//     (package txn), until Options.ForwardTimeout has passed since the
-//     loss or the ledger moved to another node. If no answer comes, the
+//     (package txn), at least twice and until Options.ForwardTimeout has
+//     passed since the loss, or until the ledger moved to another node. If no answer comes, the
 //     client gets BadRequestException saying that the outcome is unknown,
 //     which the drivers do not retry: the transaction may or may not have
 //     committed, as when a client's own connection breaks during a commit.
 //   - A control-plane request or a StartSession that changes something gets
 //     a 503 CapacityExceededException, which the SDKs' standard retryers
 //     retry, as they retry a request whose connection broke; a read (GET)
-//     is routed and sent again.
-func (s *Handler) answerLost(w http.ResponseWriter, r *http.Request, body []byte, base, ledgerName string, kind requestKind, contentType string) bool {
+//     is routed and sent again while less than Options.ForwardTimeout has
+//     passed since the request's first attempt (started), then gets the
+//     503 too.
+func (s *Handler) answerLost(w http.ResponseWriter, r *http.Request, body []byte, base, ledgerName string, kind requestKind, contentType string, started time.Time) bool {
 	switch kind {
 	case kindSession:
 		writeError(w, contentType, qldberr.New(qldberr.InvalidSession,
@@ -99,7 +101,7 @@ func (s *Handler) answerLost(w http.ResponseWriter, r *http.Request, body []byte
 		s.resendCommit(w, r, body, base, ledgerName, contentType)
 		return true
 	}
-	if r.Method == http.MethodGet {
+	if r.Method == http.MethodGet && (s.opts.ForwardTimeout <= 0 || time.Since(started) < s.opts.ForwardTimeout) {
 		return false
 	}
 	writeError(w, contentType, qldberr.New(qldberr.CapacityExceeded,
@@ -117,10 +119,12 @@ func (s *Handler) resendCommit(w http.ResponseWriter, r *http.Request, body []by
 	}
 	deadline := time.Now().Add(budget)
 	const pause = 100 * time.Millisecond
-	for attempt := 1; time.Now().Before(deadline); attempt++ {
+	// At least two attempts: a link that heals while the first is held
+	// still gets its answer through the second.
+	for attempt := 1; attempt <= 2 || time.Now().Before(deadline); attempt++ {
 		select {
 		case <-r.Context().Done():
-			deadline = time.Time{}
+			attempt, deadline = 2, time.Time{}
 			continue
 		case <-time.After(pause):
 		}

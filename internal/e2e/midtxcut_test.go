@@ -152,6 +152,7 @@ func testMidTransactionFault(t *testing.T, fault tcpproxy.Fault, atCommit bool) 
 
 	// While A is cut off in the middle of its transaction, B takes the
 	// ledger and commits.
+	cutAt := time.Now()
 	bDrv := b.driver(t, "mid")
 	taken := before
 	testenv.Await(t, 40*time.Second, func() error {
@@ -164,6 +165,9 @@ func testMidTransactionFault(t *testing.T, fault tcpproxy.Fault, atCommit bool) 
 		}
 		return fmt.Errorf("waiting for node B to take the ledger while A is cut off mid-transaction (lease %+v, was %+v)", taken, before)
 	})
+	if fault == tcpproxy.CutLink {
+		t.Logf("node B took the ledger (token %d -> %d) %v after the cut", before.Token, taken.Token, time.Since(cutAt).Round(time.Millisecond))
+	}
 	for i := range 3 {
 		key := fmt.Sprintf("b-during-%d", i)
 		err := insert(bDrv, key, 20*time.Second)

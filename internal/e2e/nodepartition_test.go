@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/qldb"
 	"github.com/aws/smithy-go"
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
@@ -144,6 +146,8 @@ func checkOutcomes(t *testing.T, drv *qldbdriver.QLDBDriver, told map[string]str
 //   - the answer of a CommitTransaction black-holed (the link accepts but
 //     never answers): the client must get an answer within a bound, saying
 //     that the outcome is unknown (before, the forward waited for minutes);
+//   - control-plane requests with the link black-holed: a 503 after a
+//     bounded wait;
 //   - the same, healed while the forwarder sends the commit again: the
 //     client hears the commit's real outcome.
 //
@@ -183,6 +187,24 @@ func TestClusterForwardLinkFault(t *testing.T) {
 	p.link.Heal()
 	if o := outcome(err); err == nil || o != "unknown" || errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("a commit whose answer never came back: %v (%s); want an answer saying its outcome is unknown, before the client gives up", err, o)
+	}
+
+	// Control-plane requests forwarded to the owner with the link
+	// black-holed: a POST (GetDigest) gets a 503 the SDKs retry at once; a
+	// GET (ListJournalKinesisStreamsForLedger) is sent again for a while,
+	// then gets the 503 too, rather than a wait without end.
+	p.link.Cut()
+	qc := p.front.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
+	once := func(o *qldb.Options) { o.RetryMaxAttempts = 1 }
+	dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	_, derr := qc.GetDigest(dctx, &qldb.GetDigestInput{Name: aws.String("fwd")}, once)
+	_, lerr := qc.ListJournalKinesisStreamsForLedger(dctx, &qldb.ListJournalKinesisStreamsForLedgerInput{LedgerName: aws.String("fwd")}, once)
+	dcancel()
+	p.link.Heal()
+	for _, e := range []error{derr, lerr} {
+		if errorName(e) != "CapacityExceededException" {
+			t.Errorf("a control-plane request with the link to the owner black-holed: %v; want CapacityExceededException before the client gives up", e)
+		}
 	}
 
 	before := p.link.Stats().Accepted
