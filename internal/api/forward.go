@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/strand-db/strand/internal/ledger"
@@ -83,9 +84,10 @@ func moving(ledgerName string, session bool) *qldberr.Error {
 // the request waits and is routed again, for up to Options.RouteWait, so
 // that a failover looks like a slow answer rather than an error. A request
 // is sent again only when it was never sent whole (the connection was
-// refused or broke while it was written), or is a read (GET). One whose
-// answer was lost after it was sent may have been served: answerLost
-// decides what the client hears.
+// refused or broke while it was written), is a read (GET), or is a
+// StartSession or control-plane request whose owner lost the ledger while
+// it waited (a failover). One whose answer was lost otherwise may have
+// been served: answerLost decides what the client hears.
 //
 // kind says what the request is (see requestKind): whether it may be sent
 // again after the connection to the owner broke once it was sent, and
@@ -113,6 +115,14 @@ func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, 
 		switch s.forward(w, r, body, owner, ledgerName) {
 		case forwardAnswered:
 			return true
+		case forwardMoved:
+			// The owner stopped answering and lost the ledger: a
+			// control-plane request or StartSession goes to the new owner
+			// (as after a failover); what was sent within a session is
+			// answered as a lost answer.
+			if kind != kindControl && s.answerLost(w, r, body, owner, ledgerName, kind, contentType, started) {
+				return true
+			}
 		case forwardLost:
 			if s.answerLost(w, r, body, owner, ledgerName, kind, contentType, started) {
 				return true
@@ -167,7 +177,8 @@ func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, b
 	defer cancel()
 	ctx, sent := traceSent(ctx)
 	out = out.WithContext(ctx)
-	stop := s.watchOwner(ctx, cancel, ledgerName, base)
+	var moved atomic.Bool
+	stop := s.watchOwner(ctx, func() { moved.Store(true); cancel() }, ledgerName, base)
 	resp, err := s.forwarder().Do(out)
 	var answer []byte
 	if err == nil {
@@ -182,6 +193,9 @@ func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, b
 		if !sent() {
 			s.log.Warn("ledger owner unreachable", "ledger", ledgerName, "owner", base, "err", err)
 			return forwardUnreachable
+		}
+		if moved.Load() {
+			return forwardMoved
 		}
 		s.log.Warn("lost the answer of a request forwarded to the ledger's owner", "ledger", ledgerName, "owner", base, "err", err)
 		return forwardLost

@@ -49,6 +49,10 @@ const (
 	// connection broke, or the attempt timed out): the owner may have
 	// served it.
 	forwardLost
+	// forwardMoved: as forwardLost, but the attempt was taken back because
+	// the owner lost the ledger meanwhile (it stopped answering and its
+	// lease ran out).
+	forwardMoved
 )
 
 // traceSent returns ctx with a trace that records whether the request was
