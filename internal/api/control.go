@@ -95,7 +95,7 @@ func (s *Handler) serveControl(w http.ResponseWriter, r *http.Request, body []by
 			writeError(w, restJSON, aerr)
 			return
 		}
-		if name := controlLedger(segs); name != "" && s.dispatch(w, r, body, name, false) {
+		if name := controlLedger(segs); name != "" && s.dispatch(w, r, body, name, kindControl) {
 			return
 		}
 		if len(body) > 0 {

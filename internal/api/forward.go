@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/strand-db/strand/internal/ledger"
@@ -81,14 +82,18 @@ func moving(ledgerName string, session bool) *qldberr.Error {
 // the request has been answered (forwarded to the owner, or refused). While
 // the owner cannot be reached (it died and its lease has not run out yet)
 // the request waits and is routed again, for up to Options.RouteWait, so
-// that a failover looks like a slow answer rather than an error. Sending a
-// request again is safe: either the owner never received it (the connection
-// was refused), or the node that now serves the ledger does not know the
-// session it belongs to and answers InvalidSessionException, which the
-// drivers retry.
+// that a failover looks like a slow answer rather than an error. A request
+// is sent again only when it was never sent whole (the connection was
+// refused or broke while it was written), is a read (GET), or is a
+// StartSession or control-plane request whose owner lost the ledger while
+// it waited (a failover). One whose answer was lost otherwise may have
+// been served: answerLost decides what the client hears.
 //
-// session says the request is a command of an existing session (see moving).
-func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, ledgerName string, session bool) bool {
+// kind says what the request is (see requestKind): whether it may be sent
+// again after the connection to the owner broke once it was sent, and
+// which retryable error it gets.
+func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, ledgerName string, kind requestKind) bool {
+	session := kind != kindControl
 	contentType := restJSON
 	if r.Header.Get(targetHdr) != "" {
 		contentType = awsJSON10
@@ -97,6 +102,7 @@ func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, 
 	// forwarded request spent with an owner that then lost its lease.
 	waited := time.Duration(0)
 	const pause = 100 * time.Millisecond
+	started := time.Now()
 	for {
 		owner, rerr := s.routeLedger(r, ledgerName, session)
 		if rerr != nil {
@@ -106,8 +112,21 @@ func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, 
 		if owner == "" {
 			return false
 		}
-		if s.forward(w, r, body, owner, ledgerName) {
+		switch s.forward(w, r, body, owner, ledgerName) {
+		case forwardAnswered:
 			return true
+		case forwardMoved:
+			// The owner stopped answering and lost the ledger: a
+			// control-plane request or StartSession goes to the new owner
+			// (as after a failover); what was sent within a session is
+			// answered as a lost answer.
+			if kind != kindControl && s.answerLost(w, r, body, owner, ledgerName, kind, contentType, started) {
+				return true
+			}
+		case forwardLost:
+			if s.answerLost(w, r, body, owner, ledgerName, kind, contentType, started) {
+				return true
+			}
 		}
 		if waited >= s.opts.RouteWait {
 			writeError(w, contentType, moving(ledgerName, session))
@@ -125,14 +144,18 @@ func (s *Handler) dispatch(w http.ResponseWriter, r *http.Request, body []byte, 
 
 // forward sends the request, with the body already read, to the node at
 // base and copies its answer back. The client's Host, signature headers and
-// body go unchanged, so the owner verifies the client's own signature. It
-// reports false, having written nothing, when the owner could not be
-// reached.
-func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, base, ledgerName string) bool {
+// body go unchanged, so the owner verifies the client's own signature. Each
+// attempt is bounded by Options.ForwardTimeout, so that an owner that
+// accepts connections but never answers (black-holed by a partition
+// between the nodes) cannot hold the client forever. It reports whether
+// the answer was copied back, or, having written nothing, whether the
+// request may have reached the owner (forwardLost) or surely did not
+// (forwardUnreachable).
+func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, base, ledgerName string) forwardResult {
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, strings.TrimSuffix(base, "/")+r.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		s.log.Error("cannot forward request", "owner", base, "err", err)
-		return false
+		return forwardUnreachable
 	}
 	for k, vs := range r.Header {
 		out.Header[k] = append([]string(nil), vs...)
@@ -147,25 +170,46 @@ func (s *Handler) forward(w http.ResponseWriter, r *http.Request, body []byte, b
 	// after the TTL; the request is then taken back and routed again
 	// rather than left waiting on it.
 	ctx, cancel := context.WithCancel(r.Context())
+	if s.opts.ForwardTimeout > 0 {
+		cancel()
+		ctx, cancel = context.WithTimeout(r.Context(), s.opts.ForwardTimeout)
+	}
 	defer cancel()
+	ctx, sent := traceSent(ctx)
 	out = out.WithContext(ctx)
-	stop := s.watchOwner(ctx, cancel, ledgerName, base)
+	var moved atomic.Bool
+	stop := s.watchOwner(ctx, func() { moved.Store(true); cancel() }, ledgerName, base)
 	resp, err := s.forwarder().Do(out)
+	var answer []byte
+	if err == nil {
+		// The whole answer is read before any of it is passed on, so that
+		// an answer cut short becomes a clear error rather than a
+		// truncated body.
+		answer, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
 	stop()
 	if err != nil {
-		s.log.Warn("ledger owner unreachable", "ledger", ledgerName, "owner", base, "err", err)
-		return false
+		if !sent() {
+			s.log.Warn("ledger owner unreachable", "ledger", ledgerName, "owner", base, "err", err)
+			return forwardUnreachable
+		}
+		if moved.Load() {
+			return forwardMoved
+		}
+		s.log.Warn("lost the answer of a request forwarded to the ledger's owner", "ledger", ledgerName, "owner", base, "err", err)
+		return forwardLost
 	}
-	defer resp.Body.Close()
 	for k, vs := range resp.Header {
 		w.Header()[k] = append([]string(nil), vs...)
 	}
 	for _, h := range hopHeaders {
 		w.Header().Del(h)
 	}
+	w.Header().Del("Content-Length")
 	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body)
-	return true
+	_, _ = w.Write(answer)
+	return forwardAnswered
 }
 
 // watchOwner cancels a forwarded request (cancel) when the ledger's owner

@@ -81,6 +81,9 @@ type Options struct {
 	// RouteWait bounds how long a request waits for a ledger whose owner
 	// cannot be reached before it is refused with a retryable error.
 	RouteWait time.Duration
+	// ForwardTimeout bounds each attempt to forward a request to the
+	// ledger's owner, the answer included (0: no bound).
+	ForwardTimeout time.Duration
 	// OwnerCheck is how often a forwarded request checks that its target
 	// still owns the ledger (0: never); it is taken back when not.
 	OwnerCheck time.Duration

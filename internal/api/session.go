@@ -159,7 +159,7 @@ func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byt
 	// drivers do not retry a failed StartSession themselves); a command of
 	// an existing session gets InvalidSessionException, which the drivers
 	// retry with a new session.
-	if s.dispatch(w, r, body, ledgerName, in.StartSession == nil) {
+	if s.dispatch(w, r, body, ledgerName, in.kind()) {
 		return
 	}
 	// Commands that only give resources back (EndSession, AbortTransaction)

@@ -97,6 +97,9 @@ type Config struct {
 	// Several nodes on one shared store (PostgreSQL).
 	NodeURL  string        // where the other nodes reach this one; "" derives it from the listen address
 	LeaseTTL time.Duration // how long a ledger's lease lasts without renewal (failover time)
+	// ForwardTimeout bounds each attempt to forward a request to the node
+	// that owns its ledger, the answer included.
+	ForwardTimeout time.Duration
 	// LeaseClock, when set, is the clock of this node's leases instead of
 	// time.Now. No flag: for tests only, which skew one node's clock.
 	LeaseClock func() time.Time
@@ -161,6 +164,7 @@ func Default() Config {
 		AggregationMaxSize:    kpl.DefaultMaxAggregateSize,
 		StreamRetryMax:        stream.DefaultRetryMax,
 		LeaseTTL:              cluster.DefaultTTL,
+		ForwardTimeout:        35 * time.Second,
 		LogFormat:             LogText,
 		LogLevel:              "info",
 	}
@@ -217,6 +221,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "least severe log level written: debug, info, warn or error")
 	fs.StringVar(&c.NodeURL, "node-url", c.NodeURL, "with a shared (PostgreSQL) store: the URL where the other strand nodes reach this one (default: http(s)://<listen address>)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "with a shared (PostgreSQL) store: how long a node's hold on a ledger lasts without renewal; another node takes the ledgers of a dead node after it")
+	fs.DurationVar(&c.ForwardTimeout, "forward-timeout", c.ForwardTimeout, "with a shared (PostgreSQL) store: how long a node waits for the answer of a request it forwarded to the ledger's owner before it answers the client with a retryable error (a lost commit is sent again for as long, then reported as of unknown outcome)")
 }
 
 // Parse sets c from the configuration file named by --config or
@@ -344,6 +349,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaseTTL < 300*time.Millisecond || c.LeaseTTL > 10*time.Minute {
 		errs = append(errs, errors.New("--lease-ttl must be between 300ms and 10m"))
+	}
+	if c.ForwardTimeout < 100*time.Millisecond {
+		errs = append(errs, errors.New("--forward-timeout must be at least 100ms"))
 	}
 	if c.NodeURL != "" {
 		if u, err := url.Parse(c.NodeURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -213,7 +213,7 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Exports: n.exports, Logger: log,
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
 		Backup: n, BackupKeys: cfg.BackupKeys, MaxConcurrentCommands: cfg.MaxConcurrentCommands,
-		Router: n.router(), ForwardClient: forwardClient(), RouteWait: 2*cfg.LeaseTTL + time.Second, OwnerCheck: cfg.LeaseTTL / 3,
+		Router: n.router(), ForwardClient: forwardClient(), RouteWait: 2*cfg.LeaseTTL + time.Second, OwnerCheck: cfg.LeaseTTL / 3, ForwardTimeout: cfg.ForwardTimeout,
 		Observer: n.obs.observeRequest,
 		Policies: n.policies, Principals: cfg.Principals, ReloadPolicies: reload, TableTags: n.tableTags(cfg),
 	})

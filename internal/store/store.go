@@ -38,6 +38,15 @@ var ErrClosed = errors.New("store: closed")
 // nothing of the batch was applied.
 var ErrConflict = errors.New("store: expectation failed")
 
+// ErrNotApplied is matched (errors.Is) by the error of an Apply that
+// failed before its batch could be committed, with nothing of it applied,
+// while the store itself is not known to be at fault: a database that
+// could not be reached, a connection that broke before COMMIT was sent, a
+// COMMIT the database refused. A failed Apply that matches neither this
+// nor ErrConflict may have left the store failed, or (a database whose
+// connection broke during COMMIT) applied the batch or not.
+var ErrNotApplied = errors.New("store: batch not applied")
+
 // CorruptionError is a read that met on-disk corruption: it matches
 // ErrCorruption and wraps the implementation's error. Implementations
 // return it (wrapped) for every corrupt read.

@@ -53,25 +53,36 @@ func errOCC() error {
 // commits; if it was, it commits or fails exactly as it would have, and t is
 // ended in the background when the committer answers (so its snapshot keeps
 // protecting OCC until then).
-func (l *LedgerEngine) commit(ctx context.Context, t *Transaction) (*journal.Block, error) {
+//
+// settled, when not nil, is called once with the real outcome (nil when t
+// committed), also when commit returned errCommitCancelled before it was
+// known.
+func (l *LedgerEngine) commit(ctx context.Context, t *Transaction, settled func(error)) (*journal.Block, error) {
+	if settled == nil {
+		settled = func(error) {}
+	}
 	req := &commitRequest{tx: t, done: make(chan commitResult, 1)}
 	select {
 	case l.commitCh <- req:
 	case <-l.stop:
 		t.end()
+		settled(errClosing(l.Name))
 		return nil, errClosing(l.Name)
 	case <-ctx.Done():
 		t.end()
+		settled(errNeverCommitted(t.ID))
 		return nil, errCommitCancelled(t.ID)
 	}
 	select {
 	case res := <-req.done:
 		t.end()
+		settled(res.err)
 		return res.block, res.err
 	case <-ctx.Done():
 		go func() {
-			<-req.done
+			res := <-req.done
 			t.end()
+			settled(res.err)
 		}()
 		return nil, errCommitCancelled(t.ID)
 	}
@@ -189,6 +200,10 @@ func (l *LedgerEngine) failureError(err error) error {
 		// The fencing token changed: another node owns the ledger now (or
 		// the fence row is damaged) and nothing of the group was written.
 		return l.refusedByFence()
+	case l.abandon != nil:
+		// A shared store's failure: the node gives the ledger up
+		// (sharedStoreFailure), and a new session finds the next owner.
+		return errAbandoned(l.Name)
 	default:
 		return errNotDurable(l.Name, err)
 	}
@@ -263,7 +278,15 @@ func (l *LedgerEngine) commitGroup(group []*commitRequest) *appliedGroup {
 		batch.Close()
 		l.fail(err)
 		l.observe().CommitGroup(len(ok), time.Since(a.started), false)
-		cerr := l.commitFailure()
+		if l.abandon != nil && !errors.Is(err, store.ErrConflict) {
+			reqs := make([]*commitRequest, len(ok))
+			for i, a := range ok {
+				reqs[i] = a.req
+			}
+			l.sharedStoreFailure(reqs, err)
+			return nil
+		}
+		cerr := l.failureError(err)
 		for _, a := range ok {
 			a.req.done <- commitResult{err: cerr}
 		}

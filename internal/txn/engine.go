@@ -72,6 +72,11 @@ type Ownership interface {
 	// Take makes this node the ledger's owner if no live node is, and
 	// reports whether this node holds it afterwards.
 	Take(ledgerID string) (bool, error)
+	// Abandon gives the ledger up because what this node keeps of it may
+	// no longer be the store's (a commit failed with its outcome unknown):
+	// the node drops the ledger's engine, and whoever takes it next opens
+	// it again from the store under a new fencing token.
+	Abandon(ledgerID string) error
 }
 
 // Defaults of the engine's quotas and budgets: the values a zero Options
@@ -201,6 +206,7 @@ func (e *Engine) Ledger(name string) (*LedgerEngine, error) {
 	l.SetDamage(l.damage)
 	if fence != nil {
 		l.fenceDamage = func() error { return e.checkFence(meta.ID) }
+		l.abandon = func() { e.abandon(meta.ID) }
 	}
 	l.maxPending = e.opts.MaxPendingBytesPerLedger
 	l.catalog = e.catalog

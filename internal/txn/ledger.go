@@ -146,6 +146,7 @@ type LedgerEngine struct {
 	// commits (commitFailure).
 	failedMu sync.Mutex
 	failed   error
+	abandon  func() // on a shared store: gives the ledger up (sharedfail.go)
 	commitCh chan *commitRequest
 	stop     chan struct{}
 	stopped  chan struct{}

@@ -29,6 +29,7 @@ type Session struct {
 	lastUsed atomic.Int64 // unix nanos of the last command
 	mu       sync.Mutex   // serializes commands
 	tx       *Transaction
+	last     *commitOutcome // the last CommitTransaction (see recommit.go)
 }
 
 func newSession(l *LedgerEngine, now, expires time.Time) *Session {
@@ -363,10 +364,19 @@ func (e *Engine) FetchPage(token, txID, pageToken string) (Page, IOUsage, error)
 // Either way it is no longer the session's open transaction, and the
 // session stays usable. A client that went away never sees this answer; a
 // later read (or GetRevision) shows what happened.
+//
+// The same CommitTransaction sent again (the session's last commit, same
+// transaction id and digest) gets that commit's outcome instead of "No
+// open transaction", waiting for it while ctx lasts: see repeatedCommit.
 func (e *Engine) CommitTransaction(ctx context.Context, token, txID string, digest []byte) ([]byte, IOUsage, error) {
 	var out []byte
 	var io IOUsage
 	err := e.withSession(token, func(s *Session) error {
+		if o := s.repeated(txID); o != nil {
+			var err error
+			out, io, err = o.wait(ctx, digest)
+			return err
+		}
 		t, err := e.openTx(s, txID)
 		if err != nil {
 			return err
@@ -377,11 +387,13 @@ func (e *Engine) CommitTransaction(ctx context.Context, token, txID string, dige
 			t.end()
 			return qldberr.New(qldberr.BadRequest, "Digests don't match")
 		}
-		if _, err := s.ledger.commit(ctx, t); err != nil { // commit ends t
+		writes := IOUsage{WriteIOs: int64(len(t.writes))}
+		o := s.beginCommit(txID, want, writes)
+		if _, err := s.ledger.commit(ctx, t, o.settle); err != nil { // commit ends t
 			return err
 		}
 		out = want
-		io = IOUsage{WriteIOs: int64(len(t.writes))}
+		io = writes
 		return nil
 	})
 	return out, io, err

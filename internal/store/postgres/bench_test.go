@@ -37,3 +37,27 @@ func BenchmarkReads(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkApply measures a commit-shaped batch: one expectation (a fence
+// row, locked) and ten writes of 512 bytes.
+func BenchmarkApply(b *testing.B) {
+	st := open(b, pgtest.NewDatabase(b))
+	fence := []byte("l/x/fence")
+	batch := st.NewBatch()
+	_ = batch.Set(fence, []byte("12345678"))
+	if err := st.Apply(batch); err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		batch := st.NewBatch()
+		_ = batch.Expect(fence, []byte("12345678"))
+		for j := range 10 {
+			_ = batch.Set(fmt.Appendf(nil, "k%08d/%d", i, j), make([]byte, 512))
+		}
+		i++
+		if err := st.Apply(batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

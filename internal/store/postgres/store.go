@@ -272,8 +272,8 @@ func (s *Store) NewBatch() store.Batch { return &batch{s: s} }
 func (s *Store) NewIndexedBatch() store.IndexedBatch { return &batch{s: s} }
 
 // Apply implements store.Store: the batch's expectations and writes, in
-// order, in one database transaction sent as one pipeline; Apply returns
-// after COMMIT returns. An expectation of a present key reads it with
+// order, in one database transaction whose statements before COMMIT are
+// sent as one message (script.go); Apply returns after COMMIT returns. An expectation of a present key reads it with
 // SELECT ... FOR UPDATE: the row stays locked until the commit against
 // every writer of the database, other nodes included, so the check holds
 // at the commit. Such a batch runs at READ COMMITTED, where the row locks
@@ -288,9 +288,10 @@ func (s *Store) NewIndexedBatch() store.IndexedBatch { return &batch{s: s} }
 // too (ledger catalogue entries and lease rows are). A transaction the
 // database aborts as a serialization failure or a deadlock is run again
 // (the batch is replayed, expectations re-checked) with a growing,
-// jittered pause, for up to retryFor. A failed COMMIT whose outcome is
-// unknown (the connection broke) is reported as an error: the batch may
-// or may not be applied.
+// jittered pause, for up to retryFor. An error that left the batch surely
+// unapplied (COMMIT never sent, or refused by the database) matches
+// store.ErrNotApplied; a failed COMMIT whose outcome is unknown (the
+// connection broke) does not: the batch may or may not be applied.
 func (s *Store) Apply(b store.Batch) error {
 	pb, ok := b.(*batch)
 	if !ok || pb.s != s {
@@ -322,66 +323,35 @@ func (s *Store) Apply(b store.Batch) error {
 func (s *Store) applyOnce(ctx context.Context, pb *batch) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", store.ErrNotApplied, err)
 	}
 	defer conn.Release() // a connection left in a transaction is destroyed, not reused
-	q := &pgx.Batch{}
-	q.Queue(pb.beginStatement())
-	q.Queue(s.setIdle)
-	for _, e := range pb.expects {
-		q.Queue(`SELECT v FROM strand_kv WHERE k = $1 FOR UPDATE`, e.key)
-	}
-	for _, o := range pb.ops {
-		switch {
-		case o.end != nil:
-			q.Queue(`DELETE FROM strand_kv WHERE k >= $1 AND k < $2`, o.key, o.end)
-		case o.del:
-			q.Queue(`DELETE FROM strand_kv WHERE k = $1`, o.key)
-		default:
-			q.Queue(`INSERT INTO strand_kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, o.key, o.val)
+	// Everything but COMMIT in one message (see script.go).
+	results, err := conn.Conn().PgConn().Exec(ctx, pb.script(s.setIdle)).ReadAll()
+	if err == nil {
+		var got [][]byte
+		if got, err = expectedValues(results, len(pb.expects)); err == nil {
+			err = pb.checkExpects(got)
 		}
-	}
-	res := conn.SendBatch(ctx, q)
-	err = func() error {
-		for range 2 { // BEGIN, SET LOCAL
-			if _, err := res.Exec(); err != nil {
-				return err
-			}
-		}
-		for _, e := range pb.expects {
-			var v []byte
-			err := res.QueryRow().Scan(&v)
-			found := err == nil
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
-			if found && v == nil {
-				v = []byte{}
-			}
-			if found != (e.value != nil) || !bytes.Equal(v, e.value) {
-				return fmt.Errorf("pgstore: commit: key %q: %w", e.key, store.ErrConflict)
-			}
-		}
-		for range pb.ops {
-			if _, err := res.Exec(); err != nil {
-				return err
-			}
-		}
-		return nil
-	}()
-	if cerr := res.Close(); err == nil {
-		err = cerr
 	}
 	if err != nil {
 		// Best effort: a broken connection is destroyed on release anyway.
 		_, _ = conn.Exec(ctx, `ROLLBACK`)
-		return err
+		if errors.Is(err, store.ErrConflict) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", store.ErrNotApplied, err) // COMMIT was not sent
 	}
 	if s.beforeCommit != nil {
 		s.beforeCommit()
 	}
 	_, err = conn.Exec(ctx, `COMMIT`)
-	return err
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// The database answered: the transaction was rolled back.
+		return fmt.Errorf("%w: %w", store.ErrNotApplied, err)
+	}
+	return err // nil, or the connection broke: the outcome is unknown
 }
 
 // op is one write: a range deletion when end is set, a deletion when del,

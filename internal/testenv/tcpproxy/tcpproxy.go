@@ -1,5 +1,6 @@
 // Package tcpproxy is a TCP proxy for tests that stands for the network
-// between a node and its database, so that a test can partition the two.
+// between a node and its database, or between two nodes, so that a test
+// can partition the two.
 //
 // The proxy listens on 127.0.0.1 and forwards every connection to a target
 // address, byte for byte. At any time, from any goroutine:
@@ -15,6 +16,11 @@
 //   - Heal restores forwarding. What the proxy held during a cut is then
 //     delivered in order, as TCP's retransmissions deliver it after a real
 //     partition heals, to the peers that have not given up meanwhile.
+//
+// Arm times a fault to a moment of a protocol: a one-shot trigger that
+// cuts the link, or resets one connection, when a chosen chunk of bytes
+// goes through (after a request was sent and before its answer, between
+// the statements of a database transaction).
 //
 // The proxy never reorders, drops or duplicates bytes on a connection it
 // keeps: a connection either carries its stream intact or is reset.
@@ -46,6 +52,9 @@ type Proxy struct {
 	conns  map[*link]struct{}
 	stats  Stats
 	wg     sync.WaitGroup
+
+	tmu     sync.Mutex // guards trigger; held while its match runs
+	trigger *trigger   // armed by Arm, nil once fired
 }
 
 // Stats counts what the proxy did.
@@ -57,6 +66,7 @@ type Stats struct {
 // link is one proxied connection: the client's and, once dialled, the
 // target's.
 type link struct {
+	id             int // from 1, in the order accepted
 	client, server net.Conn
 	reset          bool
 }
@@ -154,6 +164,7 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.stats.Accepted++
+		l.id = p.stats.Accepted
 		p.conns[l] = struct{}{}
 		p.mu.Unlock()
 		p.wg.Add(1)
@@ -186,24 +197,44 @@ func (p *Proxy) serve(l *link) {
 	}
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	go func() { p.pipe(l, l.server, l.client); done <- struct{}{} }()
-	go func() { p.pipe(l, l.client, l.server); done <- struct{}{} }()
+	go func() { p.pipe(l, ToTarget, l.server, l.client); done <- struct{}{} }()
+	go func() { p.pipe(l, FromTarget, l.client, l.server); done <- struct{}{} }()
 	<-done
 	l.close()
 	<-done
 }
 
-// pipe copies src to dst, holding what it read while the link is cut; an
-// end of src (or an error) is passed on only when the link is up.
-func (p *Proxy) pipe(l *link, dst, src net.Conn) {
+// pipe copies src to dst (bytes going in direction dir), holding what it
+// read while the link is cut; an end of src (or an error) is passed on only
+// when the link is up. A chunk that fires the armed trigger (Arm) is
+// forwarded up to the trigger's count, and then the trigger's fault
+// strikes.
+func (p *Proxy) pipe(l *link, dir Direction, dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if !p.gate() {
 			return // reset or closed: resetLocked or Close closed the link
 		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+		chunk := buf[:n]
+		if k, fault, fired := p.trip(l, dir, chunk); fired {
+			if _, werr := dst.Write(chunk[:k]); werr != nil {
+				return
+			}
+			if fault == ResetConn {
+				p.mu.Lock()
+				p.resetLocked(l)
+				p.mu.Unlock()
+				return
+			}
+			p.Cut()
+			chunk = chunk[k:]
+			if !p.gate() {
+				return
+			}
+		}
+		if len(chunk) > 0 {
+			if _, werr := dst.Write(chunk); werr != nil {
 				return
 			}
 		}
