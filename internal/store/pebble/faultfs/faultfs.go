@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -80,8 +81,13 @@ type FS struct {
 	torn   Kind // cut the next write of this kind short (tornSet)
 	tornOn bool
 
-	injected atomic.Int64
+	injected  atomic.Int64
+	syncDelay atomic.Int64 // nanoseconds every sync takes longer (SlowSyncs)
 }
+
+// SlowSyncs makes every later sync take d longer, as a disk whose cache
+// flush is slow (a network volume) would: for measuring, not a fault.
+func (f *FS) SlowSyncs(d time.Duration) { f.syncDelay.Store(int64(d)) }
 
 // New wraps base (nil: the operating system's file system).
 func New(base vfs.FS) *FS {
@@ -142,6 +148,9 @@ func (f *FS) Crash(unsyncedPercent int, seed int64) *FS {
 
 // check returns the error for op on a file named name, or nil.
 func (f *FS) check(name string, op Op) error {
+	if d := f.syncDelay.Load(); d > 0 && op == Sync {
+		time.Sleep(time.Duration(d))
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k := kindOf(name)
