@@ -172,10 +172,9 @@ func (g *gatherer) finish() window {
 	return <-g.out
 }
 
-// full reports whether the window reached its size bounds, or the next
-// block did not fit in it.
+// full reports whether the window reached its size bounds.
 func (win *window) full() bool {
-	return win.closed || len(win.recs) >= MaxWindowRecords || win.size >= MaxWindowBytes
+	return len(win.recs) >= MaxWindowRecords || win.size >= MaxWindowBytes
 }
 
 // extend appends to win the records of the blocks published after it
@@ -187,9 +186,6 @@ func (w *worker) extend(win *window) {
 		win.err = err
 		return
 	}
-	// Blocks were there to take (extend runs only then): none taken means
-	// the next one would overflow the window, so stop encoding it again.
-	win.closed = next == win.next && !reachedEnd && len(recs) > 0
 	win.recs, win.next, win.size, win.reachedEnd = recs, next, size, reachedEnd
 }
 

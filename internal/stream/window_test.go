@@ -13,7 +13,7 @@ import (
 // everything, without aggregation, so that every entry is one user
 // record: between two checkpoints (one delivery round, read into memory
 // as one window) the worker puts at most stream.MaxWindowBytes of record
-// data, in several rounds, and every record arrives once. A worker
+// data and the block that crosses it, in several rounds, and every record arrives once. A worker
 // catching up on a long journal therefore holds a bounded batch, however
 // far behind it is (it used to read up to 32 MiB per round, and the
 // next round's as much again meanwhile).
@@ -54,10 +54,13 @@ func TestWindowBoundedInBytes(t *testing.T) {
 	if last < 2*stream.MaxWindowBytes {
 		t.Fatalf("the journal's records total %d bytes; the test needs more than two windows", last)
 	}
+	// A window takes whole blocks until it holds MaxWindowBytes, so it may
+	// pass the bound by the block that crosses it (here about 33 KB).
+	perBlock := last / blocks
 	delivering := 0
 	for i, n := range rounds {
-		if n > stream.MaxWindowBytes {
-			t.Errorf("round %d put %d bytes of records, more than MaxWindowBytes %d", i, n, stream.MaxWindowBytes)
+		if n > stream.MaxWindowBytes+perBlock {
+			t.Errorf("round %d put %d bytes of records, more than MaxWindowBytes %d and one block (%d)", i, n, stream.MaxWindowBytes, perBlock)
 		}
 		if n > 0 {
 			delivering++

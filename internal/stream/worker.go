@@ -26,10 +26,11 @@ const (
 	shardMapMaxAge = 30 * time.Second
 )
 
-// A delivery round (a window) gathers the user records of whole blocks, at
-// most MaxWindowRecords records and MaxWindowBytes bytes of record data,
-// except that a window always holds at least one block (a block's records
-// are never split). A worker holds at most two windows (the one being put
+// A delivery round (a window) gathers the user records of whole blocks
+// until it holds MaxWindowRecords records (a block that would pass that
+// starts the next window) or MaxWindowBytes bytes of record data (the
+// block that crosses it is the window's last); a window always holds at
+// least one block (a block's records are never split). A worker holds at most two windows (the one being put
 // and the next, read meanwhile) plus their KPL aggregates and one
 // PutRecords request, so its memory is a few times MaxWindowBytes however
 // far behind the stream is: 1 MiB is a second of a Kinesis shard's write
@@ -261,8 +262,6 @@ type window struct {
 	size        int // bytes of recs' data
 	reachedEnd  bool
 	err         error
-	// closed: the next block did not fit within the bounds (extend).
-	closed bool
 	// kin is recs packed for the shard map packedFor (gatherDuring), or
 	// nil: deliver packs them.
 	kin       []kpl.Record
@@ -317,7 +316,6 @@ func (w *worker) collectInto(recs []kpl.UserRecord, size int, start uint64, crea
 		if n := len(recs) + 1 + userRevisions(b); n > maxRecs && len(recs) > 0 {
 			break // a block's records stay in one window, within its bound
 		}
-		mark := len(recs)
 		data, err := record.EncodeBlockSummary(w.arn, b)
 		if err != nil {
 			return nil, 0, 0, false, err
@@ -334,12 +332,6 @@ func (w *worker) collectInto(recs []kpl.UserRecord, size int, start uint64, crea
 			}
 			recs = append(recs, kpl.UserRecord{PartitionKey: record.RevisionDetailsPartitionKey(rev), Data: data})
 			added += len(data)
-		}
-		if mark > 0 && size+added > maxBytes {
-			// The block does not fit: it starts the next window.
-			clear(recs[mark:])
-			recs = recs[:mark]
-			break
 		}
 		size += added
 		seq++
