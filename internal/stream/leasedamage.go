@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -49,10 +50,33 @@ func (w *worker) checkpointRefused(err error) (stop bool) {
 			fmt.Errorf("%w (the store refused the write: %w)", d, err))
 		return false
 	}
+	if lostLedger(err) && w.m.fenceRestored(w.def.LedgerID, err) {
+		// The row that refused the write (damaged, say) holds this node's
+		// token again (repaired): the refusal is over, so write again.
+		w.internalFault("checkpoint not saved: the ledger's fence row refused the write and now holds this node's token again", err)
+		return false
+	}
 	if lostLedger(err) {
 		w.m.opts.Logger.Info("journal stream stopped: removed, or its ledger is held by another node", append(w.log(), "err", err)...)
 		return true
 	}
 	w.internalFault("checkpoint not saved", err)
 	return false
+}
+
+// fenceRestored reports, for a write of ledgerID refused by the store
+// (store.ErrConflict), whether this node still holds the ledger and the
+// stored fence row now holds exactly what its writes expect: the refusal
+// came from a fence row that has since been put back (a damaged row
+// repaired between the write and this check), not from another node.
+func (m *Manager) fenceRestored(ledgerID string, err error) bool {
+	if m.opts.Ownership == nil || !errors.Is(err, store.ErrConflict) {
+		return false
+	}
+	key, want, ok := m.opts.Ownership.Fence(ledgerID)
+	if !ok {
+		return false
+	}
+	got, found, gerr := m.opts.Store.Get(key)
+	return gerr == nil && found && bytes.Equal(got, want)
 }

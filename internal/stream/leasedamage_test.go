@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/strand-db/strand/internal/cluster"
 	"github.com/strand-db/strand/internal/journal"
+	"github.com/strand-db/strand/internal/store"
 	"github.com/strand-db/strand/internal/stream"
 	"github.com/strand-db/strand/internal/testenv"
 )
@@ -91,6 +93,70 @@ func TestCheckpointRefusedByDamagedFenceIsNamed(t *testing.T) {
 	}
 
 	put(fence) // restored: the same worker resumes
+	w.waitDelivered(sid, 3)
+	w.waitStatus(sid, stream.StatusActive, "")
+}
+
+// conflictStore wraps the unit world's store: the first write it refuses
+// with store.ErrConflict runs onConflict before the refusal reaches the
+// writer.
+type conflictStore struct {
+	store.Store
+	once       sync.Once
+	onConflict func()
+}
+
+func (c *conflictStore) Apply(b store.Batch) error {
+	err := c.Store.Apply(b)
+	if errors.Is(err, store.ErrConflict) {
+		c.once.Do(c.onConflict)
+	}
+	return err
+}
+
+// A checkpoint write refused by a damaged fence row that is repaired
+// before the worker looks at why (the repair lands between the refusal and
+// the check) is retried: the row holds this node's token again, so no
+// other node took the ledger. The worker used to stop as if one had,
+// leaving the stream undelivered on the node that holds its ledger.
+func TestCheckpointRefusedThenFenceRepairedResumes(t *testing.T) {
+	w := newUnitWorld(t, 2)
+	id := w.j.ledger.ID
+	leases := cluster.New(cluster.Options{Store: w.st, NodeID: "a", URL: "http://a", TTL: time.Hour, Logger: quietLogger()})
+	if _, held, err := leases.Acquire(id); err != nil || !held {
+		t.Fatalf("Acquire: %v, %v", held, err)
+	}
+	fenceKey := journal.LedgerLayout(id).Fence
+	fence, _, err := w.st.Get(fenceKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(v []byte) {
+		b := w.st.NewBatch()
+		defer b.Close()
+		if err := b.Set(fenceKey, v); err != nil {
+			t.Error(err)
+			return
+		}
+		if err := w.st.Apply(b); err != nil {
+			t.Error(err)
+		}
+	}
+	cs := &conflictStore{Store: w.st, onConflict: func() { put(fence) }}
+	m, err := stream.Open(stream.Options{Region: unitRegion, AccountID: unitAccount, Clients: w.kin, Journals: w.j,
+		Ledgers: w.cat, Store: cs, Logger: quietLogger(),
+		RetryBase: time.Millisecond, RetryMax: 5 * time.Millisecond, Ownership: leases})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.m = m
+	sid := w.create(true)
+	w.waitDelivered(sid, 2)
+
+	bad := bytes.Clone(fence)
+	bad[len(bad)-1] ^= 0x40
+	put(bad)
+	w.j.appendBlock(1)
 	w.waitDelivered(sid, 3)
 	w.waitStatus(sid, stream.StatusActive, "")
 }
