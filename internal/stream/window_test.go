@@ -13,7 +13,8 @@ import (
 // everything, without aggregation, so that every entry is one user
 // record: between two checkpoints (one delivery round, read into memory
 // as one window) the worker puts at most stream.MaxWindowBytes of record
-// data and the block that crosses it, in several rounds, and every record arrives once. A worker
+// data and the block that crosses it, in several rounds (each PutRecords
+// call carries records of one window), and every record arrives once. A worker
 // catching up on a long journal therefore holds a bounded batch, however
 // far behind it is (it used to read up to 32 MiB per round, and the
 // next round's as much again meanwhile).
@@ -27,47 +28,39 @@ func TestWindowBoundedInBytes(t *testing.T) {
 	for i := 0; i < blocks; i++ {
 		w.j.appendBlock(2)
 	}
-	var rounds []int
-	ackedBytes := func() int {
-		w.kin.mu.Lock()
-		defer w.kin.mu.Unlock()
-		n := 0
-		for _, e := range w.kin.acked {
-			n += len(e.Data)
-		}
-		return n
-	}
-	last := 0
-	stream.SetCheckpointHook(t, func(string) {
-		// Called before each checkpoint write, after the round it records
-		// was acknowledged (and once with nothing, when the stream is
-		// positioned).
-		now := ackedBytes()
-		rounds = append(rounds, now-last)
-		last = now
-	})
 	w.open()
 	id := w.create(false)
 	w.waitDelivered(id, blocks)
 	w.close() // no checkpoint hook call runs after this
 
-	if last < 2*stream.MaxWindowBytes {
-		t.Fatalf("the journal's records total %d bytes; the test needs more than two windows", last)
+	// Each PutRecords call carries records of one window (a window is put
+	// whole, in one or more calls, before the next), so no call may carry
+	// more than a window: MaxWindowBytes and the block that crosses it
+	// (here about 33 KB). With 32 MiB windows calls reached the 5 MiB
+	// PutRecords limit.
+	w.kin.mu.Lock()
+	var calls []int
+	total := 0
+	for _, call := range w.kin.sent {
+		n := 0
+		for _, e := range call {
+			n += len(e.Data)
+		}
+		calls = append(calls, n)
+		total += n
 	}
-	// A window takes whole blocks until it holds MaxWindowBytes, so it may
-	// pass the bound by the block that crosses it (here about 33 KB).
-	perBlock := last / blocks
-	delivering := 0
-	for i, n := range rounds {
+	w.kin.mu.Unlock()
+	if total < 2*stream.MaxWindowBytes {
+		t.Fatalf("the journal's records total %d bytes; the test needs more than two windows", total)
+	}
+	perBlock := total / blocks
+	for i, n := range calls {
 		if n > stream.MaxWindowBytes+perBlock {
-			t.Errorf("round %d put %d bytes of records, more than MaxWindowBytes %d and one block (%d)", i, n, stream.MaxWindowBytes, perBlock)
-		}
-		if n > 0 {
-			delivering++
+			t.Errorf("PutRecords call %d carried %d bytes of records, more than MaxWindowBytes %d and one block (%d)", i, n, stream.MaxWindowBytes, perBlock)
 		}
 	}
-	if delivering < 3 {
-		t.Errorf("%d delivery rounds for %d bytes, want at least 3", delivering, last)
+	if len(calls) < 3 {
+		t.Errorf("%d PutRecords calls for %d bytes, want at least 3", len(calls), total)
 	}
 	if err := sameCounts(countRecords(w.kin.delivered(t)), w.wantRecords(blocks)); err != nil {
 		t.Fatal(err)
