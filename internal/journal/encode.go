@@ -79,29 +79,8 @@ func writeAddress(w *ionvalue.Encoder, a BlockAddress) {
 // writeBlock writes Block.Ion's shape (see there).
 func writeBlock(w *ionvalue.Encoder, b *Block) error {
 	w.BeginStruct()
-	w.FieldName("blockAddress")
-	writeAddress(w, b.Address)
-	w.FieldName("transactionId")
-	w.WriteString(b.TransactionID)
-	w.FieldName("blockTimestamp")
-	if err := w.WriteTimeMillis(b.Timestamp); err != nil {
-		return fmt.Errorf("field %q: %w", "blockTimestamp", err)
-	}
-	w.FieldName("blockHash")
-	w.WriteBlob(b.BlockHash)
-	w.FieldName("entriesHash")
-	w.WriteBlob(b.EntriesHash)
-	w.FieldName("previousBlockHash")
-	w.WriteBlob(b.PreviousBlockHash)
-	w.FieldName("entriesHashList")
-	w.BeginList()
-	for _, h := range b.EntriesHashList {
-		w.WriteBlob(h)
-	}
-	w.End()
-	w.FieldName("transactionInfo")
-	if err := WriteTransactionInfo(w, b.TransactionInfo); err != nil {
-		return fmt.Errorf("field %q: %w", "transactionInfo", err)
+	if err := WriteBlockHeader(w, b); err != nil {
+		return err
 	}
 	if len(b.Revisions) > 0 {
 		w.FieldName("revisions")
@@ -208,5 +187,39 @@ func writeRevision(w *ionvalue.Encoder, r Revision, addr BlockAddress, depth int
 	w.WriteString(r.Metadata.TxID)
 	w.End()
 	w.End()
+	return nil
+}
+
+// WriteBlockHeader writes the fields every shape of a block starts with,
+// into the struct w is in: blockAddress, transactionId, blockTimestamp
+// (UTC, milliseconds), blockHash, entriesHash, previousBlockHash,
+// entriesHashList and transactionInfo. It is the one writer of them for
+// the stored block (GetBlock's shape) and the stream's BLOCK_SUMMARY
+// payload. On error w must not be used further.
+func WriteBlockHeader(w *ionvalue.Encoder, b *Block) error {
+	w.FieldName("blockAddress")
+	writeAddress(w, b.Address)
+	w.FieldName("transactionId")
+	w.WriteString(b.TransactionID)
+	w.FieldName("blockTimestamp")
+	if err := w.WriteTimeMillis(b.Timestamp); err != nil {
+		return fmt.Errorf("field %q: %w", "blockTimestamp", err)
+	}
+	w.FieldName("blockHash")
+	w.WriteBlob(b.BlockHash)
+	w.FieldName("entriesHash")
+	w.WriteBlob(b.EntriesHash)
+	w.FieldName("previousBlockHash")
+	w.WriteBlob(b.PreviousBlockHash)
+	w.FieldName("entriesHashList")
+	w.BeginList()
+	for _, h := range b.EntriesHashList {
+		w.WriteBlob(h)
+	}
+	w.End()
+	w.FieldName("transactionInfo")
+	if err := WriteTransactionInfo(w, b.TransactionInfo); err != nil {
+		return fmt.Errorf("field %q: %w", "transactionInfo", err)
+	}
 	return nil
 }

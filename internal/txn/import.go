@@ -67,7 +67,7 @@ func ImportDerived(st store.Store, ledgerID string, progress func(RebuildStats))
 	if replay == nil {
 		replay = newCatalogueReplay("")
 	}
-	meta, err := readLedgerMeta(st, r.k)
+	meta, _, err := readLedgerMeta(st, r.k)
 	if err != nil {
 		return r.stats, fmt.Errorf("txn: import: %w", err)
 	}
@@ -101,16 +101,15 @@ func ImportDerived(st store.Store, ledgerID string, progress func(RebuildStats))
 	return r.stats, nil
 }
 
-// readLedgerMeta reads a ledger's meta record (the zero record when it has
-// none).
-func readLedgerMeta(st store.Store, k keys) (ledgerMeta, error) {
-	var meta ledgerMeta
+// readLedgerMeta reads a ledger's meta record; found is false (and meta
+// the zero record) when it has none.
+func readLedgerMeta(st store.Store, k keys) (meta ledgerMeta, found bool, err error) {
 	raw, ok, err := st.Get(k.meta())
 	if err != nil || !ok {
-		return meta, err
+		return meta, false, err
 	}
 	if err := json.Unmarshal(raw, &meta); err != nil {
-		return meta, fmt.Errorf("ledger meta: %w", err)
+		return meta, true, fmt.Errorf("ledger meta: %w", err)
 	}
-	return meta, nil
+	return meta, true, nil
 }

@@ -172,16 +172,11 @@ func openLedger(st store.Store, tips journal.Tips, id, name string, fence *fence
 		commitCh: make(chan *commitRequest, 1024), stop: make(chan struct{}), stopped: make(chan struct{}),
 		now: clock,
 	}
-	raw, ok, err := st.Get(l.keys.meta())
+	meta, found, err := readLedgerMeta(st, l.keys)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("txn: ledger %s: %w", name, err)
 	}
-	var meta ledgerMeta
-	if ok {
-		if err := json.Unmarshal(raw, &meta); err != nil {
-			return nil, fmt.Errorf("txn: ledger %s meta: %w", name, err)
-		}
-	} else {
+	if !found {
 		meta.StrandID = qldbid.New()
 		b, _ := json.Marshal(meta)
 		batch := st.NewBatch()

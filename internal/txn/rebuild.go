@@ -69,7 +69,7 @@ var ErrCatalogue = errors.New("txn: the table catalogue does not match the journ
 // batch and at the end of each phase.
 func RebuildDerived(st store.Store, ledgerID string, progress func(RebuildStats)) (RebuildStats, error) {
 	r := &rebuild{st: st, k: newKeys(ledgerID), lay: journal.LedgerLayout(ledgerID), progress: progress}
-	meta, err := readLedgerMeta(st, r.k)
+	meta, _, err := readLedgerMeta(st, r.k)
 	if err != nil {
 		return r.stats, fmt.Errorf("txn: rebuild: %w", err)
 	}

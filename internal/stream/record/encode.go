@@ -75,29 +75,8 @@ func EncodeBlockSummary(streamARN string, b *journal.Block) ([]byte, error) {
 	writeHeader(w, streamARN, TypeBlockSummary)
 	w.FieldName("payload")
 	w.BeginStruct()
-	writeAddress(w, b.Address)
-	w.FieldName("transactionId")
-	w.WriteString(b.TransactionID)
-	w.FieldName("blockTimestamp")
-	if err := writeTime(w, b.Timestamp); err != nil {
-		return nil, errf("encode BLOCK_SUMMARY: blockTimestamp: %v", err)
-	}
-	w.FieldName("blockHash")
-	w.WriteBlob(b.BlockHash)
-	w.FieldName("entriesHash")
-	w.WriteBlob(b.EntriesHash)
-	w.FieldName("previousBlockHash")
-	w.WriteBlob(b.PreviousBlockHash)
-	w.FieldName("entriesHashList")
-	w.BeginList()
-	for _, h := range b.EntriesHashList {
-		w.WriteBlob(h)
-	}
-	w.End()
-
-	w.FieldName("transactionInfo")
-	if err := journal.WriteTransactionInfo(w, b.TransactionInfo); err != nil {
-		return nil, errf("encode BLOCK_SUMMARY: transactionInfo: %v", err)
+	if err := journal.WriteBlockHeader(w, b); err != nil {
+		return nil, errf("encode BLOCK_SUMMARY: %v", err)
 	}
 
 	if len(b.Revisions) > 0 {
