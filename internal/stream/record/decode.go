@@ -17,7 +17,7 @@ import (
 // encoder and decoder shows: it rejects unknown, duplicate or missing fields,
 // wrong Ion types (a symbol where a string belongs, an int where a blob
 // belongs, ...), nulls, negative sequence numbers, versions or statement
-// indexes, and unknown record types. Field order is not checked (Ion does not
+// indexes, and unknown record types or control record types. Field order is not checked (Ion does not
 // give it meaning); re-encoding with Record.Encode restores QLDB's order.
 // A missing data field of a REVISION_DETAILS decodes as Revision.Data == nil;
 // a missing documents or revisionSummaries field as an empty slice.
@@ -59,6 +59,9 @@ func fromValue(v *ionvalue.Value) (*Record, error) {
 		}
 		if r.ControlType, err = p.str("controlRecordType"); err != nil {
 			return nil, err
+		}
+		if r.ControlType != ControlCreated && r.ControlType != ControlCompleted {
+			return nil, errf("decode CONTROL: unknown control record type %q", r.ControlType)
 		}
 	case TypeBlockSummary:
 		if r.Block, err = decodeBlockSummary(payload); err != nil {
