@@ -11,7 +11,6 @@ import (
 
 	"github.com/awslabs/amazon-qldb-driver-go/v3/qldbdriver"
 
-	"github.com/strand-db/strand/internal/config"
 	"github.com/strand-db/strand/internal/journal"
 	"github.com/strand-db/strand/internal/server/servertest"
 	"github.com/strand-db/strand/internal/store/postgres/pgtest"
@@ -102,15 +101,7 @@ func onCommitAnswerAfter(fence []byte) func(int, []byte) int {
 // atCommit, as the answer to its COMMIT comes back.
 func testMidTransactionFault(t *testing.T, fault tcpproxy.Fault, atCommit bool) {
 	db := pgtest.NewDatabase(t)
-	nodes := make([]*partitionNode, 2)
-	for i := range nodes {
-		p := tcpproxy.Start(t, mustHost(t, db))
-		n := servertest.Start(t, func(c *config.Config) {
-			c.Store = viaProxy(t, db, p)
-			c.LeaseTTL = time.Second
-		})
-		nodes[i] = &partitionNode{Node: n, proxy: p}
-	}
+	nodes := startProxiedNodes(t, db, 2, time.Second)
 	a, b := nodes[0], nodes[1]
 	a.CreateLedger("mid")
 	aDrv := a.driver(t, "mid")

@@ -186,15 +186,7 @@ func TestClusterPartition(t *testing.T) {
 	if os.Getenv("STRAND_LONG") == "1" {
 		rounds, hold = 3, 10*ttl
 	}
-	nodes := make([]*partitionNode, 2)
-	for i := range nodes {
-		p := tcpproxy.Start(t, mustHost(t, db))
-		n := servertest.Start(t, func(c *config.Config) {
-			c.Store = viaProxy(t, db, p)
-			c.LeaseTTL = ttl
-		})
-		nodes[i] = &partitionNode{Node: n, proxy: p}
-	}
+	nodes := startProxiedNodes(t, db, 2, ttl)
 	nodes[0].CreateLedger("part")
 	servertest.Commit(t, clusterDriver(nodes[0].Node, "part"), "CREATE TABLE T")
 	ledgerID := nodes[0].LedgerEngine("part").ID
@@ -202,45 +194,11 @@ func TestClusterPartition(t *testing.T) {
 
 	// Two clients per node commit one document each per transaction and
 	// record what was acknowledged.
-	var ackMu sync.Mutex
-	acked := map[string]bool{}
+	var acked ackedKeys
 	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		drv := n.driver(t, "part")
-		for w := range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for seq := 0; ctx.Err() == nil; seq++ {
-					key := fmt.Sprintf("%d-%d-%d", i, w, seq)
-					_, err := drv.Execute(ctx, func(tx qldbdriver.Transaction) (any, error) {
-						return tx.Execute("INSERT INTO T ?", map[string]any{"k": key})
-					})
-					switch {
-					case err == nil:
-						ackMu.Lock()
-						acked[key] = true
-						ackMu.Unlock()
-						n.acks.Add(1)
-					case ctx.Err() == nil:
-						n.fails.add(errorName(err))
-					}
-				}
-			}()
-		}
-	}
+	wg := startCommitters(ctx, t, nodes, "part", 2, &acked)
 	defer func() { stop(); wg.Wait() }()
 
-	ownerOf := func(l cluster.Lease) *partitionNode {
-		for _, n := range nodes {
-			if n.URL() == l.URL {
-				return n
-			}
-		}
-		t.Fatalf("the lease %+v names none of the nodes", l)
-		return nil
-	}
 	for r := range 2 * rounds {
 		kind := []string{"cut", "reset"}[r%2]
 		// Some commits through both nodes first.
@@ -249,7 +207,7 @@ func TestClusterPartition(t *testing.T) {
 			return nodes[0].acks.Load() >= before[0]+5 && nodes[1].acks.Load() >= before[1]+5
 		})
 		lease := leaseOf(ledgerID)
-		victim := ownerOf(lease)
+		victim := ownerOf(t, nodes, lease)
 		other := nodes[0]
 		if other == victim {
 			other = nodes[1]
@@ -289,31 +247,7 @@ func TestClusterPartition(t *testing.T) {
 	stop()
 	wg.Wait()
 
-	// Every acknowledged document is there, read through either node.
-	for i, n := range nodes {
-		rows := servertest.MustQuery(t, clusterDriver(n.Node, "part"), "SELECT k FROM T")
-		got := map[string]int{}
-		for _, row := range rows {
-			got[strField(t, row, "k")]++
-		}
-		dups := 0
-		for _, c := range got {
-			dups += c - 1
-		}
-		missing := 0
-		for k := range acked {
-			if got[k] == 0 {
-				missing++
-				t.Errorf("acknowledged document %s is missing (read through node %d)", k, i)
-			}
-		}
-		if i == 0 {
-			t.Logf("%d commits acknowledged, %d documents stored (%d duplicates), %d missing", len(acked), len(rows), dups, missing)
-		}
-	}
-	for i, n := range nodes {
-		t.Logf("node %d: %d commits acknowledged; wire errors: %s; commits given up: %s", i, n.acks.Load(), &n.wire, &n.fails)
-	}
+	checkAckedReadBack(t, nodes, "part", &acked)
 	for _, n := range nodes {
 		n.Stop()
 	}
@@ -354,4 +288,116 @@ func mustHost(t *testing.T, db string) string {
 		t.Fatal(err)
 	}
 	return u.Host
+}
+
+// startProxiedNodes starts count nodes on the database db, each reaching
+// it through its own tcpproxy, with the lease TTL ttl.
+func startProxiedNodes(t *testing.T, db string, count int, ttl time.Duration) []*partitionNode {
+	t.Helper()
+	nodes := make([]*partitionNode, count)
+	for i := range nodes {
+		p := tcpproxy.Start(t, mustHost(t, db))
+		n := servertest.Start(t, func(c *config.Config) {
+			c.Store = viaProxy(t, db, p)
+			c.LeaseTTL = ttl
+		})
+		nodes[i] = &partitionNode{Node: n, proxy: p}
+	}
+	return nodes
+}
+
+// ownerOf is the node the lease l names.
+func ownerOf(t *testing.T, nodes []*partitionNode, l cluster.Lease) *partitionNode {
+	t.Helper()
+	for _, n := range nodes {
+		if n.URL() == l.URL {
+			return n
+		}
+	}
+	t.Fatalf("the lease %+v names none of the nodes", l)
+	return nil
+}
+
+// ackedKeys is the set of documents whose commit a client saw
+// acknowledged, safe for many goroutines.
+type ackedKeys struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+func (a *ackedKeys) add(key string) {
+	a.mu.Lock()
+	if a.keys == nil {
+		a.keys = map[string]bool{}
+	}
+	a.keys[key] = true
+	a.mu.Unlock()
+}
+
+// startCommitters starts perNode clients on each node (a driver per node,
+// counting its wire errors), each committing one document {k: key} into
+// table T of ledger per transaction until ctx ends. Every acknowledged key
+// goes into acked and the node's acks; a commit given up on before ctx
+// ended goes into the node's fails. Wait on the result after cancelling
+// ctx.
+func startCommitters(ctx context.Context, t *testing.T, nodes []*partitionNode, ledger string, perNode int, acked *ackedKeys) *sync.WaitGroup {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		drv := n.driver(t, ledger)
+		for w := range perNode {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for seq := 0; ctx.Err() == nil; seq++ {
+					key := fmt.Sprintf("%d-%d-%d", i, w, seq)
+					_, err := drv.Execute(ctx, func(tx qldbdriver.Transaction) (any, error) {
+						return tx.Execute("INSERT INTO T ?", map[string]any{"k": key})
+					})
+					switch {
+					case err == nil:
+						acked.add(key)
+						n.acks.Add(1)
+					case ctx.Err() == nil:
+						n.fails.add(errorName(err))
+					}
+				}
+			}()
+		}
+	}
+	return &wg
+}
+
+// checkAckedReadBack reads table T of ledger back through every node and
+// fails for each acknowledged document missing there; documents stored
+// twice (a commit whose answer was lost, retried by the driver) are
+// counted, not failed. It logs what each node's clients saw.
+func checkAckedReadBack(t *testing.T, nodes []*partitionNode, ledger string, acked *ackedKeys) {
+	t.Helper()
+	acked.mu.Lock()
+	defer acked.mu.Unlock()
+	for i, n := range nodes {
+		rows := servertest.MustQuery(t, clusterDriver(n.Node, ledger), "SELECT k FROM T")
+		got := map[string]int{}
+		for _, row := range rows {
+			got[strField(t, row, "k")]++
+		}
+		dups := 0
+		for _, c := range got {
+			dups += c - 1
+		}
+		missing := 0
+		for k := range acked.keys {
+			if got[k] == 0 {
+				missing++
+				t.Errorf("acknowledged document %s is missing (read through node %d)", k, i)
+			}
+		}
+		if i == 0 {
+			t.Logf("%d commits acknowledged, %d documents stored (%d duplicates), %d missing", len(acked.keys), len(rows), dups, missing)
+		}
+	}
+	for i, n := range nodes {
+		t.Logf("node %d: %d commits acknowledged; wire errors: %s; commits given up: %s", i, n.acks.Load(), &n.wire, &n.fails)
+	}
 }
