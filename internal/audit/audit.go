@@ -74,7 +74,7 @@ var ErrNoLedger = errors.New("verify: no such ledger")
 
 // The checks a Failure can name.
 const (
-	CheckMeta          = "meta"           // the ledger's stored strand id
+	CheckMeta          = "meta"           // the ledger's meta entry: its strand id, and what an import recorded
 	CheckSequence      = "sequence"       // a block missing or stored under another number
 	CheckBlock         = "block"          // a block that does not decode or whose own hashes are wrong
 	CheckChain         = "chain"          // previousBlockHash is not the previous block's hash
@@ -231,11 +231,50 @@ func corruption(err error) error {
 
 // ledgerRun is the state of one ledger's check.
 type ledgerRun struct {
-	st   store.Store
-	opts Options
-	keys keys
-	rep  *LedgerReport
-	idx  *revIndex
+	st       store.Store
+	opts     Options
+	keys     keys
+	rep      *LedgerReport
+	idx      *revIndex
+	imported *importedMeta // from the meta entry; nil unless the ledger was imported
+}
+
+// ledgerMeta is the ledger's meta entry as the txn package writes it.
+type ledgerMeta struct {
+	StrandID string        `json:"strandId"`
+	Imported *importedMeta `json:"imported"`
+}
+
+// importedMeta is what an import of a QLDB export records: blocks
+// 0..Blocks-1 came from the export, and the version it left each table's
+// catalogue entry at. The entry is not covered by any hash, so the audit
+// can only check it against the journal and the catalogue: the imported
+// blocks must exist, and each table it names must have a catalogue entry
+// no older than that version (rebuild-derived relies on both).
+type importedMeta struct {
+	Blocks uint64            `json:"blocks"`
+	Tables map[string]uint64 `json:"tables"`
+}
+
+// decodeMeta decodes a meta entry strictly: unknown fields, a missing
+// strand id or an imported record without tables are refused.
+func decodeMeta(raw []byte) (*ledgerMeta, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var m ledgerMeta
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("data after the entry")
+	}
+	if m.StrandID == "" {
+		return nil, fmt.Errorf("no strand id")
+	}
+	if m.Imported != nil && m.Imported.Tables == nil {
+		return nil, fmt.Errorf("an imported record without tables")
+	}
+	return &m, nil
 }
 
 // fail records a failure, keeping the one with the lowest block.
@@ -264,14 +303,13 @@ func checkLedger(st store.Store, l ledger.Entry, opts Options) (LedgerReport, er
 		return rep, err
 	}
 	if ok {
-		var meta struct {
-			StrandID string `json:"strandId"`
-		}
-		if err := json.Unmarshal(raw, &meta); err != nil || meta.StrandID == "" {
-			r.failAt(CheckMeta, 0, false, r.keys.meta, "the ledger's meta entry is unreadable: %q", raw)
+		meta, err := decodeMeta(raw)
+		if err != nil {
+			r.failAt(CheckMeta, 0, false, r.keys.meta, "the ledger's meta entry is unreadable (%v): %q", err, raw)
 			return rep, nil
 		}
 		rep.StrandID = meta.StrandID
+		r.imported = meta.Imported
 	}
 	start := time.Now()
 	if err := r.journal(); err != nil {
@@ -282,6 +320,10 @@ func checkLedger(st store.Store, l ledger.Entry, opts Options) (LedgerReport, er
 		return rep, err
 	}
 	if rep.Failure != nil {
+		return rep, nil
+	}
+	if im := r.imported; im != nil && (im.Blocks == 0 || im.Blocks > rep.Blocks) {
+		r.failAt(CheckMeta, 0, false, r.keys.meta, "the ledger's meta entry records an import of %d blocks, but the journal has %d", im.Blocks, rep.Blocks)
 		return rep, nil
 	}
 	start = time.Now()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/strand-db/strand/internal/store"
 )
@@ -25,19 +27,35 @@ func (r *ledgerRun) catalogue() error {
 	err := r.st.Scan(tPrefix, store.PrefixEnd(tPrefix), func(k, v []byte) bool {
 		id := string(k[len(tPrefix):])
 		var t struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
+			ID      string `json:"id"`
+			Name    string `json:"name"`
+			Version uint64 `json:"version"`
 		}
 		if err := json.Unmarshal(v, &t); err != nil || t.ID != id || t.Name == "" {
 			r.failAt(CheckCatalogue, 0, false, k, "the catalogue entry of table %s is damaged: %q", id, v)
 			failed = true
 			return false
 		}
+		if r.imported != nil {
+			if iv, ok := r.imported.Tables[id]; ok && t.Version < iv {
+				r.failAt(CheckMeta, 0, false, r.keys.meta, "the ledger's meta entry says the import left table %s (%s) at version %d, but its catalogue entry is at version %d", t.Name, id, iv, t.Version)
+				failed = true
+				return false
+			}
+		}
 		tables[id] = true
 		return true
 	})
 	if err != nil || failed {
 		return err
+	}
+	if r.imported != nil {
+		for _, id := range slices.Sorted(maps.Keys(r.imported.Tables)) {
+			if !tables[id] {
+				r.failAt(CheckMeta, 0, false, r.keys.meta, "the ledger's meta entry names imported table %s, which the catalogue lacks", id)
+				return nil
+			}
+		}
 	}
 	// The tables whose revisions are stored: one short scan per table.
 	lo, hi := span(r.keys.history)
