@@ -180,17 +180,13 @@ type partitionNode struct {
 // The CI form runs one round of each kind; STRAND_LONG=1 runs three of
 // each with partitions of 10 TTLs.
 func TestClusterPartition(t *testing.T) {
-	db := pgtest.NewDatabase(t)
 	const ttl = time.Second
 	rounds, hold := 1, 2*ttl
 	if os.Getenv("STRAND_LONG") == "1" {
 		rounds, hold = 3, 10*ttl
 	}
-	nodes := startProxiedNodes(t, db, 2, ttl)
-	nodes[0].CreateLedger("part")
-	servertest.Commit(t, clusterDriver(nodes[0].Node, "part"), "CREATE TABLE T")
-	ledgerID := nodes[0].LedgerEngine("part").ID
-	leaseOf := leaseReader(t, db)
+	c := startProxiedCluster(t, 2, ttl, "part")
+	db, nodes, ledgerID, leaseOf := c.db, c.nodes, c.ledgerID, c.leaseOf
 
 	// Two clients per node commit one document each per transaction and
 	// record what was acknowledged.
@@ -212,22 +208,10 @@ func TestClusterPartition(t *testing.T) {
 		if other == victim {
 			other = nodes[1]
 		}
-		if kind == "cut" {
-			victim.proxy.Cut()
-		} else {
-			victim.proxy.Reset()
-		}
+		victim.partition(kind == "reset")
 		cutAt := time.Now()
 		otherAcks, victimAtCut := other.acks.Load(), victim.acks.Load()
-		var taken cluster.Lease
-		testenv.Await(t, 60*time.Second, func() error {
-			taken = leaseOf(ledgerID)
-			if taken.URL == other.URL() && taken.Token > lease.Token && other.acks.Load() >= otherAcks+10 {
-				return nil
-			}
-			return fmt.Errorf("round %d (%s): waiting for %s to take the ledger (lease %+v, was %+v) and commit (%d acknowledged since the cut)",
-				r, kind, other.URL(), taken, lease, other.acks.Load()-otherAcks)
-		})
+		taken := c.awaitTakeover(t, other, lease, fmt.Sprintf("round %d (%s)", r, kind))
 		moved := time.Since(cutAt)
 		if d := time.Since(cutAt); d < hold {
 			time.Sleep(hold - d)
@@ -304,6 +288,53 @@ func startProxiedNodes(t *testing.T, db string, count int, ttl time.Duration) []
 		nodes[i] = &partitionNode{Node: n, proxy: p}
 	}
 	return nodes
+}
+
+// proxiedCluster is nodes on one PostgreSQL database, each behind its own
+// proxy (startProxiedNodes), with a ledger the first node created, holding
+// table T.
+type proxiedCluster struct {
+	db       string
+	nodes    []*partitionNode
+	ledgerID string
+	leaseOf  func(ledgerID string) cluster.Lease // read from the database
+}
+
+func startProxiedCluster(t *testing.T, count int, ttl time.Duration, ledger string) *proxiedCluster {
+	t.Helper()
+	db := pgtest.NewDatabase(t)
+	nodes := startProxiedNodes(t, db, count, ttl)
+	nodes[0].CreateLedger(ledger)
+	servertest.Commit(t, clusterDriver(nodes[0].Node, ledger), "CREATE TABLE T")
+	return &proxiedCluster{db: db, nodes: nodes, ledgerID: nodes[0].LedgerEngine(ledger).ID, leaseOf: leaseReader(t, db)}
+}
+
+// awaitTakeover waits until n holds the ledger's lease with a token above
+// was's and has acknowledged 10 commits since the call, and returns that
+// lease; what names the moment in the failure.
+func (c *proxiedCluster) awaitTakeover(t *testing.T, n *partitionNode, was cluster.Lease, what string) cluster.Lease {
+	t.Helper()
+	acks := n.acks.Load()
+	var taken cluster.Lease
+	testenv.Await(t, 60*time.Second, func() error {
+		taken = c.leaseOf(c.ledgerID)
+		if taken.URL == n.URL() && taken.Token > was.Token && n.acks.Load() >= acks+10 {
+			return nil
+		}
+		return fmt.Errorf("%s: waiting for %s to take the ledger (lease %+v, was %+v) and commit (%d acknowledged since)",
+			what, n.URL(), taken, was, n.acks.Load()-acks)
+	})
+	return taken
+}
+
+// partition cuts the node off from the database (its proxy holds every
+// byte) or, with reset, resets its every connection, until Heal.
+func (n *partitionNode) partition(reset bool) {
+	if reset {
+		n.proxy.Reset()
+	} else {
+		n.proxy.Cut()
+	}
 }
 
 // ownerOf is the node the lease l names.

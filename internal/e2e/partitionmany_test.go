@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strand-db/strand/internal/cluster"
 	"github.com/strand-db/strand/internal/server/servertest"
-	"github.com/strand-db/strand/internal/store/postgres/pgtest"
 	"github.com/strand-db/strand/internal/testenv"
 )
 
@@ -32,18 +30,14 @@ import (
 // connection. At the end every acknowledged document is read back through
 // each node and the journal audits clean offline.
 func TestClusterPartitionSeveral(t *testing.T) {
-	db := pgtest.NewDatabase(t)
 	const ttl = time.Second
 	const grace = 2 * time.Second
 	rounds, hold := 1, 3*ttl
 	if os.Getenv("STRAND_LONG") == "1" {
 		rounds, hold = 3, 10*ttl
 	}
-	nodes := startProxiedNodes(t, db, 3, ttl)
-	nodes[0].CreateLedger("several")
-	servertest.Commit(t, clusterDriver(nodes[0].Node, "several"), "CREATE TABLE T")
-	ledgerID := nodes[0].LedgerEngine("several").ID
-	leaseOf := leaseReader(t, db)
+	c := startProxiedCluster(t, 3, ttl, "several")
+	db, nodes, ledgerID, leaseOf := c.db, c.nodes, c.ledgerID, c.leaseOf
 
 	var acked ackedKeys
 	ctx, stop := context.WithCancel(context.Background())
@@ -72,11 +66,7 @@ func TestClusterPartitionSeveral(t *testing.T) {
 	}
 	partition := func(ns []*partitionNode, reset bool) {
 		for _, n := range ns {
-			if reset {
-				n.proxy.Reset()
-			} else {
-				n.proxy.Cut()
-			}
+			n.partition(reset)
 		}
 	}
 	heal := func(ns []*partitionNode) {
@@ -107,16 +97,7 @@ func TestClusterPartitionSeveral(t *testing.T) {
 		}
 		partition(victims, reset)
 		cutAt := time.Now()
-		survivorAcks := survivor.acks.Load()
-		var taken cluster.Lease
-		testenv.Await(t, 60*time.Second, func() error {
-			taken = leaseOf(ledgerID)
-			if taken.URL == survivor.URL() && taken.Token > lease.Token && survivor.acks.Load() >= survivorAcks+10 {
-				return nil
-			}
-			return fmt.Errorf("round %d (%s): waiting for %s to take the ledger from two partitioned nodes (lease %+v, was %+v) and commit (%d acknowledged since the cut)",
-				r, kind, survivor.URL(), taken, lease, survivor.acks.Load()-survivorAcks)
-		})
+		taken := c.awaitTakeover(t, survivor, lease, fmt.Sprintf("round %d (%s), two nodes partitioned", r, kind))
 		moved := time.Since(cutAt)
 		if d := time.Since(cutAt); d < hold {
 			time.Sleep(hold - d)
