@@ -45,22 +45,34 @@ func TestInvalidUTF8IonTextRefused(t *testing.T) {
 	servertest.VerifyChain(t, n.LedgerEngine("badutf8"))
 }
 
-// TestMalformedBinaryIonRefused sends a binary Ion parameter with a broken
-// local symbol table, on which ion-go's reader panics (found by
-// FuzzDecodeBinary): it must be a client error, with nothing written.
+// TestMalformedBinaryIonRefused sends binary Ion parameters that broke the
+// server: a broken local symbol table on which ion-go's reader panics (found
+// by FuzzDecodeBinary), an int declaring 2 TB at the top level, and a local
+// symbol table whose last field name runs past its struct, which ion-go
+// misreads as a top-level blob of 1.6 TB (found by FuzzMarshalBinary,
+// 2026-12-07). The last two ended the process with an unrecoverable
+// out-of-memory error. Each must be a client error, with nothing written,
+// and the server must go on serving.
 func TestMalformedBinaryIonRefused(t *testing.T) {
 	n, drv := servertest.StartLedger(t, "badion", nil)
 	servertest.MustQuery(t, drv, "CREATE TABLE T")
-	raw := newRaw(t, n, "badion")
-	raw.begin()
-	_, err := raw.send(&qldbsession.SendCommandInput{ExecuteStatement: &types.ExecuteStatementRequest{
-		TransactionId: aws.String(raw.txID), Statement: aws.String("INSERT INTO T VALUE {'a': ?}"),
-		Parameters: []types.ValueHolder{{IonBinary: []byte("\xe0\x01\x00\xea\xe7\x81\x83\xd4\x86\x7f00")}}}})
-	var bre *types.BadRequestException
-	if !errors.As(err, &bre) {
-		t.Fatalf("error %v (%T), want BadRequestException", err, err)
+	for _, p := range []struct{ name, bin string }{
+		{"broken local symbol table", "\xe0\x01\x00\xea\xe7\x81\x83\xd4\x86\x7f00"},
+		{"int declaring 2 TB", "\xe0\x01\x00\xea.@\b\x00\x00*\xe0\x01\x00k\xf9"},
+		{"symbol table field name past its struct", "\xe0\x01\x00\xea\xee\x93\x81\x83\xd1\x8f\xae00000\x81\x83\xd1000000"},
+	} {
+		raw := newRaw(t, n, "badion")
+		raw.begin()
+		_, err := raw.send(&qldbsession.SendCommandInput{ExecuteStatement: &types.ExecuteStatementRequest{
+			TransactionId: aws.String(raw.txID), Statement: aws.String("INSERT INTO T VALUE {'a': ?}"),
+			Parameters: []types.ValueHolder{{IonBinary: []byte(p.bin)}}}})
+		var bre *types.BadRequestException
+		if !errors.As(err, &bre) {
+			t.Fatalf("%s: error %v (%T), want BadRequestException", p.name, err, err)
+		}
+		t.Logf("%s: %s", p.name, bre.ErrorMessage())
 	}
 	if rows := servertest.MustQuery(t, drv, "SELECT COUNT(*) AS n FROM T"); len(rows) != 1 || rows[0].Get("n").Int != 0 {
-		t.Fatalf("documents after the refusal: %v", testenv.IonTexts(rows))
+		t.Fatalf("documents after the refusals: %v", testenv.IonTexts(rows))
 	}
 }

@@ -1,73 +1,182 @@
 package ionvalue
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrLength is returned (wrapped) by CheckBinaryLengths, and so by Decode,
-// for binary Ion whose top-level value declares more bytes than the input
-// holds.
+// for binary Ion whose structure does not hold together: a value that
+// declares more bytes than its container (or the input) holds, a container
+// whose contents do not end exactly where it says, a field name, annotation
+// or length whose VarUInt runs past its container, an annotation wrapper
+// that does not wrap exactly one value, or a type descriptor no value has.
 var ErrLength = errors.New("ionvalue: value length exceeds the input")
 
 // CheckBinaryLengths guards ion-go's binary reader (v1.1.3), which allocates
-// a buffer of a value's declared length before reading it and checks that
-// length against the enclosing container only: at the top level nothing
-// bounds it, so a 16-byte input declaring a 2 TB int makes the process die
-// with a fatal (unrecoverable) out-of-memory error. Values inside a container
-// are bounded by the container's declared length, so it is enough that every
-// top-level value, and every top-level annotation wrapper's contents, fit in
-// b. Text input (b not starting with the binary version marker, as ion-go
-// decides) is not checked.
+// a buffer of a value's declared length before reading it. ion-go checks
+// that length against the enclosing container only, so at the top level
+// nothing bounds it; and on some malformed containers (a local symbol table
+// whose last field name runs past the struct's end) it loses its place and
+// reads bytes inside the container as a top-level value. Either way a
+// 25-byte input can declare a 1.6 TB blob, and the process dies with a fatal
+// (unrecoverable) out-of-memory error.
 //
-// It returns an error wrapping ErrLength when a top-level value overruns
-// b. It returns nil, leaving the error to the reader, as soon as it meets a
-// byte sequence the reader rejects before allocating anything. ion-go itself
-// would accept a truncated top-level container (it treats the end of input
-// as the end of the container); such input is rejected here.
+// It therefore walks the whole structure the way the Ion 1.0 binary format
+// defines it, containers included, without recursion (an explicit stack of
+// at most one entry per two input bytes), and rejects any input whose
+// structure does not hold together (see ErrLength): ion-go is only ever
+// handed binary Ion in which every declared length, at every level, lies
+// inside its container. Values are not otherwise checked (a string's
+// UTF-8, an int's encoding): that is the readers' job. Text input (b not
+// starting with the binary version marker, as ion-go decides) is not
+// checked.
+//
+// Two leniencies of ion-go are kept at the top level: a NOP pad cut short by
+// the end of the input, and a type descriptor no value has (the reader fails
+// on it before allocating anything); inside a container the latter is
+// refused here.
 func CheckBinaryLengths(b []byte) error {
 	if len(b) < 4 || b[0] != 0xE0 || b[3] != 0xEA { // ion-go's own test of the marker
 		return nil
 	}
-	n := uint64(len(b))
-	for pos := uint64(0); pos < n; {
+	return checkStructure(b)
+}
+
+// guardFrame is a container being walked by checkStructure.
+type guardFrame struct {
+	end     int  // offset just past its contents
+	kind    byte // 0xB list, 0xC sexp, 0xD struct, 0xE annotation wrapper
+	wrapped bool // annotation wrapper: its one value has been read
+}
+
+func lengthErr(pos int, format string, args ...any) error {
+	return fmt.Errorf("%w: at byte %d: %s", ErrLength, pos, fmt.Sprintf(format, args...))
+}
+
+// maxLengthVarUint is the longest VarUInt length checkStructure accepts:
+// 9 bytes hold 63 bits, more than any input's length; a longer one could
+// overflow while being read.
+const maxLengthVarUint = 9
+
+func checkStructure(b []byte) error {
+	n := len(b)
+	var stack []guardFrame
+	pos := 0
+	for {
+		// Close the containers that end here.
+		for len(stack) > 0 && pos == stack[len(stack)-1].end {
+			c := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if c.kind == 0xE && !c.wrapped {
+				return lengthErr(pos, "annotation wrapper without a value")
+			}
+		}
+		if pos == n {
+			return nil
+		}
+		limit := n
+		var parent *guardFrame
+		if len(stack) > 0 {
+			parent = &stack[len(stack)-1]
+			limit = parent.end
+		}
+		if parent != nil && parent.kind == 0xE && parent.wrapped {
+			return lengthErr(pos, "bytes after an annotation wrapper's value, inside the wrapper")
+		}
+		if parent != nil && parent.kind == 0xD {
+			_, k, ok := ReadVarUint(b[pos:limit])
+			if !ok {
+				return lengthErr(pos, "a field name runs past its struct")
+			}
+			pos += k
+			if pos == limit {
+				return lengthErr(pos, "a field name without a value at the end of its struct")
+			}
+		}
+		start := pos
 		c := b[pos]
 		pos++
-		t, l := c>>4, c&0x0F
+		t, l := c>>4, int(c&0x0F)
+		if parent != nil && parent.kind == 0xE {
+			parent.wrapped = true
+		}
 		switch {
 		case t == 0xF, t == 0xE && l == 0x0F, t == 0x1 && l > 1 && l != 0x0F:
-			return nil // invalid type descriptor: the reader fails here
+			if parent == nil {
+				return nil // the reader fails here, before allocating
+			}
+			return lengthErr(start, "type descriptor %#02x", c)
 		case t == 0xE && l == 0:
-			pos += 3 // version marker
+			if parent != nil {
+				return lengthErr(start, "a version marker inside a container")
+			}
+			if n-start < 4 {
+				return lengthErr(start, "a version marker cut short")
+			}
+			pos = start + 4
 			continue
 		case l == 0x0F, t == 0x1:
 			continue // a null, or a bool (whose L nibble is its value)
 		}
-		length := uint64(l)
+		length := l
 		if l == 0x0E || t == 0xD && l == 1 {
-			v, k, ok := ReadVarUint(b[pos:])
+			end := min(limit, pos+maxLengthVarUint)
+			v, k, ok := ReadVarUint(b[pos:end])
 			if !ok {
-				return nil // the reader fails on the VarUInt
+				if parent == nil && limit-pos >= maxLengthVarUint {
+					return lengthErr(start, "a length VarUInt longer than %d bytes", maxLengthVarUint)
+				}
+				if parent == nil {
+					return nil // the reader fails on the VarUInt
+				}
+				return lengthErr(start, "a length VarUInt runs past its container")
 			}
-			pos += uint64(k)
-			length = v
+			pos += k
+			if v > uint64(limit-pos) {
+				if t == 0x0 && parent == nil {
+					return nil // a top-level NOP pad cut short: skipped, never read
+				}
+				return lengthErr(start, "a value of %d bytes with %d left in its container", v, limit-pos)
+			}
+			length = int(v)
 		}
-		if t == 0x0 {
-			// NOP padding is skipped, never read into memory, and the
-			// reader accepts it truncated.
-			pos += min(length, n-pos)
+		if length > limit-pos {
+			if t == 0x0 && parent == nil {
+				return nil
+			}
+			return lengthErr(start, "a value of %d bytes with %d left in its container", length, limit-pos)
+		}
+		switch t {
+		case 0xB, 0xC, 0xD:
+			if length > 0 {
+				stack = append(stack, guardFrame{end: pos + length, kind: t})
+				continue
+			}
+		case 0xE:
+			// Annotation wrapper: the annotation list (whose own length
+			// ion-go subtracts without checking) must leave room for the
+			// value, which must fill the rest of the wrapper exactly.
+			if parent != nil && parent.kind == 0xE {
+				return lengthErr(start, "an annotation wrapper directly inside another")
+			}
+			end := pos + length
+			annLen, k, ok := ReadVarUint(b[pos:end])
+			if !ok || annLen == 0 || annLen >= uint64(end-pos-k) {
+				return lengthErr(start, "an annotation list that leaves no room for its value")
+			}
+			p, annEnd := pos+k, pos+k+int(annLen)
+			for p < annEnd {
+				_, m, ok := ReadVarUint(b[p:annEnd])
+				if !ok {
+					return lengthErr(p, "an annotation runs past its list")
+				}
+				p += m
+			}
+			stack = append(stack, guardFrame{end: end, kind: 0xE})
+			pos = annEnd
 			continue
-		}
-		if length > n-pos {
-			return ErrLength
-		}
-		if t == 0xE {
-			// Annotation wrapper: the annotation list must leave room for
-			// the value. ion-go subtracts without checking and would take
-			// an underflowed remainder as the wrapped value's length.
-			v, k, ok := ReadVarUint(b[pos : pos+length])
-			if !ok || v >= length-uint64(k) {
-				return ErrLength
-			}
 		}
 		pos += length
 	}
-	return nil
 }

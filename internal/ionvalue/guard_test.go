@@ -1,0 +1,52 @@
+package ionvalue
+
+import (
+	"errors"
+	"testing"
+)
+
+// TestCheckBinaryLengthsNested: the structure check reaches inside
+// containers. Well-formed binary passes (nested containers, NOP pads in a
+// list and as a struct field's value, a sorted struct, annotations on a
+// container, a top-level NOP pad cut short); binary whose nested structure
+// does not hold together is refused with ErrLength before ion-go reads it.
+func TestCheckBinaryLengthsNested(t *testing.T) {
+	const ivm = "\xe0\x01\x00\xea"
+	valid := map[string]string{
+		"list in a struct in a list":        "\xb6\xd5\x84\xb3\x21\x01\x20",
+		"NOP pad in a list":                 "\xb4\x01\x00\x21\x07",
+		"NOP pad as a struct field's value": "\xd5\x84\x01\x00\x84\x20",
+		"sorted struct":                     "\xd1\x83\x84\x21\x01",
+		"annotated list":                    "\xe5\x81\x84\xb2\x21\x01",
+		"null containers":                   "\xbf\xcf\xdf",
+		"top-level NOP pad cut short":       "\x21\x01\x0e\x90\x00",
+		"two version markers":               "\x21\x01" + ivm + "\x21\x02",
+	}
+	for name, body := range valid {
+		if err := CheckBinaryLengths([]byte(ivm + body)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	invalid := map[string]string{
+		"field name past its struct":                          "\xd3\x20\x30\x30",
+		"struct ends after a field name":                      "\xd1\x81\x84",
+		"value past its list":                                 "\xb2\x82\x61",
+		"length VarUInt past its list":                        "\xb2\x8e\x7f",
+		"list with a bad type descriptor inside":              "\xb1\xf0",
+		"version marker inside a list":                        "\xb4\xe0\x01\x00\xea",
+		"annotation wrapper with two values":                  "\xe4\x81\x84\x20\x20",
+		"annotation directly inside annotation":               "\xe6\x81\x84\xe3\x81\x84\x20",
+		"annotation past its list":                            "\xe3\x82\x84\x84\x20",
+		"empty annotation list":                               "\xe3\x80\x20\x20",
+		"symbol table field name past its struct (fuzz find)": "\xee\x93\x81\x83\xd1\x8f\xae00000\x81\x83\xd1000000",
+		"top-level length VarUInt of 10 bytes":                "\x2e\x00\x00\x00\x00\x00\x00\x00\x00\x00\x81",
+	}
+	for name, body := range invalid {
+		if err := CheckBinaryLengths([]byte(ivm + body)); !errors.Is(err, ErrLength) {
+			t.Errorf("%s: %v, want ErrLength", name, err)
+		}
+		if _, err := Decode([]byte(ivm + body)); err == nil {
+			t.Errorf("%s: Decode accepted it", name)
+		}
+	}
+}
