@@ -47,10 +47,10 @@ func TestInvalidUTF8IonTextRefused(t *testing.T) {
 
 // TestMalformedBinaryIonRefused sends binary Ion parameters that broke the
 // server: a broken local symbol table on which ion-go's reader panics (found
-// by FuzzDecodeBinary), an int declaring 2 TB at the top level, and a local
-// symbol table whose last field name runs past its struct, which ion-go
-// misreads as a top-level blob of 1.6 TB (found by FuzzMarshalBinary,
-// 2026-12-07). The last two ended the process with an unrecoverable
+// by FuzzDecodeBinary), an int declaring 2 TB at the top level, and two
+// local symbol tables in sorted structs, whose contents ion-go misreads as
+// a top-level blob of 1.6 and 200 TB (found by FuzzMarshalBinary,
+// 2026-12-07). The last three ended the process with an unrecoverable
 // out-of-memory error. Each must be a client error, with nothing written,
 // and the server must go on serving.
 func TestMalformedBinaryIonRefused(t *testing.T) {
@@ -60,6 +60,7 @@ func TestMalformedBinaryIonRefused(t *testing.T) {
 		{"broken local symbol table", "\xe0\x01\x00\xea\xe7\x81\x83\xd4\x86\x7f00"},
 		{"int declaring 2 TB", "\xe0\x01\x00\xea.@\b\x00\x00*\xe0\x01\x00k\xf9"},
 		{"symbol table field name past its struct", "\xe0\x01\x00\xea\xee\x93\x81\x83\xd1\x8f\xae00000\x81\x83\xd1000000"},
+		{"sorted struct symbol table", "\xe0\x01\x00\xea\xee\x93\x81\x83\xd1\x8f\xae000000\x81\x8300\x810\xd10\x830000"},
 	} {
 		raw := newRaw(t, n, "badion")
 		raw.begin()

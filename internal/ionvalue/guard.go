@@ -1,6 +1,7 @@
 package ionvalue
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 )
@@ -16,11 +17,10 @@ var ErrLength = errors.New("ionvalue: value length exceeds the input")
 // CheckBinaryLengths guards ion-go's binary reader (v1.1.3), which allocates
 // a buffer of a value's declared length before reading it. ion-go checks
 // that length against the enclosing container only, so at the top level
-// nothing bounds it; and on some malformed containers (a local symbol table
-// whose last field name runs past the struct's end) it loses its place and
-// reads bytes inside the container as a top-level value. Either way a
-// 25-byte input can declare a 1.6 TB blob, and the process dies with a fatal
-// (unrecoverable) out-of-memory error.
+// nothing bounds it; and it does not step into a sorted struct (see
+// ForIonGo), so it reads the bytes inside one as top-level values. Either
+// way a 25-byte input can declare a 1.6 TB blob, and the process dies with
+// a fatal (unrecoverable) out-of-memory error.
 //
 // It therefore walks the whole structure the way the Ion 1.0 binary format
 // defines it, containers included, without recursion (an explicit stack of
@@ -37,10 +37,34 @@ var ErrLength = errors.New("ionvalue: value length exceeds the input")
 // on it before allocating anything); inside a container the latter is
 // refused here.
 func CheckBinaryLengths(b []byte) error {
+	_, err := ForIonGo(b)
+	return err
+}
+
+// ForIonGo checks b as CheckBinaryLengths does and returns the bytes to hand
+// to ion-go's reader: b itself, or a copy of b in which the type descriptor
+// of every sorted struct (0xD1: a struct whose length follows as a VarUInt
+// and whose fields are in symbol order) is re-marked 0xDE (a struct whose
+// length follows as a VarUInt), the same layout and the same value. ion-go
+// v1.1.3 does not step into a sorted struct as a struct: it reads the
+// struct's first field name as the type descriptor of a top-level value,
+// where no container bounds its length, so a 30-byte input declaring a
+// 200 TB blob inside a sorted struct ended the process (found by
+// FuzzMarshalBinary, 2026-12-07). Strand's own binary decoder reads sorted
+// structs itself.
+func ForIonGo(b []byte) ([]byte, error) {
 	if len(b) < 4 || b[0] != 0xE0 || b[3] != 0xEA { // ion-go's own test of the marker
-		return nil
+		return b, nil
 	}
-	return checkStructure(b)
+	sorted, err := checkStructure(b)
+	if err != nil || len(sorted) == 0 {
+		return b, err
+	}
+	out := bytes.Clone(b)
+	for _, at := range sorted {
+		out[at] = 0xDE
+	}
+	return out, nil
 }
 
 // guardFrame is a container being walked by checkStructure.
@@ -59,7 +83,10 @@ func lengthErr(pos int, format string, args ...any) error {
 // overflow while being read.
 const maxLengthVarUint = 9
 
-func checkStructure(b []byte) error {
+// checkStructure walks b (binary Ion starting with the version marker) and
+// returns the offsets of the sorted structs' type descriptors, or an error
+// wrapping ErrLength.
+func checkStructure(b []byte) (sorted []int, err error) {
 	n := len(b)
 	var stack []guardFrame
 	pos := 0
@@ -69,11 +96,11 @@ func checkStructure(b []byte) error {
 			c := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 			if c.kind == 0xE && !c.wrapped {
-				return lengthErr(pos, "annotation wrapper without a value")
+				return nil, lengthErr(pos, "annotation wrapper without a value")
 			}
 		}
 		if pos == n {
-			return nil
+			return sorted, nil
 		}
 		limit := n
 		var parent *guardFrame
@@ -82,16 +109,16 @@ func checkStructure(b []byte) error {
 			limit = parent.end
 		}
 		if parent != nil && parent.kind == 0xE && parent.wrapped {
-			return lengthErr(pos, "bytes after an annotation wrapper's value, inside the wrapper")
+			return nil, lengthErr(pos, "bytes after an annotation wrapper's value, inside the wrapper")
 		}
 		if parent != nil && parent.kind == 0xD {
 			_, k, ok := ReadVarUint(b[pos:limit])
 			if !ok {
-				return lengthErr(pos, "a field name runs past its struct")
+				return nil, lengthErr(pos, "a field name runs past its struct")
 			}
 			pos += k
 			if pos == limit {
-				return lengthErr(pos, "a field name without a value at the end of its struct")
+				return nil, lengthErr(pos, "a field name without a value at the end of its struct")
 			}
 		}
 		start := pos
@@ -104,15 +131,15 @@ func checkStructure(b []byte) error {
 		switch {
 		case t == 0xF, t == 0xE && l == 0x0F, t == 0x1 && l > 1 && l != 0x0F:
 			if parent == nil {
-				return nil // the reader fails here, before allocating
+				return sorted, nil // the reader fails here, before allocating
 			}
-			return lengthErr(start, "type descriptor %#02x", c)
+			return nil, lengthErr(start, "type descriptor %#02x", c)
 		case t == 0xE && l == 0:
 			if parent != nil {
-				return lengthErr(start, "a version marker inside a container")
+				return nil, lengthErr(start, "a version marker inside a container")
 			}
 			if n-start < 4 {
-				return lengthErr(start, "a version marker cut short")
+				return nil, lengthErr(start, "a version marker cut short")
 			}
 			pos = start + 4
 			continue
@@ -125,27 +152,33 @@ func checkStructure(b []byte) error {
 			v, k, ok := ReadVarUint(b[pos:end])
 			if !ok {
 				if parent == nil && limit-pos >= maxLengthVarUint {
-					return lengthErr(start, "a length VarUInt longer than %d bytes", maxLengthVarUint)
+					return nil, lengthErr(start, "a length VarUInt longer than %d bytes", maxLengthVarUint)
 				}
 				if parent == nil {
-					return nil // the reader fails on the VarUInt
+					return sorted, nil // the reader fails on the VarUInt
 				}
-				return lengthErr(start, "a length VarUInt runs past its container")
+				return nil, lengthErr(start, "a length VarUInt runs past its container")
 			}
 			pos += k
 			if v > uint64(limit-pos) {
 				if t == 0x0 && parent == nil {
-					return nil // a top-level NOP pad cut short: skipped, never read
+					return sorted, nil // a top-level NOP pad cut short: skipped, never read
 				}
-				return lengthErr(start, "a value of %d bytes with %d left in its container", v, limit-pos)
+				return nil, lengthErr(start, "a value of %d bytes with %d left in its container", v, limit-pos)
 			}
 			length = int(v)
 		}
 		if length > limit-pos {
 			if t == 0x0 && parent == nil {
-				return nil
+				return sorted, nil
 			}
-			return lengthErr(start, "a value of %d bytes with %d left in its container", length, limit-pos)
+			return nil, lengthErr(start, "a value of %d bytes with %d left in its container", length, limit-pos)
+		}
+		if t == 0xD && l == 1 {
+			if length == 0 {
+				return nil, lengthErr(start, "an empty sorted struct")
+			}
+			sorted = append(sorted, start)
 		}
 		switch t {
 		case 0xB, 0xC, 0xD:
@@ -158,18 +191,18 @@ func checkStructure(b []byte) error {
 			// ion-go subtracts without checking) must leave room for the
 			// value, which must fill the rest of the wrapper exactly.
 			if parent != nil && parent.kind == 0xE {
-				return lengthErr(start, "an annotation wrapper directly inside another")
+				return nil, lengthErr(start, "an annotation wrapper directly inside another")
 			}
 			end := pos + length
 			annLen, k, ok := ReadVarUint(b[pos:end])
 			if !ok || annLen == 0 || annLen >= uint64(end-pos-k) {
-				return lengthErr(start, "an annotation list that leaves no room for its value")
+				return nil, lengthErr(start, "an annotation list that leaves no room for its value")
 			}
 			p, annEnd := pos+k, pos+k+int(annLen)
 			for p < annEnd {
 				_, m, ok := ReadVarUint(b[p:annEnd])
 				if !ok {
-					return lengthErr(p, "an annotation runs past its list")
+					return nil, lengthErr(p, "an annotation runs past its list")
 				}
 				p += m
 			}

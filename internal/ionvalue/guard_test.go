@@ -50,3 +50,37 @@ func TestCheckBinaryLengthsNested(t *testing.T) {
 		}
 	}
 }
+
+// TestForIonGoSortedStructs: ion-go does not read a sorted struct (0xD1)
+// as a struct. ForIonGo re-marks each one (0xDE, the same layout) so that
+// ion-go reads the same value as Strand's own decoder, refuses an empty
+// one, and leaves input without sorted structs untouched.
+func TestForIonGoSortedStructs(t *testing.T) {
+	const ivm = "\xe0\x01\x00\xea"
+	in := []byte(ivm + "\xb9\xd1\x83\x84\x21\x01\xd1\x82\x85\x20")
+	out, err := ForIonGo(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ivm + "\xb9\xde\x83\x84\x21\x01\xde\x82\x85\x20"; string(out) != want {
+		t.Fatalf("ForIonGo = %x, want %x", out, want)
+	}
+	if in[5] != 0xD1 {
+		t.Fatal("ForIonGo changed its input")
+	}
+	viaIonGo, err := decodeOne(in, MaxDepth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	native, ok := decodeBinary(in)
+	if !ok || MarshalText(viaIonGo) != MarshalText(native) || MarshalText(native) != "[{name:1},{version:0}]" {
+		t.Fatalf("ion-go read %s, Strand's decoder %v (%v)", MarshalText(viaIonGo), native, ok)
+	}
+	plain := []byte(ivm + "\xd3\x84\x21\x01")
+	if out, err := ForIonGo(plain); err != nil || &out[0] != &plain[0] {
+		t.Fatalf("input without sorted structs: %x, %v; want it unchanged", out, err)
+	}
+	if _, err := ForIonGo([]byte(ivm + "\xd1\x80")); !errors.Is(err, ErrLength) {
+		t.Fatalf("empty sorted struct: %v, want ErrLength", err)
+	}
+}

@@ -205,7 +205,8 @@ func Decode(b []byte) ([]*Value, error) {
 }
 
 func decode(b []byte, limit int) (out []*Value, err error) {
-	if err := CheckBinaryLengths(b); err != nil {
+	b, err = ForIonGo(b)
+	if err != nil {
 		return nil, err
 	}
 	defer func() {

@@ -91,10 +91,10 @@ func HashString(s string) []byte {
 // of that form, and any input ionvalue cannot decode, goes through the
 // reference reader instead, so all other errors come from the reference.
 //
-// Binary input whose top-level value declares more bytes than b holds is
-// rejected before any Ion reader sees it: ion-go would try to allocate the
-// declared length, and a tiny input can declare terabytes (see
-// checkBinaryLengths). Input nested deeper than ionvalue.MaxDepth is
+// Binary input whose structure does not hold together (a value declaring
+// more bytes than its container holds, at any level) is rejected before any
+// Ion reader sees it: ion-go would try to allocate the declared length, and
+// a tiny input can declare terabytes (see ionvalue.ForIonGo). Input nested deeper than ionvalue.MaxDepth is
 // refused too (an error wrapping ionvalue.ErrTooDeep), since ion-hash-go's
 // reader recurses once per level. These are the cases where this hash and
 // ion-hash-go differ: the library accepts a truncated top-level container,
@@ -114,7 +114,10 @@ func HashIonValue(b []byte) (*ionvalue.Value, []byte, error) {
 // with decodeErr set when ionvalue cannot decode it (the hash then comes from
 // the reference, which may still succeed).
 func hashIon(b []byte) (v *ionvalue.Value, sum []byte, decodeErr, err error) {
-	if err := ionvalue.CheckBinaryLengths(b); err != nil {
+	// forIonGo is b as the reference (ion-go) may read it: structure
+	// checked, sorted structs re-marked (see ionvalue.ForIonGo).
+	forIonGo, err := ionvalue.ForIonGo(b)
+	if err != nil {
 		err = fmt.Errorf("qldbhash: hash Ion: %w", err)
 		return nil, nil, err, err
 	}
@@ -126,14 +129,14 @@ func hashIon(b []byte) (v *ionvalue.Value, sum []byte, decodeErr, err error) {
 		return nil, nil, err, err
 	}
 	if decodeErr != nil {
-		sum, err = hashIonReference(b)
+		sum, err = hashIonReference(forIonGo)
 		return nil, sum, decodeErr, err
 	}
 	fast, ferr := fastSum(v, true)
 	if ferr != nil {
 		// Symbol text of the form $<digits>: only the reader knows whether
 		// it is text or a symbol id without text.
-		sum, err = hashIonReference(b)
+		sum, err = hashIonReference(forIonGo)
 		return v, sum, nil, err
 	}
 	return v, fast[:], nil, nil

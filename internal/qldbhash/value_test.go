@@ -320,7 +320,11 @@ func checkIon(t testing.TB, name string, b []byte) {
 		}
 		return
 	}
-	want, werr := hashIonReference(b)
+	forIonGo, err := ionvalue.ForIonGo(b)
+	if err != nil {
+		t.Fatalf("%s: ForIonGo(%x) refuses what CheckBinaryLengths accepts: %v", name, b, err)
+	}
+	want, werr := hashIonReference(forIonGo)
 	if (werr != nil) != (gerr != nil) || !bytes.Equal(got, want) {
 		t.Fatalf("%s: HashIon(%x) = %x, %v; reference %x, %v", name, b, got, gerr, want, werr)
 	}
@@ -492,6 +496,11 @@ func ionInputs(t testing.TB) map[string][]byte {
 	// runs past the struct) and reads the bytes after the struct header as
 	// a top-level blob of 1.6 TB (FuzzMarshalBinary find, 2026-12-07).
 	put("symbol table field name past its struct (fuzz find)", []byte(ivm+"\xee\x93\x81\x83\xd1\x8f\xae00000\x81\x83\xd1000000"))
+	// A sorted struct (0xD1), which ion-go reads as if its field names were
+	// type descriptors: here a blob of 200 TB (FuzzMarshalBinary find).
+	put("sorted struct symbol table (fuzz find)", []byte(ivm+"\xee\x93\x81\x83\xd1\x8f\xae000000\x81\x8300\x810\xd10\x830000"))
+	put("sorted struct", []byte(ivm+"\xd1\x83\x84\x21\x01"))
+	put("sorted struct inside a list", []byte(ivm+"\xb6\xd1\x84\x84\x82\x21\x01"))
 	put("truncated NOP pad", []byte(ivm+"\x21\x01\x0e\x90"))
 	put("second IVM then value", []byte(ivm+"\x21\x01"+ivm))
 	put("IVM 1.1", []byte(ivm+"\xe0\x01\x01\xea\x21\x01"))
