@@ -122,6 +122,21 @@ func testMidTransactionFault(t *testing.T, fault tcpproxy.Fault, atCommit bool) 
 		})
 		return err
 	}
+	// insertRetrying is insert as an application retries it: a 503
+	// CapacityExceededException (the ledger is moving between nodes, as
+	// after the reset, where A gives the ledger up to reopen it) is sent
+	// again, after a pause, until wait is over. Nothing of a refused
+	// request was executed.
+	insertRetrying := func(drv *qldbdriver.QLDBDriver, key string, wait time.Duration) error {
+		deadline := time.Now().Add(wait)
+		for {
+			err := insert(drv, key, time.Until(deadline))
+			if err == nil || errorName(err) != "CapacityExceededException" || time.Until(deadline) < time.Second {
+				return err
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 	for i := range 3 {
 		key := fmt.Sprintf("a-before-%d", i)
 		told[key] = outcome(insert(aDrv, key, 20*time.Second))
@@ -161,7 +176,7 @@ func testMidTransactionFault(t *testing.T, fault tcpproxy.Fault, atCommit bool) 
 	}
 	for i := range 3 {
 		key := fmt.Sprintf("b-during-%d", i)
-		err := insert(bDrv, key, 20*time.Second)
+		err := insertRetrying(bDrv, key, 20*time.Second)
 		told[key] = outcome(err)
 		if err != nil {
 			t.Errorf("commit through B while A is cut off: %v", err)
@@ -176,7 +191,7 @@ func testMidTransactionFault(t *testing.T, fault tcpproxy.Fault, atCommit bool) 
 	// A serves again, by forwarding to B; it no longer claims the ledger.
 	for i := range 3 {
 		key := fmt.Sprintf("a-after-%d", i)
-		err := insert(aDrv, key, 30*time.Second)
+		err := insertRetrying(aDrv, key, 30*time.Second)
 		told[key] = outcome(err)
 		if err != nil {
 			t.Errorf("commit through A after the heal: %v", err)
