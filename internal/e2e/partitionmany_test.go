@@ -21,7 +21,7 @@ import (
 //     the new owner) and the lease stays where it went;
 //   - every node at once, for several lease TTLs: no node can make a commit
 //     durable, so none may acknowledge one after the answers in flight at
-//     the cut have drained (a grace of two seconds); once healed, one node
+//     the cut have drained (a grace of five seconds); once healed, one node
 //     holds the ledger with a token no lower than before and all three
 //     acknowledge again.
 //
@@ -31,7 +31,7 @@ import (
 // each node and the journal audits clean offline.
 func TestClusterPartitionSeveral(t *testing.T) {
 	const ttl = time.Second
-	const grace = 2 * time.Second
+	const grace = 5 * time.Second
 	rounds, hold := 1, 3*ttl
 	if os.Getenv("STRAND_LONG") == "1" {
 		rounds, hold = 3, 10*ttl
