@@ -199,8 +199,8 @@ fuzz_targets=(
 	# The session fast paths against the general ones: the reflection-free
 	# SendCommand decoder and encoder against encoding/json, the direct
 	# SigV4 check against the SDK's signer.
-	"./internal/api FuzzSendCommandDecode 10000x"
-	"./internal/api FuzzSendCommandEncode 10000x"
+	"./internal/api/sessionwire FuzzParse 10000x"
+	"./internal/api/sessionwire FuzzAppend 10000x"
 	"./internal/api FuzzFastSignature 5000x"
 	# PartiQL: every parse error a positioned *Error; whatever parses runs
 	# against a small in-memory ledger without an internal error.

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/strand-db/strand/internal/api/sessionwire"
 	"github.com/strand-db/strand/internal/qldberr"
 )
 
@@ -25,8 +26,8 @@ const (
 	kindCommit
 )
 
-// kind is the requestKind of a SendCommand.
-func (in *sendCommandRequest) kind() requestKind {
+// requestKindOf is the requestKind of a SendCommand.
+func requestKindOf(in *sessionwire.Request) requestKind {
 	switch {
 	case in.StartSession != nil:
 		return kindControl

@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 	"time"
+
+	"github.com/strand-db/strand/internal/api/sessionwire"
 )
 
 // Observer is told about every request the handler served, for metrics:
@@ -66,9 +68,9 @@ func controlOperation(pattern []string, method string) string {
 	return OpUnknown
 }
 
-// command names the one command a SendCommand request sets (OpUnknown when
-// it sets none or several).
-func (in *sendCommandRequest) command() string {
+// commandOf names the one command a SendCommand request sets (OpUnknown
+// when it sets none or several).
+func commandOf(in *sessionwire.Request) string {
 	name, n := OpUnknown, 0
 	for i, set := range []bool{in.StartSession != nil, in.StartTransaction != nil, in.ExecuteStatement != nil,
 		in.FetchPage != nil, in.CommitTransaction != nil, in.AbortTransaction != nil, in.EndSession != nil} {

@@ -5,92 +5,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strand-db/strand/internal/api/sessionwire"
 	"github.com/strand-db/strand/internal/qldberr"
 	"github.com/strand-db/strand/internal/txn"
 )
 
-// Session API shapes (awsJson1_0, QLDBSession.SendCommand). Blobs travel as
-// base64 strings, which encoding/json does for []byte.
-
-type valueHolder struct {
-	IonBinary []byte  `json:"IonBinary,omitempty"`
-	IonText   *string `json:"IonText,omitempty"`
-}
-
-type sendCommandRequest struct {
-	SessionToken *string `json:"SessionToken"`
-	StartSession *struct {
-		LedgerName string `json:"LedgerName"`
-	} `json:"StartSession"`
-	StartTransaction *struct{} `json:"StartTransaction"`
-	ExecuteStatement *struct {
-		TransactionId string        `json:"TransactionId"`
-		Statement     string        `json:"Statement"`
-		Parameters    []valueHolder `json:"Parameters"`
-	} `json:"ExecuteStatement"`
-	FetchPage *struct {
-		TransactionId string `json:"TransactionId"`
-		NextPageToken string `json:"NextPageToken"`
-	} `json:"FetchPage"`
-	CommitTransaction *struct {
-		TransactionId string `json:"TransactionId"`
-		CommitDigest  []byte `json:"CommitDigest"`
-	} `json:"CommitTransaction"`
-	AbortTransaction *struct{} `json:"AbortTransaction"`
-	EndSession       *struct{} `json:"EndSession"`
-}
-
-type timingInformation struct {
-	ProcessingTimeMilliseconds int64 `json:"ProcessingTimeMilliseconds"`
-}
-
-type ioUsage struct {
-	ReadIOs  int64 `json:"ReadIOs"`
-	WriteIOs int64 `json:"WriteIOs"`
-}
-
-type page struct {
-	Values        []valueHolder `json:"Values"`
-	NextPageToken *string       `json:"NextPageToken,omitempty"`
-}
-
-type timed struct {
-	TimingInformation timingInformation `json:"TimingInformation"`
-}
-
-type sendCommandResponse struct {
-	StartSession *struct {
-		SessionToken string `json:"SessionToken"`
-		timed
-	} `json:"StartSession,omitempty"`
-	StartTransaction *struct {
-		TransactionId string `json:"TransactionId"`
-		timed
-	} `json:"StartTransaction,omitempty"`
-	ExecuteStatement *struct {
-		FirstPage   page    `json:"FirstPage"`
-		ConsumedIOs ioUsage `json:"ConsumedIOs"`
-		timed
-	} `json:"ExecuteStatement,omitempty"`
-	FetchPage *struct {
-		Page        page    `json:"Page"`
-		ConsumedIOs ioUsage `json:"ConsumedIOs"`
-		timed
-	} `json:"FetchPage,omitempty"`
-	CommitTransaction *struct {
-		TransactionId string  `json:"TransactionId"`
-		CommitDigest  []byte  `json:"CommitDigest"`
-		ConsumedIOs   ioUsage `json:"ConsumedIOs"`
-		timed
-	} `json:"CommitTransaction,omitempty"`
-	AbortTransaction *timed `json:"AbortTransaction,omitempty"`
-	EndSession       *timed `json:"EndSession,omitempty"`
-}
-
-func toPage(p txn.Page) page {
-	out := page{Values: make([]valueHolder, len(p.Values))}
+func toPage(p txn.Page) sessionwire.Page {
+	out := sessionwire.Page{Values: make([]sessionwire.ValueHolder, len(p.Values))}
 	for i, v := range p.Values {
-		out.Values[i] = valueHolder{IonBinary: v}
+		out.Values[i] = sessionwire.ValueHolder{IonBinary: v}
 	}
 	if p.NextPageToken != "" {
 		tok := p.NextPageToken
@@ -113,12 +36,12 @@ func (s *Handler) writeSessionError(w http.ResponseWriter, err error) {
 func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byte) {
 	ctx := r.Context()
 	started := time.Now()
-	var in sendCommandRequest
+	var in sessionwire.Request
 	if err := decodeSendCommand(body, &in); err != nil {
 		s.writeSessionError(w, err)
 		return
 	}
-	setOperation(w, in.command())
+	setOperation(w, commandOf(&in))
 	n := 0
 	for _, set := range []bool{in.StartSession != nil, in.StartTransaction != nil, in.ExecuteStatement != nil,
 		in.FetchPage != nil, in.CommitTransaction != nil, in.AbortTransaction != nil, in.EndSession != nil} {
@@ -159,7 +82,7 @@ func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byt
 	// drivers do not retry a failed StartSession themselves); a command of
 	// an existing session gets InvalidSessionException, which the drivers
 	// retry with a new session.
-	if s.dispatch(w, r, body, ledgerName, in.kind()) {
+	if s.dispatch(w, r, body, ledgerName, requestKindOf(&in)) {
 		return
 	}
 	// Commands that only give resources back (EndSession, AbortTransaction)
@@ -173,26 +96,20 @@ func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byt
 		defer s.cmds.release()
 	}
 	e := s.opts.Sessions
-	elapsed := func() timed {
-		return timed{timingInformation{ProcessingTimeMilliseconds: time.Since(started).Milliseconds()}}
+	elapsed := func() sessionwire.Timed {
+		return sessionwire.Timed{TimingInformation: sessionwire.TimingInformation{ProcessingTimeMilliseconds: time.Since(started).Milliseconds()}}
 	}
-	var out sendCommandResponse
+	var out sessionwire.Response
 	var err error
 	switch {
 	case in.StartSession != nil:
 		var tok string
 		tok, err = e.StartSession(ctx, in.StartSession.LedgerName)
-		out.StartSession = &struct {
-			SessionToken string `json:"SessionToken"`
-			timed
-		}{tok, elapsed()}
+		out.StartSession = &sessionwire.StartSessionResult{SessionToken: tok, Timed: elapsed()}
 	case in.StartTransaction != nil:
 		var id string
 		id, err = e.StartTransaction(token)
-		out.StartTransaction = &struct {
-			TransactionId string `json:"TransactionId"`
-			timed
-		}{id, elapsed()}
+		out.StartTransaction = &sessionwire.StartTransactionResult{TransactionId: id, Timed: elapsed()}
 	case in.ExecuteStatement != nil:
 		x := in.ExecuteStatement
 		params := make([]txn.Param, len(x.Parameters))
@@ -210,31 +127,19 @@ func (s *Handler) sendCommand(w http.ResponseWriter, r *http.Request, body []byt
 			var pg txn.Page
 			var io txn.IOUsage
 			pg, io, err = e.ExecuteStatement(ctx, token, x.TransactionId, x.Statement, params)
-			out.ExecuteStatement = &struct {
-				FirstPage   page    `json:"FirstPage"`
-				ConsumedIOs ioUsage `json:"ConsumedIOs"`
-				timed
-			}{toPage(pg), ioUsage(io), elapsed()}
+			out.ExecuteStatement = &sessionwire.ExecuteStatementResult{FirstPage: toPage(pg), ConsumedIOs: sessionwire.IOUsage(io), Timed: elapsed()}
 		}
 	case in.FetchPage != nil:
 		var pg txn.Page
 		var io txn.IOUsage
 		pg, io, err = e.FetchPage(token, in.FetchPage.TransactionId, in.FetchPage.NextPageToken)
-		out.FetchPage = &struct {
-			Page        page    `json:"Page"`
-			ConsumedIOs ioUsage `json:"ConsumedIOs"`
-			timed
-		}{toPage(pg), ioUsage(io), elapsed()}
+		out.FetchPage = &sessionwire.FetchPageResult{Page: toPage(pg), ConsumedIOs: sessionwire.IOUsage(io), Timed: elapsed()}
 	case in.CommitTransaction != nil:
 		var digest []byte
 		var io txn.IOUsage
 		digest, io, err = e.CommitTransaction(ctx, token, in.CommitTransaction.TransactionId, in.CommitTransaction.CommitDigest)
-		out.CommitTransaction = &struct {
-			TransactionId string  `json:"TransactionId"`
-			CommitDigest  []byte  `json:"CommitDigest"`
-			ConsumedIOs   ioUsage `json:"ConsumedIOs"`
-			timed
-		}{in.CommitTransaction.TransactionId, digest, ioUsage(io), elapsed()}
+		out.CommitTransaction = &sessionwire.CommitTransactionResult{TransactionId: in.CommitTransaction.TransactionId,
+			CommitDigest: digest, ConsumedIOs: sessionwire.IOUsage(io), Timed: elapsed()}
 	case in.AbortTransaction != nil:
 		err = e.AbortTransaction(token)
 		t := elapsed()

@@ -1,4 +1,4 @@
-package api
+package sessionwire
 
 import (
 	"bytes"
@@ -45,27 +45,38 @@ var sendCommandBodies = []struct {
 	{`[1]`, false},
 }
 
+// jsonDecode decodes body as the api package's decodeJSON does (one JSON
+// value, nothing after it); ok is false where it would answer an error.
+func jsonDecode(body []byte, v *Request) (ok bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	return dec.Decode(v) == nil && !dec.More()
+}
+
+// decodeBoth checks Parse against encoding/json on body and reports
+// whether Parse took it: whatever it takes, encoding/json decodes without
+// an error to the same Request.
 func decodeBoth(t *testing.T, body []byte) (fast bool) {
 	t.Helper()
-	var got, want sendCommandRequest
-	gotErr := decodeSendCommand(body, &got)
-	wantErr := decodeJSON(body, &want)
-	if !reflect.DeepEqual(gotErr, wantErr) {
-		t.Fatalf("%q: error %v, encoding/json gives %v", body, gotErr, wantErr)
+	var got, want Request
+	if !Parse(body, &got) {
+		return false
+	}
+	if !jsonDecode(body, &want) {
+		t.Fatalf("%q: Parse took a body encoding/json refuses", body)
 	}
 	if !reflect.DeepEqual(got, want) {
 		g, _ := json.Marshal(got)
 		w, _ := json.Marshal(want)
 		t.Fatalf("%q: decoded %s, encoding/json gives %s", body, g, w)
 	}
-	var probe sendCommandRequest
-	return parseSendCommand(body, &probe)
+	return true
 }
 
-// TestSendCommandDecodeMatchesEncodingJSON: the fast decoder takes the
+// TestParseMatchesEncodingJSON: the fast decoder takes the
 // canonical request shapes and gives, for every body, the value and error
 // encoding/json gives.
-func TestSendCommandDecodeMatchesEncodingJSON(t *testing.T) {
+func TestParseMatchesEncodingJSON(t *testing.T) {
 	for _, c := range sendCommandBodies {
 		if fast := decodeBoth(t, []byte(c.body)); fast != c.fast {
 			t.Errorf("%q: fast path %v, want %v", c.body, fast, c.fast)
@@ -75,97 +86,71 @@ func TestSendCommandDecodeMatchesEncodingJSON(t *testing.T) {
 
 // sendCommandResponses covers every response shape, with strings that
 // encoding/json escapes.
-func sendCommandResponses() []sendCommandResponse {
+func sendCommandResponses() []Response {
 	tok, odd := "p2+/=", "a<b>&\"\\\n\u2028é\x7f"
-	tm := timed{timingInformation{ProcessingTimeMilliseconds: 12}}
-	var rs []sendCommandResponse
-	var r sendCommandResponse
-	r.StartSession = &struct {
-		SessionToken string `json:"SessionToken"`
-		timed
-	}{"AbC+/=-9", tm}
+	tm := Timed{TimingInformation{ProcessingTimeMilliseconds: 12}}
+	var rs []Response
+	var r Response
+	r.StartSession = &StartSessionResult{"AbC+/=-9", tm}
 	rs = append(rs, r)
-	r = sendCommandResponse{}
-	r.StartTransaction = &struct {
-		TransactionId string `json:"TransactionId"`
-		timed
-	}{odd, tm}
+	r = Response{}
+	r.StartTransaction = &StartTransactionResult{odd, tm}
 	rs = append(rs, r)
-	for _, p := range []page{
-		{Values: []valueHolder{}},
-		{Values: []valueHolder{{IonBinary: []byte{0xe0, 1, 0, 0xea}}, {IonBinary: []byte{}}, {IonText: &odd}, {IonBinary: []byte{1}, IonText: &tok}}, NextPageToken: &tok},
+	for _, p := range []Page{
+		{Values: []ValueHolder{}},
+		{Values: []ValueHolder{{IonBinary: []byte{0xe0, 1, 0, 0xea}}, {IonBinary: []byte{}}, {IonText: &odd}, {IonBinary: []byte{1}, IonText: &tok}}, NextPageToken: &tok},
 		{},
 	} {
-		r = sendCommandResponse{}
-		r.ExecuteStatement = &struct {
-			FirstPage   page    `json:"FirstPage"`
-			ConsumedIOs ioUsage `json:"ConsumedIOs"`
-			timed
-		}{p, ioUsage{ReadIOs: 3, WriteIOs: -1}, tm}
+		r = Response{}
+		r.ExecuteStatement = &ExecuteStatementResult{p, IOUsage{ReadIOs: 3, WriteIOs: -1}, tm}
 		rs = append(rs, r)
-		r = sendCommandResponse{}
-		r.FetchPage = &struct {
-			Page        page    `json:"Page"`
-			ConsumedIOs ioUsage `json:"ConsumedIOs"`
-			timed
-		}{p, ioUsage{ReadIOs: 1 << 40}, tm}
+		r = Response{}
+		r.FetchPage = &FetchPageResult{p, IOUsage{ReadIOs: 1 << 40}, tm}
 		rs = append(rs, r)
 	}
 	for _, d := range [][]byte{{1, 2, 3, 4, 5}, nil, {}} {
-		r = sendCommandResponse{}
-		r.CommitTransaction = &struct {
-			TransactionId string  `json:"TransactionId"`
-			CommitDigest  []byte  `json:"CommitDigest"`
-			ConsumedIOs   ioUsage `json:"ConsumedIOs"`
-			timed
-		}{"tx1", d, ioUsage{WriteIOs: 2}, tm}
+		r = Response{}
+		r.CommitTransaction = &CommitTransactionResult{"tx1", d, IOUsage{WriteIOs: 2}, tm}
 		rs = append(rs, r)
 	}
-	rs = append(rs, sendCommandResponse{AbortTransaction: &tm}, sendCommandResponse{EndSession: &tm})
+	rs = append(rs, Response{AbortTransaction: &tm}, Response{EndSession: &tm})
 	return rs
 }
 
-// TestSendCommandEncodeMatchesEncodingJSON: every response is encoded byte
+// TestAppendMatchesEncodingJSON: every response is encoded byte
 // for byte as json.Marshal encodes it.
-func TestSendCommandEncodeMatchesEncodingJSON(t *testing.T) {
+func TestAppendMatchesEncodingJSON(t *testing.T) {
 	for _, r := range sendCommandResponses() {
 		want, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := appendSendCommand(nil, &r); !bytes.Equal(got, want) {
+		if got := Append(nil, &r); !bytes.Equal(got, want) {
 			t.Errorf("encoded\n%s\nencoding/json gives\n%s", got, want)
 		}
 	}
 }
 
-// FuzzSendCommandDecode checks the fast decoder against encoding/json on
-// arbitrary bodies.
-func FuzzSendCommandDecode(f *testing.F) {
+// FuzzParse checks the fast decoder against encoding/json on arbitrary
+// bodies.
+func FuzzParse(f *testing.F) {
 	for _, c := range sendCommandBodies {
 		f.Add([]byte(c.body))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) { decodeBoth(t, body) })
 }
 
-// FuzzSendCommandEncode checks the encoder against json.Marshal on
-// arbitrary strings and bytes.
-func FuzzSendCommandEncode(f *testing.F) {
+// FuzzAppend checks the encoder against json.Marshal on arbitrary strings
+// and bytes.
+func FuzzAppend(f *testing.F) {
 	f.Add("tok", "a<b>\u2028", []byte{1, 2}, int64(5))
 	f.Fuzz(func(t *testing.T, s1, s2 string, blob []byte, n int64) {
-		for _, r := range []sendCommandResponse{
-			{StartTransaction: &struct {
-				TransactionId string `json:"TransactionId"`
-				timed
-			}{s1, timed{timingInformation{n}}}},
-			{ExecuteStatement: &struct {
-				FirstPage   page    `json:"FirstPage"`
-				ConsumedIOs ioUsage `json:"ConsumedIOs"`
-				timed
-			}{page{Values: []valueHolder{{IonBinary: blob}, {IonText: &s2}}, NextPageToken: &s1}, ioUsage{n, -n}, timed{}}},
+		for _, r := range []Response{
+			{StartTransaction: &StartTransactionResult{s1, Timed{TimingInformation{n}}}},
+			{ExecuteStatement: &ExecuteStatementResult{Page{Values: []ValueHolder{{IonBinary: blob}, {IonText: &s2}}, NextPageToken: &s1}, IOUsage{n, -n}, Timed{}}},
 		} {
 			want, _ := json.Marshal(r)
-			if got := appendSendCommand(nil, &r); !bytes.Equal(got, want) {
+			if got := Append(nil, &r); !bytes.Equal(got, want) {
 				t.Fatalf("encoded\n%s\nencoding/json gives\n%s", got, want)
 			}
 		}
@@ -174,32 +159,32 @@ func FuzzSendCommandEncode(f *testing.F) {
 
 var (
 	benchCommitBody = []byte(`{"SessionToken":"AAAAAgAAAAEAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","ExecuteStatement":{"TransactionId":"8f3KcQeGv9A1lTm0Yx2bZe","Statement":"INSERT INTO T VALUE {'k': ?, 'v': 'some payload of a typical size'}","Parameters":[{"IonBinary":"4AEA6iEB"}]}}`)
-	benchSink       sendCommandRequest
+	benchSink       Request
 	benchResponse   = sendCommandResponses()[4]
 )
 
-// BenchmarkSendCommandDecode compares the fast decoder (fast) with
-// encoding/json (json) on an ExecuteStatement request.
-func BenchmarkSendCommandDecode(b *testing.B) {
+// BenchmarkParse compares the fast decoder (fast) with encoding/json (json)
+// on an ExecuteStatement request.
+func BenchmarkParse(b *testing.B) {
 	b.Run("json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			benchSink = sendCommandRequest{}
-			_ = decodeJSON(benchCommitBody, &benchSink)
+			benchSink = Request{}
+			_ = jsonDecode(benchCommitBody, &benchSink)
 		}
 	})
 	b.Run("fast", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			benchSink = sendCommandRequest{}
-			_ = decodeSendCommand(benchCommitBody, &benchSink)
+			benchSink = Request{}
+			_ = Parse(benchCommitBody, &benchSink)
 		}
 	})
 }
 
-// BenchmarkSendCommandEncode compares the direct encoder (fast) with
-// json.Marshal (json) on an ExecuteStatement response.
-func BenchmarkSendCommandEncode(b *testing.B) {
+// BenchmarkAppend compares the direct encoder (fast) with json.Marshal
+// (json) on an ExecuteStatement response.
+func BenchmarkAppend(b *testing.B) {
 	b.Run("json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -210,7 +195,7 @@ func BenchmarkSendCommandEncode(b *testing.B) {
 		b.ReportAllocs()
 		buf := make([]byte, 0, 1024)
 		for b.Loop() {
-			buf = appendSendCommand(buf[:0], &benchResponse)
+			buf = Append(buf[:0], &benchResponse)
 		}
 	})
 }
