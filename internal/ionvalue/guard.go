@@ -32,6 +32,10 @@ var ErrLength = errors.New("ionvalue: value length exceeds the input")
 // starting with the binary version marker, as ion-go decides) is not
 // checked.
 //
+// Containers nested deeper than every reader allows are refused with an
+// error wrapping ErrTooDeep (see maxGuardFrames), so that the walk's own
+// memory stays bounded.
+//
 // Two leniencies of ion-go are kept at the top level: a NOP pad cut short by
 // the end of the input, and a type descriptor no value has (the reader fails
 // on it before allocating anything); inside a container the latter is
@@ -77,6 +81,12 @@ type guardFrame struct {
 func lengthErr(pos int, format string, args ...any) error {
 	return fmt.Errorf("%w: at byte %d: %s", ErrLength, pos, fmt.Sprintf(format, args...))
 }
+
+// maxGuardFrames bounds checkStructure's stack, so that the check costs at
+// most a few tens of KiB whatever the input: a container and its annotation
+// wrapper take a frame each, so deeper input nests containers beyond
+// MaxStoredDepth, which every reader refuses (ErrTooDeep) anyway.
+const maxGuardFrames = 2*MaxStoredDepth + 2
 
 // maxLengthVarUint is the longest VarUInt length checkStructure accepts:
 // 9 bytes hold 63 bits, more than any input's length; a longer one could
@@ -179,6 +189,9 @@ func checkStructure(b []byte) (sorted []int, err error) {
 				return nil, lengthErr(start, "an empty sorted struct")
 			}
 			sorted = append(sorted, start)
+		}
+		if (t >= 0xB && t <= 0xE) && len(stack) >= maxGuardFrames {
+			return nil, fmt.Errorf("%w: at byte %d: containers nested more than %d deep", ErrTooDeep, start, MaxStoredDepth)
 		}
 		switch t {
 		case 0xB, 0xC, 0xD:
