@@ -193,7 +193,7 @@ fuzz_targets=(
 	"./internal/ionvalue FuzzDecodeBinary 100000x"
 	# The HTTP front's request decoding: SigV4 headers, the rest-json control
 	# plane, the awsJson1_0 session API (every answer a 200 or an AWS error).
-	"./internal/api FuzzSigV4Headers 20000x"
+	"./internal/api/sigv4 FuzzSigV4Headers 20000x"
 	"./internal/api FuzzControlRequest 10000x"
 	"./internal/api FuzzSendCommand 4000x"
 	# The session fast paths against the general ones: the reflection-free
@@ -201,7 +201,7 @@ fuzz_targets=(
 	# SigV4 check against the SDK's signer.
 	"./internal/api/sessionwire FuzzParse 10000x"
 	"./internal/api/sessionwire FuzzAppend 10000x"
-	"./internal/api FuzzFastSignature 5000x"
+	"./internal/api/sigv4 FuzzFastSignature 5000x"
 	# PartiQL: every parse error a positioned *Error; whatever parses runs
 	# against a small in-memory ledger without an internal error.
 	"./internal/partiql FuzzParse 10000x"

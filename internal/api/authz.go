@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/strand-db/strand/internal/api/sigv4"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/policy"
 	"github.com/strand-db/strand/internal/qldberr"
@@ -41,9 +42,9 @@ func callerOf(ctx context.Context) caller {
 func (s *Handler) policiesOn() bool { return s.opts.Policies != nil }
 
 // callerFor names the principal of an authenticated request.
-func (s *Handler) callerFor(ah authHeader) caller {
-	c := caller{accessKey: ah.sig.accessKey, name: ah.sig.accessKey}
-	if n := s.opts.Principals[ah.sig.accessKey]; n != "" {
+func (s *Handler) callerFor(ah sigv4.Identity) caller {
+	c := caller{accessKey: ah.Auth.AccessKey, name: ah.Auth.AccessKey}
+	if n := s.opts.Principals[ah.Auth.AccessKey]; n != "" {
 		c.name = n
 	}
 	return c

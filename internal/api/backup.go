@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/strand-db/strand/internal/api/sigv4"
 	"github.com/strand-db/strand/internal/qldberr"
 )
 
@@ -32,23 +33,23 @@ type Backuper interface {
 // mayBackup reports whether the request's principal may take a backup: any
 // client when no credentials are configured (the server then listens on
 // loopback only), else only the access keys of Options.BackupKeys.
-func (s *Handler) mayBackup(ah authHeader) bool {
-	if ah.open {
+func (s *Handler) mayBackup(ah sigv4.Identity) bool {
+	if ah.Open {
 		return true
 	}
-	return s.opts.BackupKeys[ah.sig.accessKey]
+	return s.opts.BackupKeys[ah.Auth.AccessKey]
 }
 
 // serveBackup answers POST /strand/backup.
-func (s *Handler) serveBackup(w http.ResponseWriter, r *http.Request, ah authHeader) {
+func (s *Handler) serveBackup(w http.ResponseWriter, r *http.Request, ah sigv4.Identity) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, restJSON, qldberr.New(errMethodNotAllowed, "%s is not allowed on %s; use POST", r.Method, BackupPath))
 		return
 	}
 	if !s.mayBackup(ah) {
-		s.log.Warn("backup refused: access key not allowed to back up (--backup-access-key-id)", "access_key_id", ah.sig.accessKey)
-		writeError(w, restJSON, qldberr.New(errAccessDenied, "User with access key %s is not authorized to perform strand:Backup (see --backup-access-key-id)", qldberr.Clip(ah.sig.accessKey)))
+		s.log.Warn("backup refused: access key not allowed to back up (--backup-access-key-id)", "access_key_id", ah.Auth.AccessKey)
+		writeError(w, restJSON, qldberr.New(errAccessDenied, "User with access key %s is not authorized to perform strand:Backup (see --backup-access-key-id)", qldberr.Clip(ah.Auth.AccessKey)))
 		return
 	}
 	if s.opts.Backup == nil {
@@ -67,7 +68,7 @@ func (s *Handler) serveBackup(w http.ResponseWriter, r *http.Request, ah authHea
 	case !started:
 		writeError(w, restJSON, s.toAWSError(err))
 	default:
-		s.log.Error("backup cut off", "access_key_id", ah.sig.accessKey, "err", err)
+		s.log.Error("backup cut off", "access_key_id", ah.Auth.AccessKey, "err", err)
 		// Abort the response so that the client sees a broken stream
 		// rather than a clean end.
 		panic(http.ErrAbortHandler)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/strand-db/strand/internal/api/sigv4"
 	"github.com/strand-db/strand/internal/qldberr"
 )
 
@@ -25,10 +26,10 @@ var statusOf = map[string]int{
 	qldberr.PreconditionNotMet:    http.StatusPreconditionFailed,
 	qldberr.CapacityExceeded:      http.StatusServiceUnavailable,
 	qldberr.InternalFailure:       http.StatusInternalServerError,
-	errMissingToken:               http.StatusForbidden,
+	sigv4.ErrMissingToken:         http.StatusForbidden,
 	errAccessDenied:               http.StatusForbidden,
-	errUnrecognizedClient:         http.StatusForbidden,
-	errInvalidSignature:           http.StatusForbidden,
+	sigv4.ErrUnrecognizedClient:   http.StatusForbidden,
+	sigv4.ErrInvalidSignature:     http.StatusForbidden,
 	errUnknownOperation:           http.StatusNotFound,
 	errMethodNotAllowed:           http.StatusMethodNotAllowed,
 	errUnsupportedMedia:           http.StatusUnsupportedMediaType,

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 
+	"github.com/strand-db/strand/internal/api/sigv4"
 	"github.com/strand-db/strand/internal/qldberr"
 )
 
@@ -24,7 +25,7 @@ type policyReloadResponse struct {
 }
 
 // servePolicyReload answers POST /strand/policy/reload.
-func (s *Handler) servePolicyReload(w http.ResponseWriter, r *http.Request, ah authHeader) {
+func (s *Handler) servePolicyReload(w http.ResponseWriter, r *http.Request, ah sigv4.Identity) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeError(w, restJSON, qldberr.New(errMethodNotAllowed, "%s is not allowed on %s; use POST", r.Method, PolicyReloadPath))
@@ -34,7 +35,7 @@ func (s *Handler) servePolicyReload(w http.ResponseWriter, r *http.Request, ah a
 		writeError(w, restJSON, qldberr.New(qldberr.InvalidParameter, "This server has no --policy-file to reload"))
 		return
 	}
-	if !s.opts.BackupKeys[ah.sig.accessKey] {
+	if !s.opts.BackupKeys[ah.Auth.AccessKey] {
 		if aerr := s.authorize(r.Context(), "strand:ReloadPolicies", "*", nil); aerr != nil {
 			writeError(w, restJSON, aerr)
 			return

@@ -16,8 +16,7 @@ import (
 	"strings"
 	"time"
 
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-
+	"github.com/strand-db/strand/internal/api/sigv4"
 	"github.com/strand-db/strand/internal/export"
 	"github.com/strand-db/strand/internal/ledger"
 	"github.com/strand-db/strand/internal/policy"
@@ -95,7 +94,7 @@ type Options struct {
 // Handler serves both QLDB APIs on one handler.
 type Handler struct {
 	opts   Options
-	auth   *signatureChecker
+	auth   *sigv4.Verifier
 	budget *bodyBudget
 	cmds   *commandSlots
 	log    *slog.Logger
@@ -124,7 +123,7 @@ func New(opts Options) *Handler {
 		budget: &bodyBudget{max: opts.MaxInflightBodyBytes},
 		cmds:   &commandSlots{max: int64(opts.MaxConcurrentCommands)},
 		log:    opts.Logger,
-		auth:   &signatureChecker{creds: opts.Credentials, region: opts.Region, skew: opts.MaxClockSkew, now: opts.Now, signer: v4.NewSigner()},
+		auth:   sigv4.NewVerifier(opts.Credentials, opts.Region, opts.MaxClockSkew, opts.Now),
 	}
 	s.routes = s.controlRoutes()
 	return s
@@ -162,7 +161,7 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, contentType, qldberr.New(qldberr.InternalFailure, "The request processing has failed because of an unknown error."))
 		}
 	}()
-	ah, aerr := s.auth.checkHeaders(r)
+	ah, aerr := s.auth.CheckHeaders(r)
 	if aerr != nil {
 		closeUnread(w, r)
 		writeError(w, contentType, aerr)
@@ -174,7 +173,7 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	if aerr := s.auth.checkBody(r, ah, body); aerr != nil {
+	if aerr := s.auth.CheckBody(r, ah, body); aerr != nil {
 		writeError(w, contentType, aerr)
 		return
 	}

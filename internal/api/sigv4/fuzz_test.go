@@ -1,4 +1,4 @@
-package api
+package sigv4
 
 import (
 	"bytes"
@@ -21,8 +21,7 @@ import (
 // signature: changing one byte of either makes it refused.
 func FuzzSigV4Headers(f *testing.F) {
 	at := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
-	v := &signatureChecker{creds: map[string]string{"AKID": "secret"}, region: "us-east-1", skew: 15 * time.Minute,
-		now: func() time.Time { return at }, signer: v4.NewSigner()}
+	v := NewVerifier(map[string]string{"AKID": "secret"}, "us-east-1", 15 * time.Minute, func() time.Time { return at })
 	sign := func(body []byte, declared string) (string, string) {
 		r, _ := http.NewRequest("POST", "http://strand/ledgers", bytes.NewReader(body))
 		if declared != "" {
@@ -47,7 +46,7 @@ func FuzzSigV4Headers(f *testing.F) {
 	f.Add("AWS4-HMAC-SHA256 Credential=AKID/20240506/us-east-1/qldb/aws4_request, SignedHeaders=host;x-amz-date, Signature=00", d, "", []byte{})
 	f.Add("AWS4-HMAC-SHA256 Credential=/, SignedHeaders=, Signature=", "x", "zz", []byte("x"))
 
-	known := map[string]bool{errMissingToken: true, errIncompleteSig: true, errUnrecognizedClient: true, errInvalidSignature: true}
+	known := map[string]bool{ErrMissingToken: true, ErrIncompleteSignature: true, ErrUnrecognizedClient: true, ErrInvalidSignature: true}
 	check := func(t testing.TB, authz, date, declared string, body []byte) bool {
 		r, err := http.NewRequest("POST", "http://strand/ledgers", bytes.NewReader(body))
 		if err != nil {
@@ -58,9 +57,9 @@ func FuzzSigV4Headers(f *testing.F) {
 		if declared != "" {
 			r.Header["X-Amz-Content-Sha256"] = []string{declared}
 		}
-		ah, e := v.checkHeaders(r)
+		ah, e := v.CheckHeaders(r)
 		if e == nil {
-			e = v.checkBody(r, ah, body)
+			e = v.CheckBody(r, ah, body)
 		}
 		if e == nil {
 			return true
@@ -90,13 +89,13 @@ func FuzzSigV4Headers(f *testing.F) {
 				t.Fatal("accepted the same signature over another body")
 			}
 		}
-		parsed, perr := parseAuthorization(authz)
+		parsed, perr := ParseAuthorization(authz)
 		if perr != nil {
 			t.Fatalf("accepted an Authorization header that does not parse: %v", perr)
 		}
-		flipped := []byte(parsed.signature)
+		flipped := []byte(parsed.Signature)
 		flipped[0] ^= 1
-		forged := strings.ReplaceAll(authz, "Signature="+parsed.signature, "Signature="+string(flipped))
+		forged := strings.ReplaceAll(authz, "Signature="+parsed.Signature, "Signature="+string(flipped))
 		if check(t, forged, date, declared, body) {
 			t.Fatal("accepted a changed signature")
 		}

@@ -1,4 +1,4 @@
-package api
+package sigv4
 
 import (
 	"crypto/hmac"
@@ -83,7 +83,7 @@ func plainHeaderValue(v string) bool {
 // fastSignature computes the signature the SDK signer would compute for r
 // (see expectedSignature), or reports ok=false when r is not of the shape
 // this function handles.
-func (v *signatureChecker) fastSignature(r *http.Request, bodyLen int, payloadHash string, a sigV4Auth, secret string, t time.Time) (sig string, ok bool) {
+func (v *Verifier) fastSignature(r *http.Request, bodyLen int, payloadHash string, a Authorization, secret string, t time.Time) (sig string, ok bool) {
 	if r.URL.Path != "/" || r.URL.RawPath != "" || r.URL.RawQuery != "" || r.URL.Opaque != "" || bodyLen <= 0 {
 		return "", false
 	}
@@ -102,8 +102,8 @@ func (v *signatureChecker) fastSignature(r *http.Request, bodyLen int, payloadHa
 	buf = append(buf, r.Method...)
 	buf = append(buf, "\n/\n\n"...)
 	amzDate := t.UTC().Format(amzDateFormat)
-	for i, name := range a.signedHeaders {
-		if i > 0 && a.signedHeaders[i-1] >= name {
+	for i, name := range a.SignedHeaders {
+		if i > 0 && a.SignedHeaders[i-1] >= name {
 			return "", false
 		}
 		if ignoredSigningHeaders[name] {
@@ -133,7 +133,7 @@ func (v *signatureChecker) fastSignature(r *http.Request, bodyLen int, payloadHa
 		return "", false
 	}
 	buf = append(buf, '\n')
-	for i, name := range a.signedHeaders {
+	for i, name := range a.SignedHeaders {
 		if i > 0 {
 			buf = append(buf, ';')
 		}
@@ -152,10 +152,10 @@ func (v *signatureChecker) fastSignature(r *http.Request, bodyLen int, payloadHa
 	sts = append(sts, '\n')
 	sts = append(sts, date...)
 	sts = append(sts, '/')
-	sts = append(sts, a.region...)
+	sts = append(sts, a.Region...)
 	sts = append(sts, "/"+signingName+"/aws4_request\n"...)
 	sts = hex.AppendEncode(sts, canonical[:])
-	mac := hmacSHA256(v.keys.get(secret, date, a.region), inner[:sha256.BlockSize+len(sts)])
+	mac := hmacSHA256(v.keys.get(secret, date, a.Region), inner[:sha256.BlockSize+len(sts)])
 	return hex.EncodeToString(mac[:]), true
 }
 
