@@ -29,6 +29,7 @@ import (
 	"github.com/strand-db/strand/internal/qldberr"
 	"github.com/strand-db/strand/internal/qldbid"
 	"github.com/strand-db/strand/internal/store"
+	"github.com/strand-db/strand/internal/taskset"
 )
 
 // Export statuses, as QLDB spells them (CANCELLED with two Ls, unlike
@@ -167,14 +168,17 @@ type Manager struct {
 	mu   sync.Mutex
 	jobs map[string]*running
 	wmu  sync.Mutex // orders writes of job definitions
-	wg   sync.WaitGroup
-	done chan struct{}
+	// workers runs a worker per IN_PROGRESS job this node runs (by job id)
+	// and the expiry task.
+	workers taskset.Set
 }
 
+// expiryTask is the id in Manager.workers of the task that forgets expired
+// jobs (job ids are longer).
+const expiryTask = "expiry"
+
 type running struct {
-	job    Job
-	cancel context.CancelFunc
-	exited chan struct{}
+	job Job
 	// progress, for Progress: blocks written and the total to write.
 	done, total uint64
 }
@@ -182,7 +186,7 @@ type running struct {
 // Open loads every export and resumes the jobs still IN_PROGRESS.
 func Open(opts Options) (*Manager, error) {
 	opts.setDefaults()
-	m := &Manager{opts: opts, jobs: map[string]*running{}, done: make(chan struct{})}
+	m := &Manager{opts: opts, jobs: map[string]*running{}}
 	jobs, err := m.load("")
 	if err != nil {
 		return nil, err
@@ -196,8 +200,9 @@ func Open(opts Options) (*Manager, error) {
 		}
 	}
 	m.mu.Unlock()
-	m.wg.Add(1)
-	go m.expireLoop()
+	m.workers.Start(expiryTask, "", func(ctx context.Context) {
+		taskset.Tick(ctx, time.Minute, func() { m.expire(m.opts.Now()) })
+	})
 	return m, nil
 }
 
@@ -266,50 +271,15 @@ func (m *Manager) Adopt(ledgerID string) error {
 
 // Release stops the jobs of a ledger this node no longer holds; their
 // checkpoints stay for the next owner.
-func (m *Manager) Release(ledgerID string) {
-	m.mu.Lock()
-	var waits []chan struct{}
-	for _, r := range m.jobs {
-		if r.job.LedgerID == ledgerID && r.cancel != nil {
-			r.cancel()
-			r.cancel = nil
-			waits = append(waits, r.exited)
-		}
-	}
-	m.mu.Unlock()
-	for _, w := range waits {
-		<-w
-	}
-}
+func (m *Manager) Release(ledgerID string) { m.workers.StopLedger(ledgerID) }
 
 // Close stops every job; each resumes from its checkpoint on the next Open.
-func (m *Manager) Close() {
-	close(m.done)
-	m.mu.Lock()
-	var waits []chan struct{}
-	for _, r := range m.jobs {
-		if r.cancel != nil {
-			r.cancel()
-			r.cancel = nil
-			waits = append(waits, r.exited)
-		}
-	}
-	m.mu.Unlock()
-	for _, w := range waits {
-		<-w
-	}
-	m.wg.Wait()
-}
+func (m *Manager) Close() { m.workers.StopAll() }
 
+// startLocked starts the worker of r, from its job as it is now.
 func (m *Manager) startLocked(r *running) {
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	r.exited = make(chan struct{})
 	w := &worker{m: m, job: r.job}
-	go func(exited chan struct{}) {
-		defer close(exited)
-		w.run(ctx)
-	}(r.exited)
+	m.workers.Start(r.job.ID, r.job.LedgerID, w.run)
 }
 
 // persist durably writes the current definition of job id (see
@@ -655,38 +625,17 @@ func (m *Manager) List(ledgerName string, max int, token string) ([]Job, string,
 // DropLedger stops and forgets every export of a deleted ledger.
 func (m *Manager) DropLedger(ledgerID string) {
 	m.mu.Lock()
-	var victims []*running
+	var ids []string
 	for id, r := range m.jobs {
 		if r.job.LedgerID == ledgerID {
-			victims = append(victims, r)
+			ids = append(ids, id)
 			delete(m.jobs, id)
 		}
 	}
 	m.mu.Unlock()
-	var ids []string
-	for _, r := range victims {
-		if r.cancel != nil {
-			r.cancel()
-			<-r.exited
-		}
-		ids = append(ids, r.job.ID)
-	}
+	m.workers.StopLedger(ledgerID)
 	if err := m.forget(ids); err != nil {
 		m.opts.Logger.Error("removing a deleted ledger's exports failed", "err", err)
-	}
-}
-
-func (m *Manager) expireLoop() {
-	defer m.wg.Done()
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.done:
-			return
-		case <-t.C:
-			m.expire(m.opts.Now())
-		}
 	}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/strand-db/strand/internal/qldbid"
 	"github.com/strand-db/strand/internal/store"
 	"github.com/strand-db/strand/internal/stream/kpl"
+	"github.com/strand-db/strand/internal/taskset"
 )
 
 // Stream statuses, as QLDB spells them (CANCELED with one L).
@@ -193,10 +194,15 @@ type Manager struct {
 	streams map[string]*running // by stream id
 	// wmu orders the writes of stream definitions (and their removal) so
 	// that the last write of a definition is always its newest state.
-	wmu  sync.Mutex
-	wg   sync.WaitGroup
-	done chan struct{}
+	wmu sync.Mutex
+	// workers runs a worker per live stream this node delivers (by stream
+	// id) and the expiry task.
+	workers taskset.Set
 }
+
+// expiryTask is the id in Manager.workers of the task that forgets expired
+// streams (stream ids are longer).
+const expiryTask = "expiry"
 
 // running is a stream definition and its worker, if one runs.
 type running struct {
@@ -205,15 +211,13 @@ type running struct {
 	// wrote it (nil: not stored yet). Every write of the stream's keys
 	// expects it (see persist and worker.saveCheckpoint). Guarded by mu,
 	// changed only under wmu.
-	raw    []byte
-	cancel context.CancelFunc
-	exited chan struct{}
+	raw []byte
 }
 
 // Open loads every stream and starts the workers of live ones.
 func Open(opts Options) (*Manager, error) {
 	opts.setDefaults()
-	m := &Manager{opts: opts, streams: map[string]*running{}, done: make(chan struct{})}
+	m := &Manager{opts: opts, streams: map[string]*running{}}
 	defs, err := m.load("")
 	if err != nil {
 		return nil, err
@@ -229,8 +233,9 @@ func Open(opts Options) (*Manager, error) {
 		m.opts.Metrics.setStatus(r.def.LedgerName, r.def.ID, r.def.Status)
 	}
 	m.mu.Unlock()
-	m.wg.Add(1)
-	go m.expireLoop()
+	m.workers.Start(expiryTask, "", func(ctx context.Context) {
+		taskset.Tick(ctx, time.Minute, func() { m.expire(m.opts.Now()) })
+	})
 	return m, nil
 }
 
@@ -294,49 +299,15 @@ func (m *Manager) Adopt(ledgerID string) error {
 
 // Release stops the workers of a ledger this node no longer holds, and
 // waits for them. Their checkpoints stay for the next owner.
-func (m *Manager) Release(ledgerID string) {
-	m.mu.Lock()
-	var waits []chan struct{}
-	for _, r := range m.streams {
-		if r.def.LedgerID == ledgerID && r.cancel != nil {
-			r.cancel()
-			waits = append(waits, r.exited)
-			r.cancel = nil
-		}
-	}
-	m.mu.Unlock()
-	for _, w := range waits {
-		<-w
-	}
-}
+func (m *Manager) Release(ledgerID string) { m.workers.StopLedger(ledgerID) }
 
 // Close stops every worker; their checkpoints stay for the next start.
-func (m *Manager) Close() {
-	close(m.done)
-	m.mu.Lock()
-	var waits []chan struct{}
-	for _, r := range m.streams {
-		if r.cancel != nil {
-			r.cancel()
-			waits = append(waits, r.exited)
-		}
-	}
-	m.mu.Unlock()
-	for _, w := range waits {
-		<-w
-	}
-	m.wg.Wait()
-}
+func (m *Manager) Close() { m.workers.StopAll() }
 
+// startLocked starts the worker of r, from its definition as it is now.
 func (m *Manager) startLocked(r *running) {
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	r.exited = make(chan struct{})
 	w := &worker{m: m, id: r.def.ID, def: r.def}
-	go func(exited chan struct{}) {
-		defer close(exited)
-		w.run(ctx)
-	}(r.exited)
+	m.workers.Start(r.def.ID, r.def.LedgerID, w.run)
 }
 
 // setStatus records a status change made by a worker and logs it; a
@@ -608,17 +579,12 @@ func (m *Manager) Cancel(ledgerName, id string) error {
 		return qldberr.Precondition("STREAM", id, "Journal stream %s is %s; only an ACTIVE or IMPAIRED stream can be canceled", id, d.Status)
 	}
 	m.mu.Lock()
-	r, ok := m.streams[id]
+	_, ok := m.streams[id]
+	m.mu.Unlock()
 	if !ok { // removed since Describe: its ledger was deleted
-		m.mu.Unlock()
 		return qldberr.NotFound("STREAM", id, "No journal stream %s exists for ledger %s", id, ledgerName)
 	}
-	cancel, exited := r.cancel, r.exited
-	m.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		<-exited
-	}
+	m.workers.Stop(id)
 	return m.requestError(d.LedgerID, ledgerName, m.cancelDurably(id))
 }
 
@@ -626,24 +592,17 @@ func (m *Manager) Cancel(ledgerName, id string) error {
 // manager knows and, on a shared store, those other nodes created.
 func (m *Manager) DropLedger(ledgerID string) {
 	m.mu.Lock()
-	var victims []*running
+	var ids []string
+	seen := map[string]bool{}
 	for id, r := range m.streams {
 		if r.def.LedgerID == ledgerID {
-			victims = append(victims, r)
+			ids = append(ids, id)
+			seen[id] = true
 			delete(m.streams, id)
 		}
 	}
 	m.mu.Unlock()
-	var ids []string
-	seen := map[string]bool{}
-	for _, r := range victims {
-		if r.cancel != nil {
-			r.cancel()
-			<-r.exited
-		}
-		ids = append(ids, r.def.ID)
-		seen[r.def.ID] = true
-	}
+	m.workers.StopLedger(ledgerID)
 	if m.opts.Ownership != nil {
 		stored, err := m.load(ledgerID)
 		if err != nil {
@@ -657,21 +616,6 @@ func (m *Manager) DropLedger(ledgerID string) {
 	}
 	if err := m.forget(ids); err != nil {
 		m.opts.Logger.Error("removing a deleted ledger's streams failed", "err", err)
-	}
-}
-
-// expireLoop deletes terminal streams past the retention period.
-func (m *Manager) expireLoop() {
-	defer m.wg.Done()
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-m.done:
-			return
-		case <-t.C:
-			m.expire(m.opts.Now())
-		}
 	}
 }
 

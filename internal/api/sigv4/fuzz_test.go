@@ -21,7 +21,7 @@ import (
 // signature: changing one byte of either makes it refused.
 func FuzzSigV4Headers(f *testing.F) {
 	at := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
-	v := NewVerifier(map[string]string{"AKID": "secret"}, "us-east-1", 15 * time.Minute, func() time.Time { return at })
+	v := NewVerifier(map[string]string{"AKID": "secret"}, "us-east-1", 15*time.Minute, func() time.Time { return at })
 	sign := func(body []byte, declared string) (string, string) {
 		r, _ := http.NewRequest("POST", "http://strand/ledgers", bytes.NewReader(body))
 		if declared != "" {
