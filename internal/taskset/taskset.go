@@ -66,8 +66,13 @@ func (s *Set) Stop(id string) {
 	s.stop(func(tid string, _ *task) bool { return tid == id })
 }
 
-// StopLedger cancels every task of ledgerID and waits for them all.
+// StopLedger cancels every task of ledgerID and waits for them all. The
+// tasks of the whole manager (ledger "") are not any ledger's: only Stop
+// and StopAll stop them.
 func (s *Set) StopLedger(ledgerID string) {
+	if ledgerID == "" {
+		return
+	}
 	s.stop(func(_ string, t *task) bool { return t.ledgerID == ledgerID })
 }
 

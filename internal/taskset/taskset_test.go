@@ -49,6 +49,12 @@ func TestStopLedgerStopsOnlyItsTasks(t *testing.T) {
 		s.Start(id, "L1", l1.run)
 	}
 	s.Start("d", "L2", l2.run)
+	var whole blocker
+	s.Start("expiry", "", whole.run)
+	s.StopLedger("")
+	if whole.returned.Load() != 0 {
+		t.Fatal("StopLedger(\"\") stopped a task of the whole manager")
+	}
 	s.StopLedger("L1")
 	if l1.returned.Load() != 3 {
 		t.Fatalf("%d of L1's 3 tasks returned", l1.returned.Load())
@@ -57,7 +63,7 @@ func TestStopLedgerStopsOnlyItsTasks(t *testing.T) {
 		t.Fatal("StopLedger stopped another ledger's task")
 	}
 	s.StopAll()
-	if l2.returned.Load() != 1 {
+	if l2.returned.Load() != 1 || whole.returned.Load() != 1 {
 		t.Fatal("StopAll left a task running")
 	}
 	if s.Start("e", "L2", l2.run) {
