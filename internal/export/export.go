@@ -200,9 +200,7 @@ func Open(opts Options) (*Manager, error) {
 		}
 	}
 	m.mu.Unlock()
-	m.workers.Start(expiryTask, "", func(ctx context.Context) {
-		taskset.Tick(ctx, time.Minute, func() { m.expire(m.opts.Now()) })
-	})
+	m.workers.Every(expiryTask, time.Minute, func() { m.expire(m.opts.Now()) })
 	return m, nil
 }
 

@@ -92,17 +92,7 @@ func TestForIonGoSortedStructs(t *testing.T) {
 func TestCheckBinaryLengthsBoundsDepth(t *testing.T) {
 	b := []byte{0x21, 0x01}
 	for range 5000 {
-		l := len(b)
-		hdr := []byte{0xBE}
-		var v []byte
-		for x := l; ; x >>= 7 {
-			v = append([]byte{byte(x & 0x7F)}, v...)
-			if x < 128 {
-				break
-			}
-		}
-		v[len(v)-1] |= 0x80
-		b = append(append(hdr, v...), b...)
+		b = append(AppendVarUint([]byte{0xBE}, uint64(len(b))), b...)
 	}
 	b = append([]byte{0xE0, 0x01, 0x00, 0xEA}, b...)
 	if err := CheckBinaryLengths(b); !errors.Is(err, ErrTooDeep) {

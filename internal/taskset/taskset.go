@@ -101,16 +101,20 @@ func (s *Set) stop(match func(string, *task) bool) {
 	}
 }
 
-// Tick calls fn every d until ctx is done: the body of a periodic task.
-func Tick(ctx context.Context, d time.Duration, fn func()) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
+// Every starts, as the task id of the whole manager (ledger ""), a task
+// that calls fn every d until it is stopped by Stop or StopAll. It reports
+// what Start reports.
+func (s *Set) Every(id string, d time.Duration, fn func()) bool {
+	return s.Start(id, "", func(ctx context.Context) {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn()
+			}
 		}
-	}
+	})
 }

@@ -116,20 +116,21 @@ func TestConcurrentStartStop(t *testing.T) {
 	}
 }
 
-func TestTickCallsUntilCanceled(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+func TestEveryCallsUntilStopped(t *testing.T) {
+	var s Set
 	var n atomic.Int64
-	returned := make(chan struct{})
-	go func() {
-		Tick(ctx, time.Millisecond, func() {
-			if n.Add(1) == 3 {
-				cancel()
-			}
-		})
-		close(returned)
-	}()
-	<-returned
-	if n.Load() < 3 {
-		t.Fatalf("fn called %d times before Tick returned", n.Load())
+	reached := make(chan struct{})
+	s.Every("tick", time.Millisecond, func() {
+		if n.Add(1) == 3 {
+			close(reached)
+		}
+	})
+	<-reached
+	s.StopLedger("") // a task of the whole manager is no ledger's
+	s.Stop("tick")
+	after := n.Load()
+	time.Sleep(5 * time.Millisecond)
+	if after < 3 || n.Load() != after {
+		t.Fatalf("fn called %d times before Stop returned, %d after", after, n.Load())
 	}
 }
