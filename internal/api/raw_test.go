@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -152,6 +153,20 @@ func TestAuthentication(t *testing.T) {
 		{"malformed header", func() *http.Request {
 			r, _ := http.NewRequest("GET", n.URL()+"/ledgers", nil)
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=x")
+			return r
+		}, "IncompleteSignatureException", 400},
+		{"thousands of signed headers", func() *http.Request {
+			// A known key, a current date, a forged signature and 7,000
+			// names: refused before any of them is canonicalized.
+			r := signedRequest(t, "GET", n.URL()+"/ledgers", "", nil, servertest.AccessKeyID, servertest.SecretAccessKey, time.Now())
+			names := make([]string, 7000)
+			for i := range names {
+				names[i] = fmt.Sprintf("x-h%04d", i)
+			}
+			auth := r.Header.Get("Authorization")
+			start := strings.Index(auth, "SignedHeaders=") + len("SignedHeaders=")
+			end := start + strings.Index(auth[start:], ",")
+			r.Header.Set("Authorization", auth[:start]+strings.Join(names, ";")+auth[end:])
 			return r
 		}, "IncompleteSignatureException", 400},
 	} {
