@@ -358,6 +358,22 @@ func TestQuotas(t *testing.T) {
 			}
 			return tx.Execute("UPDATE Q SET b = ?", big)
 		}, "exceeds the limit of 131072 bytes"},
+		{"document of shared parts over 128 KB", func(tx qldbdriver.Transaction) (any, error) {
+			// 1,000 references to one 70 KB string: 70 MB encoded, which
+			// the encoder no longer writes out before refusing it.
+			if _, err := tx.Execute("INSERT INTO Q VALUE {'a': ?}", big); err != nil {
+				return nil, err
+			}
+			return tx.Execute("UPDATE Q AS q SET q.b = [" + strings.TrimSuffix(strings.Repeat("q.a, ", 1000), ", ") + "]")
+		}, "exceeds the limit of 131072 bytes"},
+		{"value of 2^60 shared parts", func(tx qldbdriver.Transaction) (any, error) {
+			var b strings.Builder
+			b.WriteString("SELECT COUNT(*) FROM <<[1, 1]>> AS a0")
+			for i := 1; i < 60; i++ {
+				fmt.Fprintf(&b, ", <<[a%d, a%d]>> AS a%d", i-1, i-1, i)
+			}
+			return tx.Execute(b.String())
+		}, "builds a value of more than"},
 		{"statement over 100,000 characters", func(tx qldbdriver.Transaction) (any, error) {
 			s := "SELECT * FROM Q WHERE a = '" + strings.Repeat("y", 100000) + "'"
 			return tx.Execute(s)

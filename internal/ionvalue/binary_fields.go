@@ -36,6 +36,7 @@ const (
 // reset empties e for the next top-level value, keeping its buffers.
 func (e *binaryEncoder) reset() {
 	e.body = e.body[:0]
+	e.limit = 0
 	clear(e.syms) // drop the references to the texts
 	e.syms = e.syms[:0]
 	if len(e.local) > keepSymbols {

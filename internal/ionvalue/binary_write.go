@@ -67,6 +67,7 @@ type binaryEncoder struct {
 	syms  []string
 	local map[string]uint64
 	java  bool // IonJavaStyle
+	limit int  // > 0: stop with ErrTooLarge once the body is longer
 }
 
 // sid returns the symbol id of text, adding it to the local symbols on first
@@ -112,6 +113,9 @@ func (e *binaryEncoder) closeContainer(code byte, start int) {
 func (e *binaryEncoder) value(v *Value, depth int) error {
 	if v == nil {
 		return errNilValue
+	}
+	if e.limit > 0 && len(e.body) > e.limit {
+		return ErrTooLarge
 	}
 	if depth >= MaxStoredDepth && v.isContainer() {
 		return tooDeep(MaxStoredDepth)

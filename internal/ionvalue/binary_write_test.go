@@ -2,11 +2,13 @@ package ionvalue
 
 import (
 	"bytes"
+	"errors"
 	"math"
 	"math/big"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -261,5 +263,39 @@ func BenchmarkMarshalBinary(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestMarshalBinaryUpTo: within its limit it writes MarshalBinary's bytes;
+// past it, it stops early with ErrTooLarge. The value here is a list of the
+// same 100 KB string 10,000 times: 1 GB encoded, 100 KB in memory.
+func TestMarshalBinaryUpTo(t *testing.T) {
+	small := Struct(Field{Name: "a", Value: String("x")}, Field{Name: "b", Value: List(Int(1), Symbol("s"))})
+	want, err := MarshalBinary(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := MarshalBinaryUpTo(small, len(want)); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("at the limit: %x, %v; want %x", got, err, want)
+	}
+	if _, err := MarshalBinaryUpTo(small, len(want)-1); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("one byte over the limit: %v, want ErrTooLarge", err)
+	}
+
+	s := String(strings.Repeat("x", 100_000))
+	elems := make([]*Value, 10_000)
+	for i := range elems {
+		elems[i] = s
+	}
+	shared := List(elems...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = MarshalBinaryUpTo(shared, 128*1024)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("1 GB encoding under a 128 KiB limit: %v, want ErrTooLarge", err)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Fatalf("stopping at 128 KiB allocated %d bytes", alloc)
 	}
 }

@@ -164,6 +164,30 @@ func MarshalBinary(v *Value) ([]byte, error) {
 	return e.bytes(), nil
 }
 
+// ErrTooLarge is returned (wrapped) by MarshalBinaryUpTo for a value whose
+// encoding is longer than its limit.
+var ErrTooLarge = errors.New("ionvalue: the encoding exceeds the size limit")
+
+// MarshalBinaryUpTo is MarshalBinary for a value whose encoding may be at
+// most max bytes: past that it stops, with an error wrapping ErrTooLarge,
+// having written little more than max bytes. A value built with shared
+// parts (a list of the same big value many times) can encode to far more
+// than it occupies in memory; this bounds what encoding it costs.
+func MarshalBinaryUpTo(v *Value, max int) ([]byte, error) {
+	e := marshalEncoders.Get().(*binaryEncoder)
+	e.reset()
+	defer e.release(&marshalEncoders)
+	e.limit = max
+	if err := e.value(v, 0); err != nil {
+		return nil, fmt.Errorf("ionvalue: write: %w", err)
+	}
+	b := e.bytes()
+	if len(b) > max {
+		return nil, fmt.Errorf("ionvalue: write: %w", ErrTooLarge)
+	}
+	return b, nil
+}
+
 // MarshalText renders v as compact Ion text on one line, in the style of
 // QLDB's GetBlock IonText: no whitespace between tokens, field names and
 // annotations unquoted when they are plain identifiers, strings double-quoted,

@@ -217,15 +217,22 @@ func negate(v *ionvalue.Value) *ionvalue.Value {
 	return negateLiteral(v)
 }
 
-// concat is ||: text with text gives a string.
-func concat(a, b *ionvalue.Value) *ionvalue.Value {
+// concat is ||: text with text gives a string, within the memory budget.
+func (c *execCtx) concat(a, b *ionvalue.Value) (*ionvalue.Value, error) {
 	switch {
 	case a == nil || b == nil:
-		return nil
+		return nil, nil
 	case isNull(a) || isNull(b):
-		return ionvalue.Null()
+		return ionvalue.Null(), nil
 	case !isText(a) || !isText(b):
-		return nil
+		return nil, nil
 	}
-	return ionvalue.String(a.Text + b.Text)
+	// The result is checked before it is made: a chain of || over a long
+	// string would otherwise double it at each step.
+	if n := int64(len(a.Text)) + int64(len(b.Text)); c.lim.MaxMemoryBytes > 0 && valueSize+n > c.lim.MaxMemoryBytes {
+		return nil, newBudgetError("the statement builds a string of more than %d bytes; build it in smaller parts", c.lim.MaxMemoryBytes)
+	} else if err := c.spend(n / 64); err != nil {
+		return nil, err
+	}
+	return ionvalue.String(a.Text + b.Text), nil
 }

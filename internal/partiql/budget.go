@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"unsafe"
 
 	"github.com/strand-db/strand/internal/ionvalue"
@@ -98,8 +99,15 @@ var (
 // *ionvalue.Value tree: a node per value, its text, bytes, field names and
 // the slices that hold its children. Shared sub-values are counted once per
 // reference, as an encoder would write them. It is a budget estimate, not
-// an exact measure. A nil value (MISSING) is 0.
-func ApproxSize(v *ionvalue.Value) int64 {
+// an exact measure. A nil value (MISSING) is 0. Its time is linear in that size, so on a value the
+// statement built from shared parts it can be exponential in the
+// statement's length: use ApproxSizeUpTo where v may be such a value.
+func ApproxSize(v *ionvalue.Value) int64 { return ApproxSizeUpTo(v, math.MaxInt64) }
+
+// ApproxSizeUpTo is ApproxSize(v) when that is at most limit, and otherwise
+// some number above limit. It stops walking v once the sum passes limit,
+// so it visits at most about limit/valueSize values whatever v's shape.
+func ApproxSizeUpTo(v *ionvalue.Value, limit int64) int64 {
 	if v == nil {
 		return 0
 	}
@@ -107,14 +115,78 @@ func ApproxSize(v *ionvalue.Value) int64 {
 	for _, a := range v.Annotations {
 		n += int64(len(a)) + 16
 	}
-	if v.BigInt != nil || v.Decimal != nil {
-		n += 64
+	switch {
+	case v.BigInt != nil:
+		n += 32 + int64(v.BigInt.BitLen()+7)/8
+	case v.Decimal != nil:
+		co, _ := v.Decimal.CoEx()
+		n += 64 + int64(co.BitLen()+7)/8
 	}
 	for _, e := range v.Elems {
-		n += ptrSize + ApproxSize(e)
+		if n > limit {
+			return n
+		}
+		n += ptrSize + ApproxSizeUpTo(e, limit-n)
 	}
 	for _, f := range v.Fields {
-		n += fieldSize + int64(len(f.Name)) + ApproxSize(f.Value)
+		if n > limit {
+			return n
+		}
+		n += fieldSize + int64(len(f.Name)) + ApproxSizeUpTo(f.Value, limit-n)
 	}
 	return n
+}
+
+// chargeValue charges what holding v costs (its ApproxSize and a pointer)
+// and returns the amount charged. It walks v no further than the budget
+// left, so a value built from shared parts costs no more time than one of
+// the budget's size.
+func (c *execCtx) chargeValue(v *ionvalue.Value) (int64, error) {
+	limit := int64(math.MaxInt64)
+	if c.lim.MaxMemoryBytes > 0 {
+		limit = c.lim.MaxMemoryBytes - c.mem
+	}
+	n := ApproxSizeUpTo(v, limit) + ptrSize
+	if err := c.spend(n / valueSize); err != nil {
+		return 0, err
+	}
+	return n, c.charge(n)
+}
+
+// built returns v, a value the statement constructed (a list, bag or
+// struct literal, or a concatenated string), or the budget error if its
+// ApproxSize exceeds the memory budget. Constructed values may share
+// parts: a few dozen FROM sources, each a list of the one before twice,
+// make a value whose size is exponential in the statement's length, and
+// every later walk of it (comparing, charging, encoding) would take as
+// long. Checking each constructed value keeps every value the statement
+// holds within the budget, and so every walk of one within limit/valueSize
+// steps.
+func (c *execCtx) built(v *ionvalue.Value) (*ionvalue.Value, error) {
+	if c.lim.MaxMemoryBytes <= 0 {
+		return v, nil
+	}
+	n := ApproxSizeUpTo(v, c.lim.MaxMemoryBytes)
+	if n > c.lim.MaxMemoryBytes {
+		return nil, newBudgetError("the statement builds a value of more than %d bytes; build it in smaller parts", c.lim.MaxMemoryBytes)
+	}
+	return v, c.spend(n / valueSize)
+}
+
+// spendCheckEvery is how many units of work (values walked, characters
+// compared) pass between two looks at the statement's context, about a
+// millisecond's worth.
+const spendCheckEvery = 1 << 20
+
+// spend counts n units of work done inside one row's evaluation (values
+// walked, pattern steps) and, every spendCheckEvery units, looks at the
+// statement's context, so that a single expression of quadratic cost
+// (LIKE on long strings) stops when its transaction does.
+func (c *execCtx) spend(n int64) error {
+	c.spent += n
+	if c.spent-c.lastSpendCheck >= spendCheckEvery {
+		c.lastSpendCheck = c.spent
+		return c.checkCtx()
+	}
+	return nil
 }

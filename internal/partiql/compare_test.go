@@ -98,12 +98,15 @@ func TestLikeMatch(t *testing.T) {
 		{"abc", "a!%c", false}, {"aXbXc", "a%b%c", true}, {"héllo", "h_llo", true}, {"mississippi", "%iss%ppi", true},
 	}
 	for _, c := range cases {
-		got, ok := likeMatch([]rune(c.s), []rune(c.p), '!')
-		if !ok || got != c.want {
+		got, ok, err := likeMatch([]rune(c.s), []rune(c.p), '!', noSpendLimit)
+		if !ok || err != nil || got != c.want {
 			t.Errorf("%q LIKE %q = %v (ok %v), want %v", c.s, c.p, got, ok, c.want)
 		}
 	}
-	if _, ok := likeMatch([]rune("a"), []rune("a!"), '!'); ok {
+	if _, ok, _ := likeMatch([]rune("a"), []rune("a!"), '!', noSpendLimit); ok {
 		t.Error("a pattern ending in the escape should be invalid")
 	}
 }
+
+// noSpendLimit is a likeMatch spend that never stops it.
+func noSpendLimit(int64) error { return nil }

@@ -12,9 +12,10 @@ import (
 type execCtx struct {
 	ctx context.Context
 	lim Limits
-	// visited, lastCheck and mem are the statement's budget accounts (see
-	// budget.go).
+	// visited, lastCheck, mem, spent and lastSpendCheck are the
+	// statement's budget accounts (see budget.go).
 	visited, lastCheck, mem int64
+	spent, lastSpendCheck   int64
 
 	tx      Tx
 	params  []*ionvalue.Value
@@ -164,7 +165,7 @@ func (c *execCtx) eval(e Expr, s *scope) (*ionvalue.Value, error) {
 				out.Fields = append(out.Fields, ionvalue.Field{Name: k.Text, Value: v})
 			}
 		}
-		return out, nil
+		return c.built(out)
 	case *ListExpr:
 		return c.evalElems(e.Elems, s)
 	case *BagExpr:
@@ -192,7 +193,7 @@ func (c *execCtx) evalElems(es []Expr, s *scope) (*ionvalue.Value, error) {
 		}
 		out[i] = v
 	}
-	return ionvalue.List(out...), nil
+	return c.built(ionvalue.List(out...))
 }
 
 // evalPath walks path steps; any step that does not apply gives MISSING.
@@ -279,7 +280,7 @@ func (c *execCtx) evalBinary(e *Binary, s *scope) (*ionvalue.Value, error) {
 	case "+", "-", "*", "/", "%":
 		return arith(e.Pos, e.Op, l, r)
 	case "||":
-		return concat(l, r), nil
+		return c.concat(l, r)
 	}
 	return compareOp(e.Op, l, r), nil
 }
@@ -448,7 +449,10 @@ func (c *execCtx) evalLike(e *Like, s *scope) (*ionvalue.Value, error) {
 		}
 		escRune = rs[0]
 	}
-	m, ok := likeMatch([]rune(x.Text), []rune(pat.Text), escRune)
+	m, ok, err := likeMatch([]rune(x.Text), []rune(pat.Text), escRune, c.spend)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, evalErr(e.Pattern.Position(), "invalid LIKE pattern: the escape character must precede '%%', '_' or itself")
 	}
@@ -457,8 +461,9 @@ func (c *execCtx) evalLike(e *Like, s *scope) (*ionvalue.Value, error) {
 
 // likeMatch matches s against a LIKE pattern (% any run, _ any one
 // character, esc quoting the next character). ok is false for a pattern
-// ending in a lone escape.
-func likeMatch(s, pat []rune, esc rune) (match, ok bool) {
+// ending in a lone escape. Its time is at worst len(s)·len(pat) steps; it
+// reports them to spend in batches and stops with spend's error.
+func likeMatch(s, pat []rune, esc rune, spend func(steps int64) error) (match, ok bool, err error) {
 	type elem struct {
 		r    rune
 		kind byte // 'l' literal, '_' one, '%' many
@@ -468,7 +473,7 @@ func likeMatch(s, pat []rune, esc rune) (match, ok bool) {
 		switch r := pat[i]; {
 		case r == esc:
 			if i+1 >= len(pat) {
-				return false, false
+				return false, false, nil
 			}
 			i++
 			ps = append(ps, elem{pat[i], 'l'})
@@ -481,8 +486,15 @@ func likeMatch(s, pat []rune, esc rune) (match, ok bool) {
 		}
 	}
 	// Classic wildcard matching with backtracking to the last %.
-	si, pi, star, mark := 0, 0, -1, 0
+	const batch = 4096
+	si, pi, star, mark, steps := 0, 0, -1, 0, 0
 	for si < len(s) {
+		if steps++; steps == batch {
+			if err := spend(batch); err != nil {
+				return false, true, err
+			}
+			steps = 0
+		}
 		switch {
 		case pi < len(ps) && (ps[pi].kind == '_' || (ps[pi].kind == 'l' && ps[pi].r == s[si])):
 			si++
@@ -495,11 +507,11 @@ func likeMatch(s, pat []rune, esc rune) (match, ok bool) {
 			mark++
 			si = mark
 		default:
-			return false, true
+			return false, true, nil
 		}
 	}
 	for pi < len(ps) && ps[pi].kind == '%' {
 		pi++
 	}
-	return pi == len(ps), true
+	return pi == len(ps), true, nil
 }

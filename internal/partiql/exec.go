@@ -90,7 +90,7 @@ func (c *execCtx) execSelect(st *SelectStmt) error {
 		return err
 	}
 	return c.runSelect(pl, nil, func(v *ionvalue.Value) error {
-		if err := c.charge(ApproxSize(v) + ptrSize); err != nil {
+		if _, err := c.chargeValue(v); err != nil {
 			return err
 		}
 		c.res.Rows = append(c.res.Rows, v)

@@ -237,13 +237,12 @@ func (c *execCtx) runTail(pl *selectPlan, outer *scope, emit func(*ionvalue.Valu
 				ks[i] = row.Get(ref.Name) // ORDER BY a SELECT-list alias
 			}
 		}
-		sz := ApproxSize(row) + ptrSize
-		for _, k := range ks {
-			sz += ApproxSize(k) + ptrSize
-		}
-		held += sz
-		if err := c.charge(sz); err != nil {
-			return err
+		for _, v := range append([]*ionvalue.Value{row}, ks...) {
+			n, err := c.chargeValue(v)
+			held += n
+			if err != nil {
+				return err
+			}
 		}
 		rows = append(rows, keyed{ks, row})
 		return nil

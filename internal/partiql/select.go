@@ -175,9 +175,9 @@ func (c *execCtx) subquery(st *SelectStmt, s *scope) ([]*ionvalue.Value, error) 
 	// part of a value the caller charges if it keeps it (a result row).
 	defer func() { c.release(held) }()
 	err := c.runSelect(pl, s, func(v *ionvalue.Value) error {
-		n := ApproxSize(v) + ptrSize
+		n, err := c.chargeValue(v)
 		held += n
-		if err := c.charge(n); err != nil {
+		if err != nil {
 			return err
 		}
 		rows = append(rows, v)

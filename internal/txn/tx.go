@@ -2,6 +2,7 @@ package txn
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -494,13 +495,16 @@ func (p *pendingDoc) memSize() int64 {
 }
 
 // encodeDoc is a document's Ion binary, within QLDB's document size limit.
+// The encoding stops once it passes the limit: a document built from
+// shared parts (a list of the same long string many times over) would
+// otherwise encode to gigabytes before its size was checked.
 func encodeDoc(data *ionvalue.Value) ([]byte, error) {
-	b, err := ionvalue.MarshalBinary(data)
+	b, err := ionvalue.MarshalBinaryUpTo(data, MaxDocumentBytes)
+	if errors.Is(err, ionvalue.ErrTooLarge) {
+		return nil, qldberr.New(qldberr.LimitExceeded, "Document size exceeds the limit of %d bytes (Ion binary)", MaxDocumentBytes)
+	}
 	if err != nil {
 		return nil, &partiql.Error{Code: partiql.CodeEvaluation, Message: fmt.Sprintf("Evaluation Error: document cannot be stored: %v", err)}
-	}
-	if len(b) > MaxDocumentBytes {
-		return nil, qldberr.New(qldberr.LimitExceeded, "Document size %d bytes exceeds the limit of %d bytes (Ion binary)", len(b), MaxDocumentBytes)
 	}
 	return b, nil
 }
