@@ -21,6 +21,7 @@ const (
 // Intake defaults, used when Options leave them zero.
 const (
 	DefaultBodyReadTimeout      = 30 * time.Second
+	DefaultResponseWriteTimeout = 60 * time.Second
 	DefaultMaxInflightBodyBytes = 64 << 20
 	// DefaultMaxConcurrentCommands is generous: a node serves far fewer
 	// statements at once usefully (they share its cores and one committer
@@ -141,3 +142,39 @@ func (s *Handler) admitBody(w http.ResponseWriter, r *http.Request) (body []byte
 		return nil, nil, qldberr.New(errSerialization, "Could not read the request body")
 	}
 }
+
+// timedWriter gives every write of an answer ResponseWriteTimeout to reach
+// the client: it sets the connection's write deadline when the status is
+// written and again before each write (so a long streamed answer, such as
+// a backup, has the timeout per write, not in all). A client that stops
+// reading (a paused process, a stalled proxy) would otherwise hold its
+// handler, its command slot and its share of the in-flight body budget
+// for as long as its connection stays open: enough such clients would
+// refuse everyone else.
+type timedWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+// timeWrites wraps w in a timedWriter. It clears any write deadline an
+// earlier request on the same connection left, so that what net/http itself
+// writes before the answer (100 Continue) is not cut off by a stale one.
+func (s *Handler) timeWrites(w http.ResponseWriter) http.ResponseWriter {
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // not supported on every transport
+	return &timedWriter{ResponseWriter: w, rc: rc, timeout: s.opts.ResponseWriteTimeout}
+}
+
+func (w *timedWriter) WriteHeader(status int) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *timedWriter) Write(b []byte) (int, error) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.timeout))
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *timedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -47,6 +47,9 @@ type Options struct {
 	// BodyReadTimeout bounds the time to receive a request's body once its
 	// headers are in (zero: DefaultBodyReadTimeout).
 	BodyReadTimeout time.Duration
+	// ResponseWriteTimeout bounds each write of an answer to the client
+	// (zero: DefaultResponseWriteTimeout); see timedWriter.
+	ResponseWriteTimeout time.Duration
 	// MaxInflightBodyBytes bounds the request-body bytes held at once
 	// across all requests (zero: DefaultMaxInflightBodyBytes).
 	MaxInflightBodyBytes int64
@@ -112,6 +115,9 @@ func New(opts Options) *Handler {
 	if opts.BodyReadTimeout <= 0 {
 		opts.BodyReadTimeout = DefaultBodyReadTimeout
 	}
+	if opts.ResponseWriteTimeout <= 0 {
+		opts.ResponseWriteTimeout = DefaultResponseWriteTimeout
+	}
 	if opts.MaxInflightBodyBytes <= 0 {
 		opts.MaxInflightBodyBytes = DefaultMaxInflightBodyBytes
 	}
@@ -144,7 +150,7 @@ const (
 // and the request decoded. No panic escapes it: a handler that panics
 // answers 500 InternalFailure and the stack goes to the log.
 func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w, observed := s.observe(w)
+	w, observed := s.observe(s.timeWrites(w))
 	defer observed()
 	w.Header().Set("X-Amzn-RequestId", qldbid.New())
 	session := r.Header.Get(targetHdr) != ""

@@ -66,6 +66,7 @@ type Config struct {
 	PartiQLExtensions        bool          // allow ORDER BY, LIMIT/OFFSET and unique indexes (beyond QLDB)
 	ReadHeaderTimeout        time.Duration // time to receive a request's headers
 	BodyReadTimeout          time.Duration // time to receive a request's body after its headers
+	ResponseWriteTimeout     time.Duration // time for each write of an answer to reach the client
 	IdleTimeout              time.Duration // how long an idle keep-alive connection stays open
 	MaxInflightBodyBytes     int64         // request-body bytes held at once across all requests
 	MaxConcurrentCommands    int           // SendCommand requests served at once
@@ -150,6 +151,7 @@ func Default() Config {
 		MaxClockSkew:         15 * time.Minute,
 		ReadHeaderTimeout:    10 * time.Second,
 		BodyReadTimeout:      30 * time.Second,
+		ResponseWriteTimeout: 60 * time.Second,
 		IdleTimeout:          2 * time.Minute,
 		MaxInflightBodyBytes: 64 << 20,
 
@@ -203,6 +205,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxClockSkew, "max-clock-skew", c.MaxClockSkew, "largest accepted difference between a request's signing time and the server clock")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", c.ReadHeaderTimeout, "time a client has to send a request's headers")
 	fs.DurationVar(&c.BodyReadTimeout, "body-read-timeout", c.BodyReadTimeout, "time a client has to send a request's body once its headers are in")
+	fs.DurationVar(&c.ResponseWriteTimeout, "response-write-timeout", c.ResponseWriteTimeout, "time each write of an answer has to reach the client; a client that stops reading is disconnected")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long an idle keep-alive connection stays open")
 	fs.Int64Var(&c.MaxInflightBodyBytes, "max-inflight-body-bytes", c.MaxInflightBodyBytes, "request-body bytes the server holds at once across all requests; past it requests get 503 ThrottlingException")
 	fs.IntVar(&c.MaxConcurrentCommands, "max-concurrent-commands", c.MaxConcurrentCommands, "QLDBSession commands (statements, commits, ...) the server serves at once; past it requests get 503 CapacityExceededException (EndSession and AbortTransaction are always served)")
@@ -358,8 +361,8 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--node-url %q is not an http:// or https:// URL with a host", c.NodeURL))
 		}
 	}
-	if c.ReadHeaderTimeout <= 0 || c.BodyReadTimeout <= 0 || c.IdleTimeout <= 0 {
-		errs = append(errs, errors.New("--read-header-timeout, --body-read-timeout and --idle-timeout must be positive"))
+	if c.ReadHeaderTimeout <= 0 || c.BodyReadTimeout <= 0 || c.ResponseWriteTimeout <= 0 || c.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("--read-header-timeout, --body-read-timeout, --response-write-timeout and --idle-timeout must be positive"))
 	}
 	if c.MaxConcurrentCommands < 1 {
 		errs = append(errs, errors.New("--max-concurrent-commands must be at least 1"))

@@ -43,6 +43,7 @@ func TestSecretSource(t *testing.T) {
 func TestIntakeLimitsValidated(t *testing.T) {
 	for _, args := range [][]string{
 		{"--body-read-timeout", "0s"},
+		{"--response-write-timeout", "0s"},
 		{"--read-header-timeout", "-1s"},
 		{"--idle-timeout", "0s"},
 		{"--max-inflight-body-bytes", "1000"},

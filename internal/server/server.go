@@ -211,7 +211,7 @@ func OpenWithStore(cfg config.Config, log *slog.Logger, st store.Store) (*Node, 
 	handler := api.New(api.Options{
 		Region: cfg.Region, AccountID: cfg.AccountID, Credentials: cfg.Credentials,
 		MaxClockSkew: cfg.MaxClockSkew, Ledgers: cat, Sessions: n.sessions, Streams: n.streams, Exports: n.exports, Logger: log,
-		BodyReadTimeout: cfg.BodyReadTimeout, MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
+		BodyReadTimeout: cfg.BodyReadTimeout, ResponseWriteTimeout: cfg.ResponseWriteTimeout, MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
 		Backup: n, BackupKeys: cfg.BackupKeys, MaxConcurrentCommands: cfg.MaxConcurrentCommands,
 		Router: n.router(), ForwardClient: forwardClient(), RouteWait: 2*cfg.LeaseTTL + time.Second, OwnerCheck: cfg.LeaseTTL / 3, ForwardTimeout: cfg.ForwardTimeout,
 		Observer: n.obs.observeRequest,
