@@ -70,6 +70,7 @@ type Config struct {
 	IdleTimeout              time.Duration // how long an idle keep-alive connection stays open
 	MaxInflightBodyBytes     int64         // request-body bytes held at once across all requests
 	MaxConcurrentCommands    int           // SendCommand requests served at once
+	MaxConnections           int           // client connections served at once
 
 	// SecretOnCommandLine is set by Parse when --secret-access-key came
 	// from the command line, where other users can read it (ps,
@@ -159,6 +160,7 @@ func Default() Config {
 		MaxStatementMemory:       txn.DefaultMaxStatementMemory,
 		MaxPendingBytesPerLedger: txn.DefaultMaxPendingBytesPerLedger,
 		MaxConcurrentCommands:    1024,
+		MaxConnections:           8192,
 
 		MaxStreamsPerLedger:   stream.DefaultMaxActivePerLedger,
 		StreamRetention:       stream.DefaultRetention,
@@ -208,6 +210,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ResponseWriteTimeout, "response-write-timeout", c.ResponseWriteTimeout, "time each write of an answer has to reach the client; a client that stops reading is disconnected")
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long an idle keep-alive connection stays open")
 	fs.Int64Var(&c.MaxInflightBodyBytes, "max-inflight-body-bytes", c.MaxInflightBodyBytes, "request-body bytes the server holds at once across all requests; past it requests get 503 ThrottlingException")
+	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, "client connections the server keeps open at once; a connection past it is closed on arrival (keep it below the open-files limit)")
 	fs.IntVar(&c.MaxConcurrentCommands, "max-concurrent-commands", c.MaxConcurrentCommands, "QLDBSession commands (statements, commits, ...) the server serves at once; past it requests get 503 CapacityExceededException (EndSession and AbortTransaction are always served)")
 	fs.StringVar(&c.KinesisEndpoint, "kinesis-endpoint", c.KinesisEndpoint, "send every Kinesis call to this URL (a local emulator); credentials from the standard chain, no role assumption unless --assume-role")
 	fs.StringVar(&c.S3Endpoint, "s3-endpoint", c.S3Endpoint, "send the S3 calls of journal exports to this URL (any S3-compatible server, path-style addressing); credentials from the standard chain, no role assumption unless --assume-role")
@@ -366,6 +369,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConcurrentCommands < 1 {
 		errs = append(errs, errors.New("--max-concurrent-commands must be at least 1"))
+	}
+	if c.MaxConnections < 1 {
+		errs = append(errs, errors.New("--max-connections must be at least 1"))
 	}
 	if c.MaxInflightBodyBytes < 1<<20 {
 		errs = append(errs, errors.New("--max-inflight-body-bytes must be at least 1 MiB"))

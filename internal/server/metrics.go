@@ -27,6 +27,7 @@ type nodeMetrics struct {
 	groupSize       prometheus.Histogram
 	syncSeconds     prometheus.Histogram
 	occConflicts    prometheus.Counter
+	connsRefused    prometheus.Counter
 }
 
 func newNodeMetrics() *nodeMetrics {
@@ -51,6 +52,8 @@ func newNodeMetrics() *nodeMetrics {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}),
 		occConflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "strand_occ_conflicts_total",
 			Help: "Commits refused with OccConflictException (another transaction changed what they read)."}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "strand_connections_refused_total",
+			Help: "Client connections closed on arrival because --max-connections were open."}),
 	}
 	for _, op := range api.Operations() {
 		m.requests.WithLabelValues(op, noError)
@@ -62,7 +65,7 @@ func newNodeMetrics() *nodeMetrics {
 // register adds the series to reg, with gauges of the open sessions and
 // the store's size read at each scrape.
 func (m *nodeMetrics) register(reg *prometheus.Registry, sessions *txn.Engine, st store.Store) {
-	reg.MustRegister(m.requests, m.requestDuration, m.commits, m.commitGroups, m.failedGroups, m.groupSize, m.syncSeconds, m.occConflicts)
+	reg.MustRegister(m.requests, m.requestDuration, m.commits, m.commitGroups, m.failedGroups, m.groupSize, m.syncSeconds, m.occConflicts, m.connsRefused)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strand_sessions_open",
 		Help: "Open QLDB sessions on this node, all ledgers."}, func() float64 { return float64(sessions.OpenSessions()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "strand_store_size_bytes",

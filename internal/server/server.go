@@ -235,6 +235,7 @@ func (n *Node) Listen() error {
 	if err != nil {
 		return fmt.Errorf("server: listen: %w", err)
 	}
+	ln = newConnLimiter(ln, n.cfg.MaxConnections, n.obs.connsRefused)
 	if n.cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(n.cfg.TLSCert, n.cfg.TLSKey)
 		if err != nil {

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// connLimiter is a listener that serves at most cap(slots) connections at
+// once. A connection accepted past the bound is closed at once and counted
+// in refused, instead of being served or left in the kernel's queue: a
+// flood of connections that send nothing then costs the server a file
+// descriptor each for an instant, not a goroutine and its buffers each for
+// up to --read-header-timeout, and clients of a full server fail fast and
+// retry rather than hang.
+type connLimiter struct {
+	net.Listener
+	slots   chan struct{}
+	refused prometheus.Counter
+}
+
+func newConnLimiter(ln net.Listener, max int, refused prometheus.Counter) *connLimiter {
+	return &connLimiter{Listener: ln, slots: make(chan struct{}, max), refused: refused}
+}
+
+// Accept returns the next connection within the bound, closing those past
+// it.
+func (l *connLimiter) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &limitedConn{Conn: c, slots: l.slots}, nil
+		default:
+			l.refused.Inc()
+			_ = c.Close()
+		}
+	}
+}
+
+// open is the number of connections being served.
+func (l *connLimiter) open() int { return len(l.slots) }
+
+// limitedConn gives its slot back when it is first closed.
+type limitedConn struct {
+	net.Conn
+	slots chan struct{}
+	once  sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { <-c.slots })
+	return err
+}
+
+// CloseWrite half-closes the connection as *net.TCPConn does; net/http uses
+// it to end an answer cleanly before it closes a connection whose request
+// body it did not read.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
