@@ -14,6 +14,11 @@ import (
 // rationals, so that `1d999999999` cannot make the server allocate gigabytes.
 const maxArithExp = 10000
 
+// maxProductBits bounds the operands of a product (about 19,700 decimal
+// digits between them), so that a chain of products cannot grow a value
+// without bound.
+const maxProductBits = 1 << 16
+
 // ratOf converts an int or decimal value to an exact rational.
 func ratOf(v *ionvalue.Value) (*big.Rat, bool) {
 	switch v.Type {
@@ -130,7 +135,7 @@ func arith(p Pos, op string, a, b *ionvalue.Value) (*ionvalue.Value, error) {
 		case "-":
 			return ionvalue.BigIntValue(x.Sub(x, y)), nil
 		case "*":
-			if x.BitLen()+y.BitLen() > 1<<16 {
+			if x.BitLen()+y.BitLen() > maxProductBits {
 				return nil, evalErr(p, "integer result too large")
 			}
 			return ionvalue.BigIntValue(x.Mul(x, y)), nil
@@ -153,7 +158,7 @@ func arith(p Pos, op string, a, b *ionvalue.Value) (*ionvalue.Value, error) {
 	}
 	switch op {
 	case "+", "-", "*":
-		return exactDecimal(op, a, b), nil
+		return exactDecimal(p, op, a, b)
 	}
 	if y.Sign() == 0 {
 		return nil, evalErr(p, "division by zero")
@@ -172,12 +177,17 @@ func arith(p Pos, op string, a, b *ionvalue.Value) (*ionvalue.Value, error) {
 // (at least one a decimal, both within maxArithExp), keeping the scale as
 // Ion decimals and QLDB's engine (Java's BigDecimal) do: a sum has the
 // larger number of fraction digits of its operands (1.10 + 1.20 is 2.30),
-// a product their total (90.25 * 2 is 180.50).
-func exactDecimal(op string, a, b *ionvalue.Value) *ionvalue.Value {
+// a product their total (90.25 * 2 is 180.50). A product's coefficient is
+// bounded as an int product is: a chain of products of a long decimal
+// would otherwise grow its coefficient by that length at each step.
+func exactDecimal(p Pos, op string, a, b *ionvalue.Value) (*ionvalue.Value, error) {
 	c1, e1 := coefExp(a)
 	c2, e2 := coefExp(b)
 	if op == "*" {
-		return ionvalue.DecimalValue(ion.NewDecimal(c1.Mul(c1, c2), e1+e2, false))
+		if c1.BitLen()+c2.BitLen() > maxProductBits {
+			return nil, evalErr(p, "decimal result too large")
+		}
+		return ionvalue.DecimalValue(ion.NewDecimal(c1.Mul(c1, c2), e1+e2, false)), nil
 	}
 	e := min(e1, e2)
 	c1.Mul(c1, pow10(int64(e1-e)))
@@ -187,7 +197,7 @@ func exactDecimal(op string, a, b *ionvalue.Value) *ionvalue.Value {
 	} else {
 		c1.Sub(c1, c2)
 	}
-	return ionvalue.DecimalValue(ion.NewDecimal(c1, e, false))
+	return ionvalue.DecimalValue(ion.NewDecimal(c1, e, false)), nil
 }
 
 // coefExp returns an int or decimal as a fresh coefficient and exponent.

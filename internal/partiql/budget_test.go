@@ -201,3 +201,29 @@ func (c *countErr) Err() error {
 	c.n++
 	return nil
 }
+
+// TestProductsBounded: a product of ints or decimals whose operands hold
+// more than maxProductBits between them is an error. Before, a chain of
+// products of a decimal parameter grew its coefficient by the parameter's
+// length at each step, without bound.
+func TestProductsBounded(t *testing.T) {
+	digits := strings.Repeat("7", 3000)
+	for _, tc := range []struct{ name, param, msg string }{
+		{"decimal", digits + "d0", "decimal result too large"},
+		{"int", digits, "integer result too large"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ionvalue.Decode([]byte(tc.param))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = execLimited(context.Background(), t, "SELECT VALUE x"+strings.Repeat(" * x", 9)+" FROM <<?>> AS x", Limits{}, p[0])
+			wantErr(t, err, CodeEvaluation, tc.msg)
+			// Three factors (about 30,000 bits) are within the bound.
+			res, err := execLimited(context.Background(), t, "SELECT VALUE x * x * x FROM <<?>> AS x", Limits{}, p[0])
+			if err != nil || len(res.Rows) != 1 {
+				t.Fatalf("x * x * x: %v", err)
+			}
+		})
+	}
+}
