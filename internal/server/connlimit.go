@@ -21,6 +21,11 @@ type connLimiter struct {
 	refused prometheus.Counter
 }
 
+// maxMetricsConnections bounds the connections of the metrics listener
+// (--metrics-listen), counted apart from the clients' (--max-connections),
+// so that a flood of clients does not stop health checks and scrapes.
+const maxMetricsConnections = 256
+
 func newConnLimiter(ln net.Listener, max int, refused prometheus.Counter) *connLimiter {
 	return &connLimiter{Listener: ln, slots: make(chan struct{}, max), refused: refused}
 }
@@ -46,7 +51,8 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 // open is the number of connections being served.
 func (l *connLimiter) open() int { return len(l.slots) }
 
-// limitedConn gives its slot back when it is first closed.
+// limitedConn gives its slot back when it is first closed: just before
+// the close, so that a client that saw it end can connect again at once.
 type limitedConn struct {
 	net.Conn
 	slots chan struct{}
@@ -54,9 +60,8 @@ type limitedConn struct {
 }
 
 func (c *limitedConn) Close() error {
-	err := c.Conn.Close()
 	c.once.Do(func() { <-c.slots })
-	return err
+	return c.Conn.Close()
 }
 
 // CloseWrite half-closes the connection as *net.TCPConn does; net/http uses

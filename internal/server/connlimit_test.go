@@ -70,6 +70,11 @@ func TestConnectionsBounded(t *testing.T) {
 	if b, err := io.ReadAll(held[0]); err != nil || !strings.HasPrefix(string(b), "HTTP/1.1 200") {
 		t.Fatalf("a held connection's request: %q %v", b, err)
 	}
+	// The metrics listener's connections are counted apart: it answers
+	// while the clients' bound is reached.
+	if _, ans := probe(t, strings.TrimSuffix(n.MetricsURL(), "/metrics"), "/health"); ans == nil {
+		t.Fatal("no answer from /health on the metrics listener")
+	}
 	// Its slot is free again: an SDK client is served.
 	qc := n.QLDB(servertest.AccessKeyID, servertest.SecretAccessKey)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -259,7 +259,10 @@ func (n *Node) Listen() error {
 		if n.cfg.Pprof {
 			servePprof(mux)
 		}
-		n.mhttp = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		// Scrapers and probes need few connections; the bound keeps a
+		// flood of them from costing more than a flood of clients could.
+		mln = newConnLimiter(mln, maxMetricsConnections, n.obs.connsRefused)
+		n.mhttp = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 		n.metricsAddr = mln.Addr().String()
 		go func() { _ = n.mhttp.Serve(mln) }()
 	}
