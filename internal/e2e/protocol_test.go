@@ -358,6 +358,9 @@ func TestQuotas(t *testing.T) {
 			}
 			return tx.Execute("UPDATE Q SET b = ?", big)
 		}, "exceeds the limit of 131072 bytes"},
+		{"parameter over 128 KB of Ion binary", func(tx qldbdriver.Transaction) (any, error) {
+			return tx.Execute("INSERT INTO Q VALUE {'a': ?}", strings.Repeat("x", 131072))
+		}, "more than the limit of 131072"},
 		{"document of shared parts over 128 KB", func(tx qldbdriver.Transaction) (any, error) {
 			// 1,000 references to one 70 KB string: 70 MB encoded, which
 			// the encoder no longer writes out before refusing it.

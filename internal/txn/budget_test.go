@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/qldberr"
 )
 
@@ -82,5 +83,58 @@ func TestCursorsCountAsPendingBytes(t *testing.T) {
 	}
 	if p := l.PendingBytes(); p != 0 {
 		t.Errorf("after abort the ledger counts %d bytes", p)
+	}
+}
+
+// TestParameterSizeLimits: a parameter longer than the QLDBSession model
+// allows (IonBinary 131,072 bytes, IonText 1,048,576 characters) is a
+// BadRequestException naming it, and changes nothing; one at the limit is
+// taken. Characters, not bytes, count for IonText.
+func TestParameterSizeLimits(t *testing.T) {
+	e, _ := newTestEngine(t, Options{})
+	c := newClient(t, e)
+	c.do("CREATE TABLE T")
+	// Ion binary of a string of n bytes, n+8 bytes in all for the n used
+	// here: the version marker, the type descriptor, a three-byte VarUInt
+	// length and the text.
+	binaryString := func(n int) []byte {
+		b := []byte{0xE0, 0x01, 0x00, 0xEA, 0x8E}
+		b = append(b, ionvalue.AppendVarUint(nil, uint64(n))...)
+		return append(b, strings.Repeat("b", n)...)
+	}
+	if err := c.begin(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		p    Param
+		msg  string
+	}{
+		{"binary over", Param{IonBinary: binaryString(MaxParamBinaryBytes)}, "Parameter 1: IonBinary is 131080 bytes, more than the limit of 131072"},
+		{"text over", Param{IonText: `"` + strings.Repeat("é", MaxParamTextChars-1) + `"`}, "Parameter 1: IonText is 1048577 characters, more than the limit of 1048576"},
+		{"text at the limit in characters, over it in bytes", Param{IonText: `"` + strings.Repeat("é", MaxParamTextChars-2) + `"`}, ""},
+		{"binary at the limit", Param{IonBinary: binaryString(MaxParamBinaryBytes - 8)}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := e.ExecuteStatement(context.Background(), c.token, c.txID, "INSERT INTO T VALUE {'a': ?}", []Param{tc.p})
+			if tc.msg == "" {
+				// Within the parameter limits; the document is then too large
+				// or not, which is another check's business.
+				if qe, ok := err.(*qldberr.Error); ok && strings.Contains(qe.Message, "Parameter 1") {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			qe, ok := err.(*qldberr.Error)
+			if !ok || qe.Type != qldberr.BadRequest || qe.Message != tc.msg {
+				t.Fatalf("error %v, want BadRequestException %q", err, tc.msg)
+			}
+		})
+	}
+	if err := e.AbortTransaction(c.token); err != nil {
+		t.Fatal(err)
+	}
+	if rows := c.do("SELECT COUNT(*) FROM T"); rows[0].Fields[0].Value.Int != 0 {
+		t.Fatalf("refused parameters wrote %v", rows)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/strand-db/strand/internal/ionvalue"
 	"github.com/strand-db/strand/internal/journal"
@@ -184,6 +185,20 @@ func statementError(err error) error {
 	return err
 }
 
+// checkParamSize refuses parameter i (0-based) when it is longer than the
+// QLDBSession model allows a ValueHolder, as QLDB's request validation did.
+func checkParamSize(i int, p Param) error {
+	if p.IonBinary != nil && len(p.IonBinary) > MaxParamBinaryBytes {
+		return qldberr.New(qldberr.BadRequest, "Parameter %d: IonBinary is %d bytes, more than the limit of %d", i+1, len(p.IonBinary), MaxParamBinaryBytes)
+	}
+	if p.IonBinary == nil && len(p.IonText) > MaxParamTextChars {
+		if n := utf8.RuneCountInString(p.IonText); n > MaxParamTextChars {
+			return qldberr.New(qldberr.BadRequest, "Parameter %d: IonText is %d characters, more than the limit of %d", i+1, n, MaxParamTextChars)
+		}
+	}
+	return nil
+}
+
 // ExecuteStatement runs one statement in the open transaction and
 // returns the first page of its results. The statement stops when ctx is
 // done (the client went away: BadRequestException, the statement undone)
@@ -214,6 +229,10 @@ func (e *Engine) ExecuteStatement(ctx context.Context, token, txID, statement st
 			raw := p.IonBinary
 			if raw == nil {
 				raw = []byte(p.IonText)
+			}
+			if perr := checkParamSize(i, p); perr != nil {
+				t.digest.Add(sh)
+				return perr
 			}
 			v, h, herr := qldbhash.HashIonValue(raw)
 			if herr != nil {

@@ -23,6 +23,10 @@ const (
 	MaxTransactionSize = 4 * 1024 * 1024
 	MaxStatementChars  = 100000
 	MaxIndexesPerTable = 5
+	// A statement parameter's size, as the QLDBSession model bounds
+	// ValueHolder: IonBinary bytes and IonText characters.
+	MaxParamBinaryBytes = 131072
+	MaxParamTextChars   = 1048576
 )
 
 // committedDoc is a live document as stored: its data, the committed-view
