@@ -26,6 +26,11 @@ type connLimiter struct {
 // so that a flood of clients does not stop health checks and scrapes.
 const maxMetricsConnections = 256
 
+// reservedFiles is how many file descriptors beyond --max-connections the
+// node wants left for its store (Pebble's tables and logs), the metrics
+// listener and outgoing connections (Kinesis, S3, PostgreSQL, peers).
+const reservedFiles = 1024
+
 func newConnLimiter(ln net.Listener, max int, refused prometheus.Counter) *connLimiter {
 	return &connLimiter{Listener: ln, slots: make(chan struct{}, max), refused: refused}
 }

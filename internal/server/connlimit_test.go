@@ -1,9 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/qldb"
 
 	"github.com/strand-db/strand/internal/config"
+	"github.com/strand-db/strand/internal/server"
 	"github.com/strand-db/strand/internal/server/servertest"
 )
 
@@ -93,4 +96,30 @@ func grepLines(text, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestMaxConnectionsBeyondOpenFilesWarns: a --max-connections that leaves
+// fewer than 1,024 of the process's open-files limit is named at start-up.
+func TestMaxConnectionsBeyondOpenFilesWarns(t *testing.T) {
+	for _, tc := range []struct {
+		max  int
+		warn bool
+	}{{1 << 30, true}, {64, false}} {
+		cfg := config.Default()
+		cfg.Listen, cfg.DataDir, cfg.MaxConnections = "127.0.0.1:0", t.TempDir(), tc.max
+		var log bytes.Buffer
+		node, err := server.Open(cfg, slog.New(slog.NewTextHandler(&log, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := node.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		if err := node.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(log.String(), "--max-connections leaves too few"); got != tc.warn {
+			t.Errorf("--max-connections %d: warned %v, want %v:\n%s", tc.max, got, tc.warn, log.String())
+		}
+	}
 }

@@ -236,6 +236,12 @@ func (n *Node) Listen() error {
 		return fmt.Errorf("server: listen: %w", err)
 	}
 	ln = newConnLimiter(ln, n.cfg.MaxConnections, n.obs.connsRefused)
+	// The store, the metrics listener and the streams need descriptors
+	// too; past the limit, accepting and opening files both fail.
+	if lim, ok := openFilesLimit(); ok && uint64(n.cfg.MaxConnections)+reservedFiles > lim {
+		n.log.Warn("--max-connections leaves too few of the process's open-files limit for the store; raise the limit (ulimit -n, LimitNOFILE=) or lower --max-connections",
+			"max_connections", n.cfg.MaxConnections, "open_files_limit", lim, "reserved", reservedFiles)
+	}
 	if n.cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(n.cfg.TLSCert, n.cfg.TLSKey)
 		if err != nil {
