@@ -99,9 +99,10 @@ var (
 // *ionvalue.Value tree: a node per value, its text, bytes, field names and
 // the slices that hold its children. Shared sub-values are counted once per
 // reference, as an encoder would write them. It is a budget estimate, not
-// an exact measure. A nil value (MISSING) is 0. Its time is linear in that size, so on a value the
-// statement built from shared parts it can be exponential in the
-// statement's length: use ApproxSizeUpTo where v may be such a value.
+// an exact measure. A nil value (MISSING) is 0. Its time is linear in
+// that size, so on a value the statement built from shared parts it can be
+// exponential in the statement's length: use ApproxSizeUpTo where v may be
+// such a value.
 func ApproxSize(v *ionvalue.Value) int64 { return ApproxSizeUpTo(v, math.MaxInt64) }
 
 // ApproxSizeUpTo is ApproxSize(v) when that is at most limit, and otherwise
