@@ -154,15 +154,7 @@ func nonNilBytes(b []byte) []byte {
 // errors: a nil Value, a decimal without a Decimal, a field name or
 // annotation of the form $<digits> (ErrSymbolIDText), a value nested deeper
 // than MaxStoredDepth (ErrTooDeep) or an unknown type.
-func MarshalBinary(v *Value) ([]byte, error) {
-	e := marshalEncoders.Get().(*binaryEncoder)
-	e.reset()
-	defer e.release(&marshalEncoders)
-	if err := e.value(v, 0); err != nil {
-		return nil, fmt.Errorf("ionvalue: write: %w", err)
-	}
-	return e.bytes(), nil
-}
+func MarshalBinary(v *Value) ([]byte, error) { return marshalBinary(v, 0) }
 
 // ErrTooLarge is returned (wrapped) by MarshalBinaryUpTo for a value whose
 // encoding is longer than its limit.
@@ -173,7 +165,11 @@ var ErrTooLarge = errors.New("ionvalue: the encoding exceeds the size limit")
 // having written little more than max bytes. A value built with shared
 // parts (a list of the same big value many times) can encode to far more
 // than it occupies in memory; this bounds what encoding it costs.
-func MarshalBinaryUpTo(v *Value, max int) ([]byte, error) {
+func MarshalBinaryUpTo(v *Value, max int) ([]byte, error) { return marshalBinary(v, max) }
+
+// marshalBinary encodes v with a pooled encoder, stopping with ErrTooLarge
+// once the encoding passes max bytes (max > 0; 0: no limit).
+func marshalBinary(v *Value, max int) ([]byte, error) {
 	e := marshalEncoders.Get().(*binaryEncoder)
 	e.reset()
 	defer e.release(&marshalEncoders)
@@ -182,7 +178,7 @@ func MarshalBinaryUpTo(v *Value, max int) ([]byte, error) {
 		return nil, fmt.Errorf("ionvalue: write: %w", err)
 	}
 	b := e.bytes()
-	if len(b) > max {
+	if max > 0 && len(b) > max {
 		return nil, fmt.Errorf("ionvalue: write: %w", ErrTooLarge)
 	}
 	return b, nil

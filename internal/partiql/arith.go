@@ -239,9 +239,11 @@ func (c *execCtx) concat(a, b *ionvalue.Value) (*ionvalue.Value, error) {
 	}
 	// The result is checked before it is made: a chain of || over a long
 	// string would otherwise double it at each step.
-	if n := int64(len(a.Text)) + int64(len(b.Text)); c.lim.MaxMemoryBytes > 0 && valueSize+n > c.lim.MaxMemoryBytes {
+	n := int64(len(a.Text)) + int64(len(b.Text))
+	if c.lim.MaxMemoryBytes > 0 && valueSize+n > c.lim.MaxMemoryBytes {
 		return nil, newBudgetError("the statement builds a string of more than %d bytes; build it in smaller parts", c.lim.MaxMemoryBytes)
-	} else if err := c.spend(n / 64); err != nil {
+	}
+	if err := c.spend(n / 64); err != nil {
 		return nil, err
 	}
 	return ionvalue.String(a.Text + b.Text), nil

@@ -53,9 +53,6 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 	}
 }
 
-// open is the number of connections being served.
-func (l *connLimiter) open() int { return len(l.slots) }
-
 // limitedConn gives its slot back when it is first closed: just before
 // the close, so that a client that saw it end can connect again at once.
 type limitedConn struct {

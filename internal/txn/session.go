@@ -185,18 +185,33 @@ func statementError(err error) error {
 	return err
 }
 
-// checkParamSize refuses parameter i (0-based) when it is longer than the
-// QLDBSession model allows a ValueHolder, as QLDB's request validation did.
-func checkParamSize(i int, p Param) error {
+// decodeParam decodes and hashes parameter i (0-based), or refuses it as
+// a BadRequestException naming it: when it is longer than the QLDBSession
+// model allows a ValueHolder (as QLDB's request validation did), nested
+// too deep, not valid UTF-8 or not a single Ion value.
+func decodeParam(i int, p Param) (*ionvalue.Value, []byte, error) {
+	raw := p.IonBinary
+	if raw == nil {
+		raw = []byte(p.IonText)
+	}
 	if p.IonBinary != nil && len(p.IonBinary) > MaxParamBinaryBytes {
-		return qldberr.New(qldberr.BadRequest, "Parameter %d: IonBinary is %d bytes, more than the limit of %d", i+1, len(p.IonBinary), MaxParamBinaryBytes)
+		return nil, nil, qldberr.New(qldberr.BadRequest, "Parameter %d: IonBinary is %d bytes, more than the limit of %d", i+1, len(p.IonBinary), MaxParamBinaryBytes)
 	}
 	if p.IonBinary == nil && len(p.IonText) > MaxParamTextChars {
 		if n := utf8.RuneCountInString(p.IonText); n > MaxParamTextChars {
-			return qldberr.New(qldberr.BadRequest, "Parameter %d: IonText is %d characters, more than the limit of %d", i+1, n, MaxParamTextChars)
+			return nil, nil, qldberr.New(qldberr.BadRequest, "Parameter %d: IonText is %d characters, more than the limit of %d", i+1, n, MaxParamTextChars)
 		}
 	}
-	return nil
+	v, h, err := qldbhash.HashIonValue(raw)
+	switch {
+	case err == nil:
+		return v, h, nil
+	case errors.Is(err, ionvalue.ErrTooDeep):
+		return nil, nil, qldberr.New(qldberr.BadRequest, "Parameter %d: Ion nesting depth exceeds the limit of %d", i+1, ionvalue.MaxDepth)
+	case errors.Is(err, ionvalue.ErrInvalidText):
+		return nil, nil, qldberr.New(qldberr.BadRequest, "Parameter %d: Ion text is not valid UTF-8", i+1)
+	}
+	return nil, nil, qldberr.New(qldberr.BadRequest, "Parameter %d is not a single valid Ion value", i+1)
 }
 
 // ExecuteStatement runs one statement in the open transaction and
@@ -226,24 +241,10 @@ func (e *Engine) ExecuteStatement(ctx context.Context, token, txID, statement st
 		sh := qldbhash.HashString(statement)
 		values := make([]*ionvalue.Value, len(params))
 		for i, p := range params {
-			raw := p.IonBinary
-			if raw == nil {
-				raw = []byte(p.IonText)
-			}
-			if perr := checkParamSize(i, p); perr != nil {
+			v, h, perr := decodeParam(i, p)
+			if perr != nil {
 				t.digest.Add(sh)
 				return perr
-			}
-			v, h, herr := qldbhash.HashIonValue(raw)
-			if herr != nil {
-				t.digest.Add(sh)
-				if errors.Is(herr, ionvalue.ErrTooDeep) {
-					return qldberr.New(qldberr.BadRequest, "Parameter %d: Ion nesting depth exceeds the limit of %d", i+1, ionvalue.MaxDepth)
-				}
-				if errors.Is(herr, ionvalue.ErrInvalidText) {
-					return qldberr.New(qldberr.BadRequest, "Parameter %d: Ion text is not valid UTF-8", i+1)
-				}
-				return qldberr.New(qldberr.BadRequest, "Parameter %d is not a single valid Ion value", i+1)
 			}
 			sh = qldbhash.Dot(sh, h)
 			values[i] = v
